@@ -1,0 +1,46 @@
+"""Error translation at the edge: typed errors and aiohttp's HTTP errors become JSON."""
+
+from __future__ import annotations
+
+import structlog
+from aiohttp import web
+
+from ..errors import ApiError
+
+log = structlog.get_logger("antechamber.http")
+
+_STATUS_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+    415: "unsupported_media_type", 416: "range_not_satisfiable", 422: "validation_error",
+    429: "too_many_requests",
+}
+
+
+def error_response(err: ApiError) -> web.Response:
+    return web.json_response(err.body(), status=err.status, headers=err.headers)
+
+
+def _is_api(request: web.Request) -> bool:
+    p = request.path
+    return p.startswith(("/api/", "/meet/api/", "/v1/"))
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except ApiError as err:
+        return error_response(err)
+    except web.HTTPException as exc:
+        if exc.status < 400 or not _is_api(request):
+            raise
+        code = _STATUS_CODES.get(exc.status, "error")
+        message = exc.text if exc.text and not exc.text.startswith(str(exc.status)) else exc.reason
+        if exc.status == 413:
+            message = "request body is too large"
+        return web.json_response({"error": code, "code": code, "message": message}, status=exc.status)
+    except Exception:
+        log.exception("unhandled error", path=request.path, method=request.method)
+        body = {"error": "internal_error", "code": "internal_error", "message": "internal server error"}
+        return web.json_response(body, status=500)

@@ -1,0 +1,37 @@
+"""Application wiring: settings, credentials, store, routes, background tasks."""
+
+from __future__ import annotations
+
+import structlog
+from aiohttp import web
+
+from . import health
+from .api import middleware
+from .appkeys import CREDENTIALS, SETTINGS, STORE
+from .config import Settings
+from .credentials import Credentials
+from .store import open_store
+
+log = structlog.get_logger("antechamber")
+
+
+async def _store_ctx(app: web.Application):
+    store = await open_store(app[SETTINGS])
+    app[STORE] = store
+    yield
+    await store.close()
+
+
+def create_app(settings: Settings, credentials: Credentials) -> web.Application:
+    app = web.Application(
+        middlewares=[middleware.errors_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[CREDENTIALS] = credentials
+    app.cleanup_ctx.append(_store_ctx)
+    health.setup(app)
+    from .api import routes
+
+    routes.setup(app)
+    return app

@@ -1,0 +1,73 @@
+"""`antechamber serve` (and `python -m server`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import structlog
+
+from .config import ConfigError, load_settings
+from .credentials import load_or_create
+from .logs import configure_logging
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="antechamber", description="Self-hosted video meetings.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.add_argument("--data-dir", dest="data_dir", help="where the database, keys and recordings live")
+    serve.add_argument("--public-url", dest="public_url", help="base URL used in links, e.g. https://meet.example.org")
+    serve.add_argument("--api-key", dest="api_keys", action="append", help="an accepted API key (repeatable)")
+    serve.add_argument("--redis-url", dest="redis_url", help="share state through Redis, e.g. redis://127.0.0.1:6379/0")
+    serve.add_argument("--log-format", dest="log_format", choices=["json", "console"])
+    serve.add_argument("--log-level", dest="log_level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--config", dest="config_file", help="TOML settings file")
+    serve.add_argument("--ice-server", dest="ice_servers", action="append",
+                       help="STUN/TURN URL handed to the SFU and browsers (repeatable)")
+    serve.add_argument("--public-ip", dest="public_ip", help="IP announced in ICE candidates (1:1 NAT)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    flags = {k: v for k, v in vars(args).items() if k != "command"}
+    for name in ("api_keys", "ice_servers"):
+        if flags.get(name):
+            flags[name] = tuple(flags[name])
+    try:
+        settings = load_settings(flags)
+    except ConfigError as exc:
+        print(f"antechamber: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format, settings.log_level)
+    log = structlog.get_logger("antechamber")
+    creds = load_or_create(settings.data_dir, settings.api_keys)
+    if creds.generated_api_key:
+        # Printed once, on the first start; never logged.
+        print(
+            f"\nGenerated an API key (kept in {settings.data_dir / 'credentials.json'}):\n\n"
+            f"    {creds.generated_api_key}\n\n"
+            f"Try it:\n    curl -s -X POST -H 'Authorization: Bearer {creds.generated_api_key}' "
+            f"-H 'Content-Type: application/json' -d '{{\"roomName\": \"Standup\"}}' {settings.base_url}/api/v1/rooms\n",
+            file=sys.stdout, flush=True,
+        )
+    import uvloop
+    from aiohttp import web
+
+    from .app import create_app
+
+    app = create_app(settings, creds)
+    log.info("starting", host=settings.host, port=settings.port, public_url=settings.base_url,
+             store="redis" if settings.redis_url else "sqlite", data_dir=str(settings.data_dir))
+    uvloop.install()
+    web.run_app(app, host=settings.host, port=settings.port, print=None,
+                access_log=None, handle_signals=True, shutdown_timeout=5.0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

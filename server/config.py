@@ -1,0 +1,136 @@
+"""Settings: one frozen object built from flags, then ANTECHAMBER_* env, then a TOML file.
+
+Precedence (highest first): command-line flag, environment variable, TOML file,
+built-in default. The result is passed down explicitly; there is no module global.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "ANTECHAMBER_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("./antechamber-data")
+    public_url: str = ""  # default derived from host/port
+    api_keys: tuple[str, ...] = ()
+    redis_url: str = ""
+    log_format: str = "console"  # console | json
+    log_level: str = "info"
+    # room limits
+    normal_max_participants: int = 4
+    group_max_participants: int = 200
+    max_viewers: int = 1000
+    # admission
+    knock_cooldown_seconds: float = 30.0
+    knocks_per_ip_per_minute: int = 30
+    # websocket
+    ws_max_message_bytes: int = 64 * 1024
+    ws_heartbeat_seconds: float = 20.0
+    ws_idle_timeout_seconds: float = 60.0
+    reconnect_grace_seconds: float = 20.0
+    # media
+    ice_servers: tuple[str, ...] = ()  # e.g. "stun:stun.example.org:3478", "turn:user:pass@host:3478"
+    public_ip: str = ""
+    # REST
+    max_body_bytes: int = 1024 * 1024
+    config_file: Path | None = None
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "localhost" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Turn a raw value (str from env, anything from TOML) into the field's type."""
+    default = _FIELDS[name].default
+    try:
+        if name == "config_file":
+            return Path(value) if value else None
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                return value.strip().lower() in ("1", "true", "yes", "on")
+            return bool(value)
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, Path):
+            return Path(value).expanduser()
+        if isinstance(default, tuple):
+            if isinstance(value, str):
+                return tuple(v.strip() for v in value.split(",") if v.strip())
+            return tuple(str(v) for v in value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name!r}: cannot use {value!r}") from exc
+
+
+def _validate(s: Settings) -> Settings:
+    if s.log_format not in ("console", "json"):
+        raise ConfigError("log_format must be 'console' or 'json'")
+    if not (0 <= s.port < 65536):
+        raise ConfigError("port must be between 0 and 65535")
+    for key in s.api_keys:
+        if len(key) < 16:
+            raise ConfigError("an API key must be at least 16 characters long")
+    if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("redis_url must start with redis://, rediss:// or unix://")
+    return s
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge flags (None values are 'not given'), env and the TOML file into Settings."""
+    flags = {k: v for k, v in (flags or {}).items() if v is not None and v != () and v != []}
+    env = os.environ if env is None else env
+    from_env = {
+        name: env[ENV_PREFIX + name.upper()]
+        for name in _FIELDS
+        if ENV_PREFIX + name.upper() in env
+    }
+    config_file = flags.get("config_file") or from_env.get("config_file")
+    from_file: dict[str, Any] = {}
+    if config_file:
+        path = Path(config_file)
+        try:
+            raw = tomllib.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {path} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from exc
+        section = raw.get("antechamber", raw)
+        for key, value in section.items():
+            name = key.replace("-", "_")
+            if name not in _FIELDS:
+                raise ConfigError(f"config file {path}: unknown setting {key!r}")
+            from_file[name] = value
+    merged: dict[str, Any] = {}
+    for source in (from_file, from_env, flags):
+        for name, value in source.items():
+            merged[name] = _coerce(name, value)
+    return _validate(Settings(**merged))

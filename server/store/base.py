@@ -1,0 +1,90 @@
+"""The Store interface. Two implementations (sqlite, redis) pass tests/contract.
+
+All methods are coroutines. Pagination is keyset-based: a page carries an
+opaque ``next_token`` (None on the last page) that continues the same query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, Literal, Protocol, TypeVar
+
+from .records import Meeting, Member, Recording, Room
+
+RoomSort = Literal["creationDate", "roomName", "autoDeletionDate"]
+RecordingSort = Literal["startDate", "duration", "size"]
+
+
+class StoreError(Exception):
+    """Base of store errors."""
+
+
+class AlreadyExists(StoreError):
+    """An id (room id, member id...) is taken."""
+
+
+class InvalidToken(StoreError):
+    """A pagination token that this store did not hand out (or for another query)."""
+
+
+@dataclass(frozen=True)
+class RoomQuery:
+    room_name: str | None = None      # case-insensitive substring of the display name
+    status: str | None = None
+    sort_field: RoomSort = "creationDate"
+    sort_order: Literal["asc", "desc"] = "desc"
+    limit: int = 10
+    token: str | None = None
+    api: str | None = None            # only rooms created by this API surface
+
+
+@dataclass(frozen=True)
+class RecordingQuery:
+    room_id: str | None = None
+    status: str | None = None
+    sort_field: RecordingSort = "startDate"
+    sort_order: Literal["asc", "desc"] = "desc"
+    limit: int = 10
+    token: str | None = None
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_token: str | None
+
+
+class Store(Protocol):
+    async def ping(self) -> bool: ...
+    async def close(self) -> None: ...
+
+    # rooms
+    async def create_room(self, room: Room) -> None: ...          # AlreadyExists
+    async def get_room(self, room_id: str) -> Room | None: ...
+    async def update_room(self, room: Room) -> None: ...          # replace whole; no-op if gone
+    async def delete_room(self, room_id: str) -> bool: ...        # also its members; True if it existed
+    async def list_rooms(self, query: RoomQuery) -> Page[Room]: ...   # InvalidToken
+    async def rooms_due_for_deletion(self, now_ms: int, limit: int = 100) -> list[Room]: ...
+
+    # members
+    async def create_member(self, member: Member) -> None: ...
+    async def get_member(self, room_id: str, member_id: str) -> Member | None: ...
+    async def list_members(self, room_id: str) -> list[Member]: ...
+    async def update_member(self, member: Member) -> None: ...
+    async def delete_member(self, room_id: str, member_id: str) -> bool: ...
+
+    # meetings (room sessions)
+    async def create_meeting(self, meeting: Meeting) -> None: ...
+    async def update_meeting(self, meeting: Meeting) -> None: ...
+    async def get_meeting(self, room_session_id: str) -> Meeting | None: ...
+    async def list_meetings(self, room_id: str) -> list[Meeting]: ...   # newest first
+
+    # recordings
+    async def create_recording(self, rec: Recording) -> None: ...
+    async def get_recording(self, recording_id: str) -> Recording | None: ...
+    async def update_recording(self, rec: Recording) -> None: ...
+    async def delete_recording(self, recording_id: str) -> bool: ...
+    async def list_recordings(self, query: RecordingQuery) -> Page[Recording]: ...
