@@ -10,6 +10,7 @@ from .api import middleware
 from .appkeys import CREDENTIALS, SETTINGS, STORE
 from .config import Settings
 from .credentials import Credentials
+from .live import LIVE, NoLiveMeetings
 from .store import open_store
 
 log = structlog.get_logger("antechamber")
@@ -29,6 +30,7 @@ def create_app(settings: Settings, credentials: Credentials) -> web.Application:
     )
     app[SETTINGS] = settings
     app[CREDENTIALS] = credentials
+    app[LIVE] = NoLiveMeetings()
     app.cleanup_ctx.append(_store_ctx)
     health.setup(app)
     from .api import routes
