@@ -1,0 +1,368 @@
+"""SQLite store (the default): one file in the data directory, WAL, versioned migrations.
+
+One dedicated thread owns the sqlite3 connection, so the event loop never
+blocks on disk. Calls are queued to it; the thread drains whatever is queued
+and runs it as one transaction (each call inside its own SAVEPOINT, so a
+failing call rolls back only itself), then hands all results back to the
+loop in one callback. Under load many writes thus share one commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import secrets
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import structlog
+
+from . import migrations
+from .base import AlreadyExists, Page, RecordingQuery, RoomQuery, StoreError
+from .paging import (
+    TokenCodec, check_recording_query, check_room_query, deletion_key, name_key, page_limit,
+    recording_sort_value, room_sort_value,
+)
+from .records import Meeting, Member, Recording, Room
+
+log = structlog.get_logger(__name__)
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_loads = json.loads
+_STOP = object()
+
+_ROOM_COLUMNS = {"creationDate": "creation_date", "roomName": "name_key", "autoDeletionDate": "deletion_key"}
+_REC_COLUMNS = {"startDate": "start_date", "duration": "duration", "size": "size"}
+
+
+class _Worker:
+    """The thread that owns the connection and runs queued calls in batched transactions."""
+
+    def __init__(self, path: Path, loop: asyncio.AbstractEventLoop) -> None:
+        self._path = path
+        self._loop = loop
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=f"sqlite-store:{path.name}", daemon=True)
+        self.conn: sqlite3.Connection | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        fut = self._loop.create_future()
+        self._jobs.put((fn, args, fut))
+        return await fut
+
+    async def stop(self) -> None:
+        self._jobs.put(_STOP)
+        await asyncio.to_thread(self._thread.join)
+
+    def _deliver(self, results: list) -> None:
+        for fut, ok, value in results:
+            if fut.cancelled():
+                continue
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            batch = [self._jobs.get()]
+            while len(batch) < 256:
+                try:
+                    batch.append(self._jobs.get_nowait())
+                except queue.Empty:
+                    break
+            if _STOP in batch:
+                stop = True
+                batch = [job for job in batch if job is not _STOP]
+            if batch:
+                results = self._run_batch(batch)
+                self._loop.call_soon_threadsafe(self._deliver, results)
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def _run_batch(self, batch: list) -> list:
+        results: list = []
+        if self.conn is None:   # the opening job runs first, outside any transaction
+            fn, args, fut = batch.pop(0)
+            try:
+                results.append((fut, True, fn(None, *args)))
+            except BaseException as exc:   # noqa: BLE001 - handed to the caller
+                results.append((fut, False, exc))
+            if self.conn is None:
+                return results + [(f, False, StoreError("sqlite store is not open")) for _, _, f in batch]
+        if not batch:
+            return results
+        conn = self.conn
+        done: list = []
+        try:
+            conn.execute("BEGIN")
+            for fn, args, fut in batch:
+                conn.execute("SAVEPOINT job")
+                try:
+                    value = fn(conn, *args)
+                except BaseException as exc:   # noqa: BLE001 - handed to the caller
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    done.append((fut, False, exc))
+                else:
+                    conn.execute("RELEASE job")
+                    done.append((fut, True, value))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.error("sqlite store transaction failed", error=str(exc))
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            failed = StoreError(f"sqlite transaction failed: {exc}")
+            own = {id(f): v for f, ok, v in done if not ok}
+            done = [(fut, False, own.get(id(fut), failed)) for _, _, fut in batch]
+        return results + done
+
+
+class SqliteStore:
+    """Store on one SQLite file. ``await open()`` before use; ``await close()`` at the end."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.applied_migrations: list[int] = []
+        self._worker: _Worker | None = None
+        self._tokens: TokenCodec | None = None
+
+    # lifecycle ---------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._worker is not None:
+            return
+        self._worker = _Worker(self.path, asyncio.get_running_loop())
+        self._worker.start()
+        secret = await self._worker.call(self._open_sync)
+        self._tokens = TokenCodec(secret)
+        log.info("sqlite store opened", path=str(self.path), migrations_applied=self.applied_migrations)
+
+    def _open_sync(self, _conn: None) -> bytes:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               cached_statements=256)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute("PRAGMA foreign_keys=OFF")
+            self.applied_migrations = migrations.apply(conn)
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('token_secret', ?)",
+                         (secrets.token_bytes(32),))
+            secret = conn.execute("SELECT value FROM meta WHERE key = 'token_secret'").fetchone()[0]
+        except BaseException:
+            conn.close()
+            raise
+        self._worker.conn = conn
+        return bytes(secret)
+
+    async def close(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            await worker.stop()
+            log.info("sqlite store closed", path=str(self.path))
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if self._worker is None:
+            raise StoreError("sqlite store is not open")
+        return await self._worker.call(fn, *args)
+
+    async def ping(self) -> bool:
+        return await self._call(lambda c: c.execute("SELECT 1").fetchone()[0] == 1)
+
+    # rooms -------------------------------------------------------------------
+
+    @staticmethod
+    def _room_row(room: Room) -> tuple:
+        return (name_key(room.room_name), int(room.creation_date), deletion_key(room), room.status,
+                room.api, _dumps(room.to_doc()), room.room_id)
+
+    async def create_room(self, room: Room) -> None:
+        row = self._room_row(room)
+
+        def run(c: sqlite3.Connection) -> None:
+            try:
+                c.execute("INSERT INTO rooms (name_key, creation_date, deletion_key, status, api, doc, room_id)"
+                          " VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+            except sqlite3.IntegrityError:
+                raise AlreadyExists(f"room {room.room_id!r} exists") from None
+        await self._call(run)
+
+    async def get_room(self, room_id: str) -> Room | None:
+        row = await self._call(lambda c: c.execute("SELECT doc FROM rooms WHERE room_id = ?", (room_id,)).fetchone())
+        return Room.from_doc(_loads(row[0])) if row else None
+
+    async def update_room(self, room: Room) -> None:
+        row = self._room_row(room)
+        await self._call(lambda c: c.execute(
+            "UPDATE rooms SET name_key = ?, creation_date = ?, deletion_key = ?, status = ?, api = ?, doc = ?"
+            " WHERE room_id = ?", row))
+
+    async def delete_room(self, room_id: str) -> bool:
+        def run(c: sqlite3.Connection) -> bool:
+            c.execute("DELETE FROM members WHERE room_id = ?", (room_id,))
+            return c.execute("DELETE FROM rooms WHERE room_id = ?", (room_id,)).rowcount > 0
+        return await self._call(run)
+
+    async def list_rooms(self, query: RoomQuery) -> Page[Room]:
+        check_room_query(query)
+        limit = page_limit(query.limit)
+        col = _ROOM_COLUMNS[query.sort_field]
+        where, params = [], []
+        if query.room_name:
+            where.append("instr(name_key, ?) > 0")
+            params.append(name_key(query.room_name))
+        if query.status is not None:
+            where.append("status = ?")
+            params.append(query.status)
+        if query.api is not None:
+            where.append("api = ?")
+            params.append(query.api)
+        rows = await self._page("rooms", "room_id", col, query, where, params, limit)
+        items = [Room.from_doc(_loads(doc)) for doc in rows]
+        return self._finish("rooms", query, items, limit,
+                            lambda r: (room_sort_value(r, query.sort_field), r.room_id))
+
+    async def _page(self, table: str, id_col: str, col: str, query, where: list, params: list,
+                    limit: int) -> list[str]:
+        desc = query.sort_order == "desc"
+        if query.token:
+            value, last_id = self._tokens.decode(table, query, query.token)
+            where.append(f"({col}, {id_col}) {'<' if desc else '>'} (?, ?)")
+            params += [value, last_id]
+        direction = "DESC" if desc else "ASC"
+        sql = (f"SELECT doc FROM {table}{' WHERE ' + ' AND '.join(where) if where else ''}"
+               f" ORDER BY {col} {direction}, {id_col} {direction} LIMIT ?")
+        params.append(limit + 1)
+        rows = await self._call(lambda c: c.execute(sql, params).fetchall())
+        return [r[0] for r in rows]
+
+    def _finish(self, kind: str, query, items: list, limit: int, key: Callable) -> Page:
+        if len(items) <= limit:
+            return Page(items=items, next_token=None)
+        items = items[:limit]
+        value, last_id = key(items[-1])
+        return Page(items=items, next_token=self._tokens.encode(kind, query, value, last_id))
+
+    async def rooms_due_for_deletion(self, now_ms: int, limit: int = 100) -> list[Room]:
+        rows = await self._call(lambda c: c.execute(
+            "SELECT doc FROM rooms WHERE deletion_key <= ? ORDER BY deletion_key, room_id LIMIT ?",
+            (int(now_ms), int(limit))).fetchall())
+        return [Room.from_doc(_loads(r[0])) for r in rows]
+
+    # members -----------------------------------------------------------------
+
+    async def create_member(self, member: Member) -> None:
+        row = (member.room_id, member.member_id, int(member.creation_date), _dumps(member.to_doc()))
+
+        def run(c: sqlite3.Connection) -> None:
+            try:
+                c.execute("INSERT INTO members (room_id, member_id, creation_date, doc) VALUES (?, ?, ?, ?)", row)
+            except sqlite3.IntegrityError:
+                raise AlreadyExists(f"member {member.member_id!r} exists") from None
+        await self._call(run)
+
+    async def get_member(self, room_id: str, member_id: str) -> Member | None:
+        row = await self._call(lambda c: c.execute(
+            "SELECT doc FROM members WHERE room_id = ? AND member_id = ?", (room_id, member_id)).fetchone())
+        return Member.from_doc(_loads(row[0])) if row else None
+
+    async def list_members(self, room_id: str) -> list[Member]:
+        rows = await self._call(lambda c: c.execute(
+            "SELECT doc FROM members WHERE room_id = ? ORDER BY creation_date, member_id", (room_id,)).fetchall())
+        return [Member.from_doc(_loads(r[0])) for r in rows]
+
+    async def update_member(self, member: Member) -> None:
+        row = (int(member.creation_date), _dumps(member.to_doc()), member.room_id, member.member_id)
+        await self._call(lambda c: c.execute(
+            "UPDATE members SET creation_date = ?, doc = ? WHERE room_id = ? AND member_id = ?", row))
+
+    async def delete_member(self, room_id: str, member_id: str) -> bool:
+        return await self._call(lambda c: c.execute(
+            "DELETE FROM members WHERE room_id = ? AND member_id = ?", (room_id, member_id)).rowcount > 0)
+
+    # meetings ----------------------------------------------------------------
+
+    async def create_meeting(self, meeting: Meeting) -> None:
+        row = (meeting.room_id, int(meeting.start_date), _dumps(meeting.to_doc()), meeting.room_session_id)
+
+        def run(c: sqlite3.Connection) -> None:
+            try:
+                c.execute("INSERT INTO meetings (room_id, start_date, doc, room_session_id) VALUES (?, ?, ?, ?)", row)
+            except sqlite3.IntegrityError:
+                raise AlreadyExists(f"meeting {meeting.room_session_id!r} exists") from None
+        await self._call(run)
+
+    async def update_meeting(self, meeting: Meeting) -> None:
+        row = (meeting.room_id, int(meeting.start_date), _dumps(meeting.to_doc()), meeting.room_session_id)
+        await self._call(lambda c: c.execute(
+            "UPDATE meetings SET room_id = ?, start_date = ?, doc = ? WHERE room_session_id = ?", row))
+
+    async def get_meeting(self, room_session_id: str) -> Meeting | None:
+        row = await self._call(lambda c: c.execute(
+            "SELECT doc FROM meetings WHERE room_session_id = ?", (room_session_id,)).fetchone())
+        return Meeting.from_doc(_loads(row[0])) if row else None
+
+    async def list_meetings(self, room_id: str) -> list[Meeting]:
+        rows = await self._call(lambda c: c.execute(
+            "SELECT doc FROM meetings WHERE room_id = ? ORDER BY start_date DESC, room_session_id DESC",
+            (room_id,)).fetchall())
+        return [Meeting.from_doc(_loads(r[0])) for r in rows]
+
+    # recordings --------------------------------------------------------------
+
+    @staticmethod
+    def _rec_row(rec: Recording) -> tuple:
+        return (rec.room_id, rec.status, int(rec.start_date), float(rec.duration), int(rec.size),
+                _dumps(rec.to_doc()), rec.recording_id)
+
+    async def create_recording(self, rec: Recording) -> None:
+        row = self._rec_row(rec)
+
+        def run(c: sqlite3.Connection) -> None:
+            try:
+                c.execute("INSERT INTO recordings (room_id, status, start_date, duration, size, doc, recording_id)"
+                          " VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+            except sqlite3.IntegrityError:
+                raise AlreadyExists(f"recording {rec.recording_id!r} exists") from None
+        await self._call(run)
+
+    async def get_recording(self, recording_id: str) -> Recording | None:
+        row = await self._call(lambda c: c.execute(
+            "SELECT doc FROM recordings WHERE recording_id = ?", (recording_id,)).fetchone())
+        return Recording.from_doc(_loads(row[0])) if row else None
+
+    async def update_recording(self, rec: Recording) -> None:
+        row = self._rec_row(rec)
+        await self._call(lambda c: c.execute(
+            "UPDATE recordings SET room_id = ?, status = ?, start_date = ?, duration = ?, size = ?, doc = ?"
+            " WHERE recording_id = ?", row))
+
+    async def delete_recording(self, recording_id: str) -> bool:
+        return await self._call(lambda c: c.execute(
+            "DELETE FROM recordings WHERE recording_id = ?", (recording_id,)).rowcount > 0)
+
+    async def list_recordings(self, query: RecordingQuery) -> Page[Recording]:
+        check_recording_query(query)
+        limit = page_limit(query.limit)
+        where, params = [], []
+        if query.room_id is not None:
+            where.append("room_id = ?")
+            params.append(query.room_id)
+        if query.status is not None:
+            where.append("status = ?")
+            params.append(query.status)
+        rows = await self._page("recordings", "recording_id", _REC_COLUMNS[query.sort_field], query,
+                                where, params, limit)
+        items = [Recording.from_doc(_loads(doc)) for doc in rows]
+        return self._finish("recordings", query, items, limit,
+                            lambda r: (recording_sort_value(r, query.sort_field), r.recording_id))
