@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything the tests need, then runs the whole test suite.
+#   - Debian packages: chromium (browser tests), ffmpeg (ffprobe/ffmpeg read recordings back),
+#     redis-server when no Redis answers on 127.0.0.1:6379 (the tests then start their own)
+#   - the project with its test extras (pip)
+# Extra arguments go to pytest, e.g.  bash tests/run.sh -k knock
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+PY="${PYTHON:-python3}"
+
+redis_up() {
+  "$PY" - <<'PY' 2>/dev/null
+import socket, sys
+try:
+    s = socket.create_connection(("127.0.0.1", 6379), timeout=1); s.sendall(b"PING\r\n")
+    sys.exit(0 if s.recv(16).startswith(b"+PONG") else 1)
+except OSError:
+    sys.exit(1)
+PY
+}
+
+need=()
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+if ! redis_up && ! command -v redis-server >/dev/null 2>&1; then need+=(redis-server); fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+"$PY" -m pip install -q --disable-pip-version-check -e '.[test]'
+
+exec "$PY" -m pytest -p no:cacheprovider "$@"
