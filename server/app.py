@@ -32,6 +32,9 @@ def create_app(settings: Settings, credentials: Credentials) -> web.Application:
     app[CREDENTIALS] = credentials
     app[LIVE] = NoLiveMeetings()
     app.cleanup_ctx.append(_store_ctx)
+    from .sweeper import sweeper_ctx
+
+    app.cleanup_ctx.append(sweeper_ctx)  # after the store's: it needs an open store
     health.setup(app)
     from .api import routes
 

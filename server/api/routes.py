@@ -6,4 +6,8 @@ from aiohttp import web
 
 
 def setup(app: web.Application) -> None:
-    pass
+    from . import native_rooms, openapi, whereby
+
+    native_rooms.setup(app)
+    whereby.setup(app)
+    openapi.setup(app)

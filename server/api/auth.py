@@ -1,0 +1,46 @@
+"""API key authentication: ``X-API-KEY: <key>`` or ``Authorization: Bearer <key>``.
+
+Keys are compared in constant time (server.keys.api_key_matches) and never logged.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from ..appkeys import CREDENTIALS
+from ..errors import Unauthorized
+from ..keys import api_key_matches
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def presented_key(request: web.Request) -> str | None:
+    key = request.headers.get("X-API-KEY")
+    if key:
+        return key.strip()
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def check_api_key(request: web.Request) -> None:
+    key = presented_key(request)
+    if key is None:
+        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>' or 'X-API-KEY: <key>'",
+                           headers={"WWW-Authenticate": 'Bearer realm="antechamber"'})
+    if not api_key_matches(request.app[CREDENTIALS].api_keys, key):
+        raise Unauthorized("invalid API key", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+def require_api_key(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        check_api_key(request)
+        return await handler(request)
+
+    return wrapped

@@ -1,0 +1,77 @@
+"""Strict JSON request bodies.
+
+- body larger than Settings.max_body_bytes -> 413
+- malformed JSON, duplicate keys, non-object top level -> 400
+- an empty body counts as ``{}`` only when the caller allows it
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from ..appkeys import SETTINGS
+from ..errors import BadRequest, PayloadTooLarge
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+
+
+def parse_object(raw: bytes, *, allow_empty: bool = False) -> dict[str, Any]:
+    """Parse raw bytes into a JSON object, raising typed API errors."""
+    if not raw.strip():
+        if allow_empty:
+            return {}
+        raise BadRequest("request body must be a JSON object", code="invalid_json")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("request body is not valid UTF-8", code="invalid_json") from None
+    try:
+        value = _decoder.decode(text)
+    except _DuplicateKey as exc:
+        raise BadRequest(f"duplicate key {exc.args[0]!r} in JSON body", code="invalid_json",
+                         details=[{"field": str(exc.args[0]), "message": "duplicate key"}]) from None
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"malformed JSON: {_short(exc)}", code="invalid_json") from None
+    if not isinstance(value, dict):
+        raise BadRequest("request body must be a JSON object", code="invalid_json")
+    return value
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).split("\n", 1)[0][:200]
+
+
+async def read_object(request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:
+    """Read and parse the request body, enforcing the size limit before reading it all."""
+    limit = request.app[SETTINGS].max_body_bytes
+    length = request.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge(f"request body is larger than {limit} bytes") from None
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+    return parse_object(raw, allow_empty=allow_empty)

@@ -1,0 +1,213 @@
+"""Native rooms API shaped like OpenVidu Meet 3.8, mounted at /api/v1 and /meet/api/v1.
+
+Validation failures answer 422 with ``details`` naming each field; malformed
+JSON 400; unknown rooms 404; deletion conflicts 409 with OpenVidu's error codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import BadRequest, Unprocessable
+from ..rooms import DEFAULT_ACCESS, DEFAULT_CONFIG, DEFAULT_POLICY, RoomService, deep_merge
+from ..store.base import InvalidToken, RoomQuery
+from ..store.records import Room
+from .auth import require_api_key
+from .jsonbody import read_object
+from .schemas import (
+    CreateRoomIn, UpdateAccessIn, UpdateConfigIn, UpdateLockIn, UpdateRolesIn, UpdateStatusIn, validate,
+)
+
+PREFIXES = ("/api/v1", "/meet/api/v1")
+MAX_ITEMS = 100
+DEFAULT_ITEMS = 10
+MAX_BULK = 100
+ROOM_ID_MAX = 200
+
+
+def _invalid(field: str, message: str) -> Unprocessable:
+    return Unprocessable(f"invalid request: {field}", code="validation_error",
+                         details=[{"field": field, "message": message}])
+
+
+def _choice(request: web.Request, name: str, allowed: tuple[str, ...], default: str | None) -> str | None:
+    value = request.query.get(name)
+    if value is None or value == "":
+        return default
+    if value not in allowed:
+        raise _invalid(name, f"must be one of: {', '.join(allowed)}")
+    return value
+
+
+def _room_id(request: web.Request) -> str:
+    room_id = request.match_info["roomId"]
+    if not room_id or len(room_id) > ROOM_ID_MAX:
+        raise _invalid("roomId", f"must be 1 to {ROOM_ID_MAX} characters")
+    return room_id
+
+
+def _service(request: web.Request) -> RoomService:
+    return RoomService(request.app)
+
+
+async def create_room(request: web.Request) -> web.Response:
+    body = await read_object(request, allow_empty=True)
+    spec = validate(CreateRoomIn, body)
+    svc = _service(request)
+    policy = spec.autoDeletionPolicy.model_dump() if spec.autoDeletionPolicy else dict(DEFAULT_POLICY)
+    config = spec.config.model_dump(exclude_none=True) if spec.config else {}
+    roles = spec.roles.model_dump(exclude_none=True) if spec.roles else {}
+    access = spec.access.model_dump(exclude_none=True) if spec.access else {}
+    room = await svc.create(
+        prefix=spec.roomNamePrefix, pattern=spec.roomNamePattern,
+        room_name=spec.roomName, auto_deletion_date=spec.autoDeletionDate, auto_deletion_policy=policy,
+        config=deep_merge(DEFAULT_CONFIG, config), roles=roles, access=deep_merge(DEFAULT_ACCESS, access),
+        is_locked=spec.isLocked, room_mode=spec.roomMode, api="native",
+    )
+    location = f"{request.path.rstrip('/')}/{room.room_id}"
+    return web.json_response(svc.render(room), status=201, headers={"Location": location})
+
+
+async def list_rooms(request: web.Request) -> web.Response:
+    q = request.query
+    raw_max = q.get("maxItems")
+    max_items = DEFAULT_ITEMS
+    if raw_max not in (None, ""):
+        if not raw_max.isdigit() or not 1 <= int(raw_max) <= MAX_ITEMS:
+            raise _invalid("maxItems", f"must be an integer from 1 to {MAX_ITEMS}")
+        max_items = int(raw_max)
+    room_name = q.get("roomName") or None
+    if room_name is not None and len(room_name) > 50:
+        raise _invalid("roomName", "must be at most 50 characters")
+    query = RoomQuery(
+        room_name=room_name,
+        status=_choice(request, "status", ("open", "active_meeting", "closed"), None),
+        sort_field=_choice(request, "sortField", ("creationDate", "roomName", "autoDeletionDate"),
+                           "creationDate"),
+        sort_order=_choice(request, "sortOrder", ("asc", "desc"), "desc"),
+        limit=max_items,
+        token=q.get("nextPageToken") or None,
+    )
+    svc = _service(request)
+    try:
+        page = await svc.store.list_rooms(query)
+    except InvalidToken:
+        raise BadRequest("nextPageToken is not valid for this query", code="invalid_page_token",
+                         details=[{"field": "nextPageToken", "message": "not a token for this query"}]) from None
+    return web.json_response({
+        "rooms": [svc.render(r) for r in page.items],
+        "pagination": {"isTruncated": page.next_token is not None, "nextPageToken": page.next_token,
+                       "maxItems": max_items},
+    })
+
+
+async def get_room(request: web.Request) -> web.Response:
+    svc = _service(request)
+    return web.json_response(svc.render(await svc.get(_room_id(request))))
+
+
+def _deletion_policies(request: web.Request) -> tuple[str, str]:
+    with_meeting = _choice(request, "withMeeting", ("force", "when_meeting_ends", "fail"), "fail")
+    with_recordings = _choice(request, "withRecordings", ("force", "close", "fail"), "fail")
+    return with_meeting, with_recordings  # type: ignore[return-value]
+
+
+async def delete_room(request: web.Request) -> web.Response:
+    room_id = _room_id(request)
+    with_meeting, with_recordings = _deletion_policies(request)
+    svc = _service(request)
+    result = await svc.delete(room_id, with_meeting, with_recordings)
+    body: dict[str, Any] = {"successCode": result.success_code, "message": result.message}
+    if result.room is not None:
+        body["room"] = svc.render(result.room)
+    return web.json_response(body, status=result.status)
+
+
+async def bulk_delete_rooms(request: web.Request) -> web.Response:
+    raw = request.query.get("roomIds", "")
+    room_ids = list(dict.fromkeys(r.strip() for r in raw.split(",") if r.strip()))
+    if not room_ids:
+        raise _invalid("roomIds", "give one or more comma-separated room ids")
+    if len(room_ids) > MAX_BULK:
+        raise _invalid("roomIds", f"at most {MAX_BULK} rooms per request")
+    if any(len(r) > ROOM_ID_MAX for r in room_ids):
+        raise _invalid("roomIds", f"each room id must be at most {ROOM_ID_MAX} characters")
+    with_meeting, with_recordings = _deletion_policies(request)
+    successful, failed = await _service(request).bulk_delete(room_ids, with_meeting, with_recordings)
+    if not failed:
+        return web.json_response({"message": "all rooms processed for deletion", "successful": successful})
+    body = {"error": "bulk_delete_failed", "code": "bulk_delete_failed",
+            "message": f"{len(failed)} room(s) failed to process while deleting",
+            "successful": successful, "failed": failed}
+    return web.json_response(body, status=400)
+
+
+async def get_config(request: web.Request) -> web.Response:
+    svc = _service(request)
+    return web.json_response(svc.render(await svc.get(_room_id(request)))["config"])
+
+
+async def _update(request: web.Request, model, apply, what: str) -> web.Response:
+    room_id = _room_id(request)
+    spec = validate(model, await read_object(request))
+    svc = _service(request)
+    room = await svc.update(room_id, lambda r: apply(r, spec), what)
+    return web.json_response({"message": f"room {room_id!r} {what} updated", "room": svc.render(room)})
+
+
+def _apply_config(room: Room, spec: UpdateConfigIn) -> None:
+    room.config = deep_merge(deep_merge(DEFAULT_CONFIG, room.config or {}), spec.config.model_dump(exclude_none=True))
+
+
+def _apply_roles(room: Room, spec: UpdateRolesIn) -> None:
+    room.roles = deep_merge(room.roles or {}, spec.roles.model_dump(exclude_none=True))
+
+
+def _apply_access(room: Room, spec: UpdateAccessIn) -> None:
+    room.access = deep_merge(deep_merge(DEFAULT_ACCESS, room.access or {}), spec.access.model_dump(exclude_none=True))
+
+
+def _apply_status(room: Room, spec: UpdateStatusIn) -> None:
+    room.status = spec.status
+
+
+def _apply_lock(room: Room, spec: UpdateLockIn) -> None:
+    room.is_locked = spec.isLocked
+
+
+async def put_config(request: web.Request) -> web.Response:
+    return await _update(request, UpdateConfigIn, _apply_config, "config")
+
+
+async def put_roles(request: web.Request) -> web.Response:
+    return await _update(request, UpdateRolesIn, _apply_roles, "roles")
+
+
+async def put_access(request: web.Request) -> web.Response:
+    return await _update(request, UpdateAccessIn, _apply_access, "access")
+
+
+async def put_status(request: web.Request) -> web.Response:
+    return await _update(request, UpdateStatusIn, _apply_status, "status")
+
+
+async def put_lock(request: web.Request) -> web.Response:
+    return await _update(request, UpdateLockIn, _apply_lock, "lock")
+
+
+def setup(app: web.Application) -> None:
+    for prefix in PREFIXES:
+        r = app.router
+        r.add_post(f"{prefix}/rooms", require_api_key(create_room))
+        r.add_get(f"{prefix}/rooms", require_api_key(list_rooms))
+        r.add_delete(f"{prefix}/rooms", require_api_key(bulk_delete_rooms))
+        r.add_get(f"{prefix}/rooms/{{roomId}}", require_api_key(get_room))
+        r.add_delete(f"{prefix}/rooms/{{roomId}}", require_api_key(delete_room))
+        r.add_get(f"{prefix}/rooms/{{roomId}}/config", require_api_key(get_config))
+        r.add_put(f"{prefix}/rooms/{{roomId}}/config", require_api_key(put_config))
+        r.add_put(f"{prefix}/rooms/{{roomId}}/roles", require_api_key(put_roles))
+        r.add_put(f"{prefix}/rooms/{{roomId}}/access", require_api_key(put_access))
+        r.add_put(f"{prefix}/rooms/{{roomId}}/status", require_api_key(put_status))
+        r.add_put(f"{prefix}/rooms/{{roomId}}/lock", require_api_key(put_lock))

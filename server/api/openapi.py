@@ -1,0 +1,297 @@
+"""OpenAPI 3.1 document for both REST surfaces, served at /api/openapi.json.
+
+Request body schemas are generated from the pydantic models that validate the
+requests (server/api/schemas.py), so the document cannot drift from what the
+server accepts; paths and response shapes are written here by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from pydantic.json_schema import models_json_schema
+
+from signaling.permissions import PERMISSIONS
+
+from . import schemas
+from .native_rooms import PREFIXES
+
+REF = "#/components/schemas/{model}"
+
+_REQUEST_MODELS = (
+    schemas.CreateRoomIn, schemas.UpdateConfigIn, schemas.UpdateRolesIn, schemas.UpdateAccessIn,
+    schemas.UpdateStatusIn, schemas.UpdateLockIn, schemas.CreateMeetingIn,
+)
+
+SUCCESS_CODES = {
+    "room_deleted": "200: no meeting, no recordings; the room is gone",
+    "room_with_active_meeting_deleted": "200: the meeting was ended (withMeeting=force) and the room deleted",
+    "room_and_recordings_deleted": "200: room and recordings deleted (withRecordings=force)",
+    "room_closed": "200: the room has recordings and withRecordings=close: it is closed, not deleted",
+    "room_with_active_meeting_and_recordings_deleted": "200: meeting ended, room and recordings deleted",
+    "room_with_active_meeting_closed": "200: meeting ended, room closed because it has recordings",
+    "room_with_active_meeting_scheduled_to_be_deleted":
+        "202: withMeeting=when_meeting_ends: deleted when the meeting ends",
+    "room_with_active_meeting_scheduled_to_be_closed":
+        "202: withMeeting=when_meeting_ends, withRecordings=close: closed when the meeting ends",
+    "room_with_active_meeting_and_recordings_scheduled_to_be_deleted":
+        "202: room and recordings deleted when the meeting ends",
+}
+ERROR_CODES = (
+    "room_has_active_meeting", "room_has_recordings", "room_with_active_meeting_has_recordings",
+    "room_with_active_meeting_has_recordings_cannot_schedule_deletion", "room_with_recordings_has_active_meeting",
+)
+
+
+def _toggle() -> dict[str, Any]:
+    return {"type": "object", "properties": {"enabled": {"type": "boolean"}}, "required": ["enabled"]}
+
+
+def _response_schemas() -> dict[str, Any]:
+    perms = {"type": "object", "properties": {p: {"type": "boolean"} for p in PERMISSIONS},
+             "required": list(PERMISSIONS)}
+    link = {"type": "object", "properties": {"enabled": {"type": "boolean"}, "url": {"type": "string"}},
+            "required": ["enabled"]}
+    return {
+        "Error": {
+            "type": "object",
+            "properties": {
+                "error": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"},
+                "details": {"type": "array", "items": {
+                    "type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                    "required": ["field", "message"]}},
+            },
+            "required": ["error", "message"],
+        },
+        "Room": {
+            "type": "object",
+            "properties": {
+                "roomId": {"type": "string", "description": "URL slug; the guest link is <public-url>/<roomId>"},
+                "roomName": {"type": "string"},
+                "creationDate": {"type": "integer", "description": "epoch milliseconds"},
+                "autoDeletionDate": {"type": ["integer", "null"]},
+                "autoDeletionPolicy": {"type": "object", "properties": {
+                    "withMeeting": {"enum": ["force", "when_meeting_ends"]},
+                    "withRecordings": {"enum": ["force", "close"]}}},
+                "config": {"type": "object", "properties": {
+                    k: _toggle() for k in ("chat", "recording", "virtualBackground", "e2ee")}},
+                "roles": {"type": "object", "properties": {
+                    r: {"type": "object", "properties": {"permissions": perms}} for r in ("moderator", "speaker")}},
+                "access": {"type": "object", "properties": {"anonymous": {"type": "object", "properties": {
+                    r: link for r in ("moderator", "speaker", "recording")}}}},
+                "status": {"enum": ["open", "active_meeting", "closed"]},
+                "isLocked": {"type": "boolean"},
+                "roomMode": {"enum": ["normal", "group"]},
+                "maxParticipants": {"type": "integer"},
+            },
+            "required": ["roomId", "roomName", "creationDate", "autoDeletionDate", "autoDeletionPolicy", "config",
+                         "roles", "access", "status", "isLocked", "roomMode", "maxParticipants"],
+        },
+        "RoomList": {
+            "type": "object",
+            "properties": {
+                "rooms": {"type": "array", "items": {"$ref": "#/components/schemas/Room"}},
+                "pagination": {"type": "object", "properties": {
+                    "isTruncated": {"type": "boolean"}, "nextPageToken": {"type": ["string", "null"]},
+                    "maxItems": {"type": "integer"}}},
+            },
+            "required": ["rooms", "pagination"],
+        },
+        "RoomDeletion": {
+            "type": "object",
+            "description": "successCode values: " + "; ".join(f"{k} ({v})" for k, v in SUCCESS_CODES.items()),
+            "properties": {"successCode": {"enum": list(SUCCESS_CODES)}, "message": {"type": "string"},
+                           "room": {"$ref": "#/components/schemas/Room"}},
+            "required": ["successCode", "message"],
+        },
+        "BulkDeletion": {
+            "type": "object",
+            "properties": {
+                "message": {"type": "string"},
+                "successful": {"type": "array", "items": {"type": "object"}},
+                "failed": {"type": "array", "items": {"type": "object", "properties": {
+                    "roomId": {"type": "string"}, "error": {"type": "string"}, "message": {"type": "string"}}}},
+            },
+            "required": ["message", "successful"],
+        },
+        "RoomUpdate": {
+            "type": "object",
+            "properties": {"message": {"type": "string"}, "room": {"$ref": "#/components/schemas/Room"}},
+            "required": ["message", "room"],
+        },
+        "Meeting": {
+            "type": "object",
+            "properties": {
+                "meetingId": {"type": "string"},
+                "roomName": {"type": "string", "description": "'/' + prefix + generated name"},
+                "roomUrl": {"type": "string"},
+                "startDate": {"type": "string", "format": "date-time"},
+                "endDate": {"type": ["string", "null"], "format": "date-time", "description": "UTC, 'Z' suffix"},
+                "hostRoomUrl": {"type": "string"},
+                "viewerRoomUrl": {"type": "string"},
+            },
+            "required": ["meetingId", "roomName", "roomUrl", "startDate", "endDate"],
+        },
+        "MeetingList": {
+            "type": "object",
+            "properties": {"results": {"type": "array", "items": {"$ref": "#/components/schemas/Meeting"}},
+                           "cursor": {"type": ["string", "null"]}},
+            "required": ["results", "cursor"],
+        },
+    }
+
+
+def _json(ref: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
+
+
+def _resp(description: str, ref: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": description}
+    if ref:
+        out["content"] = _json(ref)
+    return out
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    text = {400: "malformed JSON, duplicate keys or bad parameter", 401: "missing or invalid API key",
+            404: "no such room", 409: "conflict: " + ", ".join(ERROR_CODES), 413: "body larger than the limit",
+            422: "wrong type or unknown field; details name each field"}
+    return {str(s): _resp(text[s], "Error") for s in statuses}
+
+
+def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+_ROOM_ID = {"name": "roomId", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+_MEETING_ID = {"name": "meetingId", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+_POLICIES = [
+    _query("withMeeting", {"enum": ["force", "when_meeting_ends", "fail"], "default": "fail"}),
+    _query("withRecordings", {"enum": ["force", "close", "fail"], "default": "fail"}),
+]
+
+
+def _body(ref: str, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": _json(ref)}
+
+
+def _native_paths(prefix: str, tag: str) -> dict[str, Any]:
+    def op(op_id: str, summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        suffix = "" if prefix == "/api/v1" else "Meet"
+        return {"operationId": op_id + suffix, "summary": summary, "tags": [tag], "responses": responses, **extra}
+
+    def put(name: str, model: str) -> dict[str, Any]:
+        return {"parameters": [_ROOM_ID], "put": op(
+            f"update{name}", f"Update the room's {name.lower()}; live meetings are told",
+            {"200": _resp("updated", "RoomUpdate"), **_errors(400, 401, 404, 413, 422)},
+            requestBody=_body(model))}
+
+    rooms = f"{prefix}/rooms"
+    return {
+        rooms: {
+            "post": op("createRoom", "Create a room",
+                       {"201": _resp("created", "Room"), **_errors(400, 401, 413, 422)},
+                       requestBody=_body("CreateRoomIn", required=False)),
+            "get": op("listRooms", "List rooms", {"200": _resp("a page of rooms", "RoomList"),
+                                                  **_errors(400, 401, 422)},
+                      parameters=[
+                          _query("roomName", {"type": "string", "maxLength": 50}, "case-insensitive substring"),
+                          _query("status", {"enum": ["open", "active_meeting", "closed"]}),
+                          _query("maxItems", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}),
+                          _query("nextPageToken", {"type": "string"}),
+                          _query("sortField", {"enum": ["creationDate", "roomName", "autoDeletionDate"],
+                                               "default": "creationDate"}),
+                          _query("sortOrder", {"enum": ["asc", "desc"], "default": "desc"})]),
+            "delete": op("bulkDeleteRooms", "Delete several rooms; 400 lists the ones that failed",
+                         {"200": _resp("all processed", "BulkDeletion"),
+                          "400": _resp("some failed", "BulkDeletion"), **_errors(401, 422)},
+                         parameters=[{"name": "roomIds", "in": "query", "required": True,
+                                      "schema": {"type": "string"}, "description": "comma-separated"},
+                                     *_POLICIES]),
+        },
+        rooms + "/{roomId}": {
+            "parameters": [_ROOM_ID],
+            "get": op("getRoom", "Get a room", {"200": _resp("the room", "Room"), **_errors(401, 404, 422)}),
+            "delete": op("deleteRoom", "Delete a room following the meeting and recording policies",
+                         {"200": _resp("done", "RoomDeletion"), "202": _resp("scheduled", "RoomDeletion"),
+                          **_errors(401, 404, 409, 422)}, parameters=_POLICIES),
+        },
+        rooms + "/{roomId}/config": {
+            "parameters": [_ROOM_ID],
+            "get": op("getRoomConfig", "Get the room's config",
+                      {"200": {"description": "config", "content": {"application/json": {
+                          "schema": {"type": "object"}}}}, **_errors(401, 404, 422)}),
+            "put": put("Config", "UpdateConfigIn")["put"],
+        },
+        rooms + "/{roomId}/roles": put("Roles", "UpdateRolesIn"),
+        rooms + "/{roomId}/access": put("Access", "UpdateAccessIn"),
+        rooms + "/{roomId}/status": put("Status", "UpdateStatusIn"),
+        rooms + "/{roomId}/lock": put("Lock", "UpdateLockIn"),
+    }
+
+
+def _whereby_paths() -> dict[str, Any]:
+    tag = "Whereby-compatible meetings"
+    bad = {"400": _resp("bad input; details name the field", "Error"), "401": _resp("missing or invalid key", "Error")}
+    fields = _query("fields", {"type": "string"}, "comma-separated: hostRoomUrl, viewerRoomUrl")
+    return {
+        "/v1/meetings": {
+            "post": {"operationId": "createMeeting", "summary": "Create a meeting (a room with an end date)",
+                     "tags": [tag], "requestBody": _body("CreateMeetingIn"),
+                     "responses": {"201": _resp("created", "Meeting"), **bad, **_errors(413)}},
+            "get": {"operationId": "listMeetings", "summary": "List meetings created through /v1", "tags": [tag],
+                    "parameters": [_query("cursor", {"type": "string"}),
+                                   _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}),
+                                   fields],
+                    "responses": {"200": _resp("a page; cursor is null on the last page", "MeetingList"), **bad}},
+        },
+        "/v1/meetings/{meetingId}": {
+            "parameters": [_MEETING_ID],
+            "get": {"operationId": "getMeeting", "summary": "Get a meeting", "tags": [tag], "parameters": [fields],
+                    "responses": {"200": _resp("the meeting", "Meeting"), **bad,
+                                  "404": _resp("no such meeting", "Error")}},
+            "delete": {"operationId": "deleteMeeting", "tags": [tag],
+                       "summary": "Delete a meeting (idempotent; ends a live meeting; a room with recordings is "
+                                  "closed instead)",
+                       "responses": {"204": {"description": "deleted (or did not exist)"}, **bad}},
+        },
+    }
+
+
+def build_spec() -> dict[str, Any]:
+    _, defs = models_json_schema([(m, "validation") for m in _REQUEST_MODELS], ref_template=REF)
+    components = dict(defs.get("$defs", {}))
+    components.update(_response_schemas())
+    paths: dict[str, Any] = {}
+    for prefix in PREFIXES:
+        tag = "Rooms" if prefix == "/api/v1" else "Rooms (OpenVidu Meet base path)"
+        paths.update(_native_paths(prefix, tag))
+    paths.update(_whereby_paths())
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Antechamber REST API", "version": "1.0.0",
+                 "description": "Native rooms API shaped like OpenVidu Meet 3.8 (at /api/v1 and /meet/api/v1) "
+                                "and a Whereby-compatible meetings API (at /v1). Times are epoch milliseconds "
+                                "in the native API and ISO 8601 UTC in the Whereby one."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearerAuth": []}, {"apiKeyHeader": []}],
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-KEY"},
+            },
+            "schemas": components,
+        },
+        "paths": paths,
+    }
+
+
+def setup(app: web.Application) -> None:
+    body = json.dumps(build_spec())
+
+    async def openapi_json(request: web.Request) -> web.Response:
+        return web.Response(text=body, content_type="application/json")
+
+    app.router.add_get("/api/openapi.json", openapi_json)

@@ -1,0 +1,181 @@
+"""Request bodies of both REST surfaces as pydantic v2 models.
+
+Every model forbids unknown fields and uses strict types ("true" is not a
+boolean, 1.0 is not an integer). ``validate`` turns a pydantic error into the
+API's error body, naming each offending field with a dotted path; the native
+API answers 422, the Whereby-compatible one 400.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal, Optional, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+
+from signaling.permissions import PERMISSIONS
+
+from ..errors import ApiError, Unprocessable
+
+ROOM_NAME_MAX = 50
+PREFIX_MAX = 39
+PREFIX_PATTERN = r"^[a-z0-9-]*$"
+ONE_HOUR_MS = 3_600_000
+MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Toggle(Strict):
+    enabled: bool
+
+
+class RoomConfigIn(Strict):
+    chat: Optional[Toggle] = None
+    recording: Optional[Toggle] = None
+    virtualBackground: Optional[Toggle] = None
+    e2ee: Optional[Toggle] = None
+
+
+PermissionsIn = create_model(  # every OpenVidu 3.8 permission, each optional
+    "PermissionsIn",
+    __base__=Strict,
+    **{name: (Optional[bool], None) for name in PERMISSIONS},
+)
+
+
+class RolePermissionsIn(Strict):
+    permissions: PermissionsIn  # type: ignore[valid-type]
+
+
+class RolesIn(Strict):
+    moderator: Optional[RolePermissionsIn] = None
+    speaker: Optional[RolePermissionsIn] = None
+
+
+class AnonymousIn(Strict):
+    moderator: Optional[Toggle] = None
+    speaker: Optional[Toggle] = None
+    recording: Optional[Toggle] = None
+
+
+class AccessIn(Strict):
+    anonymous: Optional[AnonymousIn] = None
+
+
+class AutoDeletionPolicyIn(Strict):
+    withMeeting: Literal["force", "when_meeting_ends"] = "when_meeting_ends"
+    withRecordings: Literal["force", "close"] = "close"
+
+
+class CreateRoomIn(Strict):
+    """POST /api/v1/rooms (OpenVidu Meet 3.8 fields plus Antechamber extensions)."""
+
+    roomName: str = Field("Room", min_length=1, max_length=ROOM_NAME_MAX, pattern=r"^[^\x00-\x1f\x7f]*$")
+    autoDeletionDate: Optional[int] = None
+    autoDeletionPolicy: Optional[AutoDeletionPolicyIn] = None
+    config: Optional[RoomConfigIn] = None
+    roles: Optional[RolesIn] = None
+    access: Optional[AccessIn] = None
+    isLocked: bool = False
+    roomMode: Literal["normal", "group"] = "normal"
+    roomNamePrefix: str = Field("", max_length=PREFIX_MAX, pattern=PREFIX_PATTERN)
+    roomNamePattern: Literal["uuid", "human-short"] = "uuid"
+
+    @field_validator("roomName")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be blank")
+        return v
+
+    @field_validator("autoDeletionDate")
+    @classmethod
+    def _at_least_an_hour_ahead(cls, v: Optional[int]) -> Optional[int]:
+        if v is None:
+            return v
+        if v > MAX_EPOCH_MS:
+            raise ValueError("must be a date before the year 10000 (epoch milliseconds)")
+        if v < int(time.time() * 1000) + ONE_HOUR_MS:
+            raise ValueError("must be at least one hour in the future (epoch milliseconds)")
+        return v
+
+
+class UpdateConfigIn(Strict):
+    config: RoomConfigIn
+
+
+class UpdateRolesIn(Strict):
+    roles: RolesIn
+
+
+class UpdateAccessIn(Strict):
+    access: AccessIn
+
+
+class UpdateStatusIn(Strict):
+    status: Literal["open", "closed"]
+
+
+class UpdateLockIn(Strict):
+    isLocked: bool
+
+
+# --- Whereby-compatible surface --------------------------------------------------------
+
+class WherebyRecordingIn(Strict):
+    type: Literal["none", "local", "cloud"] = "none"
+    startTrigger: Literal["none", "prompt", "automatic", "automatic-2nd-participant"] = "none"
+
+
+class CreateMeetingIn(Strict):
+    """POST /v1/meetings."""
+
+    endDate: str = Field(min_length=1, max_length=64)
+    isLocked: bool = False
+    roomMode: Literal["normal", "group"] = "normal"
+    roomNamePrefix: str = Field("", max_length=PREFIX_MAX, pattern=PREFIX_PATTERN)
+    roomNamePattern: Literal["uuid", "human-short"] = "uuid"
+    templateType: Optional[Literal["viewerMode"]] = None
+    fields: list[Literal["hostRoomUrl", "viewerRoomUrl"]] = Field(default_factory=list, max_length=2)
+    recording: Optional[WherebyRecordingIn] = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "body"
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "field required"
+    msg = str(err.get("msg", "invalid value"))
+    return msg.removeprefix("Value error, ")
+
+
+def error_details(exc: ValidationError) -> list[dict[str, str]]:
+    return [{"field": _field_path(tuple(e.get("loc", ()))), "message": _message(e)}
+            for e in exc.errors(include_url=False, include_input=False)]
+
+
+def validate(model: type[M], data: Any, error: type[ApiError] = Unprocessable) -> M:
+    """Validate ``data`` against ``model`` or raise ``error`` naming every bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = error_details(exc)
+        fields = ", ".join(sorted({d["field"] for d in details}))
+        raise error(f"invalid request: {fields}", code="validation_error", details=details) from None

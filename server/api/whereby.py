@@ -1,0 +1,149 @@
+"""Whereby-compatible meetings API at /v1 (same rooms underneath; meetingId = room id).
+
+Bad input answers 400 naming the field (Whereby's behaviour), a missing or
+wrong key 401 ``{"error": ...}``, an unknown meeting 404.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import BadRequest, NotFound
+from ..rooms import DEFAULT_ACCESS, DEFAULT_CONFIG, DEFAULT_POLICY, RoomService, deep_merge, now_ms
+from ..store.base import InvalidToken, RoomQuery
+from ..store.records import Room
+from .auth import require_api_key
+from .jsonbody import read_object
+from .schemas import MAX_EPOCH_MS, CreateMeetingIn, validate
+
+URL_FIELDS = ("hostRoomUrl", "viewerRoomUrl")
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 100
+
+
+def _bad(field: str, message: str) -> BadRequest:
+    return BadRequest(f"invalid request: {field}: {message}", code="validation_error",
+                      details=[{"field": field, "message": message}])
+
+
+def parse_end_date(text: str, now: int) -> int:
+    """ISO 8601 -> epoch ms; UTC unless an offset is given; must lie in the future."""
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise _bad("endDate", "must be an ISO 8601 date, e.g. 2099-08-11T07:56:01Z") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    try:
+        ms = int(parsed.timestamp() * 1000)
+    except (OverflowError, ValueError, OSError):
+        raise _bad("endDate", "is out of range") from None
+    if ms <= now:
+        raise _bad("endDate", "must not be in the past")
+    if ms > MAX_EPOCH_MS:
+        raise _bad("endDate", "is out of range")
+    return ms
+
+
+def iso_utc(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def render_meeting(svc: RoomService, room: Room, fields: set[str] | tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "meetingId": room.room_id,
+        "roomName": "/" + room.room_id,
+        "roomUrl": svc.guest_url(room),
+        "startDate": iso_utc(room.creation_date),
+        "endDate": iso_utc(room.auto_deletion_date),
+    }
+    if "hostRoomUrl" in fields:
+        out["hostRoomUrl"] = svc.host_url(room)
+    if "viewerRoomUrl" in fields or room.template_type == "viewerMode":
+        out["viewerRoomUrl"] = svc.viewer_url(room)
+    return out
+
+
+def _fields_param(request: web.Request) -> set[str]:
+    raw = request.query.get("fields", "")
+    fields = {f.strip() for f in raw.split(",") if f.strip()}
+    unknown = sorted(fields - set(URL_FIELDS))
+    if unknown:
+        raise _bad("fields", f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(URL_FIELDS)}")
+    return fields
+
+
+async def create_meeting(request: web.Request) -> web.Response:
+    spec = validate(CreateMeetingIn, await read_object(request), BadRequest)
+    end = parse_end_date(spec.endDate, now_ms())
+    viewer_mode = spec.templateType == "viewerMode"
+    config = dict(DEFAULT_CONFIG)
+    if spec.recording is not None:
+        config["recording"] = {"enabled": spec.recording.type != "none", "type": spec.recording.type,
+                               "startTrigger": spec.recording.startTrigger}
+    svc = RoomService(request.app)
+    room = await svc.create(
+        prefix=spec.roomNamePrefix, pattern=spec.roomNamePattern,
+        room_name=spec.roomNamePrefix.rstrip("-") or "Meeting",
+        auto_deletion_date=end, auto_deletion_policy=dict(DEFAULT_POLICY),
+        config=config, access=deep_merge(DEFAULT_ACCESS, {}),
+        is_locked=True if viewer_mode else spec.isLocked,
+        room_mode="group" if viewer_mode else spec.roomMode,
+        template_type="viewerMode" if viewer_mode else None,
+        api="whereby",
+    )
+    return web.json_response(render_meeting(svc, room, set(spec.fields)), status=201)
+
+
+async def list_meetings(request: web.Request) -> web.Response:
+    raw = request.query.get("limit")
+    limit = DEFAULT_LIMIT
+    if raw not in (None, ""):
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+            raise _bad("limit", f"must be an integer from 1 to {MAX_LIMIT}")
+        limit = int(raw)
+    fields = _fields_param(request)
+    svc = RoomService(request.app)
+    query = RoomQuery(api="whereby", sort_field="creationDate", sort_order="asc", limit=limit,
+                      token=request.query.get("cursor") or None)
+    try:
+        page = await svc.store.list_rooms(query)
+    except InvalidToken:
+        raise _bad("cursor", "is not a cursor this server handed out") from None
+    return web.json_response({"results": [render_meeting(svc, r, fields) for r in page.items],
+                              "cursor": page.next_token})
+
+
+async def get_meeting(request: web.Request) -> web.Response:
+    fields = _fields_param(request)
+    svc = RoomService(request.app)
+    room = await svc.store.get_room(request.match_info["meetingId"])
+    if room is None:
+        raise NotFound("meeting not found", code="meeting_not_found")
+    return web.json_response(render_meeting(svc, room, fields))
+
+
+async def delete_meeting(request: web.Request) -> web.Response:
+    """Delete the room; a live meeting is ended, recordings are kept (room closed instead). Idempotent."""
+    svc = RoomService(request.app)
+    meeting_id = request.match_info["meetingId"]
+    if await svc.store.get_room(meeting_id) is not None:
+        try:
+            await svc.delete(meeting_id, "force", "close")
+        except NotFound:
+            pass  # deleted concurrently
+    return web.Response(status=204)
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/v1/meetings", require_api_key(create_meeting))
+    r.add_get("/v1/meetings", require_api_key(list_meetings))
+    r.add_get("/v1/meetings/{meetingId}", require_api_key(get_meeting))
+    r.add_delete("/v1/meetings/{meetingId}", require_api_key(delete_meeting))
