@@ -15,6 +15,7 @@ import pytest_asyncio
 import redis.asyncio as aioredis
 
 from server.store.base import AlreadyExists, InvalidToken, RecordingQuery, RoomQuery, StoreError
+from server.store.migrations import MIGRATIONS
 from server.store.records import Meeting, Member, Recording, Room
 from server.store.redis_store import RedisStore
 from server.store.sqlite_store import SqliteStore
@@ -445,3 +446,71 @@ async def test_data_and_tokens_survive_a_reopen(store):
             assert again.applied_migrations == []        # already at the latest version
     finally:
         await again.close()
+
+
+# --- implementation specifics ------------------------------------------------------------------------
+
+async def test_sqlite_file_is_wal_and_migrated_once(tmp_path):
+    path = tmp_path / "data" / "antechamber.sqlite3"
+    path.parent.mkdir()
+    all_versions = [v for v, _ in MIGRATIONS]
+    for expected_applied in (all_versions, [], []):
+        s = SqliteStore(path)
+        await s.open()
+        assert s.applied_migrations == expected_applied
+        await s.create_room(make_room(room_name=f"after {expected_applied}"))
+        await s.close()
+    import sqlite3
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        versions = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")]
+        assert versions == all_versions
+        assert conn.execute("SELECT COUNT(*) FROM rooms").fetchone()[0] == 3
+    finally:
+        conn.close()
+
+
+async def test_sqlite_many_concurrent_writes_all_land(tmp_path):
+    s = SqliteStore(tmp_path / "s.sqlite3")
+    await s.open()
+    try:
+        rooms = [make_room(creation_date=NOW + i) for i in range(500)]
+        dup = make_room(rooms[7].room_id)
+        results = await asyncio.gather(*(s.create_room(r) for r in rooms + [dup]), return_exceptions=True)
+        assert results[:-1] == [None] * 500 and isinstance(results[-1], AlreadyExists)
+        got = await walk(s.list_rooms, RoomQuery, limit=100, sort_order="asc")
+        assert [r.room_id for r in got] == [r.room_id for r in rooms]
+    finally:
+        await s.close()
+
+
+async def test_redis_prefix_namespaces_every_key(redis_url):
+    stores, prefixes = [], [f"test{uuid.uuid4().hex[:12]}:" for _ in range(2)]
+    rid = f"shared-{uuid.uuid4().hex}"
+    sep = "&" if "?" in redis_url else "?"
+    try:
+        for prefix in prefixes:
+            s = RedisStore(f"{redis_url}{sep}prefix={prefix}")
+            await s.open()
+            stores.append(s)
+        await stores[0].create_room(make_room(rid, room_name="zero"))
+        await stores[0].create_member(Member(member_id="m", room_id=rid, name="A", base_role="speaker"))
+        await stores[0].create_recording(Recording(recording_id="rec", room_id=rid))
+        await stores[0].create_meeting(Meeting(room_session_id="s", room_id=rid, start_date=NOW))
+        assert await stores[1].get_room(rid) is None
+        assert (await stores[1].list_rooms(RoomQuery())).items == []
+        await stores[1].create_room(make_room(rid, room_name="one"))     # no clash across prefixes
+        assert (await stores[0].get_room(rid)).room_name == "zero"
+        r = aioredis.from_url(redis_url)
+        try:
+            keys = [k.decode() async for k in r.scan_iter(match=f"*{rid}*", count=1000)]
+            assert keys and all(k.startswith(tuple(prefixes)) for k in keys)
+            assert sum(k.startswith(prefixes[0]) for k in keys) >= 3    # room, members, meeting index
+        finally:
+            await r.aclose()
+    finally:
+        for s in stores:
+            await s.close()
+        for prefix in prefixes:
+            await _drop_prefix(redis_url, prefix)
