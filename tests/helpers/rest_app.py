@@ -1,0 +1,59 @@
+"""Helpers for the REST tests: an app on a real 127.0.0.1 server with a chosen live-meetings port."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, AsyncIterator
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from server.app import create_app
+from server.appkeys import STORE
+from server.config import Settings
+from server.credentials import Credentials, load_or_create
+from server.live import LIVE
+from server.store.records import Room
+
+
+class RecordingLive:
+    """The LiveMeetings port as the signaling hub will drive it, recording what REST asked.
+
+    Stands in for the hub (issue 3) so the meeting branches of the REST API can be
+    exercised now; ``meetings`` is the set of rooms with a live meeting.
+    """
+
+    def __init__(self) -> None:
+        self.meetings: set[str] = set()
+        self.ended: list[tuple[str, str]] = []
+        self.updated: list[Room] = []
+
+    def has_meeting(self, room_id: str) -> bool:
+        return room_id in self.meetings
+
+    async def end_meeting(self, room_id: str, reason: str) -> None:
+        self.ended.append((room_id, reason))
+        self.meetings.discard(room_id)
+
+    async def room_updated(self, room: Room) -> None:
+        self.updated.append(room)
+
+    async def member_removed(self, room_id: str, member_id: str) -> None:
+        return None
+
+
+@contextlib.asynccontextmanager
+async def running_app(settings: Settings, *, live: Any = None,
+                      extra: dict | None = None) -> AsyncIterator[tuple[TestClient, web.Application, Credentials]]:
+    creds = load_or_create(settings.data_dir, settings.api_keys)
+    app = create_app(settings, creds)
+    if live is not None:
+        app[LIVE] = live
+    for key, value in (extra or {}).items():
+        app[key] = value
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        yield client, app, creds
+
+
+def store_of(app: web.Application):
+    return app[STORE]
