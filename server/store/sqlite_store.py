@@ -84,7 +84,10 @@ class _Worker:
                 batch = [job for job in batch if job is not _STOP]
             if batch:
                 results = self._run_batch(batch)
-                self._loop.call_soon_threadsafe(self._deliver, results)
+                try:
+                    self._loop.call_soon_threadsafe(self._deliver, results)
+                except RuntimeError:    # the loop is gone: nobody is waiting any more
+                    pass
         if self.conn is not None:
             self.conn.close()
             self.conn = None
@@ -104,7 +107,7 @@ class _Worker:
         conn = self.conn
         done: list = []
         try:
-            conn.execute("BEGIN")
+            conn.execute("BEGIN IMMEDIATE")
             for fn, args, fut in batch:
                 conn.execute("SAVEPOINT job")
                 try:
@@ -143,7 +146,12 @@ class SqliteStore:
             return
         self._worker = _Worker(self.path, asyncio.get_running_loop())
         self._worker.start()
-        secret = await self._worker.call(self._open_sync)
+        try:
+            secret = await self._worker.call(self._open_sync)
+        except BaseException:
+            worker, self._worker = self._worker, None
+            await worker.stop()
+            raise
         self._tokens = TokenCodec(secret)
         log.info("sqlite store opened", path=str(self.path), migrations_applied=self.applied_migrations)
 

@@ -514,3 +514,12 @@ async def test_redis_prefix_namespaces_every_key(redis_url):
             await s.close()
         for prefix in prefixes:
             await _drop_prefix(redis_url, prefix)
+
+
+async def test_sqlite_open_failure_is_reported_and_leaves_nothing_running(tmp_path):
+    s = SqliteStore(tmp_path / "missing-dir" / "s.sqlite3")
+    with pytest.raises(Exception):
+        await s.open()
+    with pytest.raises(StoreError):
+        await s.get_room("x")
+    await s.close()
