@@ -141,6 +141,10 @@ class RedisStore:
             await r.aclose()
             log.info("redis store closed", prefix=self.prefix)
 
+    def _require_open(self) -> None:
+        if self._redis is None:
+            raise StoreError("redis store is not open")
+
     @property
     def _r(self) -> aioredis.Redis:
         if self._redis is None:
@@ -157,7 +161,7 @@ class RedisStore:
                 self._k("rooms:name"), self._k("rooms:name_member")]
 
     async def _put_room(self, mode: str, room: Room) -> int:
-        self._r   # raises if closed
+        self._require_open()
         return await self._room_put(
             keys=self._room_keys(room.room_id),
             args=[mode, _pack(room.to_doc()), room.room_id, int(room.creation_date), deletion_key(room),
@@ -175,7 +179,7 @@ class RedisStore:
         await self._put_room("update", room)
 
     async def delete_room(self, room_id: str) -> bool:
-        self._r
+        self._require_open()
         keys = self._room_keys(room_id) + [self._k("members", room_id)]
         return bool(await self._room_del(keys=keys, args=[room_id]))
 
@@ -287,7 +291,7 @@ class RedisStore:
         return members
 
     async def update_member(self, member: Member) -> None:
-        self._r
+        self._require_open()
         await self._hash_update(keys=[self._k("members", member.room_id)],
                                 args=[member.member_id, _pack(member.to_doc())])
 
@@ -297,7 +301,7 @@ class RedisStore:
     # meetings ----------------------------------------------------------------
 
     async def _put_meeting(self, mode: str, meeting: Meeting) -> int:
-        self._r
+        self._require_open()
         return await self._doc_put(
             keys=[self._k("meeting", meeting.room_session_id), self._k("meetings", meeting.room_id)],
             args=[mode, _pack(meeting.to_doc()), meeting.room_session_id, int(meeting.start_date)])
@@ -321,7 +325,7 @@ class RedisStore:
     # recordings --------------------------------------------------------------
 
     async def _put_recording(self, mode: str, rec: Recording) -> int:
-        self._r
+        self._require_open()
         keys = [self._k("rec", rec.recording_id)] + [self._k(s) for s in _REC_SETS.values()]
         return await self._doc_put(
             keys=keys,
