@@ -1,0 +1,103 @@
+"""The auto-deletion sweeper on both stores: policies, live meetings, the background task."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest_asyncio
+
+from server.store.records import Recording
+from server.sweeper import SWEEP_INTERVAL, sweep_once
+from tests.helpers.rest_app import RecordingLive, running_app, store_of
+
+HOUR = 3_600_000
+
+
+@pytest_asyncio.fixture
+async def env(settings):
+    live = RecordingLive()
+    async with running_app(settings, live=live) as (client, app, _):
+        yield client, app, live
+
+
+async def make_room(client, auth, policy=None, hours=2):
+    body = {"autoDeletionDate": int(time.time() * 1000) + hours * HOUR}
+    if policy:
+        body["autoDeletionPolicy"] = policy
+    resp = await client.post("/api/v1/rooms", json=body, headers=auth)
+    room = await resp.json()
+    assert resp.status == 201, room
+    return room
+
+
+async def exists(client, auth, room_id) -> bool:
+    return (await client.get(f"/api/v1/rooms/{room_id}", headers=auth)).status == 200
+
+
+async def test_expired_rooms_are_deleted_and_others_kept(env, auth):
+    client, app, live = env
+    soon = await make_room(client, auth, hours=2)
+    later = await make_room(client, auth, hours=5)
+    forever = (await (await client.post("/api/v1/rooms", json={}, headers=auth)).json())
+    counts = await sweep_once(app, now=soon["autoDeletionDate"] + 1)
+    assert counts == {"room_deleted": 1}
+    assert not await exists(client, auth, soon["roomId"])
+    assert await exists(client, auth, later["roomId"]) and await exists(client, auth, forever["roomId"])
+    assert live.ended == []
+
+
+async def test_force_policy_ends_the_live_meeting(env, auth):
+    client, app, live = env
+    room = await make_room(client, auth, {"withMeeting": "force", "withRecordings": "close"})
+    live.meetings.add(room["roomId"])
+    counts = await sweep_once(app, now=room["autoDeletionDate"])
+    assert counts == {"room_with_active_meeting_deleted": 1}
+    assert live.ended == [(room["roomId"], "room_expired")]
+    assert not await exists(client, auth, room["roomId"])
+
+
+async def test_when_meeting_ends_waits_for_the_meeting(env, auth):
+    client, app, live = env
+    room = await make_room(client, auth, {"withMeeting": "when_meeting_ends", "withRecordings": "close"})
+    rid, due = room["roomId"], room["autoDeletionDate"] + 1
+    live.meetings.add(rid)
+    assert await sweep_once(app, now=due) == {"room_with_active_meeting_scheduled_to_be_deleted": 1}
+    assert (await store_of(app).get_room(rid)).pending_deletion["action"] == "delete"
+    assert await sweep_once(app, now=due) == {}          # meeting still running: nothing more
+    assert live.ended == [] and await exists(client, auth, rid)
+    live.meetings.discard(rid)                          # the meeting ended without the hub deleting it
+    assert await sweep_once(app, now=due) == {"room_deleted": 1}
+    assert not await exists(client, auth, rid)
+
+
+async def test_recordings_close_or_go_with_the_room(env, auth):
+    client, app, _ = env
+    keep = await make_room(client, auth, {"withMeeting": "force", "withRecordings": "close"})
+    drop = await make_room(client, auth, {"withMeeting": "force", "withRecordings": "force"})
+    store = store_of(app)
+    for room in (keep, drop):
+        await store.create_recording(Recording(recording_id="rec-" + room["roomId"], room_id=room["roomId"],
+                                               status="complete", start_date=1))
+    due = max(keep["autoDeletionDate"], drop["autoDeletionDate"]) + 1
+    counts = await sweep_once(app, now=due)
+    assert counts == {"room_closed": 1, "room_and_recordings_deleted": 1}
+    got = await (await client.get(f"/api/v1/rooms/{keep['roomId']}", headers=auth)).json()
+    assert got["status"] == "closed"
+    assert await store.get_recording("rec-" + keep["roomId"]) is not None
+    assert await store.get_recording("rec-" + drop["roomId"]) is None
+    assert not await exists(client, auth, drop["roomId"])
+    assert await sweep_once(app, now=due) == {}          # a closed room is left alone
+
+
+async def test_background_task_deletes_expired_rooms(settings, auth):
+    async with running_app(settings, extra={SWEEP_INTERVAL: 0.05}) as (client, app, _):
+        room = await make_room(client, auth)
+        store = store_of(app)
+        stored = await store.get_room(room["roomId"])
+        stored.auto_deletion_date = int(time.time() * 1000) - 1000   # as if its hour had passed
+        await store.update_room(stored)
+        deadline = time.monotonic() + 15
+        while await exists(client, auth, room["roomId"]):
+            assert time.monotonic() < deadline, "sweeper did not delete the expired room"
+            await asyncio.sleep(0.02)
