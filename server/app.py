@@ -32,6 +32,9 @@ def create_app(settings: Settings, credentials: Credentials) -> web.Application:
     app[CREDENTIALS] = credentials
     app[LIVE] = NoLiveMeetings()
     app.cleanup_ctx.append(_store_ctx)
+    from . import signaling_wiring
+
+    signaling_wiring.setup(app)  # the live hub: app[LIVE], /ws; after the store's ctx
     from .sweeper import sweeper_ctx
 
     app.cleanup_ctx.append(sweeper_ctx)  # after the store's: it needs an open store

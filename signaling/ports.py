@@ -1,0 +1,84 @@
+"""What signaling needs from outside, and the hooks it offers to media.
+
+The server implements ``RoomDirectory`` on top of its Store, keys and Settings
+(server/signaling_wiring.py); signaling never imports server. ``MediaHooks`` is
+called by the hub when participants come, go or are muted; the SFU plugs in
+here later (the default does nothing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol
+
+
+@dataclass(frozen=True)
+class RoomInfo:
+    """A snapshot of what the live room needs to know about a stored room."""
+
+    room_id: str
+    display_name: str = "Room"
+    status: str = "open"            # open | active_meeting | closed
+    is_locked: bool = False
+    mode: str = "normal"            # normal | group
+    max_participants: int = 4       # non-viewers
+    max_viewers: int = 1000
+    config: Mapping[str, Any] = field(default_factory=dict)
+    roles: Mapping[str, Any] = field(default_factory=dict)   # per-role permission overrides
+
+    @property
+    def chat_enabled(self) -> bool:
+        chat = self.config.get("chat") if isinstance(self.config, Mapping) else None
+        if isinstance(chat, Mapping) and "enabled" in chat:
+            return bool(chat["enabled"])
+        return True
+
+    def public(self) -> dict[str, Any]:
+        return {"roomId": self.room_id, "roomName": self.display_name, "isLocked": self.is_locked,
+                "mode": self.mode, "status": self.status, "config": dict(self.config)}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a key says the joiner is. ``role``: host | guest | viewer."""
+
+    role: str
+    base_role: str                      # moderator | speaker | viewer
+    member_id: str | None = None
+    custom_permissions: Mapping[str, bool] = field(default_factory=dict)
+
+    @property
+    def is_member(self) -> bool:
+        return self.member_id is not None
+
+
+class RoomDirectory(Protocol):
+    async def resolve(self, room_name: str) -> RoomInfo | None:
+        """The room with this slug, or None if unknown."""
+
+    async def identify(self, room: RoomInfo, key: str | None) -> Identity | None:
+        """The identity a key grants in this room; guest for no key; None if the key matches nothing."""
+
+    async def set_locked(self, room_id: str, locked: bool) -> RoomInfo | None:
+        """Persist the lock state; returns the updated room."""
+
+    async def meeting_started(self, room_id: str, room_session_id: str, start_ms: int) -> None: ...
+
+    async def meeting_ended(self, room_id: str, room_session_id: str, start_ms: int, end_ms: int,
+                            peak: int, reason: str) -> None: ...
+
+
+class MediaHooks:
+    """Callbacks for the SFU. Every method is optional; these defaults do nothing."""
+
+    async def participant_admitted(self, room_id: str, participant_id: str, session: Any) -> None:
+        return None
+
+    async def participant_left(self, room_id: str, participant_id: str, reason: str) -> None:
+        return None
+
+    async def participant_muted(self, room_id: str, participant_id: str, kind: str, muted: bool) -> None:
+        return None
+
+    async def meeting_ended(self, room_id: str, reason: str) -> None:
+        return None

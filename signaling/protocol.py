@@ -1,0 +1,150 @@
+"""Client message types and their validation. Pure: no I/O.
+
+Each client message type has a spec: its fields (type, required, bounds).
+``parse(obj)`` turns a decoded frame into a ``Request`` or raises a typed
+error (``errors.py``). Other modules (the SFU, recording) add their messages
+with ``register``. docs/protocol.md documents every message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .errors import BadMessage, InvalidField, UnknownType
+
+MAX_ID_CHARS = 64
+MAX_DISPLAY_NAME = 100
+MAX_CHAT_BYTES = 4096
+MUTE_KINDS = ("audio", "video", "screen")
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: type | tuple[type, ...]
+    required: bool = True
+    max_len: int | None = None      # for str (characters), or list length
+    max_bytes: int | None = None    # for str, UTF-8 encoded
+    min_len: int = 0
+    choices: tuple[Any, ...] | None = None
+    strip: bool = False
+
+
+@dataclass(frozen=True)
+class Request:
+    type: str
+    id: Any
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.data[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.data.get(name, default)
+
+
+_S = str
+SPECS: dict[str, dict[str, Field]] = {
+    "join": {
+        "roomName": Field(_S, required=False, min_len=1, max_len=200),
+        "roomId": Field(_S, required=False, min_len=1, max_len=200),
+        "displayName": Field(_S, min_len=1, max_len=MAX_DISPLAY_NAME, strip=True),
+        "key": Field(_S, required=False, max_len=512),
+    },
+    "leave": {},
+    "ping": {},
+    "cancel_knock": {},
+    "admit": {"knockId": Field(_S, min_len=1, max_len=64)},
+    "admit_all": {},
+    "reject": {"knockId": Field(_S, min_len=1, max_len=64), "reason": Field(_S, required=False, max_len=200)},
+    "hold": {"knockId": Field(_S, min_len=1, max_len=64), "message": Field(_S, max_len=500)},
+    "lock": {"locked": Field(bool)},
+    "kick": {"participantId": Field(_S, min_len=1, max_len=64), "reason": Field(_S, required=False, max_len=200)},
+    "mute": {"participantId": Field(_S, min_len=1, max_len=64), "kind": Field(_S, choices=MUTE_KINDS)},
+    "set_muted": {"kind": Field(_S, choices=MUTE_KINDS), "muted": Field(bool)},
+    "set_display_name": {"displayName": Field(_S, min_len=1, max_len=MAX_DISPLAY_NAME, strip=True)},
+    "send_to_waiting_room": {
+        "participantId": Field(_S, min_len=1, max_len=64),
+        "message": Field(_S, required=False, max_len=500),
+    },
+    "end_meeting": {},
+    "promote": {"participantId": Field(_S, min_len=1, max_len=64)},
+    "demote": {"participantId": Field(_S, min_len=1, max_len=64)},
+    "chat": {"text": Field(_S, min_len=1, max_bytes=MAX_CHAT_BYTES)},
+}
+
+
+def register(msg_type: str, fields: Mapping[str, Field]) -> None:
+    """Add (or extend) a client message type; used by the SFU and recording modules."""
+    SPECS[msg_type] = {**SPECS.get(msg_type, {}), **fields}
+
+
+def _check_id(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidField("id must be a string or an integer", field="id")
+    if isinstance(value, str) and len(value) > MAX_ID_CHARS:
+        raise InvalidField(f"id is longer than {MAX_ID_CHARS} characters", field="id")
+    if isinstance(value, int) and abs(value) > 2**53:
+        raise InvalidField("id is out of range", field="id")
+    return value
+
+
+def _check_field(name: str, spec: Field, value: Any) -> Any:
+    kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
+    ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+    if not ok:
+        names = "/".join(k.__name__.replace("str", "string").replace("bool", "boolean") for k in kinds)
+        raise InvalidField(f"{name} must be a {names}", field=name)
+    if isinstance(value, str):
+        if spec.strip:
+            value = value.strip()
+        if len(value) < spec.min_len:
+            raise InvalidField(f"{name} must not be empty", field=name)
+        if spec.max_len is not None and len(value) > spec.max_len:
+            raise InvalidField(f"{name} is longer than {spec.max_len} characters", field=name)
+        if spec.max_bytes is not None and len(value.encode("utf-8", "replace")) > spec.max_bytes:
+            raise InvalidField(f"{name} is larger than {spec.max_bytes} bytes", field=name)
+    elif isinstance(value, (list, dict)) and spec.max_len is not None and len(value) > spec.max_len:
+        raise InvalidField(f"{name} has more than {spec.max_len} entries", field=name)
+    if spec.choices is not None and value not in spec.choices:
+        raise InvalidField(f"{name} must be one of {', '.join(map(str, spec.choices))}", field=name)
+    return value
+
+
+def request_id(obj: Any) -> Any:
+    """The id of a decoded frame if it has a usable one (to echo it in an error)."""
+    if isinstance(obj, dict):
+        try:
+            return _check_id(obj.get("id"))
+        except InvalidField:
+            return None
+    return None
+
+
+def parse(obj: Any) -> Request:
+    """Validate a decoded frame against its type's spec."""
+    if not isinstance(obj, dict):
+        raise BadMessage("a message must be an object with a type")
+    msg_type = obj.get("type")
+    if not isinstance(msg_type, str) or not msg_type:
+        raise UnknownType("a message needs a string type")
+    spec = SPECS.get(msg_type)
+    if spec is None:
+        raise UnknownType(f"unknown message type {msg_type[:40]!r}")
+    rid = _check_id(obj.get("id"))
+    data: dict[str, Any] = {}
+    for name, fspec in spec.items():
+        value = obj.get(name)
+        if value is None:
+            if fspec.required:
+                raise InvalidField(f"{name} is required", field=name)
+            continue
+        data[name] = _check_field(name, fspec, value)
+    if msg_type == "join":
+        if "roomName" not in data and "roomId" not in data:
+            raise InvalidField("roomName is required", field="roomName")
+        data["roomName"] = data.pop("roomName", None) or data.pop("roomId")
+        data.pop("roomId", None)
+    return Request(msg_type, rid, data)

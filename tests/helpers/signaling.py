@@ -1,0 +1,82 @@
+"""Helpers for signaling tests: rooms through the REST API, keys, connected clients."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, AsyncIterator
+from urllib.parse import parse_qs, urlparse
+
+from aiohttp.test_utils import TestClient
+
+from server.appkeys import CREDENTIALS, STORE
+from server.keys import derive_key
+from server.signaling_wiring import HUB
+from signaling.client import SignalingClient
+
+
+async def make_room(client: TestClient, auth: dict[str, str], **body: Any) -> dict[str, Any]:
+    resp = await client.post("/api/v1/rooms", json=body, headers=auth)
+    assert resp.status == 201, await resp.text()
+    return await resp.json()
+
+
+def host_key(room: dict[str, Any]) -> str:
+    url = room["access"]["anonymous"]["moderator"]["url"]
+    return parse_qs(urlparse(url).query)["roomKey"][0]
+
+
+def viewer_key(client: TestClient, room_id: str) -> str:
+    return derive_key(client.server.app[CREDENTIALS].server_secret, room_id, "viewer", 0)
+
+
+def ws_url(client: TestClient) -> str:
+    return str(client.make_url("/ws"))
+
+
+def hub(client: TestClient):
+    return client.server.app[HUB]
+
+
+def store(client: TestClient):
+    return client.server.app[STORE]
+
+
+class Clients:
+    """Opens clients against one server and closes them all at the end."""
+
+    def __init__(self, client: TestClient):
+        self.client = client
+        self.opened: list[SignalingClient] = []
+
+    async def open(self, use_msgpack: bool = False) -> SignalingClient:
+        c = SignalingClient(ws_url(self.client), use_msgpack=use_msgpack)
+        await c.connect()
+        self.opened.append(c)
+        return c
+
+    async def joined(self, room_id: str, name: str, key: str | None = None, use_msgpack: bool = False
+                     ) -> SignalingClient:
+        c = await self.open(use_msgpack)
+        reply = await c.join(room_id, name, key)
+        assert reply["type"] == "joined", reply
+        return c
+
+    async def knocking(self, room_id: str, name: str) -> SignalingClient:
+        c = await self.open()
+        reply = await c.join(room_id, name)
+        assert reply["type"] == "knock_status" and reply["state"] == "waiting", reply
+        return c
+
+    async def close(self) -> None:
+        for c in self.opened:
+            with contextlib.suppress(Exception):
+                await c.close()
+
+
+@contextlib.asynccontextmanager
+async def clients(client: TestClient) -> AsyncIterator[Clients]:
+    cs = Clients(client)
+    try:
+        yield cs
+    finally:
+        await cs.close()
