@@ -1,0 +1,136 @@
+"""Joining part files into one recording, and reading back what a file holds.
+
+Part 0 of a recording is its final path; part k > 0 is ``<stem>.part<k><ext>``.
+Joining copies packets (no decoding) into a new file, matching streams across
+parts by their ANTECHAMBER_TRACK tag, then replaces part 0 atomically. A part
+cut short by a crash is read up to where it ends.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+
+TRACK_TAG = "ANTECHAMBER_TRACK"
+_PART_RE = re.compile(r"\.part(\d+)$")
+
+
+def part_path(final_path: Path, index: int) -> Path:
+    final_path = Path(final_path)
+    if index == 0:
+        return final_path
+    return final_path.with_name(f"{final_path.stem}.part{index}{final_path.suffix}")
+
+
+def find_parts(final_path: Path) -> list[Path]:
+    """Existing parts of a recording, in order (part 0 first, if present)."""
+    final_path = Path(final_path)
+    found: list[tuple[int, Path]] = []
+    if final_path.exists():
+        found.append((0, final_path))
+    for p in final_path.parent.glob(f"{final_path.stem}.part*{final_path.suffix}"):
+        m = _PART_RE.search(p.name[: len(p.name) - len(final_path.suffix)])
+        if m and int(m.group(1)) > 0:
+            found.append((int(m.group(1)), p))
+    return [p for _, p in sorted(found)]
+
+
+def _tag(stream) -> str:
+    return stream.metadata.get(TRACK_TAG) or stream.metadata.get(TRACK_TAG.lower()) or f"#{stream.index}"
+
+
+def merge_parts(parts: list[Path], final_path: Path, container: str = "matroska") -> None:
+    """Copy the packets of every part, in order, into final_path; delete the parts."""
+    final_path = Path(final_path)
+    tmp = final_path.with_name(f"{final_path.stem}.merging{final_path.suffix}")
+    inputs = []
+    try:
+        for p in parts:
+            try:
+                inputs.append(av.open(str(p)))
+            except (av.FFmpegError, OSError):
+                continue  # a part cut off before its header: nothing to keep
+        out = av.open(str(tmp), "w", format=container)
+        streams: dict[str, av.stream.Stream] = {}
+        for inp in inputs:
+            for s in inp.streams:
+                if s.type in ("audio", "video") and _tag(s) not in streams:
+                    o = out.add_stream_from_template(s, opaque=True)
+                    o.metadata.update({k: v for k, v in s.metadata.items() if k.upper() != "DURATION"})
+                    o.metadata[TRACK_TAG] = _tag(s)
+                    streams[_tag(s)] = o
+        last: dict[str, int] = {}
+        for inp in inputs:
+            mapping = {s.index: _tag(s) for s in inp.streams if _tag(s) in streams}
+            try:
+                for packet in inp.demux():
+                    tag = mapping.get(packet.stream_index)
+                    if tag is None or packet.size == 0 or packet.dts is None:
+                        continue
+                    ts = max(packet.dts, last.get(tag, packet.dts))
+                    last[tag] = ts
+                    packet.stream = streams[tag]
+                    packet.dts = ts
+                    packet.pts = max(packet.pts if packet.pts is not None else ts, ts)
+                    out.mux_one(packet)
+            except (av.FFmpegError, EOFError):
+                pass  # truncated part: keep what was readable
+        out.close()
+    finally:
+        for inp in inputs:
+            inp.close()
+    os.replace(tmp, final_path)
+    for p in parts:
+        if Path(p) != final_path:
+            Path(p).unlink(missing_ok=True)
+
+
+@dataclass
+class FileInfo:
+    duration: float = 0.0
+    size: int = 0
+    finalized: bool = False
+    streams: list[dict] = field(default_factory=list)
+
+
+def probe(path: Path) -> FileInfo:
+    """Duration, size and streams of a recording file, even one cut short by a crash."""
+    path = Path(path)
+    info = FileInfo(size=path.stat().st_size)
+    with av.open(str(path)) as inp:
+        # the muxer writes per-stream DURATION tags only in its trailer
+        info.finalized = bool(inp.streams) and all("DURATION" in s.metadata for s in inp.streams)
+        info.streams = [
+            {"trackId": _tag(s), "kind": s.type, "codec": s.codec_context.name if s.codec_context else "",
+             "label": s.metadata.get("title", "")}
+            for s in inp.streams
+        ]
+        if info.finalized and inp.duration:
+            info.duration = inp.duration / 1_000_000
+            return info
+        end = 0.0
+        try:
+            for packet in inp.demux():
+                if packet.pts is not None and packet.time_base is not None:
+                    end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+        except (av.FFmpegError, EOFError):
+            pass
+        info.duration = end
+    return info
+
+
+def recover(final_path: Path, container: str = "matroska") -> FileInfo | None:
+    """After a crash: join whatever parts exist and describe the result (None if no file)."""
+    parts = find_parts(final_path)
+    if not parts:
+        return None
+    if len(parts) == 1 and parts[0] == Path(final_path):
+        return probe(Path(final_path))
+    merge_parts(parts, Path(final_path), container)
+    info = probe(Path(final_path))
+    info.finalized = False  # the crash came before the parts were joined
+    return info

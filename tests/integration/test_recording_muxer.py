@@ -1,0 +1,236 @@
+"""The recording muxer with real VP8/Opus packets, read back with PyAV and ffmpeg.
+
+Frames go through RecordingMuxer exactly as the SFU hands them over (bytes, RTP
+timestamp, keyframe flag) with synthetic RTP timestamps that wrap past 2**32
+and arrival times that carry the receive jitter buffer's delays.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from media.recording import RecordingMuxer, probe, recover
+from media.recording.merge import find_parts
+from tests.helpers.encoded_media import opus_clip, vp8_clip
+
+WRAP = 1 << 32
+VIDEO_DELAY = 0.033   # the receive jitter buffer holds a video frame ~1 frame
+AUDIO_DELAY = 0.080   # and audio by 4 packets
+
+
+@pytest.fixture(scope="module")
+def clips():
+    return {
+        "a": (vp8_clip(5, flash_at=2.0), opus_clip(5, beep_at=2.0)),
+        "b": (vp8_clip(5, flash_at=3.0), opus_clip(5, beep_at=3.0)),
+        "late": (vp8_clip(2, flash_at=1.0), opus_clip(2, beep_at=1.0)),
+    }
+
+
+def events(name, video, audio, start, *, video_rtp0, audio_rtp0, skip_video=0):
+    """(arrival, track, data, rtp, keyframe) as a publisher that started at `start` would deliver."""
+    out = []
+    for f in video[skip_video:]:
+        out.append((start + f.offset + VIDEO_DELAY, f"{name}-v", f.data,
+                    (video_rtp0 + round(f.offset * 90000)) % WRAP, f.keyframe))
+    for f in audio:
+        out.append((start + f.offset + AUDIO_DELAY, f"{name}-a", f.data,
+                    (audio_rtp0 + round(f.offset * 48000)) % WRAP, True))
+    return out
+
+
+def feed(muxer, evs):
+    for arrival, track, data, rtp, key in sorted(evs, key=lambda e: e[0]):
+        muxer.push(track, data, rtp, key, arrival=arrival)
+
+
+def flash_time(path: Path, stream_index: int) -> float:
+    with av.open(str(path)) as c:
+        s = c.streams[stream_index]
+        for frame in c.decode(s):
+            if frame.to_ndarray()[: frame.height].mean() > 150:  # Y plane
+                return float(frame.time)
+    raise AssertionError("no flash frame")
+
+
+def beep_time(path: Path, stream_index: int) -> float:
+    with av.open(str(path)) as c:
+        s = c.streams[stream_index]
+        for frame in c.decode(s):
+            pcm = frame.to_ndarray()
+            loud = np.nonzero(np.abs(pcm).max(axis=0) > 0.2)[0]
+            if loud.size:
+                return float(frame.time) + loud[0] / frame.sample_rate
+    raise AssertionError("no beep")
+
+
+def streams_by_track(path: Path) -> dict[str, int]:
+    with av.open(str(path)) as c:
+        return {s.metadata["ANTECHAMBER_TRACK"]: s.index for s in c.streams}
+
+
+def first_decoded_ok(path: Path, stream_index: int) -> tuple[int, int]:
+    """(packets, frames) of a video stream decoded from its very first packet, errors raise."""
+    packets = frames = 0
+    with av.open(str(path)) as c:
+        s = c.streams[stream_index]
+        for packet in c.demux(s):
+            if packet.size == 0:
+                continue
+            packets += 1
+            got = s.codec_context.decode(packet)
+            if packets == 1:
+                assert got and got[0].key_frame, "first packet did not decode to a keyframe"
+            frames += len(got)
+    return packets, frames
+
+
+async def test_two_participants_four_streams_in_sync(tmp_path, clips):
+    asked = []
+    path = tmp_path / "rec.webm"
+    muxer = RecordingMuxer(path, container="webm", request_keyframe=asked.append)
+    muxer.start()
+    for name in ("a", "b"):
+        muxer.add_track(f"{name}-v", "video/VP8", f"{name} (camera)")
+        muxer.add_track(f"{name}-a", "audio/opus", f"{name} (microphone)")
+    t0 = 1000.0
+    evs = events("a", *clips["a"], t0, video_rtp0=WRAP - 90000, audio_rtp0=WRAP - 48000 * 2)
+    # b's first 10 video frames arrive before any keyframe: the recorder must drop them and ask
+    evs += events("b", *clips["b"], t0, video_rtp0=123, audio_rtp0=WRAP - 5, skip_video=10)
+    feed(muxer, evs)
+    result = await muxer.stop()
+
+    assert result.status == "complete", result.error
+    assert result.path == path and path.stat().st_size == result.size > 0
+    assert "b-v" in asked
+    with av.open(str(path)) as c:
+        assert sorted(s.type for s in c.streams) == ["audio", "audio", "video", "video"]
+        assert abs(c.duration / 1e6 - 5.0) < 0.5
+    info = probe(path)
+    assert info.finalized and abs(info.duration - 5.0) < 0.5
+    idx = streams_by_track(path)
+    for name, at in (("a", 2.0), ("b", 3.0)):
+        packets, frames = first_decoded_ok(path, idx[f"{name}-v"])
+        assert frames >= packets - 1 > 30
+        flash, beep = flash_time(path, idx[f"{name}-v"]), beep_time(path, idx[f"{name}-a"])
+        assert abs(flash - beep) < 0.1, (name, flash, beep)
+        assert abs(flash - at) < 0.15, (name, flash)
+    # b's video starts at its first keyframe (2 s into its clip), not before
+    with av.open(str(path)) as c:
+        assert abs(float(c.streams[idx["b-v"]].start_time * c.streams[idx["b-v"]].time_base) - 2.0) < 0.15
+    # ffmpeg decodes the whole file without complaint
+    run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0", "-f", "null", "-"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stderr.strip() == "", run.stderr
+
+
+async def test_late_track_starts_at_its_true_offset(tmp_path, clips):
+    path = tmp_path / "late.mkv"
+    muxer = RecordingMuxer(path, container="matroska")
+    muxer.start()
+    muxer.add_track("a-v", "VP8", "a (camera)")
+    muxer.add_track("a-a", "opus", "a (microphone)")
+    t0 = 50.0
+    evs = events("a", *clips["a"], t0, video_rtp0=5, audio_rtp0=77)
+    late = events("late", *clips["late"], t0 + 3.0, video_rtp0=WRAP - 9000, audio_rtp0=WRAP - 4800)
+    # the late publisher is announced only when its first frame is due, long after the header
+    first_late = min(e[0] for e in late)
+    announced = False
+    for arrival, track, data, rtp, key in sorted(evs + late, key=lambda e: e[0]):
+        if not announced and arrival >= first_late:
+            muxer.add_track("late-v", "VP8", "late (camera)")
+            muxer.add_track("late-a", "opus", "late (microphone)")
+            announced = True
+        muxer.push(track, data, rtp, key, arrival=arrival)
+    result = await muxer.stop()
+
+    assert result.status == "complete", result.error
+    assert find_parts(path) == [path], "part files were not joined"
+    idx = streams_by_track(path)
+    assert set(idx) == {"a-v", "a-a", "late-v", "late-a"}
+    with av.open(str(path)) as c:
+        start = c.streams[idx["late-v"]].start_time * c.streams[idx["late-v"]].time_base
+        assert abs(float(start) - 3.0) < 0.1
+        assert abs(c.duration / 1e6 - 5.0) < 0.5
+    flash, beep = flash_time(path, idx["late-v"]), beep_time(path, idx["late-a"])
+    assert abs(flash - 4.0) < 0.15 and abs(flash - beep) < 0.1, (flash, beep)
+    first_decoded_ok(path, idx["late-v"])
+    first_decoded_ok(path, idx["a-v"])
+
+
+async def test_write_error_fails_the_recording_only(clips):
+    failures = []
+    muxer = RecordingMuxer(Path("/dev/full"), container="matroska", on_failed=failures.append,
+                           header_window_ms=0)
+    muxer.start()
+    muxer.add_track("a-v", "VP8")
+    video, _ = clips["a"]
+    for f in video:
+        muxer.push("a-v", f.data, round(f.offset * 90000), f.keyframe, arrival=f.offset)
+    result = await muxer.stop()
+    assert result.status == "failed" and result.error
+    assert failures == [result.error]
+    muxer.push("a-v", video[0].data, 0, True)  # after failure: ignored, no exception
+
+
+WRITER_SCRIPT = r"""
+import asyncio, pickle, sys, time
+from pathlib import Path
+from media.recording import RecordingMuxer
+clips = pickle.load(open(sys.argv[2], "rb"))
+async def main():
+    m = RecordingMuxer(Path(sys.argv[1]), container="webm")
+    m.start()
+    m.add_track("v", "VP8", "cam"); m.add_track("a", "opus", "mic")
+    video, audio = clips
+    evs = [(f.offset, "v", f.data, round(f.offset * 90000), f.keyframe) for f in video]
+    evs += [(f.offset, "a", f.data, round(f.offset * 48000), True) for f in audio]
+    start = time.monotonic()
+    for at, track, data, rtp, key in sorted(evs, key=lambda e: e[0]):
+        await asyncio.sleep(max(0.0, start + at / 2 - time.monotonic()))  # 2x real time
+        m.push(track, data, rtp, key, arrival=start + at)
+    print("fed all", flush=True)
+    await asyncio.sleep(3600)
+asyncio.run(main())
+"""
+
+
+def test_file_cut_by_kill_9_still_plays(tmp_path, clips):
+    import pickle
+
+    blob = tmp_path / "clips.pkl"
+    blob.write_bytes(pickle.dumps(clips["a"]))
+    path = tmp_path / "killed.webm"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER_SCRIPT, str(path), str(blob)],
+                            cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        sizes = set()
+        # wait until the header and two clusters (~1 s of media each) are on disk, then kill
+        while time.monotonic() < deadline and len(sizes) < 3:
+            assert proc.poll() is None, "writer died on its own"
+            if path.exists():
+                sizes.add(path.stat().st_size)
+            time.sleep(0.02)
+        assert len(sizes) >= 3, sizes
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    probed = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
+                             str(path)], capture_output=True, text=True, timeout=30)
+    assert probed.returncode == 0 and sorted(probed.stdout.split()) == ["opus", "vp8"], probed.stderr
+    run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0", "-f", "null", "-"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stderr.strip() == "", run.stderr
+    info = recover(path, "webm")
+    assert info is not None and not info.finalized and info.duration > 0.5

@@ -1,0 +1,41 @@
+"""The recording timeline: RTP unwrapping and per-track anchoring (pure logic)."""
+
+from media.recording.clock import RecordingClock, RtpUnwrapper, TrackClock
+from media.recording.codecs import codec_info, container_for, opus_head, vp8_dimensions
+
+WRAP = 1 << 32
+
+
+def test_unwrap_crosses_the_32_bit_wrap_forward_and_back():
+    u = RtpUnwrapper()
+    assert u.unwrap(WRAP - 3000) == WRAP - 3000
+    assert u.unwrap(0) == WRAP                 # forward across the wrap
+    assert u.unwrap(3000) == WRAP + 3000
+    assert u.unwrap(WRAP - 1000) == WRAP - 1000  # a late frame from before the wrap
+    assert u.unwrap(6000) == WRAP + 6000
+
+
+def test_tracks_share_the_origin_and_late_tracks_keep_their_offset():
+    rec = RecordingClock()
+    video = TrackClock(rec, 90000)
+    audio = TrackClock(rec, 48000)
+    assert video.to_ms(WRAP - 90000, arrival=100.0) == 0
+    assert video.to_ms(0, arrival=100.9) == 1000           # RTP spacing, not arrival jitter
+    assert audio.to_ms(12345, arrival=102.5) == 2500       # first audio frame 2.5 s in
+    assert audio.to_ms(12345 + 48000, arrival=103.6) == 3500
+    assert video.to_ms(WRAP - 90000 + 1000, arrival=101.0) == 1000  # never goes backwards
+
+
+def test_codec_helpers():
+    assert codec_info("video/VP8").av_name == "vp8" and codec_info("H264").clock_rate == 90000
+    assert container_for({"VP8", "opus"}) == "webm" and container_for({"H264", "opus"}) == "matroska"
+    assert len(opus_head()) == 19 and opus_head().startswith(b"OpusHead")
+    key = bytes([0x50, 0x18, 0x00, 0x9D, 0x01, 0x2A, 0x40, 0x01, 0xF0, 0x00])
+    assert vp8_dimensions(key) == (320, 240)
+    assert vp8_dimensions(bytes([0x51]) + key[1:]) is None
+    try:
+        codec_info("video/AV1")
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("AV1 accepted")
