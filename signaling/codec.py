@@ -40,6 +40,6 @@ class Codec:
         if len(data) > self.max_bytes:
             raise MessageTooLarge(f"a message may be at most {self.max_bytes} bytes")
         try:
-            return msgpack.unpackb(data, raw=False, strict_map_key=True, max_buffer_size=self.max_bytes)
+            return msgpack.unpackb(data, raw=False, strict_map_key=True)
         except Exception:  # msgpack raises many kinds (ExtraData, FormatError, ValueError...)
             raise BadMessage("the binary frame is not valid msgpack") from None

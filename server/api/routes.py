@@ -6,8 +6,9 @@ from aiohttp import web
 
 
 def setup(app: web.Application) -> None:
-    from . import native_rooms, openapi, whereby
+    from . import members, native_rooms, openapi, whereby
 
     native_rooms.setup(app)
+    members.setup(app)
     whereby.setup(app)
     openapi.setup(app)
