@@ -28,6 +28,7 @@ from .writer import RecordingWriter, TrackSpec
 log = structlog.get_logger("antechamber.recording")
 
 KEYFRAME_REQUEST_INTERVAL = 1.0   # seconds between requests while a track waits
+RESYNC_GAP = 2.0                  # a video gap this long (e.g. muted) waits for a keyframe again
 _STOP = object()
 
 
@@ -48,6 +49,7 @@ class _Track:
     clock: TrackClock
     waiting_keyframe: bool
     last_request: float = -1e9
+    last_rtp: int | None = None
 
 
 class RecordingMuxer:
@@ -112,6 +114,12 @@ class RecordingMuxer:
         self._timeline.since_origin(arrival)
         if keyframe is None:
             keyframe = is_keyframe(track.spec.codec, data)
+        rate = track.spec.codec.clock_rate
+        if (track.spec.codec.kind == "video" and track.last_rtp is not None and not keyframe
+                and ((rtp_ts - track.last_rtp) & 0xFFFFFFFF) > RESYNC_GAP * rate
+                and ((track.last_rtp - rtp_ts) & 0xFFFFFFFF) > RESYNC_GAP * rate):
+            track.waiting_keyframe = True  # frames were missed (muted, lost): resume on a keyframe
+        track.last_rtp = rtp_ts
         if track.waiting_keyframe:
             if not keyframe:
                 self._ask_keyframe(track)
