@@ -1,0 +1,111 @@
+"""ICE configuration for aiortc peer connections: only configured servers,
+loopback host candidates when needed, an announced public IP.
+
+aiortc falls back to a public Google STUN server when `iceServers` is None; we
+always pass an explicit (possibly empty) list so nothing unconfigured is ever
+contacted.
+
+aioice's `get_host_addresses()` skips 127.0.0.1, so a host whose only interface
+is loopback gathers no candidate at all. Rather than patching aioice globally,
+`prepare_gathering(pc, ...)` wraps `get_component_candidates` on the aioice
+`Connection` objects of *one* peer connection (instance attribute, installed
+once per connection before `setLocalDescription` gathers) to add a 127.0.0.1
+host candidate and/or a copy of each IPv4 host candidate carrying the public IP.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+from urllib.parse import unquote
+
+from aioice import Candidate
+from aioice.candidate import candidate_foundation, candidate_priority
+from aioice.ice import get_host_addresses
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCPeerConnection
+
+_MARK = "_antechamber_gathering"
+
+
+def parse_ice_server(url: str) -> RTCIceServer:
+    """'turn:user:pass@host:3478?transport=udp' -> RTCIceServer(urls, username, credential)."""
+    scheme, sep, rest = url.partition(":")
+    if not sep or scheme not in ("stun", "stuns", "turn", "turns"):
+        raise ValueError(f"unsupported ICE server URL scheme in {url!r}")
+    username = credential = None
+    if "@" in rest:
+        userinfo, _, rest = rest.rpartition("@")
+        user, _, password = userinfo.partition(":")
+        username, credential = unquote(user), unquote(password)
+    return RTCIceServer(urls=f"{scheme}:{rest}", username=username, credential=credential)
+
+
+def rtc_configuration(ice_servers: Iterable[str]) -> RTCConfiguration:
+    return RTCConfiguration(
+        iceServers=[parse_ice_server(u) for u in ice_servers], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE
+    )
+
+
+def browser_ice_servers(ice_servers: Iterable[str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for url in ice_servers:
+        server = parse_ice_server(url)
+        entry: dict[str, Any] = {"urls": [server.urls]}
+        if server.username is not None:
+            entry["username"] = server.username
+            entry["credential"] = server.credential
+        out.append(entry)
+    return out
+
+
+def want_loopback(setting: Any) -> bool:
+    if setting == "auto":
+        return not get_host_addresses(use_ipv4=True, use_ipv6=False)
+    return bool(setting)
+
+
+def prepare_gathering(pc: RTCPeerConnection, *, loopback: bool, public_ip: str = "") -> None:
+    """Install the candidate wrapper on every ICE transport of `pc` (idempotent).
+
+    Call after transceivers exist and before `setLocalDescription`.
+    """
+    if not loopback and not public_ip:
+        return
+    for transport in list(pc._RTCPeerConnection__iceTransports):  # type: ignore[attr-defined]
+        connection = transport.iceGatherer._connection
+        if getattr(connection, _MARK, False):
+            continue
+        setattr(connection, _MARK, True)
+        connection.get_component_candidates = _wrap(connection.get_component_candidates, loopback, public_ip)
+
+
+def _wrap(original: Any, loopback: bool, public_ip: str) -> Any:
+    async def get_component_candidates(component: int, addresses: list[str], timeout: int = 5) -> list[Candidate]:
+        addresses = list(addresses)
+        if loopback and "127.0.0.1" not in addresses:
+            addresses.append("127.0.0.1")
+        candidates = await original(component=component, addresses=addresses, timeout=timeout)
+        if public_ip:
+            candidates += _announced(candidates, component, public_ip)
+        return candidates
+
+    return get_component_candidates
+
+
+def _announced(candidates: list[Candidate], component: int, public_ip: str) -> list[Candidate]:
+    out: list[Candidate] = []
+    for c in candidates:
+        if c.type != "host" or ":" in c.host or c.host.startswith("127.") or c.host == public_ip:
+            continue
+        out.append(
+            Candidate(
+                foundation=candidate_foundation("host", "udp", public_ip),
+                component=component,
+                transport="udp",
+                priority=candidate_priority(component, "host") - 1,
+                host=public_ip,
+                port=c.port,
+                type="host",
+            )
+        )
+    return out
+

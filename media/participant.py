@@ -1,0 +1,278 @@
+"""A participant's two peer connections: publish (client offers) and
+subscribe (server offers, re-offered whenever publications change).
+
+Subscribe renegotiation is one task per participant driven by an event: it
+wakes when the room's publications change, brings the transceivers in line,
+sends one offer and waits for its answer before looking again. No sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping, Optional
+
+import structlog
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver, RTCSessionDescription
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.sdp import candidate_from_sdp
+
+from .forwarding import ForwardTrack, attach_sender, packer_for
+from .ice import prepare_gathering, rtc_configuration, want_loopback
+from .ports import BadDescription, IceFailed, Listener, MediaConfig, SubscribeOffer, WrongState
+from .publication import Publication
+from .sources import assign_sources, codec_allowed, parse_offer
+
+if TYPE_CHECKING:
+    from .room import MediaRoom
+
+log = structlog.get_logger("media.participant")
+_counter = itertools.count(1)
+
+
+@dataclass
+class Subscription:
+    publication: Publication
+    transceiver: RTCRtpTransceiver
+    track: ForwardTrack
+
+
+def codec_capabilities(kind: str, codec: RTCRtpCodecParameters) -> list[Any]:
+    """The capability entries that pin a subscribe transceiver to `codec` (+ RTX)."""
+    out = []
+    for cap in RTCRtpSender.getCapabilities(kind).codecs:
+        if cap.mimeType.lower() == codec.mimeType.lower():
+            if cap.mimeType.lower() == "video/h264" and cap.parameters.get("profile-level-id") != codec.parameters.get(
+                "profile-level-id", cap.parameters.get("profile-level-id")
+            ):
+                continue
+            out.append(cap)
+    if kind == "video":
+        out += [c for c in RTCRtpSender.getCapabilities(kind).codecs if c.mimeType.lower() == "video/rtx"]
+    return out
+
+
+class MediaParticipant:
+    def __init__(self, room: "MediaRoom", participant_id: str, allowed: frozenset[str], listener: Listener) -> None:
+        self.room = room
+        self.id = participant_id
+        self.allowed = allowed
+        self.listener = listener
+        self.config: MediaConfig = room.config
+        self.publish_pc: Optional[RTCPeerConnection] = None
+        self.subscribe_pc: Optional[RTCPeerConnection] = None
+        self.publications: dict[str, Publication] = {}  # mid -> publication
+        self.subscriptions: dict[str, Subscription] = {}  # publication id -> subscription
+        self.closed = False
+        self._loopback = want_loopback(self.config.loopback_candidates)
+        self._publish_lock = asyncio.Lock()
+        self._dirty = asyncio.Event()
+        self._resend = False
+        self._answered: Optional[asyncio.Future[None]] = None
+        self._negotiator = asyncio.ensure_future(self._negotiate_loop())
+        self._log = log.bind(room=room.id, participant=participant_id)
+
+    # --- peer connections ---
+
+    def _new_pc(self, name: str) -> RTCPeerConnection:
+        pc = RTCPeerConnection(rtc_configuration(self.config.ice_servers))
+        state = {"value": "new"}
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            old, new = state["value"], pc.connectionState
+            state["value"] = new
+            self._log.info("peer connection state", connection=name, change=f"{old} -> {new}")
+            if new == "failed" and not self.closed:
+                self._emit(IceFailed(self.id, name))
+
+        return pc
+
+    def _emit(self, event: Any) -> None:
+        try:
+            self.listener(event)
+        except Exception:
+            logging.getLogger(__name__).exception("media listener failed")
+
+    def _prepare(self, pc: RTCPeerConnection) -> None:
+        prepare_gathering(pc, loopback=self._loopback, public_ip=self.config.public_ip)
+
+    async def add_ice_candidate(self, connection: str, candidate: Optional[Mapping[str, Any]]) -> None:
+        pc = self.publish_pc if connection == "publish" else self.subscribe_pc if connection == "subscribe" else None
+        if connection not in ("publish", "subscribe"):
+            raise BadDescription("connection must be 'publish' or 'subscribe'")
+        if pc is None or pc.remoteDescription is None:
+            raise WrongState(f"the {connection} connection is not negotiated yet")
+        text = (candidate or {}).get("candidate") if candidate else None
+        if not text:
+            await pc.addIceCandidate(None)
+            return
+        try:
+            parsed = candidate_from_sdp(str(text).removeprefix("candidate:"))
+        except Exception:
+            raise BadDescription("malformed ICE candidate") from None
+        parsed.sdpMid = candidate.get("sdpMid")  # type: ignore[union-attr]
+        parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")  # type: ignore[union-attr]
+        if parsed.sdpMid is None and parsed.sdpMLineIndex is None:
+            parsed.sdpMLineIndex = 0
+        await pc.addIceCandidate(parsed)
+
+    # --- publish ---
+
+    async def publish(self, sdp: str, labels: Mapping[str, str]) -> str:
+        description = parse_offer(sdp)
+        mids = assign_sources(description, labels, self.allowed, self.config.video_codecs)
+        async with self._publish_lock:
+            if self.closed:
+                raise WrongState("participant has left")
+            if self.publish_pc is None:
+                self.publish_pc = self._new_pc("publish")
+            pc = self.publish_pc
+            if pc.signalingState != "stable":
+                raise WrongState("publish connection is mid-negotiation")
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            except Exception as exc:
+                raise BadDescription(f"offer rejected: {exc}") from None
+            added: list[tuple[Publication, RTCRtpTransceiver]] = []
+            for t in pc.getTransceivers():
+                if t.mid in mids and t.mid not in self.publications:
+                    source = mids[t.mid]
+                    pub = Publication(
+                        f"{self.id}-{source}-{next(_counter)}", self.id, source, t.kind, t.receiver,
+                        self.config, self.room.on_audio_level, self.room.on_publication_ended,
+                    )
+                    self.publications[t.mid] = pub
+                    added.append((pub, t))
+                if t.mid in mids:
+                    t._codecs = self._usable_codecs(t._codecs)
+            removed = [mid for mid in self.publications if mid not in mids]
+            self._prepare(pc)
+            answer = await pc.createAnswer()
+            await pc.setLocalDescription(answer)
+            for pub, t in added:
+                pub.with_codec(next(c for c in t._codecs if c.name.lower() != "rtx"))
+                self._log.info("publication added", publication=pub.id, source=pub.source, codec=pub.codec.mimeType)
+                self.room.add_publication(pub)
+            for mid in removed:
+                self.room.remove_publication(self.publications.pop(mid))
+            return pc.localDescription.sdp
+
+    def _usable_codecs(self, codecs: list[RTCRtpCodecParameters]) -> list[RTCRtpCodecParameters]:
+        usable = [c for c in codecs if codec_allowed(c.mimeType, c.parameters, self.config.video_codecs)]
+        if not usable:
+            return codecs
+        pts = {c.payloadType for c in usable}
+        return usable + [c for c in codecs if c.name.lower() == "rtx" and c.parameters.get("apt") in pts]
+
+    def forget_publication(self, pub: Publication) -> None:
+        for mid, p in list(self.publications.items()):
+            if p is pub:
+                del self.publications[mid]
+
+    # --- subscribe ---
+
+    def mark_dirty(self) -> None:
+        self._dirty.set()
+
+    async def restart_subscriptions(self) -> None:
+        """Re-send the outstanding offer, or make a fresh one."""
+        pc = self.subscribe_pc
+        if pc is not None and pc.signalingState == "have-local-offer" and pc.localDescription is not None:
+            self._emit(SubscribeOffer(self.id, pc.localDescription.sdp, self._tracks()))
+        else:
+            self._resend = True
+            self._dirty.set()
+
+    async def subscribe_answer(self, sdp: str) -> None:
+        pc = self.subscribe_pc
+        waiter = self._answered
+        if pc is None or waiter is None or pc.signalingState != "have-local-offer":
+            raise WrongState("no subscribe offer is outstanding")
+        if not isinstance(sdp, str) or not sdp.strip():
+            raise BadDescription("the answer is empty")
+        self._answered = None
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        except Exception as exc:
+            self._answered = waiter
+            raise BadDescription(f"answer rejected: {exc}") from None
+        if not waiter.done():
+            waiter.set_result(None)
+
+    def _tracks(self) -> dict[str, Any]:
+        return {s.transceiver.mid: s.publication.info for s in self.subscriptions.values() if s.transceiver.mid}
+
+    async def _negotiate_loop(self) -> None:
+        try:
+            while True:
+                await self._dirty.wait()
+                self._dirty.clear()
+                if self.closed:
+                    return
+                changed = await self._sync_subscriptions()
+                if not changed and not self._resend:
+                    continue
+                self._resend = False
+                pc = self.subscribe_pc
+                if pc is None:
+                    continue
+                self._prepare(pc)
+                await pc.setLocalDescription(await pc.createOffer())
+                self._answered = asyncio.get_running_loop().create_future()
+                self._log.info("subscribe offer", tracks=len(self.subscriptions))
+                self._emit(SubscribeOffer(self.id, pc.localDescription.sdp, self._tracks()))
+                await self._answered
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            self._log.exception("subscribe negotiation failed")
+
+    async def _sync_subscriptions(self) -> bool:
+        changed = False
+        desired = {p.id: p for p in self.room.subscribable(self.id)}
+        for pub_id, sub in list(self.subscriptions.items()):
+            if pub_id in desired:
+                continue
+            del self.subscriptions[pub_id]
+            sub.publication.remove_subscriber(self.id)
+            sub.transceiver.direction = "inactive"
+            await sub.transceiver.sender.stop()
+            changed = True
+        for pub in desired.values():
+            if pub.id in self.subscriptions or pub.codec is None:
+                continue
+            if self.subscribe_pc is None:
+                self.subscribe_pc = self._new_pc("subscribe")
+            track = pub.add_subscriber(self.id, self.config.subscriber_queue_frames)
+            t = self.subscribe_pc.addTransceiver(track, direction="sendonly")
+            t.setCodecPreferences(codec_capabilities(pub.kind, pub.codec))
+            t.sender._stream_id = pub.participant_id
+            attach_sender(t.sender, packer_for(pub.codec.mimeType), pub.request_keyframe)
+            self.subscriptions[pub.id] = Subscription(pub, t, track)
+            changed = True
+        return changed
+
+    # --- teardown ---
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for sub in self.subscriptions.values():
+            sub.publication.remove_subscriber(self.id)
+        for pub in list(self.publications.values()):
+            self.room.remove_publication(pub)
+        self.publications.clear()
+        self._negotiator.cancel()
+        await asyncio.gather(self._negotiator, return_exceptions=True)
+        if self._answered is not None and not self._answered.done():
+            self._answered.cancel()
+        for pc in (self.publish_pc, self.subscribe_pc):
+            if pc is not None:
+                await pc.close()
+        self.subscriptions.clear()
+        self.publish_pc = self.subscribe_pc = None
+        self._log.info("participant media closed")

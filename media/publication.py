@@ -1,0 +1,147 @@
+"""One published track: fans its encoded frames out to subscriptions and sinks."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Callable, Optional
+
+from aiortc import RTCRtpReceiver
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+from .forwarding import ForwardTrack, send_pli, tap_receiver
+from .keyframes import KeyframeRequester
+from .ports import EncodedFrame, FrameSink, MediaConfig, PublicationInfo
+
+log = logging.getLogger(__name__)
+
+
+class Publication:
+    def __init__(
+        self,
+        publication_id: str,
+        participant_id: str,
+        source: str,
+        kind: str,
+        receiver: RTCRtpReceiver,
+        config: MediaConfig,
+        on_audio_level: Callable[[str, int], None],
+        on_ended: Callable[["Publication"], None],
+    ) -> None:
+        self.id = publication_id
+        self.participant_id = participant_id
+        self.source = source
+        self.kind = kind
+        self.receiver = receiver
+        self.codec: Optional[RTCRtpCodecParameters] = None  # set once the answer is made
+        self.muted = False
+        self.closed = False
+        self.media_ssrc: Optional[int] = None
+        self.subscribers: dict[str, ForwardTrack] = {}  # subscriber participant id -> track
+        self.sinks: list[FrameSink] = []
+        self.frames_in = 0
+        self._on_audio_level = on_audio_level
+        self._on_ended = on_ended
+        self.keyframes = KeyframeRequester(
+            self._send_pli,
+            min_interval=config.keyframe_min_interval,
+            retry_interval=config.keyframe_retry_interval,
+        )
+        tap_receiver(receiver, self._on_frame, self._on_end, self._on_rtp)
+
+    @property
+    def info(self) -> PublicationInfo:
+        codec = self.codec
+        return PublicationInfo(
+            publication_id=self.id,
+            participant_id=self.participant_id,
+            source=self.source,
+            kind=self.kind,
+            codec=codec.mimeType if codec else "",
+            clock_rate=codec.clockRate if codec else 0,
+            muted=self.muted,
+        )
+
+    def with_codec(self, codec: RTCRtpCodecParameters) -> None:
+        self.codec = codec
+
+    # --- receive path (event loop, per packet / per frame) ---
+
+    def _on_rtp(self, packet: Any) -> None:
+        codec = self.codec
+        if codec is not None and packet.payload_type == codec.payloadType:
+            self.media_ssrc = packet.ssrc
+            if self.kind == "audio" and not self.muted:
+                level = packet.extensions.audio_level
+                if level is not None:
+                    self._on_audio_level(self.participant_id, level[1])
+
+    def _on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None:
+        if self.muted or self.closed:
+            return
+        if self.codec is not None and codec.payloadType != self.codec.payloadType:
+            return  # not the negotiated codec: subscribers could not decode it
+        self.frames_in += 1
+        if frame.keyframe and self.kind == "video":
+            self.keyframes.keyframe_received()
+        for track in self.subscribers.values():
+            track.deliver(frame)
+        for sink in self.sinks:
+            try:
+                sink.on_frame(self.id, frame)
+            except Exception:
+                log.exception("frame sink failed")
+
+    def _on_end(self) -> None:
+        if not self.closed:
+            self._on_ended(self)
+
+    # --- keyframes ---
+
+    def request_keyframe(self) -> None:
+        if self.kind == "video" and not self.closed:
+            self.keyframes.request()
+
+    def _send_pli(self) -> None:
+        if self.media_ssrc is not None:
+            send_pli(self.receiver, self.media_ssrc)
+
+    # --- subscriptions ---
+
+    def add_subscriber(self, subscriber_id: str, maxsize: int) -> ForwardTrack:
+        track = ForwardTrack(self.kind, self.id, self.request_keyframe, maxsize)
+        self.subscribers[subscriber_id] = track
+        return track
+
+    def remove_subscriber(self, subscriber_id: str) -> None:
+        track = self.subscribers.pop(subscriber_id, None)
+        if track is not None:
+            track.end()
+
+    def set_muted(self, muted: bool) -> bool:
+        if muted == self.muted:
+            return False
+        self.muted = muted
+        if not muted:
+            for track in self.subscribers.values():
+                track.resync()
+            self.request_keyframe()
+        return True
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.keyframes.close()
+        for sid in list(self.subscribers):
+            self.remove_subscriber(sid)
+        for sink in self.sinks:
+            try:
+                sink.on_publication_removed(self.id)
+            except Exception:
+                log.exception("frame sink failed")
+        self.sinks = []
+
+
+def info_with(info: PublicationInfo, **changes: Any) -> PublicationInfo:
+    return dataclasses.replace(info, **changes)

@@ -1,0 +1,53 @@
+"""MediaService: owns the media rooms of this process (one per live meeting).
+
+Create one per application (e.g. in an aiohttp AppKey from cleanup_ctx) and
+`await close()` it on shutdown. Implements `ports.MediaServicePort`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import structlog
+
+from .forwarding import check_aiortc
+from .ice import browser_ice_servers, parse_ice_server
+from .ports import Listener, MediaConfig
+from .room import MediaRoom
+
+log = structlog.get_logger("media.sfu")
+
+
+class MediaService:
+    def __init__(self, config: Optional[MediaConfig] = None) -> None:
+        check_aiortc()
+        self.config = config or MediaConfig()
+        for url in self.config.ice_servers:
+            parse_ice_server(url)  # fail at start-up, not at the first call
+        self.rooms: dict[str, MediaRoom] = {}
+        self.closed = False
+
+    def open_room(self, room_id: str, listener: Optional[Listener] = None) -> MediaRoom:
+        room = self.rooms.get(room_id)
+        if room is None:
+            room = MediaRoom(room_id, self.config, listener, self._forget)
+            self.rooms[room_id] = room
+            log.info("media room opened", room=room_id)
+        elif listener is not None:
+            room.listener = listener
+        return room
+
+    def get_room(self, room_id: str) -> Optional[MediaRoom]:
+        return self.rooms.get(room_id)
+
+    def _forget(self, room: MediaRoom) -> None:
+        if self.rooms.get(room.id) is room:
+            del self.rooms[room.id]
+
+    def rtc_ice_servers(self) -> list[dict[str, Any]]:
+        return browser_ice_servers(self.config.ice_servers)
+
+    async def close(self) -> None:
+        self.closed = True
+        for room in list(self.rooms.values()):
+            await room.close("server_shutdown")
