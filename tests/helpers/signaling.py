@@ -80,3 +80,28 @@ async def clients(client: TestClient) -> AsyncIterator[Clients]:
         yield cs
     finally:
         await cs.close()
+
+
+@contextlib.asynccontextmanager
+async def serve(settings) -> AsyncIterator[TestClient]:
+    """A real server on 127.0.0.1 with these settings (for tests that need other limits)."""
+    from aiohttp.test_utils import TestServer
+
+    from server.app import create_app
+    from server.credentials import load_or_create
+
+    app = create_app(settings, load_or_create(settings.data_dir, settings.api_keys))
+    async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+        yield c
+
+
+async def until(condition, timeout: float = 5.0, what: str = "condition") -> None:
+    """Wait for a condition (polled on the event loop) with a generous timeout."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
