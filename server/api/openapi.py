@@ -15,7 +15,7 @@ from pydantic.json_schema import models_json_schema
 
 from signaling.permissions import PERMISSIONS
 
-from . import schemas
+from . import members, schemas
 from .native_rooms import PREFIXES
 
 REF = "#/components/schemas/{model}"
@@ -23,6 +23,7 @@ REF = "#/components/schemas/{model}"
 _REQUEST_MODELS = (
     schemas.CreateRoomIn, schemas.UpdateConfigIn, schemas.UpdateRolesIn, schemas.UpdateAccessIn,
     schemas.UpdateStatusIn, schemas.UpdateLockIn, schemas.CreateMeetingIn,
+    members.CreateMemberIn, members.UpdateMemberIn,
 )
 
 SUCCESS_CODES = {
@@ -121,6 +122,18 @@ def _response_schemas() -> dict[str, Any]:
             "properties": {"message": {"type": "string"}, "room": {"$ref": "#/components/schemas/Room"}},
             "required": ["message", "room"],
         },
+        "Member": {
+            "type": "object",
+            "properties": {
+                "memberId": {"type": "string"}, "roomId": {"type": "string"}, "name": {"type": "string"},
+                "baseRole": {"enum": ["moderator", "speaker"]},
+                "customPermissions": {"type": "object", "additionalProperties": {"type": "boolean"}},
+                "effectivePermissions": perms,
+                "accessUrl": {"type": "string", "description": "personal link with ?memberKey="},
+                "creationDate": {"type": "integer"},
+            },
+            "required": ["memberId", "roomId", "name", "baseRole", "effectivePermissions", "accessUrl"],
+        },
         "Meeting": {
             "type": "object",
             "properties": {
@@ -166,6 +179,7 @@ def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str
 
 
 _ROOM_ID = {"name": "roomId", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+_MEMBER_ID = {"name": "memberId", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
 _MEETING_ID = {"name": "meetingId", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
 _POLICIES = [
     _query("withMeeting", {"enum": ["force", "when_meeting_ends", "fail"], "default": "fail"}),
@@ -224,6 +238,25 @@ def _native_paths(prefix: str, tag: str) -> dict[str, Any]:
                       {"200": {"description": "config", "content": {"application/json": {
                           "schema": {"type": "object"}}}}, **_errors(401, 404, 422)}),
             "put": put("Config", "UpdateConfigIn")["put"],
+        },
+        rooms + "/{roomId}/members": {
+            "parameters": [_ROOM_ID],
+            "post": op("createMember", "Add a member with a personal access link",
+                       {"201": _resp("created", "Member"), **_errors(400, 401, 404, 413, 422)},
+                       requestBody=_body("CreateMemberIn")),
+            "get": op("listMembers", "List the room's members",
+                      {"200": {"description": "members", "content": {"application/json": {"schema": {
+                          "type": "array", "items": {"$ref": "#/components/schemas/Member"}}}}},
+                       **_errors(401, 404)}),
+        },
+        rooms + "/{roomId}/members/{memberId}": {
+            "parameters": [_ROOM_ID, _MEMBER_ID],
+            "get": op("getMember", "Get a member", {"200": _resp("the member", "Member"), **_errors(401, 404)}),
+            "put": op("updateMember", "Change a member's name, base role or custom permissions",
+                      {"200": _resp("updated", "Member"), **_errors(400, 401, 404, 413, 422)},
+                      requestBody=_body("UpdateMemberIn")),
+            "delete": op("deleteMember", "Delete a member: its link stops working and it leaves a live meeting",
+                         {"204": {"description": "deleted"}, **_errors(401, 404)}),
         },
         rooms + "/{roomId}/roles": put("Roles", "UpdateRolesIn"),
         rooms + "/{roomId}/access": put("Access", "UpdateAccessIn"),

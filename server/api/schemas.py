@@ -133,7 +133,9 @@ class WherebyRecordingIn(Strict):
 class CreateMeetingIn(Strict):
     """POST /v1/meetings."""
 
-    endDate: str = Field(min_length=1, max_length=64)
+    endDate: str = Field(min_length=1, max_length=64, json_schema_extra={
+        "format": "date-time", "description": "ISO 8601; UTC unless an offset is given; not in the past",
+        "examples": ["2099-08-11T07:56:01-05:00"]})
     isLocked: bool = False
     roomMode: Literal["normal", "group"] = "normal"
     roomNamePrefix: str = Field("", max_length=PREFIX_MAX, pattern=PREFIX_PATTERN)
