@@ -42,4 +42,9 @@ def create_app(settings: Settings, credentials: Credentials) -> web.Application:
     from .api import routes
 
     routes.setup(app)
+    from . import web_routes
+
+    web_routes.setup(app)
+    # Keep this the last route added: the /{roomName} catch-all for room pages.
+    web_routes.setup_room_route(app)
     return app

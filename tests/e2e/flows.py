@@ -1,0 +1,54 @@
+"""Steps shared by the end-to-end tests: what a person does on the room page."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+
+def host_url(room: dict) -> str:
+    return room["access"]["anonymous"]["moderator"]["url"]
+
+
+def guest_url(room: dict) -> str:
+    return room["access"]["anonymous"]["speaker"]["url"]
+
+
+def join(page: Page, name: str) -> None:
+    """Fill the name on the join view and press Join."""
+    expect(page.get_by_test_id("join")).to_be_enabled()
+    page.get_by_test_id("display-name").fill(name)
+    page.get_by_test_id("join").click()
+
+
+def in_meeting(page: Page, tiles: int | None = None) -> None:
+    expect(page.locator("#view-meeting")).to_be_visible()
+    if tiles is not None:
+        expect(page.get_by_test_id("tile")).to_have_count(tiles)
+
+
+def knock_state(page: Page, state: str) -> None:
+    expect(page.locator("#view-waiting")).to_be_visible()
+    expect(page.get_by_test_id("knock-status")).to_have_attribute("data-state", state)
+
+
+def knock_item(host: Page, name: str):
+    return host.get_by_test_id("knock-item").filter(has_text=name)
+
+
+def person(host: Page, name: str):
+    return host.get_by_test_id("person").filter(has_text=name)
+
+
+def open_people(host: Page) -> None:
+    if host.locator("#panel-people").is_hidden() or host.locator("#side").is_hidden():
+        host.get_by_test_id("toggle-people").click()
+    expect(host.locator("#panel-people")).to_be_visible()
+
+
+def ended(page: Page, reason: str) -> None:
+    expect(page.locator("#view-end")).to_be_visible()
+    expect(page.get_by_test_id("end-view")).to_have_attribute("data-reason", reason)
+
+
+def participant_id(page: Page) -> str:
+    return page.evaluate("window.antechamber.state.me.participantId")

@@ -1,0 +1,110 @@
+"""Locked rooms in the browser: knock, admit, reject, hold, cancel (signaling only)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import shot
+from .flows import guest_url, host_url, in_meeting, join, knock_item, knock_state
+
+pytestmark = pytest.mark.e2e
+
+
+def test_guest_knocks_and_host_lets_them_in(server, new_page):
+    room = server.create_room(roomName="Knock and admit", isLocked=True)
+    host = new_page(host_url(room))
+    expect(host.get_by_test_id("role")).to_have_text("Host")
+    shot(host, "join", docs=True)
+    join(host, "Hana Host")
+    in_meeting(host, tiles=1)
+    expect(host.get_by_test_id("lock-toggle")).to_have_attribute("aria-pressed", "true")
+
+    guest = new_page(guest_url(room))
+    expect(guest.get_by_test_id("role")).to_have_text("Guest")
+    join(guest, "Gus Guest")
+    knock_state(guest, "waiting")
+    expect(guest.get_by_test_id("knock-status")).to_contain_text("Waiting for the host")
+    shot(guest, "waiting", docs=True)
+
+    item = knock_item(host, "Gus Guest")
+    expect(item).to_be_visible()
+    expect(host.get_by_test_id("knock-badge")).to_have_text("1")
+    shot(host, "meeting-host-knock", docs=True)
+    item.get_by_test_id("admit").click()
+
+    in_meeting(guest, tiles=2)
+    in_meeting(host, tiles=2)
+    expect(host.get_by_test_id("knock-item")).to_have_count(0)
+    expect(host.get_by_test_id("knock-badge")).to_be_hidden()
+    expect(guest.get_by_test_id("tile").filter(has_text="Hana Host")).to_have_count(1)
+    # A guest gets no host controls.
+    expect(guest.get_by_test_id("lock-toggle")).to_be_hidden()
+    expect(guest.get_by_test_id("knock-panel")).to_be_hidden()
+    assert host.errors == [] and guest.errors == []
+
+
+def test_rejected_guest_sees_the_reason(server, new_page):
+    room = server.create_room(roomName="Reject", isLocked=True)
+    host = new_page(host_url(room))
+    join(host, "Hana Host")
+    in_meeting(host, tiles=1)
+    guest = new_page(guest_url(room))
+    join(guest, "Rex Rejected")
+    item = knock_item(host, "Rex Rejected")
+    item.get_by_test_id("reject").click()
+    item.get_by_test_id("knock-message").fill("This meeting is for the board only.")
+    item.get_by_test_id("knock-confirm").click()
+
+    knock_state(guest, "rejected")
+    expect(guest.get_by_test_id("knock-status")).to_contain_text("did not let you in")
+    expect(guest.get_by_test_id("hold-message")).to_have_text("This meeting is for the board only.")
+    shot(guest, "waiting-rejected")
+    expect(host.get_by_test_id("knock-item")).to_have_count(0)
+    in_meeting(host, tiles=1)
+
+
+def test_held_guest_sees_the_message_and_can_still_be_admitted(server, new_page):
+    room = server.create_room(roomName="Hold", isLocked=True)
+    host = new_page(host_url(room))
+    join(host, "Hana Host")
+    in_meeting(host, tiles=1)
+    guest = new_page(guest_url(room))
+    join(guest, "Holly Held")
+    item = knock_item(host, "Holly Held")
+    item.get_by_test_id("hold").click()
+    item.get_by_test_id("knock-message").fill("Two minutes, we are finishing the last topic.")
+    item.get_by_test_id("knock-confirm").click()
+
+    knock_state(guest, "held")
+    expect(guest.get_by_test_id("hold-message")).to_have_text("Two minutes, we are finishing the last topic.")
+    shot(guest, "waiting-held", docs=True)
+    expect(item).to_have_attribute("data-state", "held")
+    item.get_by_test_id("admit").click()
+    in_meeting(guest, tiles=2)
+
+
+def test_cancelled_knock_disappears_from_the_host_list(server, new_page):
+    room = server.create_room(roomName="Cancel", isLocked=True)
+    host = new_page(host_url(room))
+    join(host, "Hana Host")
+    in_meeting(host, tiles=1)
+    guest = new_page(guest_url(room))
+    join(guest, "Carl Cancel")
+    expect(knock_item(host, "Carl Cancel")).to_be_visible()
+    guest.get_by_test_id("cancel-knock").click()
+    knock_state(guest, "cancelled")
+    expect(host.get_by_test_id("knock-item")).to_have_count(0)
+    expect(host.get_by_test_id("knock-panel")).to_be_hidden()
+
+
+def test_guest_waits_for_a_host_who_has_not_arrived(server, new_page):
+    room = server.create_room(roomName="Early guest", isLocked=True)
+    guest = new_page(guest_url(room))
+    join(guest, "Early Eve")
+    knock_state(guest, "waiting")
+    expect(guest.get_by_test_id("knock-status")).to_contain_text("No host has arrived yet")
+    host = new_page(host_url(room))
+    join(host, "Hana Host")
+    knock_item(host, "Early Eve").get_by_test_id("admit").click()
+    in_meeting(guest, tiles=2)

@@ -1,0 +1,148 @@
+// Buttons of the waiting, meeting and end views.
+import { $, toast, setIcon } from "./ui.js";
+import { msg } from "./protocol.js";
+import {
+  state, signaling, local, meeting, act, openSide, updateControls, stopScreen, finish, roomSlug, key,
+} from "./room.js";
+import { showWaiting } from "./states.js";
+
+// ---------- waiting room ----------
+$("#cancel-knock").addEventListener("click", async () => {
+  const st = $("#knock-status").dataset.state;
+  if (st === "waiting" || st === "held") {
+    try {
+      await signaling.request(msg.cancelKnock());
+    } catch (err) {
+      if (err.code !== "no_pending_knock") toast(err.message, { kind: "error" });
+    }
+    return; // knock_status {state: cancelled} re-renders the view
+  }
+  finish("left");
+});
+
+$("#knock-again").addEventListener("click", async () => {
+  showWaiting({ state: "waiting", hostPresent: true });
+  try {
+    await signaling.request(msg.join(roomSlug, state.displayName, key));
+  } catch (err) {
+    if (err.code === "rejected_recently") {
+      showWaiting({ state: "rejected", reason: "You were turned away a moment ago.", retryAfter: err.retryAfter });
+    } else {
+      finish(err.code, err.message);
+    }
+  }
+});
+
+// ---------- meeting controls ----------
+$("#toggle-mic").addEventListener("click", async () => {
+  const on = await local.toggleAudio();
+  await state.media?.setTrack("microphone", local.audioTrack);
+  if (on && local.errors.audio) toast(local.errors.audio, { kind: "error" });
+  signaling.send(msg.setMuted("audio", !local.audioTrack));
+  updateControls();
+});
+
+$("#toggle-camera").addEventListener("click", async () => {
+  await local.toggleVideo();
+  if (!local.videoTrack && local.errors.video) toast(local.errors.video, { kind: "error" });
+  await state.media?.setTrack("camera", local.videoTrack);
+  signaling.send(msg.setMuted("video", !local.videoTrack));
+  meeting.setLocal({ videoTrack: local.videoTrack, screenTrack: state.screenTrack });
+  updateControls();
+});
+
+$("#share-screen").addEventListener("click", async () => {
+  if (state.screenTrack) {
+    await stopScreen(true);
+    return;
+  }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15, max: 30 } }, audio: false });
+  } catch (err) {
+    if (err.name !== "NotAllowedError") toast(`Screen sharing failed: ${err.message}`, { kind: "error" });
+    return;
+  }
+  const track = stream.getVideoTracks()[0];
+  track.contentHint = "detail";
+  track.addEventListener("ended", () => { if (state.screenTrack === track) stopScreen(true); });
+  state.screenTrack = track;
+  meeting.setLocal({ videoTrack: local.videoTrack, screenTrack: track });
+  updateControls();
+  if (state.media && !state.media.unavailable) {
+    await state.media.shareScreen(track);
+    signaling.send(msg.setMuted("screen", false));
+  }
+});
+
+$("#toggle-chat").addEventListener("click", () => openSide("chat"));
+$("#toggle-people").addEventListener("click", () => openSide("people"));
+$("#tab-people").addEventListener("click", () => openSide("people"));
+$("#tab-chat").addEventListener("click", () => openSide("chat"));
+$("#side-close").addEventListener("click", () => openSide(null));
+
+$("#chat-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const input = $("#chat-input");
+  const text = input.value.trim();
+  if (!text) return;
+  input.value = "";
+  try {
+    await signaling.request(msg.chat(text));
+  } catch (err) {
+    input.value = text;
+    toast(err.message, { kind: "error" });
+  }
+});
+
+$("#lock-toggle").addEventListener("click", () => {
+  const locked = Boolean(state.room && state.room.isLocked);
+  act(msg.lock(!locked));
+});
+
+$("#record-toggle").addEventListener("click", async () => {
+  const btn = $("#record-toggle");
+  btn.disabled = true;
+  try {
+    await signaling.request(state.recording ? msg.stopRecording() : msg.startRecording());
+  } catch (err) {
+    toast(err.code === "unknown_type" ? "Recording is not available on this server." : err.message, { kind: "error" });
+  } finally {
+    btn.disabled = false;
+  }
+});
+
+$("#leave").addEventListener("click", () => {
+  signaling.send(msg.leave());
+  finish("left");
+});
+
+const dialog = $("#end-dialog");
+$("#end-meeting-open").addEventListener("click", () => dialog.showModal());
+$("#end-cancel").addEventListener("click", () => dialog.close());
+$("#end-meeting").addEventListener("click", async () => {
+  dialog.close();
+  await act(msg.endMeeting());
+  // `ended {reason: meeting_ended}` follows and shows the end view.
+});
+
+// ---------- end view ----------
+$("#rejoin").addEventListener("click", () => window.location.reload());
+
+// Static icons of the control bar.
+setIcon($("#share-screen"), "screen");
+setIcon($("#toggle-chat"), "chat");
+setIcon($("#toggle-people"), "people");
+setIcon($("#record-toggle"), "record");
+setIcon($("#end-meeting-open"), "end");
+setIcon($("#leave"), "leave");
+$("#leave").append(document.createTextNode("Leave"));
+
+// Keyboard shortcuts inside the meeting (ignored while typing).
+document.addEventListener("keydown", (event) => {
+  if (state.phase !== "meeting" || event.ctrlKey || event.metaKey || event.altKey) return;
+  const tag = (event.target && event.target.tagName) || "";
+  if (["INPUT", "TEXTAREA", "SELECT"].includes(tag)) return;
+  if (event.key === "m") $("#toggle-mic").click();
+  else if (event.key === "v") $("#toggle-camera").click();
+});

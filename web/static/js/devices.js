@@ -1,0 +1,178 @@
+// Local camera and microphone: acquire, switch devices, turn on/off, level meter.
+// Emits "change" whenever a track appears, disappears or is switched.
+
+const PREFS = "antechamber.devices";
+
+function loadPrefs() {
+  try { return JSON.parse(localStorage.getItem(PREFS)) || {}; } catch { return {}; }
+}
+
+function savePrefs(prefs) {
+  try { localStorage.setItem(PREFS, JSON.stringify(prefs)); } catch { /* private mode */ }
+}
+
+export function describeMediaError(err, what) {
+  const name = err && err.name;
+  if (name === "NotAllowedError" || name === "SecurityError") {
+    return `${what} access is blocked. Allow it in the browser's address bar, then turn it on again.`;
+  }
+  if (name === "NotFoundError" || name === "OverconstrainedError") return `No ${what.toLowerCase()} was found.`;
+  if (name === "NotReadableError") return `The ${what.toLowerCase()} is in use by another application.`;
+  if (!window.isSecureContext) return `${what} needs a secure (https) page.`;
+  return `${what} could not be started (${name || err}).`;
+}
+
+export class LocalMedia extends EventTarget {
+  constructor() {
+    super();
+    const prefs = loadPrefs();
+    this.audioDeviceId = prefs.audioDeviceId || "";
+    this.videoDeviceId = prefs.videoDeviceId || "";
+    this.wantAudio = prefs.wantAudio !== false;
+    this.wantVideo = prefs.wantVideo !== false;
+    this.audioTrack = null;
+    this.videoTrack = null;
+    this.errors = { audio: null, video: null };
+    this.audioContext = null;
+    this.analyser = null;
+    this.meterSource = null;
+  }
+
+  get supported() {
+    return Boolean(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
+  }
+
+  emitChange() {
+    savePrefs({ audioDeviceId: this.audioDeviceId, videoDeviceId: this.videoDeviceId,
+      wantAudio: this.wantAudio, wantVideo: this.wantVideo });
+    this.dispatchEvent(new Event("change"));
+  }
+
+  /** Start whatever the user wants on (a missing device is reported, not thrown). */
+  async start() {
+    await Promise.all([
+      this.wantAudio ? this.startAudio() : null,
+      this.wantVideo ? this.startVideo() : null,
+    ]);
+  }
+
+  async startAudio() {
+    if (!this.supported) { this.errors.audio = "This browser cannot use a microphone."; return null; }
+    const constraints = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+    if (this.audioDeviceId) constraints.deviceId = { ideal: this.audioDeviceId };
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: constraints });
+      this.stopAudio({ silent: true });
+      this.audioTrack = stream.getAudioTracks()[0];
+      this.audioDeviceId = this.audioTrack.getSettings().deviceId || this.audioDeviceId;
+      this.errors.audio = null;
+      this.wantAudio = true;
+      this.attachMeter();
+    } catch (err) {
+      this.errors.audio = describeMediaError(err, "Microphone");
+      this.audioTrack = null;
+    }
+    this.emitChange();
+    return this.audioTrack;
+  }
+
+  async startVideo() {
+    if (!this.supported) { this.errors.video = "This browser cannot use a camera."; return null; }
+    const constraints = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30, max: 30 } };
+    if (this.videoDeviceId) constraints.deviceId = { ideal: this.videoDeviceId };
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ video: constraints });
+      this.stopVideo({ silent: true });
+      this.videoTrack = stream.getVideoTracks()[0];
+      this.videoTrack.contentHint = "motion";
+      this.videoDeviceId = this.videoTrack.getSettings().deviceId || this.videoDeviceId;
+      this.errors.video = null;
+      this.wantVideo = true;
+    } catch (err) {
+      this.errors.video = describeMediaError(err, "Camera");
+      this.videoTrack = null;
+    }
+    this.emitChange();
+    return this.videoTrack;
+  }
+
+  stopAudio({ silent = false } = {}) {
+    if (this.audioTrack) this.audioTrack.stop();
+    this.audioTrack = null;
+    if (this.meterSource) { this.meterSource.disconnect(); this.meterSource = null; }
+    if (!silent) { this.wantAudio = false; this.emitChange(); }
+  }
+
+  stopVideo({ silent = false } = {}) {
+    if (this.videoTrack) this.videoTrack.stop();
+    this.videoTrack = null;
+    if (!silent) { this.wantVideo = false; this.emitChange(); }
+  }
+
+  async toggleAudio() {
+    if (this.audioTrack) this.stopAudio(); else await this.startAudio();
+    return Boolean(this.audioTrack);
+  }
+
+  async toggleVideo() {
+    if (this.videoTrack) this.stopVideo(); else await this.startVideo();
+    return Boolean(this.videoTrack);
+  }
+
+  async selectAudio(deviceId) {
+    this.audioDeviceId = deviceId;
+    if (this.audioTrack || this.wantAudio) await this.startAudio(); else this.emitChange();
+  }
+
+  async selectVideo(deviceId) {
+    this.videoDeviceId = deviceId;
+    if (this.videoTrack || this.wantVideo) await this.startVideo(); else this.emitChange();
+  }
+
+  async listDevices() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) return { audio: [], video: [] };
+    const all = await navigator.mediaDevices.enumerateDevices();
+    return {
+      audio: all.filter((d) => d.kind === "audioinput"),
+      video: all.filter((d) => d.kind === "videoinput"),
+    };
+  }
+
+  /** An AudioContext created on a user gesture; also used for the knock sound. */
+  ensureAudioContext() {
+    if (!this.audioContext) {
+      const Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) return null;
+      this.audioContext = new Ctx();
+    }
+    if (this.audioContext.state === "suspended") this.audioContext.resume().catch(() => {});
+    return this.audioContext;
+  }
+
+  attachMeter() {
+    const ctx = this.ensureAudioContext();
+    if (!ctx || !this.audioTrack) return;
+    if (!this.analyser) {
+      this.analyser = ctx.createAnalyser();
+      this.analyser.fftSize = 512;
+    }
+    if (this.meterSource) this.meterSource.disconnect();
+    this.meterSource = ctx.createMediaStreamSource(new MediaStream([this.audioTrack]));
+    this.meterSource.connect(this.analyser);
+  }
+
+  /** Microphone level 0..1 (RMS with a little gain), 0 when off. */
+  level() {
+    if (!this.analyser || !this.audioTrack) return 0;
+    const data = new Float32Array(this.analyser.fftSize);
+    this.analyser.getFloatTimeDomainData(data);
+    let sum = 0;
+    for (const v of data) sum += v * v;
+    return Math.min(1, Math.sqrt(sum / data.length) * 4);
+  }
+
+  stopAll() {
+    this.stopAudio({ silent: true });
+    this.stopVideo({ silent: true });
+  }
+}

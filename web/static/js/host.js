@@ -1,0 +1,142 @@
+// Host controls for the waiting room: the knock panel (let in / hold with a message /
+// reject / admit all), with a sound and a badge when someone new knocks.
+import { h, $, toast, formatDuration } from "./ui.js";
+import { msg } from "./protocol.js";
+
+const DEFAULT_HOLD = "The host will let you in shortly.";
+
+export class KnockPanel {
+  /** signaling: Signaling; ring(): plays the knock sound; onChange(count) updates badges. */
+  constructor(signaling, { ring, onChange }) {
+    this.signaling = signaling;
+    this.ring = ring;
+    this.onChange = onChange;
+    this.panel = $("#knock-panel");
+    this.list = $("#knock-list");
+    this.knocks = [];
+    this.seen = new Set();
+    this.receivedAt = 0;
+    this.enabled = false;
+    this.items = new Map(); // knockId -> li (kept so an open hold form survives updates)
+    $("#admit-all").addEventListener("click", () => this.run(msg.admitAll(), "Everyone waiting was let in."));
+    setInterval(() => this.tick(), 5000);
+  }
+
+  setEnabled(enabled) {
+    this.enabled = enabled;
+    if (!enabled) this.update([]);
+    else this.render();
+  }
+
+  async run(message, done) {
+    try {
+      const reply = await this.signaling.request(message);
+      if (done) toast(typeof done === "function" ? done(reply) : done, { timeout: 2500 });
+    } catch (err) {
+      toast(err.message, { kind: "error" });
+    }
+  }
+
+  /** New queue from `knocks` (or `joined.knocks`). Rings for knocks not seen before. */
+  update(knocks, change = null) {
+    const pending = (knocks || []).filter((k) => k.state === "waiting" || k.state === "held");
+    const fresh = pending.filter((k) => !this.seen.has(k.knockId));
+    for (const k of pending) this.seen.add(k.knockId);
+    this.knocks = pending;
+    this.receivedAt = Date.now();
+    if (this.enabled && fresh.length) {
+      this.ring();
+      const who = fresh.length === 1 ? `${fresh[0].displayName} is waiting to join.` : `${fresh.length} people are waiting to join.`;
+      toast(who, { timeout: 4000 });
+    }
+    if (this.enabled && change && change.state === "cancelled") {
+      toast(`${change.displayName} stopped waiting.`, { timeout: 3000 });
+    }
+    this.render();
+  }
+
+  render() {
+    const visible = this.enabled && this.knocks.length > 0;
+    this.panel.hidden = !visible;
+    const keep = new Set(this.knocks.map((k) => k.knockId));
+    for (const [id, li] of this.items) if (!keep.has(id)) { li.remove(); this.items.delete(id); }
+    for (const k of this.knocks) {
+      let li = this.items.get(k.knockId);
+      if (!li) {
+        li = this.item(k);
+        this.items.set(k.knockId, li);
+      }
+      this.fill(li, k);
+      this.list.append(li); // keeps queue order (oldest first)
+    }
+    $("#admit-all").hidden = this.knocks.length < 2;
+    this.onChange(this.enabled ? this.knocks.length : 0);
+  }
+
+  item(k) {
+    const id = k.knockId;
+    const form = h("form", { hidden: true });
+    const input = h("input", { type: "text", maxlength: "500", dataset: { testid: "knock-message" } });
+    const confirm = h("button", { type: "submit", class: "btn-sm btn-primary", dataset: { testid: "knock-confirm" } }, "Send");
+    const cancel = h("button", { type: "button", class: "btn-sm btn-ghost", onclick: () => { form.hidden = true; } }, "Cancel");
+    const label = h("label", { class: "sr-only" }, "Message");
+    form.append(label, input, confirm, cancel);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const text = input.value.trim();
+      if (form.dataset.mode === "hold") {
+        this.run(msg.hold(id, text || DEFAULT_HOLD), "They were asked to wait.");
+      } else {
+        this.run(msg.reject(id, text || undefined), "They were turned away.");
+      }
+      form.hidden = true;
+    });
+    const open = (mode) => {
+      form.dataset.mode = mode;
+      const inputId = `knock-${id}-${mode}`;
+      input.id = inputId;
+      label.htmlFor = inputId;
+      label.textContent = mode === "hold" ? "Message to show while they wait" : "Reason (optional)";
+      input.placeholder = mode === "hold" ? DEFAULT_HOLD : "Reason (optional)";
+      input.value = mode === "hold" ? (k.message || DEFAULT_HOLD) : "";
+      confirm.textContent = mode === "hold" ? "Put on hold" : "Turn away";
+      confirm.className = `btn-sm ${mode === "hold" ? "btn-primary" : "btn-danger"}`;
+      form.hidden = false;
+      input.focus();
+      input.select();
+    };
+    const li = h("li", { class: "knock-item", dataset: { testid: "knock-item", knockId: id } },
+      h("div", { class: "who" }, h("strong", { class: "knock-name" }, ""), h("span", { class: "small dim waited" }, "")),
+      h("p", { class: "small dim held-note", hidden: true }, ""),
+      h("div", { class: "buttons" },
+        h("button", { type: "button", class: "btn-sm btn-primary", dataset: { testid: "admit" },
+          onclick: () => this.run(msg.admit(id)) }, "Let in"),
+        h("button", { type: "button", class: "btn-sm", dataset: { testid: "hold" }, onclick: () => open("hold") }, "Hold"),
+        h("button", { type: "button", class: "btn-sm", dataset: { testid: "reject" }, onclick: () => open("reject") }, "Reject")),
+      form);
+    return li;
+  }
+
+  fill(li, k) {
+    li.querySelector(".knock-name").textContent = k.displayName;
+    li.classList.toggle("held", k.state === "held");
+    li.dataset.state = k.state;
+    const waited = (k.waitedMs || 0) + (Date.now() - this.receivedAt);
+    li.querySelector(".waited").textContent = `waiting ${formatDuration(waited)}`;
+    const note = li.querySelector(".held-note");
+    note.hidden = k.state !== "held";
+    note.textContent = k.state === "held" ? `On hold: “${k.message || ""}”` : "";
+    for (const b of li.querySelectorAll("button")) {
+      const label = b.textContent;
+      if (b.dataset.testid) b.setAttribute("aria-label", `${label}: ${k.displayName}`);
+    }
+  }
+
+  tick() {
+    if (!this.enabled) return;
+    for (const k of this.knocks) {
+      const li = this.items.get(k.knockId);
+      if (li) this.fill(li, k);
+    }
+  }
+}

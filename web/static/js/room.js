@@ -1,0 +1,469 @@
+// The room page: join + device check -> (waiting room) -> meeting -> end.
+// Talks the protocol of docs/protocol.md over /ws and reconnects with backoff.
+import { $, toast, setIcon, icon } from "./ui.js";
+import { Signaling, SERVER, msg, backoffDelay } from "./protocol.js";
+import { LocalMedia } from "./devices.js";
+import { MediaSession } from "./media.js";
+import { MeetingView } from "./meeting.js";
+import { KnockPanel } from "./host.js";
+import { playKnock } from "./sound.js";
+import { setupDeviceView, stopDeviceView } from "./prejoin.js";
+import { showWaiting, showEnd, describeJoinError } from "./states.js";
+
+const NAME_KEY = "antechamber.displayName";
+const params = new URLSearchParams(window.location.search);
+const roomSlug = decodeURIComponent(window.location.pathname.replace(/^\/+/, "").split("/")[0] || "");
+const key = params.get("roomKey") || params.get("viewerKey") || params.get("memberKey") || null;
+const linkRole = params.get("roomKey") ? "host" : params.get("viewerKey") ? "viewer"
+  : params.get("memberKey") ? "member" : "guest";
+const ROLE_NAMES = { host: "Host", viewer: "Viewer", member: "Member", guest: "Guest" };
+
+const signaling = new Signaling();
+const local = new LocalMedia();
+const state = {
+  phase: "join", // join | connecting | knocking | meeting | ended
+  me: null,
+  room: null,
+  displayName: "",
+  media: null,
+  screenTrack: null,
+  recording: false,
+  reconnectAttempt: 0,
+  reconnectTimer: null,
+  lastEnded: null,
+  unreadChat: 0,
+};
+const meeting = new MeetingView({
+  mute: (pid) => act(msg.mute(pid, "audio"), "Muted."),
+  kick: (pid) => act(msg.kick(pid), `${meeting.displayName(pid)} was removed.`),
+  sendToWaiting: (pid) => act(msg.sendToWaitingRoom(pid, "The host moved you back to the waiting room."),
+    `${meeting.displayName(pid)} is back in the waiting room.`),
+  promote: (pid) => act(msg.promote(pid), `${meeting.displayName(pid)} is now a host.`),
+  demote: (pid) => act(msg.demote(pid), `${meeting.displayName(pid)} is now a guest.`),
+});
+const knocks = new KnockPanel(signaling, {
+  ring: () => playKnock(local.ensureAudioContext()),
+  onChange: (count) => {
+    const badge = $("#knock-badge");
+    badge.hidden = count === 0;
+    badge.textContent = String(count);
+    $("#waiting-summary").hidden = count === 0;
+    $("#waiting-count").textContent = String(count);
+    $("#toggle-people").setAttribute("aria-label", count ? `People (${count} waiting)` : "People");
+  },
+});
+// A handle for tests and debugging (no secrets in it).
+window.antechamber = { signaling, state, local, meeting, get media() { return state.media; } };
+
+async function act(message, done) {
+  try {
+    await signaling.request(message);
+    if (done) toast(done, { timeout: 2500 });
+  } catch (err) {
+    toast(err.message, { kind: "error" });
+  }
+}
+
+// ---------- views ----------
+export function show(view) {
+  for (const section of document.querySelectorAll("section[data-view]")) section.hidden = section.dataset.view !== view;
+  document.body.dataset.screen = view;
+}
+
+function setConnStatus(text) {
+  $("#conn-status").textContent = text || "";
+}
+
+// ---------- join view ----------
+function initJoinView() {
+  document.title = `${roomSlug} · Antechamber`;
+  $("#room-title").textContent = roomSlug;
+  $("#join-room").textContent = roomSlug;
+  $("#preview-off-icon").replaceChildren(icon("camOff"));
+  $("#join-role").textContent = ROLE_NAMES[linkRole];
+  $("#join-role").classList.toggle("host", linkRole === "host");
+  $("#join-role").classList.toggle("viewer", linkRole === "viewer");
+  $("#role-pill").textContent = ROLE_NAMES[linkRole];
+  $("#role-pill").classList.toggle("host", linkRole === "host");
+  $("#join-hint").textContent = {
+    host: "You are a host: you can let people in and run the meeting.",
+    viewer: "You are joining as a viewer: you can watch and listen.",
+    member: "You are joining with your personal link.",
+    guest: "If the room is locked, the host lets you in.",
+  }[linkRole];
+  const name = $("#display-name");
+  name.value = localStorage.getItem(NAME_KEY) || "";
+  if (linkRole === "viewer") {
+    $("#device-panel").hidden = true;
+  } else {
+    setupDeviceView(local);
+  }
+  $("#join-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    startJoin();
+  });
+  show("join");
+  (name.value ? $("#join") : name).focus();
+}
+
+async function startJoin() {
+  const name = $("#display-name").value.trim();
+  const error = $("#join-error");
+  if (!name) {
+    error.textContent = "Enter your name so others know who you are.";
+    error.hidden = false;
+    $("#display-name").focus();
+    return;
+  }
+  error.hidden = true;
+  try { localStorage.setItem(NAME_KEY, name); } catch { /* private mode */ }
+  state.displayName = name;
+  local.ensureAudioContext(); // created on this click: the knock sound and meter may play
+  $("#join").disabled = true;
+  $("#join").textContent = "Joining…";
+  await connectAndJoin();
+}
+
+function resetJoinButton() {
+  $("#join").disabled = false;
+  $("#join").textContent = "Join meeting";
+}
+
+async function connectAndJoin() {
+  state.phase = state.phase === "join" || state.phase === "ended" ? "connecting" : state.phase;
+  try {
+    if (!signaling.isOpen) await signaling.open();
+  } catch {
+    scheduleReconnect();
+    return;
+  }
+  state.reconnectAttempt = 0;
+  setConnStatus("");
+  try {
+    await signaling.request(msg.join(roomSlug, state.displayName, key));
+  } catch (err) {
+    if (err.code === "disconnected") return; // the close handler reconnects
+    onJoinError(err);
+  }
+}
+
+function onJoinError(err) {
+  if (err.code === "rejected_recently") {
+    showWaiting({ state: "rejected", reason: "You were turned away a moment ago.", retryAfter: err.retryAfter });
+    state.phase = "knocking";
+    show("waiting");
+    return;
+  }
+  if (state.phase === "connecting") {
+    const error = $("#join-error");
+    error.textContent = describeJoinError(err);
+    error.hidden = false;
+    resetJoinButton();
+    state.phase = "join";
+    show("join");
+    signaling.close();
+    return;
+  }
+  // A rejoin after a reconnect failed: the meeting is gone for us.
+  finish(err.code === "room_not_found" ? "room_deleted" : err.code, describeJoinError(err));
+}
+
+// ---------- signaling events ----------
+signaling.on(SERVER.KNOCK_STATUS, (f) => {
+  if (state.phase === "meeting" && f.state === "held") leaveMeetingMedia(); // sent back to the waiting room
+  if (f.state === "admitted") {
+    showWaiting(f);
+    return;
+  }
+  state.phase = "knocking";
+  stopDeviceView();
+  showWaiting(f);
+  show("waiting");
+});
+
+signaling.on(SERVER.JOINED, (f) => enterMeeting(f));
+
+signaling.on(SERVER.KNOCKS, (f) => knocks.update(f.knocks, f.change));
+
+signaling.on(SERVER.PARTICIPANT_JOINED, (f) => f.participant && meeting.upsert(f.participant));
+signaling.on(SERVER.PARTICIPANT_UPDATED, (f) => {
+  if (!f.participant) return;
+  meeting.upsert(f.participant);
+  if (state.me && f.participant.participantId === state.me.participantId) syncOwnMute(f.participant);
+});
+signaling.on(SERVER.PARTICIPANT_LEFT, (f) => meeting.remove(f.participantId));
+
+signaling.on(SERVER.PERMISSIONS, (f) => {
+  if (!state.me) return;
+  state.me.permissions = f.permissions || state.me.permissions;
+  if (f.role) state.me.role = f.role;
+  applyPermissions();
+  toast(state.me.role === "host" ? "You are now a host." : "You are now a guest.", { timeout: 3000 });
+});
+
+signaling.on(SERVER.ROOM_UPDATED, (f) => {
+  const wasLocked = state.room && state.room.isLocked;
+  state.room = { ...(state.room || {}), ...(f.room || {}) };
+  applyRoom();
+  if (state.phase === "meeting" && wasLocked !== undefined && wasLocked !== state.room.isLocked) {
+    toast(state.room.isLocked ? "The room is locked: new guests knock." : "The room is unlocked.", { timeout: 3000 });
+  }
+});
+
+signaling.on(SERVER.CHAT, (f) => {
+  meeting.addChat(f);
+  if ($("#panel-chat").hidden || $("#side").hidden) {
+    state.unreadChat += 1;
+    $("#chat-badge").hidden = false;
+    $("#chat-badge").textContent = String(state.unreadChat);
+  }
+});
+
+signaling.on(SERVER.ACTIVE_SPEAKER, (f) => meeting.setActiveSpeaker(f.participantId));
+
+signaling.on(SERVER.RECORDING, (f) => setRecording(f));
+
+signaling.on(SERVER.ENDED, (f) => finish(f.reason, f.message));
+
+signaling.on("close", () => {
+  if (state.phase === "knocking" || state.phase === "meeting" || state.phase === "connecting") {
+    if (state.phase === "connecting") {
+      // Never got in: tell the user rather than spin.
+      onJoinError({ code: "disconnected", message: "Could not reach the server. Check your connection and try again." });
+      return;
+    }
+    scheduleReconnect();
+  }
+});
+
+// ---------- meeting ----------
+function enterMeeting(f) {
+  const first = state.phase !== "meeting";
+  state.phase = "meeting";
+  state.me = { participantId: f.participantId, role: f.role, permissions: f.permissions || {} };
+  state.room = f.room || state.room || {};
+  stopDeviceView();
+  meeting.reset();
+  meeting.setMe(state.me);
+  meeting.setParticipants(f.participants || []);
+  knocks.seen = new Set((f.knocks || []).map((k) => k.knockId));
+  applyPermissions();
+  knocks.update(f.knocks || []);
+  applyRoom();
+  setRecording(f.recording || { active: false });
+  show("meeting");
+  setConnStatus("");
+  if (first) toast(`You joined ${state.room.roomName || roomSlug}.`, { timeout: 2500 });
+  startMedia(f);
+}
+
+function startMedia(f) {
+  if (state.media) state.media.close();
+  const perms = state.me.permissions;
+  const media = new MediaSession(signaling, {
+    iceServers: f.iceServers || [],
+    allowed: { audio: Boolean(perms.canPublishAudio), video: Boolean(perms.canPublishVideo),
+      screen: Boolean(perms.canShareScreen) },
+  });
+  state.media = media;
+  media.addEventListener("remote", (e) => meeting.setRemote(e.detail));
+  media.addEventListener("unavailable", () => notice("Audio and video are not available on this server yet."));
+  media.addEventListener("failed", () => {
+    if (state.phase !== "meeting") return;
+    toast("The media connection dropped; reconnecting…", { kind: "error" });
+    signaling.close(); // the close handler rejoins and renegotiates
+  });
+  media.addEventListener("error", (e) => console.warn("media error", e.detail));
+  meeting.setLocal({ videoTrack: local.videoTrack, screenTrack: state.screenTrack });
+  media.start({ audioTrack: local.audioTrack, videoTrack: local.videoTrack });
+  // Tell everyone what is off from the start.
+  if (perms.canPublishAudio && !local.audioTrack) signaling.send(msg.setMuted("audio", true));
+  if (perms.canPublishVideo && !local.videoTrack) signaling.send(msg.setMuted("video", true));
+  updateControls();
+}
+
+function leaveMeetingMedia() {
+  if (state.media) state.media.close();
+  state.media = null;
+  stopScreen(false);
+  meeting.reset();
+  knocks.setEnabled(false);
+}
+
+function notice(text) {
+  const el = $("#media-notice");
+  el.textContent = text;
+  el.hidden = !text;
+}
+
+function applyPermissions() {
+  const perms = (state.me && state.me.permissions) || {};
+  const moderate = Boolean(perms.canKickParticipants);
+  for (const el of document.querySelectorAll(".host-only")) el.hidden = !moderate;
+  $("#record-toggle").hidden = !perms.canRecord;
+  $("#end-meeting-open").hidden = !perms.canEndMeeting;
+  knocks.setEnabled(moderate);
+  $("#role-pill").textContent = state.me.role === "host" ? "Host" : state.me.role === "viewer" ? "Viewer" : "Guest";
+  $("#role-pill").classList.toggle("host", state.me.role === "host");
+  $("#toggle-mic").hidden = !perms.canPublishAudio;
+  $("#toggle-camera").hidden = !perms.canPublishVideo;
+  $("#share-screen").hidden = !perms.canShareScreen || !navigator.mediaDevices?.getDisplayMedia;
+  meeting.setMe(state.me);
+  applyRoom();
+}
+
+function applyRoom() {
+  const room = state.room || {};
+  if (room.roomName) {
+    $("#room-title").textContent = room.roomName;
+    document.title = `${room.roomName} · Antechamber`;
+  }
+  $("#lock-pill").hidden = !room.isLocked;
+  const lock = $("#lock-toggle");
+  lock.setAttribute("aria-pressed", String(Boolean(room.isLocked)));
+  lock.setAttribute("aria-label", room.isLocked ? "Unlock the room" : "Lock the room");
+  lock.title = lock.getAttribute("aria-label");
+  lock.classList.toggle("active", Boolean(room.isLocked));
+  setIcon(lock, room.isLocked ? "lock" : "unlock");
+  const perms = (state.me && state.me.permissions) || {};
+  const chatOn = room.config?.chat?.enabled !== false && perms.canReadChat !== false;
+  $("#toggle-chat").hidden = !chatOn;
+  $("#chat-form").hidden = !perms.canWriteChat;
+  if (!chatOn && !$("#panel-chat").hidden) openSide("people");
+}
+
+function setRecording(f) {
+  const active = f.active !== undefined ? Boolean(f.active)
+    : ["starting", "active", "recording"].includes(f.status);
+  if (active !== state.recording && state.phase === "meeting") {
+    toast(active ? "This meeting is being recorded." : "Recording stopped.", { timeout: 3500 });
+  }
+  state.recording = active;
+  $("#recording-indicator").hidden = !active;
+  const btn = $("#record-toggle");
+  btn.setAttribute("aria-pressed", String(active));
+  btn.setAttribute("aria-label", active ? "Stop recording" : "Start recording");
+  btn.title = btn.getAttribute("aria-label");
+  btn.classList.toggle("off", active);
+}
+
+// Own mute state changed by a host (`mute`): turn the track off locally too.
+function syncOwnMute(p) {
+  const muted = p.muted || {};
+  if (muted.audio && local.audioTrack) {
+    local.stopAudio();
+    state.media?.setTrack("microphone", null);
+    toast("A host muted your microphone.", { timeout: 3500 });
+  }
+  updateControls();
+}
+
+export function finish(reason, message) {
+  if (state.phase === "ended") return;
+  state.phase = "ended";
+  state.lastEnded = reason;
+  clearTimeout(state.reconnectTimer);
+  leaveMeetingMedia();
+  local.stopAll();
+  signaling.close();
+  setRecording({ active: false });
+  setConnStatus("");
+  showEnd(reason, message);
+  show("end");
+}
+
+// ---------- reconnect ----------
+function scheduleReconnect() {
+  if (state.phase === "ended" || state.reconnectTimer) return;
+  if (state.media) { state.media.close(); state.media = null; }
+  const delay = backoffDelay(state.reconnectAttempt++);
+  if (state.reconnectAttempt > 12) {
+    finish("connection_lost");
+    return;
+  }
+  setConnStatus(`Connection lost. Reconnecting in ${Math.ceil(delay / 1000)} s…`);
+  state.reconnectTimer = setTimeout(async () => {
+    state.reconnectTimer = null;
+    setConnStatus("Reconnecting…");
+    await connectAndJoin();
+  }, delay);
+}
+
+window.addEventListener("online", () => {
+  if (state.reconnectTimer) {
+    clearTimeout(state.reconnectTimer);
+    state.reconnectTimer = null;
+    connectAndJoin();
+  }
+});
+
+// ---------- exports for controls.js ----------
+export { state, signaling, local, meeting, knocks, act, openSide, updateControls, stopScreen, roomSlug, key };
+
+function openSide(tab) {
+  const side = $("#side");
+  if (tab === null || (!side.hidden && !$(`#panel-${tab}`).hidden)) {
+    side.hidden = true;
+  } else {
+    side.hidden = false;
+    for (const name of ["people", "chat"]) {
+      $(`#panel-${name}`).hidden = name !== tab;
+      $(`#tab-${name}`).setAttribute("aria-selected", String(name === tab));
+    }
+    if (tab === "chat") {
+      state.unreadChat = 0;
+      $("#chat-badge").hidden = true;
+      $("#chat-input").focus();
+    }
+  }
+  $("#toggle-chat").setAttribute("aria-expanded", String(!side.hidden && !$("#panel-chat").hidden));
+  $("#toggle-people").setAttribute("aria-expanded", String(!side.hidden && !$("#panel-people").hidden));
+  $("#toggle-chat").classList.toggle("active", !side.hidden && !$("#panel-chat").hidden);
+  $("#toggle-people").classList.toggle("active", !side.hidden && !$("#panel-people").hidden);
+  meeting.layout();
+}
+
+function updateControls() {
+  const mic = $("#toggle-mic");
+  const on = Boolean(local.audioTrack);
+  mic.classList.toggle("off", !on);
+  mic.setAttribute("aria-pressed", String(on));
+  mic.setAttribute("aria-label", on ? "Mute microphone" : "Unmute microphone");
+  mic.title = mic.getAttribute("aria-label");
+  setIcon(mic, on ? "mic" : "micOff");
+  const cam = $("#toggle-camera");
+  const camOn = Boolean(local.videoTrack);
+  cam.classList.toggle("off", !camOn);
+  cam.setAttribute("aria-pressed", String(camOn));
+  cam.setAttribute("aria-label", camOn ? "Turn camera off" : "Turn camera on");
+  cam.title = cam.getAttribute("aria-label");
+  setIcon(cam, camOn ? "cam" : "camOff");
+  const share = $("#share-screen");
+  share.classList.toggle("active", Boolean(state.screenTrack));
+  share.setAttribute("aria-pressed", String(Boolean(state.screenTrack)));
+  share.setAttribute("aria-label", state.screenTrack ? "Stop sharing your screen" : "Share your screen");
+  share.title = share.getAttribute("aria-label");
+}
+
+async function stopScreen(announce = true) {
+  const track = state.screenTrack;
+  state.screenTrack = null;
+  if (track) track.stop();
+  if (announce && state.media) {
+    await state.media.stopScreen();
+    signaling.send(msg.setMuted("screen", true));
+  }
+  meeting.setLocal({ videoTrack: local.videoTrack, screenTrack: null });
+  updateControls();
+}
+
+// ---------- start ----------
+import("./controls.js").then(() => {
+  if (!roomSlug) {
+    showEnd("room_not_found");
+    show("end");
+    return;
+  }
+  initJoinView();
+  updateControls();
+});
