@@ -185,6 +185,10 @@ def packer_for(codec_mime: str) -> Packer:
     return Packer()
 
 
+def _noop() -> None:
+    return None
+
+
 class ForwardTrack(MediaStreamTrack):
     """A subscriber's view of one publication: a bounded queue of EncodedFrames.
 
@@ -226,6 +230,10 @@ class ForwardTrack(MediaStreamTrack):
         if self.kind == "video":
             self.waiting_keyframe = True
             self._need_keyframe()
+
+    def detach(self) -> None:
+        """Forget the publication's callback (the track may outlive it)."""
+        self._need_keyframe = _noop
 
     def end(self) -> None:
         self._drain()

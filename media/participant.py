@@ -54,6 +54,10 @@ def codec_capabilities(kind: str, codec: RTCRtpCodecParameters) -> list[Any]:
     return out
 
 
+def _ignore() -> None:
+    return None
+
+
 class MediaParticipant:
     def __init__(self, room: "MediaRoom", participant_id: str, allowed: frozenset[str], listener: Listener) -> None:
         self.room = room
@@ -239,7 +243,12 @@ class MediaParticipant:
             del self.subscriptions[pub_id]
             sub.publication.remove_subscriber(self.id)
             sub.transceiver.direction = "inactive"
-            await sub.transceiver.sender.stop()
+            sender = sub.transceiver.sender
+            await sender.stop()
+            # the m-line stays in the SDP: drop every reference to the publication
+            sender.replaceTrack(None)
+            sender._send_keyframe = _ignore
+            sub.track.detach()
             changed = True
         for pub in desired.values():
             if pub.id in self.subscriptions or pub.codec is None:

@@ -148,6 +148,7 @@ class PeerClient:
         self._changed = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._published: dict[str, Any] = {}  # source -> transceiver
+        self._ended: set[str] = set()  # mids of subscriptions the server ended
 
     # --- waiting ---
 
@@ -207,6 +208,12 @@ class PeerClient:
                 self._spawn(self._consume(t.receiver.track, rec))
             else:
                 tap_receiver(t.receiver, lambda codec, frame, rec=rec: self._count(rec, frame), lambda: None)
+        for t in pc.getTransceivers():
+            if t.mid not in tracks and t.mid not in self._ended:
+                # the server ended this subscription (m-line inactive): stop our
+                # receiver, as a browser does, so its RTCP task ends
+                self._ended.add(t.mid)
+                await t.receiver.stop()
         prepare_gathering(pc, loopback=True)
         await pc.setLocalDescription(await pc.createAnswer())
         self.offers.append(dict(tracks))
