@@ -12,7 +12,7 @@ never logged.
 
 from __future__ import annotations
 
-import secrets
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -60,10 +60,47 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def generate_name(pattern: str) -> str:
+class RandomPool:
+    """Bytes from the OS's CSPRNG, fetched in blocks: one getrandom() call per block.
+
+    Each os.urandom() call releases the GIL, handing it to the store's thread under
+    load; fetching 4 KiB at a time keeps room creation off that path.
+    """
+
+    def __init__(self, block: int = 4096) -> None:
+        self._block = block
+        self._buf = b""
+        self._pos = 0
+
+    def take(self, n: int) -> bytes:
+        if self._pos + n > len(self._buf):
+            self._buf = os.urandom(max(self._block, n))
+            self._pos = 0
+        out = self._buf[self._pos:self._pos + n]
+        self._pos += n
+        return out
+
+
+ROOM_RANDOM = web.AppKey("room_random", RandomPool)
+
+
+def generate_name(pattern: str, pool: RandomPool | None = None) -> str:
+    pool = pool or RandomPool(64)
     if pattern == "human-short":
-        return "".join(secrets.choice(HUMAN_ALPHABET) for _ in range(HUMAN_LENGTH))
-    return str(uuid.uuid4())   # 122 random bits from os.urandom
+        chars: list[str] = []
+        limit = 256 - 256 % len(HUMAN_ALPHABET)      # rejection sampling: no modulo bias
+        while len(chars) < HUMAN_LENGTH:
+            for b in pool.take(HUMAN_LENGTH):
+                if b < limit and len(chars) < HUMAN_LENGTH:
+                    chars.append(HUMAN_ALPHABET[b % len(HUMAN_ALPHABET)])
+        return "".join(chars)
+    return str(uuid.UUID(bytes=pool.take(16), version=4))   # 122 random bits
+
+
+def install(app: web.Application) -> None:
+    """Give the app its random pool (call from route setup, before the app starts)."""
+    if ROOM_RANDOM not in app:
+        app[ROOM_RANDOM] = RandomPool()
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -102,6 +139,7 @@ class RoomService:
         self.settings = app[SETTINGS]
         self.secret = app[CREDENTIALS].server_secret
         self.live = app[LIVE]
+        self.random = app.get(ROOM_RANDOM)
 
     # --- links and rendering ------------------------------------------------------------
 
@@ -162,7 +200,7 @@ class RoomService:
         """Create a room with a fresh id (prefix + generated name), retrying on collision."""
         created = now_ms()
         for _ in range(CREATE_ATTEMPTS):
-            room = Room(room_id=prefix + generate_name(pattern), creation_date=created, **fields)
+            room = Room(room_id=prefix + generate_name(pattern, self.random), creation_date=created, **fields)
             try:
                 await self.store.create_room(room)
             except AlreadyExists:

@@ -11,7 +11,9 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import BadRequest, Unprocessable
-from ..rooms import DEFAULT_ACCESS, DEFAULT_CONFIG, DEFAULT_POLICY, RoomService, deep_merge
+from ..rooms import (
+    DEFAULT_ACCESS, DEFAULT_CONFIG, DEFAULT_POLICY, RoomService, deep_merge, install as install_rooms,
+)
 from ..store.base import InvalidToken, RoomQuery
 from ..store.records import Room
 from .auth import require_api_key
@@ -198,6 +200,7 @@ async def put_lock(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    install_rooms(app)
     for prefix in PREFIXES:
         r = app.router
         r.add_post(f"{prefix}/rooms", require_api_key(create_room))

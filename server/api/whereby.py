@@ -12,7 +12,9 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import BadRequest, NotFound
-from ..rooms import DEFAULT_ACCESS, DEFAULT_CONFIG, DEFAULT_POLICY, RoomService, deep_merge, now_ms
+from ..rooms import (
+    DEFAULT_ACCESS, DEFAULT_CONFIG, DEFAULT_POLICY, RoomService, deep_merge, now_ms, install as install_rooms,
+)
 from ..store.base import InvalidToken, RoomQuery
 from ..store.records import Room
 from .auth import require_api_key
@@ -142,6 +144,7 @@ async def delete_meeting(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    install_rooms(app)
     r = app.router
     r.add_post("/v1/meetings", require_api_key(create_meeting))
     r.add_get("/v1/meetings", require_api_key(list_meetings))

