@@ -368,6 +368,7 @@ export function finish(reason, message) {
   signaling.close();
   setRecording({ active: false });
   setConnStatus("");
+  $("#toasts").replaceChildren();
   showEnd(reason, message);
   show("end");
 }
