@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 from aioice import Candidate
 from aioice.candidate import candidate_foundation, candidate_priority
-from aioice.ice import get_host_addresses
+import aioice.ice
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCPeerConnection
 
 _MARK = "_antechamber_gathering"
@@ -59,7 +59,7 @@ def browser_ice_servers(ice_servers: Iterable[str]) -> list[dict[str, Any]]:
 
 def want_loopback(setting: Any) -> bool:
     if setting == "auto":
-        return not get_host_addresses(use_ipv4=True, use_ipv6=False)
+        return not aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False)
     return bool(setting)
 
 

@@ -1,0 +1,92 @@
+"""ICE set-up and refusals of bad requests, with real aiortc peers."""
+
+from __future__ import annotations
+
+import aioice.ice
+import pytest
+
+from media.ports import BadDescription, MediaConfig, NotAllowed, UnknownParticipant, WrongState
+from media.sfu import MediaService
+from tests.helpers.media_peers import COLOURS, PeerClient, SolidColourTrack, join_room, publish
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+async def clients():
+    made: list[PeerClient] = []
+
+    def make(name: str, **kw) -> PeerClient:
+        c = PeerClient(name, **kw)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        await c.close()
+
+
+async def test_works_when_loopback_is_the_only_interface(clients, monkeypatch):
+    # what aioice finds on a host with only `lo`: nothing (it skips 127.0.0.1)
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: [])
+    sfu = MediaService(MediaConfig())  # loopback_candidates="auto"
+    try:
+        room = sfu.open_room("lo")
+        alice, bob = clients("alice"), clients("bob")
+        await join_room(room, alice)
+        await join_room(room, bob)
+        sdp, sources = await alice.publish_offer({"camera": SolidColourTrack(COLOURS["red"])})
+        answer = await room.publish("alice", sdp, sources)
+        assert "127.0.0.1" in answer and "192.0.2." not in answer
+        await alice.publish_answer(answer)
+        await bob.wait_for(lambda: bob.frames_from("alice", "video") >= 3, timeout=20, what="video over loopback")
+    finally:
+        await sfu.close()
+
+
+async def test_public_ip_is_announced(clients):
+    sfu = MediaService(MediaConfig(public_ip="203.0.113.7", loopback_candidates=True))
+    try:
+        room = sfu.open_room("nat")
+        alice, bob = clients("alice"), clients("bob")
+        await join_room(room, alice)
+        await join_room(room, bob)
+        sdp, sources = await alice.publish_offer({"camera": SolidColourTrack(COLOURS["red"])})
+        answer = await room.publish("alice", sdp, sources)
+        assert " 203.0.113.7 " in answer
+        await alice.publish_answer(answer)
+        await bob.wait_for(lambda: bob.frames_from("alice", "video") >= 3, timeout=20, what="video")
+        assert " 203.0.113.7 " in bob.subscribe_pc.remoteDescription.sdp
+    finally:
+        await sfu.close()
+
+
+async def test_bad_requests_are_refused_and_change_nothing(clients):
+    sfu = MediaService(MediaConfig(loopback_candidates=True))
+    try:
+        room = sfu.open_room("bad")
+        alice = clients("alice")
+        with pytest.raises(UnknownParticipant):
+            await room.publish("nobody", "v=0", {})
+        await join_room(room, alice)
+        with pytest.raises(WrongState):
+            room.add_participant("alice", frozenset(), lambda e: None)
+        with pytest.raises(BadDescription):
+            await room.publish("alice", "not sdp at all", {})
+        with pytest.raises(WrongState):
+            await room.subscribe_answer("alice", "v=0")
+        with pytest.raises(BadDescription):
+            await room.add_ice_candidate("alice", "sideways", {"candidate": "x"})
+        viewer = clients("viewer")
+        await join_room(room, viewer, allowed=frozenset())
+        sdp, sources = await viewer.publish_offer({"camera": SolidColourTrack(COLOURS["red"])})
+        with pytest.raises(NotAllowed):
+            await room.publish("viewer", sdp, sources)
+        assert room.publications() == ()
+        # a valid publish still works afterwards
+        await publish(room, alice, {"camera": SolidColourTrack(COLOURS["red"])})
+        await viewer.wait_for(lambda: viewer.frames_from("alice", "video") >= 1, timeout=20, what="viewer gets video")
+        await room.remove_participant("alice")
+        await room.remove_participant("alice")  # idempotent
+    finally:
+        await sfu.close()
