@@ -299,6 +299,21 @@ class RoomService:
             code = "room_and_recordings_deleted" if recordings else "room_deleted"
         return DeletionResult(code, f"{base} deleted", None)
 
+    async def complete_pending_deletion(self, room_id: str) -> DeletionResult | None:
+        """Carry out a deletion scheduled with withMeeting=when_meeting_ends (call when the meeting ends).
+
+        Returns None when the room is gone or nothing was scheduled.
+        """
+        room = await self.store.get_room(room_id)
+        if room is None or not room.pending_deletion:
+            return None
+        pending = room.pending_deletion
+        with_recordings = "close" if pending.get("action") == "close" else "force"
+        try:
+            return await self.delete(room_id, "force", with_recordings, reason=pending.get("reason", "room_deleted"))
+        except NotFound:
+            return None
+
     async def close(self, room_id: str) -> Room:
         def mark(r: Room) -> None:
             r.status = "closed"

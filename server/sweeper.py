@@ -40,8 +40,9 @@ async def sweep_once(app: web.Application, now: int | None = None) -> dict[str, 
             if pending:
                 if svc.live.has_meeting(room.room_id):
                     continue   # the hub deletes it when the meeting ends
-                with_recordings = "close" if pending.get("action") == "close" else "force"
-                result = await svc.delete(room.room_id, "force", with_recordings, reason="room_expired")
+                result = await svc.complete_pending_deletion(room.room_id)
+                if result is None:
+                    continue
             elif room.status == "closed" and await svc.has_recordings(room.room_id):
                 continue       # already closed to keep its recordings
             else:

@@ -9,6 +9,7 @@ import pytest
 import pytest_asyncio
 
 from server.keys import key_matches
+from server.rooms import RoomService
 from server.store.records import Recording
 from signaling.permissions import PERMISSIONS
 from tests.conftest import TEST_API_KEY
@@ -268,6 +269,12 @@ async def test_delete_with_a_live_meeting(env, base, auth):
     stored = await store_of(app).get_room(rooms[1])
     assert stored.pending_deletion["action"] == "delete"
     assert live.ended == [(rooms[0], "room_deleted")]      # not ended: deleted when it ends
+    assert (await client.get(f"{base}/rooms/{rooms[1]}", headers=auth)).status == 200
+    live.meetings.discard(rooms[1])                         # the meeting ends; the hub completes the deletion
+    done = await RoomService(app).complete_pending_deletion(rooms[1])
+    assert done.success_code == "room_deleted"
+    assert (await client.get(f"{base}/rooms/{rooms[1]}", headers=auth)).status == 404
+    assert await RoomService(app).complete_pending_deletion(rooms[1]) is None
 
     resp = await client.delete(f"{base}/rooms/{rooms[2]}?withMeeting=sometimes", headers=auth)
     assert resp.status == 422 and (await resp.json())["details"][0]["field"] == "withMeeting"
@@ -305,6 +312,7 @@ async def test_delete_with_recordings(env, base, auth):
                                headers=auth)
     assert resp.status == 202
     assert (await resp.json())["successCode"] == "room_with_active_meeting_scheduled_to_be_closed"
+    assert (await store_of(app).get_room(c)).pending_deletion["action"] == "close"
     resp = await client.delete(f"{base}/rooms/{c}?withMeeting=force&withRecordings=force", headers=auth)
     assert resp.status == 200
     assert (await resp.json())["successCode"] == "room_with_active_meeting_and_recordings_deleted"
