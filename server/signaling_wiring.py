@@ -50,7 +50,7 @@ def room_info(settings: Settings, room: Room) -> RoomInfo:
     return RoomInfo(
         room_id=room.room_id, display_name=room.room_name, status=room.status, is_locked=room.is_locked,
         mode=room.room_mode, max_participants=max_participants(settings, room), max_viewers=settings.max_viewers,
-        config=deep_merge(DEFAULT_CONFIG, room.config or {}), roles=room.roles or {},
+        config=deep_merge(DEFAULT_CONFIG, room.config or {}), roles=room.roles or {}, source=room,
     )
 
 
@@ -76,7 +76,7 @@ class StoreDirectory:
         return room_info(self.app[SETTINGS], room)
 
     async def identify(self, info: RoomInfo, key: str | None) -> Identity | None:
-        room = await self.store.get_room(info.room_id)
+        room = info.source if isinstance(info.source, Room) else await self.store.get_room(info.room_id)
         if room is None:
             return None
         secret = self.app[CREDENTIALS].server_secret

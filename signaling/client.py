@@ -52,6 +52,8 @@ class SignalingClient:
         self.closed = asyncio.Event()
         self.close_code: int | None = None
         self.participant_id: str | None = None
+        # called with each decoded message as it arrives (timestamps in benchmarks, bots)
+        self.listener: Callable[[dict[str, Any]], None] | None = None
 
     async def __aenter__(self) -> "SignalingClient":
         await self.connect()
@@ -102,6 +104,8 @@ class SignalingClient:
                 data = self._decode(msg)
                 if data is None:
                     continue
+                if self.listener is not None:
+                    self.listener(data)
                 self.history.append(data)
                 if data.get("type") == "joined":
                     self.participant_id = data.get("participantId")

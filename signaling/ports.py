@@ -25,6 +25,7 @@ class RoomInfo:
     max_viewers: int = 1000
     config: Mapping[str, Any] = field(default_factory=dict)
     roles: Mapping[str, Any] = field(default_factory=dict)   # per-role permission overrides
+    source: Any = field(default=None, compare=False, repr=False)  # the directory's own record (opaque here)
 
     @property
     def chat_enabled(self) -> bool:
