@@ -136,7 +136,7 @@ setIcon($("#toggle-people"), "people");
 setIcon($("#record-toggle"), "record");
 setIcon($("#end-meeting-open"), "end");
 setIcon($("#leave"), "leave");
-$("#leave").append(document.createTextNode("Leave"));
+$("#leave").append(Object.assign(document.createElement("span"), { className: "label", textContent: "Leave" }));
 
 // Keyboard shortcuts inside the meeting (ignored while typing).
 document.addEventListener("keydown", (event) => {

@@ -128,7 +128,12 @@ export class MediaSession extends EventTarget {
   /** Swap the track of a source (null turns it off without renegotiating). */
   async setTrack(source, track) {
     const t = this.transceivers[source];
-    if (t) await t.sender.replaceTrack(track);
+    if (!t || this.unavailable || !this.pub || this.pub.signalingState === "closed") return;
+    try {
+      await t.sender.replaceTrack(track);
+    } catch (err) {
+      console.warn("antechamber media: could not switch the track", err);
+    }
   }
 
   /** Share a screen track: adds the screen source on first use (renegotiates). */
@@ -149,8 +154,7 @@ export class MediaSession extends EventTarget {
   }
 
   async stopScreen() {
-    const t = this.transceivers.screen;
-    if (t) await t.sender.replaceTrack(null);
+    await this.setTrack("screen", null);
   }
 
   async onSubscribeOffer(frame) {

@@ -1,0 +1,55 @@
+"""Small screens and keyboard users: controls fit, are labelled and reachable."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import shot
+from .flows import guest_url, host_url, in_meeting, join
+
+pytestmark = pytest.mark.e2e
+
+# Every visible control has an accessible name (text, aria-label or a <label>).
+_UNLABELLED = """() => {
+  const out = [];
+  for (const el of document.querySelectorAll("button, input, select, textarea, a[href]")) {
+    if (!el.checkVisibility || !el.checkVisibility()) continue;
+    const labelled = (el.getAttribute("aria-label") || "").trim() || (el.textContent || "").trim()
+      || (el.labels && el.labels.length) || el.getAttribute("aria-labelledby") || el.type === "hidden";
+    if (!labelled) out.push(el.outerHTML.slice(0, 120));
+  }
+  return out;
+}"""
+
+
+def test_phone_sized_meeting_fits_and_every_control_is_labelled(server, new_page):
+    room = server.create_room(roomName="Phone", isLocked=False)
+    page = new_page(host_url(room), width=390, height=844)
+    expect(page.get_by_test_id("preview-camera")).to_have_attribute("aria-pressed", "true")
+    assert page.evaluate(_UNLABELLED) == []
+    shot(page, "phone-join")
+    join(page, "Pat Phone")
+    in_meeting(page, tiles=1)
+    assert page.evaluate(_UNLABELLED) == []
+    for testid in ("toggle-mic", "toggle-camera", "leave", "lock-toggle"):
+        box = page.get_by_test_id(testid).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["y"] + box["height"] <= 844, testid
+    shot(page, "phone-meeting")
+
+
+def test_a_keyboard_user_can_join_and_mute(server, new_page):
+    room = server.create_room(roomName="Keyboard", isLocked=False)
+    page = new_page(guest_url(room))
+    expect(page.get_by_test_id("display-name")).to_be_focused()
+    page.keyboard.type("Kim Keys")
+    page.keyboard.press("Enter")
+    in_meeting(page, tiles=1)
+    mic = page.get_by_test_id("toggle-mic")
+    expect(mic).to_have_attribute("aria-pressed", "true")
+    mic.focus()
+    page.keyboard.press("Enter")
+    expect(mic).to_have_attribute("aria-pressed", "false")
+    expect(mic).to_have_attribute("aria-label", "Unmute microphone")
+    tile = page.get_by_test_id("tile").first
+    expect(tile).to_have_attribute("data-audio-muted", "true")
