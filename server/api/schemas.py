@@ -143,6 +143,8 @@ class CreateMeetingIn(Strict):
     templateType: Optional[Literal["viewerMode"]] = None
     fields: list[Literal["hostRoomUrl", "viewerRoomUrl"]] = Field(default_factory=list, max_length=2)
     recording: Optional[WherebyRecordingIn] = None
+    startDate: Optional[str] = Field(None, max_length=64, json_schema_extra={
+        "deprecated": True, "description": "accepted for compatibility and ignored (as Whereby does)"})
 
 
 M = TypeVar("M", bound=BaseModel)

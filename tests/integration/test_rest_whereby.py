@@ -49,9 +49,10 @@ async def test_create_minimal_meeting(client, auth):
     assert got.status == 200 and await got.json() == m
 
 
-async def test_naive_end_date_is_utc(client, auth):
-    m = await meeting(client, auth, endDate="2099-01-02T03:04:05")
+async def test_naive_end_date_is_utc_and_deprecated_start_date_is_ignored(client, auth):
+    m = await meeting(client, auth, endDate="2099-01-02T03:04:05", startDate="2098-01-01T00:00:00Z")
     assert m["endDate"] == "2099-01-02T03:04:05.000Z"
+    assert m["startDate"].startswith(str(datetime.now(timezone.utc).year))
 
 
 async def test_links_prefix_pattern_lock_and_recording(client, auth):
