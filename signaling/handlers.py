@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
-from . import protocol
+from . import protocol, room_control
 from .admission import MODERATION
 from .errors import ChatDisabled, InvalidTarget, ParticipantNotFound
 from .protocol import Request
@@ -142,7 +142,7 @@ async def on_lock(hub: "Hub", s: Session, req: Request) -> None:
     info = await hub.directory.set_locked(room.room_id, req["locked"])
     if info is None or s.room is not room or hub.rooms.get(room.room_id) is not room:
         return
-    hub.apply_room_info(room, info, by=s)
+    room_control.apply_room_info(hub, room, info, by=s)
 
 
 @handler("kick", permission=MODERATION)
@@ -190,7 +190,7 @@ async def on_promote(hub: "Hub", s: Session, req: Request) -> None:
     target = _target(s, req["participantId"])
     if target.role == "host":
         raise InvalidTarget("that participant is already a host")
-    hub.change_role(_room(s), target, "host")
+    room_control.change_role(hub, _room(s), target, "host")
 
 
 @handler("demote", permission="canMakeModerator")
@@ -198,7 +198,7 @@ async def on_demote(hub: "Hub", s: Session, req: Request) -> None:
     target = _target(s, req["participantId"])
     if target.role != "host":
         raise InvalidTarget("only a host can be demoted")
-    hub.change_role(_room(s), target, "guest")
+    room_control.change_role(hub, _room(s), target, "guest")
 
 
 # --- chat --------------------------------------------------------------------------------------

@@ -13,11 +13,12 @@ from typing import Any, Awaitable, Callable
 
 import structlog
 
-from . import admission
+from . import admission, room_control
 from .admission import is_moderator, permissions_for
 from .errors import (AlreadyJoined, Forbidden, InvalidKey, NoPendingKnock, NotJoined, RateLimited,
                      RejectedRecently, RoomFull, RoomNotFound, UnknownType)
-from .ports import Identity, MediaHooks, RoomDirectory, RoomInfo
+from .events import Events
+from .ports import MediaHooks, RoomDirectory, RoomInfo
 from .protocol import Request
 from .room import LiveRoom, Meeting, new_room_session_id
 from .session import CLOSED, CONNECTED, JOINED, KNOCKING, Session
@@ -33,6 +34,7 @@ class Hub:
                  wall_clock: Callable[[], float] = time.time, clock: Callable[[], float] = time.monotonic):
         self.directory = directory
         self.media = media or MediaHooks()
+        self.events = Events()      # room.client.* / room.session.* for webhooks and metrics
         self.rooms: dict[str, LiveRoom] = {}
         self.sessions: set[Session] = set()
         self.cooldown_seconds = knock_cooldown_seconds
@@ -201,6 +203,9 @@ class Hub:
         room.broadcast({"type": "participant_joined", "participant": session.public()}, exclude=session)
         log.info("participant joined", room_id=room.room_id, participant_id=session.sid, role=session.role,
                  participants=len(room.participants))
+        self.events.emit("room.client.joined", room_id=room.room_id, participant_id=session.sid,
+                         display_name=session.display_name, role=session.role,
+                         room_session_id=room.meeting.room_session_id)
         if not had_host and room.host_present():
             room.tell_knockers_host_presence()
         media = self.media
@@ -214,6 +219,8 @@ class Hub:
         log.info("participant left", room_id=room.room_id, participant_id=session.sid, reason=reason,
                  participants=len(room.participants))
         room.broadcast({"type": "participant_left", "participantId": session.sid, "reason": reason})
+        self.events.emit("room.client.left", room_id=room.room_id, participant_id=session.sid,
+                         display_name=session.display_name, role=session.role, reason=reason)
         media = self.media
         self.later(lambda: media.participant_left(room.room_id, session.sid, reason), "media left")
         if had_host and not room.host_present():
@@ -243,6 +250,8 @@ class Hub:
                  queue=len(room.waiting))
         session.send(room.knock_status(session, request_id))
         room.tell_hosts(self.now_ms(), change)
+        self.events.emit("room.client.knocked", room_id=room.room_id, knock_id=knock.knock_id,
+                         display_name=knock.display_name, state=knock.state)
         return knock
 
     def hold(self, room: LiveRoom, knock_id: str, message: str, by: Session) -> None:
@@ -290,6 +299,9 @@ class Hub:
                 owner.room = None
                 owner.set_state(CONNECTED)
         room.tell_hosts(self.now_ms(), change)
+        self.events.emit("room.client.knock_cancelled" if state == CANCELLED else "room.client.knock_decided",
+                         room_id=room.room_id, knock_id=knock.knock_id, display_name=knock.display_name,
+                         state=state, reason=reason)
         self._forget_if_empty(room)
 
     def admit_all(self, room: LiveRoom, by: Session | None, reject_rest: str | None = None) -> int:
@@ -307,6 +319,8 @@ class Hub:
 
     def _persist_start(self, room: LiveRoom, meeting: Meeting) -> None:
         log.info("meeting started", room_id=room.room_id, room_session_id=meeting.room_session_id)
+        self.events.emit("room.session.started", room_id=room.room_id, room_session_id=meeting.room_session_id,
+                         start_ms=meeting.start_ms)
         directory, room_id = self.directory, room.room_id
         self.later(lambda: directory.meeting_started(room_id, meeting.room_session_id, meeting.start_ms),
                    "meeting started")
@@ -318,6 +332,8 @@ class Hub:
         end = self.now_ms()
         log.info("meeting ended", room_id=room.room_id, room_session_id=meeting.room_session_id, reason=reason,
                  peak=meeting.peak)
+        self.events.emit("room.session.ended", room_id=room.room_id, room_session_id=meeting.room_session_id,
+                         start_ms=meeting.start_ms, end_ms=end, peak=meeting.peak, reason=reason)
         directory, media, room_id = self.directory, self.media, room.room_id
         self.later(lambda: directory.meeting_ended(room_id, meeting.room_session_id, meeting.start_ms, end,
                                                    meeting.peak, reason), "meeting ended")
@@ -363,44 +379,8 @@ class Hub:
 
     async def room_updated(self, info: RoomInfo) -> None:
         room = self.rooms.get(info.room_id)
-        if room is None:
-            return
-        self.apply_room_info(room, info)
-
-    def apply_room_info(self, room: LiveRoom, info: RoomInfo, by: Session | None = None) -> None:
-        old = room.info
-        room.info = info
-        if old.is_locked != info.is_locked:
-            log.info("room lock", room_id=room.room_id, change=f"{old.is_locked} -> {info.is_locked}")
-        if old.roles != info.roles:
-            for s in list(room.participants.values()):
-                if s.identity is not None and not s.ext.get("role_changed"):
-                    self._set_permissions(room, s, permissions_for(info, s.identity))
-        room.broadcast(room.room_message())
-        if old.is_locked and not info.is_locked:
-            self.admit_all(room, by, reject_rest="room_full")
-
-    def _set_permissions(self, room: LiveRoom, s: Session, perms: dict[str, bool]) -> None:
-        if perms == s.permissions:
-            return
-        was_host = is_moderator(s.permissions)
-        s.permissions = perms
-        s.send({"type": "permissions", "role": s.role, "permissions": dict(perms)})
-        if is_moderator(perms) and not was_host:
-            s.send(room.knocks_message(self.now_ms()))
-        if was_host != is_moderator(perms):
-            room.tell_knockers_host_presence()
-
-    def change_role(self, room: LiveRoom, target: Session, role: str) -> None:
-        base = "moderator" if role == "host" else "speaker"
-        old = target.role
-        target.identity = Identity(role=role, base_role=base, member_id=target.identity.member_id
-                                   if target.identity else None)
-        target.role = role
-        target.ext["role_changed"] = True
-        log.info("participant role", room_id=room.room_id, participant_id=target.sid, change=f"{old} -> {role}")
-        self._set_permissions(room, target, permissions_for(room.info, target.identity))
-        room.broadcast({"type": "participant_updated", "participant": target.public()})
+        if room is not None:
+            room_control.apply_room_info(self, room, info)
 
     async def member_removed(self, room_id: str, member_id: str) -> None:
         room = self.rooms.get(room_id)
@@ -410,6 +390,11 @@ class Hub:
             if s.identity is not None and s.identity.member_id == member_id:
                 log.info("member removed from meeting", room_id=room_id, participant_id=s.sid)
                 self.kick(room, s, "member_deleted")
+        for knock in room.waiting.pending():    # a member sent to the waiting room
+            owner = knock.owner
+            if owner is not None and owner.identity is not None and owner.identity.member_id == member_id:
+                self.decide(room, knock, CANCELLED, None, "member_deleted")
+                self._close_session(owner, "member_deleted")
 
     async def shutdown(self, reason: str = "server_shutdown") -> None:
         for room in list(self.rooms.values()):

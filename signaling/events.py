@@ -1,0 +1,35 @@
+"""Domain events of live rooms, for webhooks and metrics (Whereby-style names).
+
+``room.client.knocked``, ``room.client.knock_cancelled``, ``room.client.knock_decided``,
+``room.client.joined``, ``room.client.left``, ``room.session.started``,
+``room.session.ended``. Listeners are called synchronously with (name, data)
+and must not block (schedule work instead); a failing listener is logged and
+never breaks the room. Data never carries keys or addresses.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import structlog
+
+log = structlog.get_logger("antechamber.signaling")
+
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+class Events:
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Add a listener; returns a function that removes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def emit(self, name: str, **data: Any) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(name, data)
+            except Exception:
+                log.exception("event listener failed", event=name)
