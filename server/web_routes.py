@@ -5,6 +5,7 @@ Routes:
 - ``/dashboard``        API-key dashboard (rooms, links, recordings)
 - ``/static/{path}``    CSS, JS modules, icons (``/web/{path}`` is an alias)
 - ``/{roomName}``       the room page for any room slug; the page joins over ``/ws``
+- ``/{roomName}/recordings``  the room's recordings (``?recordingKey=`` or ``?roomKey=``)
 
 The catch-all room route must be registered after every other route (see
 ``setup``); it only matches one path segment and refuses reserved names, so it
@@ -124,6 +125,15 @@ def setup(app: web.Application, root: Path | None = None) -> None:
     app.router.add_get("/web/{path:.+}", asset)
 
 
+async def recordings_page(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["roomName"]
+    if name.lower() in RESERVED or not _ROOM_SLUG.match(name):
+        raise web.HTTPNotFound(text="not found")
+    return _page(request, "recordings.html", keyed=True)
+
+
 def setup_room_route(app: web.Application) -> None:
-    """Register the ``/{roomName}`` catch-all. Call this LAST, after every other route."""
+    """Register the ``/{roomName}`` catch-all (and the room's recordings page,
+    ``/{roomName}/recordings``, the room's recording access link). Call this LAST."""
+    app.router.add_get("/{roomName}/recordings", recordings_page)
     app.router.add_get("/{roomName}", room_page)

@@ -67,5 +67,10 @@ def test_room_pages_carry_no_referrer_and_do_not_shadow_the_api(server, new_page
     assert "default-src 'self'" in resp.headers["content-security-policy"]
     assert page.goto(server.base_url + "/healthz").status == 200
     assert page.goto(server.base_url + "/static/../server/app.py").status == 404
+    # Two-segment API paths still reach the API, not the room's recordings page.
+    resp = page.goto(server.base_url + "/v1/recordings")
+    assert resp.status == 401 and resp.headers["content-type"].startswith("application/json")
+    resp = page.goto(server.base_url + "/some-room/recordings?recordingKey=abc")
+    assert resp.status == 200 and resp.headers["referrer-policy"] == "no-referrer"
     resp = page.goto(server.base_url + "/static/js/protocol.js")
     assert resp.status == 200 and resp.headers["content-type"].startswith("text/javascript")

@@ -30,6 +30,7 @@ def test_guest_knocks_and_host_lets_them_in(server, new_page):
     item = knock_item(host, "Gus Guest")
     expect(item).to_be_visible()
     expect(host.get_by_test_id("knock-badge")).to_have_text("1")
+    host.wait_for_function("() => window.antechamber.state.knockSounds >= 1")  # the chime rang
     shot(host, "meeting-host-knock", docs=True)
     item.get_by_test_id("admit").click()
 

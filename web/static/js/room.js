@@ -32,6 +32,7 @@ const state = {
   reconnectTimer: null,
   lastEnded: null,
   unreadChat: 0,
+  knockSounds: 0,
 };
 const meeting = new MeetingView({
   mute: (pid) => act(msg.mute(pid, "audio"), "Muted."),
@@ -42,7 +43,7 @@ const meeting = new MeetingView({
   demote: (pid) => act(msg.demote(pid), `${meeting.displayName(pid)} is now a guest.`),
 });
 const knocks = new KnockPanel(signaling, {
-  ring: () => playKnock(local.ensureAudioContext()),
+  ring: () => { if (playKnock(local.ensureAudioContext())) state.knockSounds += 1; },
   onChange: (count) => {
     const badge = $("#knock-badge");
     badge.hidden = count === 0;
