@@ -366,6 +366,15 @@ class Hub:
         self.remove(room, target, reason)
         self._close_session(target, reason, message)
 
+    def drop(self, room_id: str, participant_id: str, reason: str = "disconnected") -> bool:
+        """Remove a participant from outside (e.g. the SFU saw its ICE fail); True if found."""
+        room = self.rooms.get(room_id)
+        target = room.find(participant_id) if room is not None else None
+        if room is None or target is None:
+            return False
+        self.kick(room, target, reason)
+        return True
+
     # --- the LiveMeetings port (called by REST through the server's adapter) -----------------
 
     def has_meeting(self, room_id: str) -> bool:
