@@ -1,6 +1,6 @@
 // The knock sound: a short two-note chime synthesised with WebAudio (no audio file).
 
-let lastPlayed = 0;
+let lastPlayed = -Infinity;
 
 /** Play the chime on ctx (an AudioContext created on a user gesture). Rate-limited. */
 export function playKnock(ctx) {
