@@ -97,13 +97,45 @@ class FileInfo:
     streams: list[dict] = field(default_factory=list)
 
 
+def _vint(buf: bytes, pos: int) -> tuple[int, int, bool]:
+    """EBML variable-size integer at pos: (value, length, is 'unknown size')."""
+    first = buf[pos]
+    length = 1
+    while length <= 8 and not first & (0x80 >> (length - 1)):
+        length += 1
+    if length > 8 or pos + length > len(buf):
+        raise ValueError("bad EBML size")
+    value = first & (0xFF >> length)
+    for b in buf[pos + 1: pos + length]:
+        value = (value << 8) | b
+    return value, length, value == (1 << (7 * length)) - 1
+
+
+def segment_complete(path: Path) -> bool:
+    """True if the Matroska Segment's size was written and the file holds all of it:
+    the muxer fills the size in only when it writes its trailer."""
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+        total = fh.seek(0, os.SEEK_END)
+    try:
+        if head[:4] != b"\x1a\x45\xdf\xa3":
+            return False
+        size, n, _ = _vint(head, 4)
+        pos = 4 + n + size
+        if head[pos:pos + 4] != b"\x18\x53\x80\x67":
+            return False
+        size, n, unknown = _vint(head, pos + 4)
+        return not unknown and pos + 4 + n + size <= total
+    except (ValueError, IndexError):
+        return False
+
+
 def probe(path: Path) -> FileInfo:
     """Duration, size and streams of a recording file, even one cut short by a crash."""
     path = Path(path)
     info = FileInfo(size=path.stat().st_size)
     with av.open(str(path)) as inp:
-        # the muxer writes per-stream DURATION tags only in its trailer
-        info.finalized = bool(inp.streams) and all("DURATION" in s.metadata for s in inp.streams)
+        info.finalized = bool(inp.streams) and segment_complete(path)
         info.streams = [
             {"trackId": _tag(s), "kind": s.type, "codec": s.codec_context.name if s.codec_context else "",
              "label": s.metadata.get("title", "")}

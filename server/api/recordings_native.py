@@ -1,0 +1,286 @@
+"""Recordings API shaped like OpenVidu Meet, mounted at /api/v1 and /meet/api/v1.
+
+Who may do what:
+
+* the API key holder: everything;
+* a host of the recording's room (``roomKey`` = host key or a moderator member
+  key, as query parameter or ``X-Room-Key`` header): what their effective
+  permissions allow (``canRetrieveRecordings`` to read and download,
+  ``canDeleteRecordings`` to delete);
+* the room's recording key (``recordingKey``), when the room enables anonymous
+  recording access: read and download;
+* a signed link (``expires`` + ``signature``, see server/signed_links.py):
+  download of that one recording, until it expires or is revoked.
+
+Anything else: 401 without credentials, 403 with credentials that do not fit.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+from aiohttp import web
+
+from signaling.permissions import effective_permissions
+
+from ..appkeys import CREDENTIALS, SETTINGS
+from ..errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
+from ..keys import key_matches
+from ..recordings import LIVE_STATUSES, RECORDINGS, RecordingService, recordings_ctx, valid_id
+from ..signed_links import DEFAULT_VALID_SECONDS, MAX_VALID_SECONDS, LinkError
+from ..store.base import InvalidToken, RecordingQuery
+from ..store.records import Recording
+from .auth import check_api_key, presented_key, require_api_key
+from .jsonbody import read_object
+
+PREFIXES = ("/api/v1", "/meet/api/v1")
+MAX_ITEMS = 100
+DEFAULT_ITEMS = 10
+MAX_BULK = 100
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def service(request: web.Request) -> RecordingService:
+    return request.app[RECORDINGS]
+
+
+def _invalid(field: str, message: str) -> Unprocessable:
+    return Unprocessable(f"invalid request: {field}", code="validation_error",
+                         details=[{"field": field, "message": message}])
+
+
+def render(rec: Recording) -> dict[str, Any]:
+    return {
+        "recordingId": rec.recording_id, "roomId": rec.room_id, "roomSessionId": rec.room_session_id,
+        "status": rec.status, "filename": rec.filename, "startDate": rec.start_date, "endDate": rec.end_date,
+        "duration": rec.duration, "size": rec.size, "tracks": rec.tracks, "error": rec.error,
+    }
+
+
+# --- access ------------------------------------------------------------------------------
+
+
+async def room_key_permissions(request: web.Request, room_id: str) -> Optional[dict[str, bool]]:
+    """Permissions that the room key in the request grants in this room; None without a key."""
+    host_key = request.query.get("roomKey") or request.headers.get("X-Room-Key")
+    recording_key = request.query.get("recordingKey")
+    if not host_key and not recording_key:
+        return None
+    svc = service(request)
+    room = await svc.store.get_room(room_id)
+    if room is None:
+        return {}
+    secret = request.app[CREDENTIALS].server_secret
+    if host_key:
+        if key_matches(secret, room.room_id, "host", room.key_version, host_key):
+            return effective_permissions("moderator", room.roles)
+        member_id, dot, key = host_key.partition(".")
+        if dot and valid_id(member_id):
+            member = await svc.store.get_member(room.room_id, member_id)
+            if member is not None and key_matches(secret, room.room_id, f"member:{member_id}",
+                                                  member.key_version, key):
+                return effective_permissions(member.base_role, room.roles, member.custom_permissions)
+        return {}
+    anonymous = ((room.access or {}).get("anonymous") or {}).get("recording") or {}
+    if anonymous.get("enabled", True) and key_matches(secret, room.room_id, "recording", room.key_version,
+                                                     recording_key or ""):
+        return {"canRetrieveRecordings": True}
+    return {}
+
+
+async def authorize(request: web.Request, rec_id: str, permission: str, *, allow_link: bool = False) -> Recording:
+    """Return the recording if the caller may use ``permission`` on it; 401/403/404 otherwise."""
+    svc = service(request)
+    if presented_key(request) is not None:
+        check_api_key(request)
+        return await svc.get(rec_id)
+    if allow_link and ("signature" in request.query or "expires" in request.query):
+        rec = await svc.get(rec_id)
+        try:
+            svc.check_link(rec, request.query.get("expires"), request.query.get("signature"))
+        except LinkError as err:
+            raise Forbidden(str(err), code=err.code) from None
+        return rec
+    if request.query.get("roomKey") or request.headers.get("X-Room-Key") or request.query.get("recordingKey"):
+        rec = await svc.get(rec_id)
+        perms = await room_key_permissions(request, rec.room_id) or {}
+        if not perms.get(permission):
+            raise Forbidden("this key does not allow that on this recording", code="forbidden")
+        return rec
+    raise Unauthorized("missing credentials: an API key, a room key or a signed link",
+                       headers={"WWW-Authenticate": 'Bearer realm="antechamber"'})
+
+
+def download_name(rec: Recording) -> str:
+    room = _SAFE.sub("-", rec.room_id).strip("-.")[:60] or "room"
+    ext = rec.filename.rsplit(".", 1)[-1] if "." in rec.filename else "mkv"
+    return f"recording-{room}-{rec.start_date}.{_SAFE.sub('', ext)[:5] or 'mkv'}"
+
+
+async def send_file(request: web.Request, rec: Recording) -> web.StreamResponse:
+    if rec.status in LIVE_STATUSES:
+        raise_conflict(rec)
+    path = service(request).file_of(rec)
+    if path is None:
+        raise NotFound("the recording has no file", code="recording_file_missing")
+    ctype = "video/webm" if path.suffix == ".webm" else "video/x-matroska"
+    return web.FileResponse(path, headers={
+        "Content-Type": ctype,
+        "Content-Disposition": f'attachment; filename="{download_name(rec)}"',
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    })
+
+
+def raise_conflict(rec: Recording):
+    raise Conflict(f"the recording is {rec.status}; it can be fetched once it has ended", code="recording_active")
+
+
+# --- handlers ------------------------------------------------------------------------------
+
+
+def _choice(request: web.Request, name: str, allowed: tuple[str, ...], default: Optional[str]) -> Optional[str]:
+    value = request.query.get(name)
+    if value in (None, ""):
+        return default
+    if value not in allowed:
+        raise _invalid(name, f"must be one of: {', '.join(allowed)}")
+    return value
+
+
+async def list_recordings(request: web.Request) -> web.Response:
+    q = request.query
+    room_id = q.get("roomId") or None
+    if presented_key(request) is not None or room_id is None:
+        check_api_key(request)
+    else:
+        perms = await room_key_permissions(request, room_id)
+        if perms is None:
+            check_api_key(request)  # no credentials at all: 401
+        elif not perms.get("canRetrieveRecordings"):
+            raise Forbidden("this key does not allow listing this room's recordings")
+    raw = q.get("maxItems")
+    max_items = DEFAULT_ITEMS
+    if raw not in (None, ""):
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_ITEMS:
+            raise _invalid("maxItems", f"must be an integer from 1 to {MAX_ITEMS}")
+        max_items = int(raw)
+    query = RecordingQuery(
+        room_id=room_id,
+        status=_choice(request, "status", ("starting", "active", "ending", "complete", "failed"), None),
+        sort_field=_choice(request, "sortField", ("startDate", "duration", "size"), "startDate"),
+        sort_order=_choice(request, "sortOrder", ("asc", "desc"), "desc"),
+        limit=max_items, token=q.get("nextPageToken") or None,
+    )
+    try:
+        page = await service(request).store.list_recordings(query)
+    except InvalidToken:
+        raise BadRequest("nextPageToken is not valid for this query", code="invalid_page_token",
+                         details=[{"field": "nextPageToken", "message": "not a token for this query"}]) from None
+    return web.json_response({
+        "recordings": [render(r) for r in page.items],
+        "pagination": {"isTruncated": page.next_token is not None, "nextPageToken": page.next_token,
+                       "maxItems": max_items},
+    })
+
+
+async def get_recording(request: web.Request) -> web.Response:
+    rec = await authorize(request, request.match_info["recordingId"], "canRetrieveRecordings")
+    return web.json_response(render(rec))
+
+
+async def get_media(request: web.Request) -> web.StreamResponse:
+    rec = await authorize(request, request.match_info["recordingId"], "canRetrieveRecordings", allow_link=True)
+    return await send_file(request, rec)
+
+
+async def delete_recording(request: web.Request) -> web.Response:
+    rec = await authorize(request, request.match_info["recordingId"], "canDeleteRecordings")
+    await service(request).delete(rec.recording_id)
+    return web.Response(status=204)
+
+
+async def bulk_delete(request: web.Request) -> web.Response:
+    raw = request.query.get("recordingIds", "")
+    ids = list(dict.fromkeys(r.strip() for r in raw.split(",") if r.strip()))
+    if not ids:
+        raise _invalid("recordingIds", "give one or more comma-separated recording ids")
+    if len(ids) > MAX_BULK:
+        raise _invalid("recordingIds", f"at most {MAX_BULK} recordings per request")
+    deleted, failed = await delete_many(service(request), ids)
+    if not failed:
+        return web.Response(status=204)
+    return web.json_response({"deleted": deleted, "notDeleted": failed}, status=200)
+
+
+async def delete_many(svc: RecordingService, ids: list[str]) -> tuple[list[str], list[dict[str, str]]]:
+    deleted: list[str] = []
+    failed: list[dict[str, str]] = []
+    for rid in ids:
+        try:
+            await svc.delete(rid)
+            deleted.append(rid)
+        except ApiError as err:
+            failed.append({"recordingId": rid[:100], "error": err.code, "message": err.message})
+    return deleted, failed
+
+
+def valid_for(request: web.Request, name: str) -> int:
+    raw = request.query.get(name)
+    if raw in (None, ""):
+        return DEFAULT_VALID_SECONDS
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_VALID_SECONDS:
+        raise _invalid(name, f"must be an integer from 1 to {MAX_VALID_SECONDS} (seconds)")
+    return int(raw)
+
+
+def media_url(request: web.Request, rec: Recording, seconds: int) -> tuple[str, int]:
+    svc = service(request)
+    query, expires = svc.link_query(rec, seconds)
+    base = request.app[SETTINGS].base_url
+    return f"{base}/api/v1/recordings/{rec.recording_id}/media?{query}", expires
+
+
+async def get_url(request: web.Request) -> web.Response:
+    rec = await authorize(request, request.match_info["recordingId"], "canRetrieveRecordings")
+    url, expires = media_url(request, rec, valid_for(request, "expiresIn"))
+    return web.json_response({"url": url, "expiresAt": expires * 1000})
+
+
+async def revoke_urls(request: web.Request) -> web.Response:
+    rec = await authorize(request, request.match_info["recordingId"], "canDeleteRecordings")
+    await service(request).revoke_links(rec.recording_id)
+    return web.Response(status=204)
+
+
+async def start_recording(request: web.Request) -> web.Response:
+    body = await read_object(request)
+    room_id = body.get("roomId")
+    if not isinstance(room_id, str) or not 1 <= len(room_id) <= 200:
+        raise _invalid("roomId", "must be a room id (1 to 200 characters)")
+    rec = await service(request).start(room_id)
+    location = f"{request.path.rstrip('/')}/{rec.recording_id}"
+    return web.json_response(render(rec), status=201, headers={"Location": location})
+
+
+async def stop_recording(request: web.Request) -> web.Response:
+    rec = await service(request).stop(request.match_info["recordingId"])
+    return web.json_response(render(rec), status=200)
+
+
+def setup(app: web.Application) -> None:
+    """Routes on both prefixes; the service lives in a cleanup_ctx (after the store's)."""
+    app.cleanup_ctx.append(recordings_ctx)
+    r = app.router
+    for p in PREFIXES:
+        r.add_get(f"{p}/recordings", list_recordings)
+        r.add_post(f"{p}/recordings", require_api_key(start_recording))
+        r.add_delete(f"{p}/recordings", require_api_key(bulk_delete))
+        r.add_get(f"{p}/recordings/{{recordingId}}", get_recording)
+        r.add_delete(f"{p}/recordings/{{recordingId}}", delete_recording)
+        r.add_get(f"{p}/recordings/{{recordingId}}/media", get_media)
+        r.add_get(f"{p}/recordings/{{recordingId}}/url", get_url)
+        r.add_delete(f"{p}/recordings/{{recordingId}}/url", revoke_urls)
+        r.add_post(f"{p}/recordings/{{recordingId}}/stop", require_api_key(stop_recording))
