@@ -11,4 +11,8 @@ def setup(app: web.Application) -> None:
     native_rooms.setup(app)
     members.setup(app)
     whereby.setup(app)
+    from . import recordings_native, recordings_whereby
+
+    recordings_native.setup(app)   # also adds the recording service's cleanup_ctx
+    recordings_whereby.setup(app)
     openapi.setup(app)
