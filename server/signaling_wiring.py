@@ -137,17 +137,11 @@ class StoreDirectory:
             await self._finish_pending_deletion(room)
 
     async def _finish_pending_deletion(self, room: Room) -> None:
-        from .errors import ApiError
         from .rooms import RoomService
 
-        pending = room.pending_deletion or {}
-        with_recordings = "close" if pending.get("action") == "close" else "force"
-        try:
-            result = await RoomService(self.app).delete(room.room_id, "force", with_recordings,
-                                                        reason=pending.get("reason", "room_deleted"))
+        result = await RoomService(self.app).complete_pending_deletion(room.room_id)
+        if result is not None:
             log.info("scheduled room deletion done", room_id=room.room_id, outcome=result.success_code)
-        except ApiError as err:
-            log.info("scheduled room deletion skipped", room_id=room.room_id, reason=err.code)
 
 
 class HubLiveMeetings:
