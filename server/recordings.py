@@ -70,6 +70,25 @@ class NoRecordingMedia:
         return None
 
 
+class SfuRecordingMedia:
+    """RecordingMedia over the SFU's MediaServicePort, for whoever wires the hub:
+    ``names(room_id, participant_id)`` gives display names, ``announce(room_id, info)``
+    tells the meeting (e.g. a ``recording`` message to everyone)."""
+
+    def __init__(self, media_service: Any, names: Any = None, announce: Any = None) -> None:
+        self.media_service, self._names, self._announce = media_service, names, announce
+
+    def media_room(self, room_id: str) -> Optional[MediaRoomPort]:
+        return self.media_service.get_room(room_id)
+
+    def participant_name(self, room_id: str, participant_id: str) -> str:
+        return self._names(room_id, participant_id) if self._names else participant_id
+
+    async def recording_changed(self, room_id: str, recording: dict[str, Any]) -> None:
+        if self._announce is not None:
+            await self._announce(room_id, recording)
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -170,6 +189,22 @@ class RecordingService:
         await self._move(rec, "active")
         await self._announce(rec)
         return rec
+
+    async def maybe_autostart(self, room_id: str, participants: int) -> Optional[Recording]:
+        """Honour the room's ``recording.startTrigger`` (automatic | automatic-2nd-participant)
+        when the meeting's participant count changes; call it from the hub wiring."""
+        if room_id in self._active:
+            return None
+        room = await self.store.get_room(room_id)
+        rec_cfg = ((room.config or {}).get("recording") or {}) if room else {}
+        trigger = rec_cfg.get("startTrigger")
+        needed = {"automatic": 1, "automatic-2nd-participant": 2}.get(trigger or "")
+        if room is None or not rec_cfg.get("enabled", True) or needed is None or participants < needed:
+            return None
+        try:
+            return await self.start(room_id)
+        except Conflict:
+            return None
 
     async def stop(self, recording_id: str) -> Recording:
         rec = await self.get(recording_id)

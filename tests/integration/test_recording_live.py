@@ -1,0 +1,96 @@
+"""Start and stop a recording over REST while real aiortc peers publish into the real SFU."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+
+import av
+import pytest
+
+from media.ports import MediaConfig
+from media.sfu import MediaService
+from server.recordings import RECORDING_MEDIA, RECORDINGS, SfuRecordingMedia
+from server.store.records import Room
+from server.appkeys import STORE
+from tests.helpers.media_peers import COLOURS, PeerClient, SolidColourTrack, ToneTrack, join_room, publish
+from tests.helpers.rest_app import running_app
+
+pytestmark = pytest.mark.timeout(90)
+R = "/api/v1/recordings"
+
+
+async def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def test_rest_start_stop_with_a_live_meeting(settings_factory, auth, tmp_path):
+    sfu = MediaService(MediaConfig(loopback_candidates=True))
+    announced: list[tuple[str, dict]] = []
+
+    async def announce(room_id, info):
+        announced.append((room_id, info))
+
+    port = SfuRecordingMedia(sfu, names=lambda room_id, pid: pid.title(), announce=announce)
+    settings = settings_factory()
+    alice = PeerClient("alice", decode=False)
+    try:
+        async with running_app(settings, extra={RECORDING_MEDIA: port}) as (client, app, _):
+            await app[STORE].create_room(Room(room_id="live-room", creation_date=1))
+            room = sfu.open_room("live-room")
+            await join_room(room, alice)
+            await publish(room, alice, {"microphone": ToneTrack(), "camera": SolidColourTrack(COLOURS["green"])})
+            await wait_until(lambda: len(room.publications()) == 2
+                             and all(room.pubs[p.publication_id].frames_in > 3 for p in room.publications()),
+                             20, "alice's media")
+
+            resp = await client.post(R, headers=auth, json={"roomId": "live-room"})
+            assert resp.status == 201, await resp.text()
+            rec = await resp.json()
+            rid = rec["recordingId"]
+            assert rec["status"] == "active"
+            started = time.monotonic()
+            again = await client.post(R, headers=auth, json={"roomId": "live-room"})
+            assert again.status == 409 and (await again.json())["code"] == "recording_already_started"
+            busy = await client.get(f"{R}/{rid}/media", headers=auth)
+            assert busy.status == 409
+            listed = await (await client.get(R, headers=auth, params={"status": "active"})).json()
+            assert [r["recordingId"] for r in listed["recordings"]] == [rid]
+
+            while time.monotonic() < started + 3.0:
+                await asyncio.sleep(0.05)
+            t_stop = time.monotonic()
+            stopped = await client.post(f"{R}/{rid}/stop", headers=auth)
+            assert stopped.status == 200
+            assert time.monotonic() - t_stop < 5
+            done = await stopped.json()
+            assert done["status"] == "complete", done
+            assert abs(done["duration"] - 3.0) < 0.5 and done["size"] > 0 and done["endDate"] >= done["startDate"]
+            assert {(t["participantName"], t["kind"]) for t in done["tracks"]} == {("Alice", "audio"), ("Alice", "video")}
+            assert [i["status"] for _, i in announced] == ["active", "complete"]
+
+            media = await client.get(f"{R}/{rid}/media", headers=auth)
+            assert media.status == 200
+            path = tmp_path / "download.mkv"
+            path.write_bytes(await media.read())
+
+            # a meeting that ends stops its recording
+            second = await (await client.post(R, headers=auth, json={"roomId": "live-room"})).json()
+            await asyncio.sleep(0)  # the recorder is attached; end the meeting
+            ended = await app[RECORDINGS].stop_room("live-room")
+            assert ended is not None and ended.recording_id == second["recordingId"]
+            assert ended.status in ("complete", "failed")
+    finally:
+        await alice.close()
+        await sfu.close()
+
+    with av.open(str(path)) as c:
+        assert sorted(s.type for s in c.streams) == ["audio", "video"]
+        assert abs(c.duration / 1e6 - 3.0) < 0.5
+    run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0", "-f", "null", "-"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stderr.strip() == "", run.stderr
