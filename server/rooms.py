@@ -104,19 +104,22 @@ def install(app: web.Application) -> None:
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
+    """A new dict: ``base`` overlaid with ``update``, nested dicts merged and copied (never shared)."""
+    out = {k: deep_merge(v, {}) if isinstance(v, dict) else v for k, v in base.items()}
     for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
+        if isinstance(value, dict):
+            prior = out.get(key)
+            out[key] = deep_merge(prior if isinstance(prior, dict) else {}, value)
         else:
             out[key] = value
     return out
 
 
-def drop_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: drop_none(v) for k, v in value.items() if v is not None}
-    return value
+_SNAPSHOTS: dict[str, Callable[[Room], Any]] = {
+    "config": lambda r: r.config, "roles": lambda r: r.roles, "access": lambda r: r.access,
+    "status": lambda r: r.status, "lock": lambda r: r.is_locked, "closed": lambda r: r.status,
+    "scheduled deletion": lambda r: r.pending_deletion,
+}
 
 
 @dataclass(frozen=True)
@@ -220,17 +223,13 @@ class RoomService:
     async def update(self, room_id: str, change: Callable[[Room], None], what: str) -> Room:
         """Apply ``change`` to the stored room, save it and tell the live meeting."""
         room = await self.get(room_id)
-        before = self.render_summary(room)
+        snapshot = _SNAPSHOTS.get(what, lambda r: None)
+        before = repr(snapshot(room))
         change(room)
         await self.store.update_room(room)
-        after = self.render_summary(room)
-        log.info("room updated", room_id=room_id, what=what, change=f"{before} -> {after}")
+        log.info("room updated", room_id=room_id, what=what, change=f"{before} -> {snapshot(room)!r}")
         await self.live.room_updated(room)
         return room
-
-    @staticmethod
-    def render_summary(room: Room) -> str:
-        return f"status={room.status} locked={room.is_locked} mode={room.room_mode}"
 
     # --- delete ---------------------------------------------------------------------------
 

@@ -132,3 +132,5 @@ async def test_secrets_never_reach_the_logs(client, auth):
     for s in secrets:
         assert s not in text
     assert room["roomId"] in text       # the logs do say what happened
+    lock = [e for e in events if e["event"] == "room updated" and e.get("what") == "lock"]
+    assert [e["change"] for e in lock] == ["False -> True"]

@@ -38,6 +38,9 @@ def test_deep_merge_is_partial_and_does_not_mutate():
     assert out == {"chat": {"enabled": True}, "recording": {"enabled": False, "type": "cloud"},
                    "e2ee": {"enabled": True}}
     assert base["recording"]["enabled"] is True
+    copy = deep_merge(base, {})
+    copy["chat"]["enabled"] = False          # nested dicts are never shared with the base
+    assert base["chat"]["enabled"] is True
 
 
 @pytest.mark.parametrize("code, status", [
