@@ -9,6 +9,7 @@ import urllib.request
 
 import pytest
 
+from tests.helpers.redis_server import free_port
 from tests.helpers.server_process import ServerProcess
 
 pytestmark = pytest.mark.timeout(120)
@@ -66,10 +67,11 @@ def test_rooms_survive_a_restart(tmp_path):
     data = tmp_path / "data"
     key = "restart-test-key-0123456789"
     headers = {"Authorization": f"Bearer {key}"}
-    with ServerProcess(data, api_key=key) as srv:
+    port = free_port()
+    with ServerProcess(data, api_key=key, port=port) as srv:
         status, room = _post(srv.url + "/api/v1/rooms", {"roomName": "Survivor", "isLocked": True}, headers)
         assert status == 201
-    with ServerProcess(data, api_key=key) as srv:
+    with ServerProcess(data, api_key=key, port=port) as srv:
         status, again = _get(f"{srv.url}/api/v1/rooms/{room['roomId']}", headers)
         assert status == 200
         assert again["roomName"] == "Survivor" and again["isLocked"] is True
