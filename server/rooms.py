@@ -118,7 +118,7 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 _SNAPSHOTS: dict[str, Callable[[Room], Any]] = {
     "config": lambda r: r.config, "roles": lambda r: r.roles, "access": lambda r: r.access,
     "status": lambda r: r.status, "lock": lambda r: r.is_locked, "closed": lambda r: r.status,
-    "scheduled deletion": lambda r: r.pending_deletion,
+    "scheduled deletion": lambda r: r.pending_deletion, "keys": lambda r: f"key_version={r.key_version}",
 }
 
 

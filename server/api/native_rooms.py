@@ -199,6 +199,17 @@ async def put_lock(request: web.Request) -> web.Response:
     return await _update(request, UpdateLockIn, _apply_lock, "lock")
 
 
+async def rotate_keys(request: web.Request) -> web.Response:
+    """Bump the room's key version: every host, viewer and recording link issued so far stops working."""
+    room_id = _room_id(request)
+    svc = _service(request)
+
+    def bump(room: Room) -> None:
+        room.key_version += 1
+    room = await svc.update(room_id, bump, "keys")
+    return web.json_response({"message": f"room {room_id!r} keys rotated", "room": svc.render(room)})
+
+
 def setup(app: web.Application) -> None:
     install_rooms(app)
     for prefix in PREFIXES:
@@ -214,3 +225,4 @@ def setup(app: web.Application) -> None:
         r.add_put(f"{prefix}/rooms/{{roomId}}/access", require_api_key(put_access))
         r.add_put(f"{prefix}/rooms/{{roomId}}/status", require_api_key(put_status))
         r.add_put(f"{prefix}/rooms/{{roomId}}/lock", require_api_key(put_lock))
+        r.add_post(f"{prefix}/rooms/{{roomId}}/rotate-keys", require_api_key(rotate_keys))

@@ -258,6 +258,12 @@ def _native_paths(prefix: str, tag: str) -> dict[str, Any]:
             "delete": op("deleteMember", "Delete a member: its link stops working and it leaves a live meeting",
                          {"204": {"description": "deleted"}, **_errors(401, 404)}),
         },
+        rooms + "/{roomId}/rotate-keys": {
+            "parameters": [_ROOM_ID],
+            "post": op("rotateRoomKeys", "Rotate the room's keys: host, viewer and recording links issued so far "
+                       "stop working; the answer carries the new links",
+                       {"200": _resp("rotated", "RoomUpdate"), **_errors(401, 404, 422)}),
+        },
         rooms + "/{roomId}/roles": put("Roles", "UpdateRolesIn"),
         rooms + "/{roomId}/access": put("Access", "UpdateAccessIn"),
         rooms + "/{roomId}/status": put("Status", "UpdateStatusIn"),

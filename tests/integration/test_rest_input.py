@@ -19,7 +19,8 @@ def endpoints(base: str) -> list[tuple[str, str]]:
     return [("POST", f"{base}/rooms"), ("GET", f"{base}/rooms"), ("DELETE", f"{base}/rooms?roomIds=a"),
             ("GET", f"{base}/rooms/r"), ("DELETE", f"{base}/rooms/r"), ("GET", f"{base}/rooms/r/config"),
             ("PUT", f"{base}/rooms/r/config"), ("PUT", f"{base}/rooms/r/roles"), ("PUT", f"{base}/rooms/r/access"),
-            ("PUT", f"{base}/rooms/r/status"), ("PUT", f"{base}/rooms/r/lock")]
+            ("PUT", f"{base}/rooms/r/status"), ("PUT", f"{base}/rooms/r/lock"),
+            ("POST", f"{base}/rooms/r/rotate-keys")]
 
 
 async def room_count(client, auth) -> int:

@@ -339,3 +339,21 @@ async def test_bulk_delete(env, base, auth):
 
     resp = await client.delete(f"{base}/rooms", headers=auth)
     assert resp.status == 422 and (await resp.json())["details"][0]["field"] == "roomIds"
+
+
+async def test_rotating_keys_invalidates_old_links(env, base, auth):
+    client, _, creds, live = env
+    room = await create(client, base, auth)
+    old_host = room["access"]["anonymous"]["moderator"]["url"].split("roomKey=", 1)[1]
+    resp = await client.post(f"{base}/rooms/{room['roomId']}/rotate-keys", headers=auth)
+    body = await resp.json()
+    assert resp.status == 200, body
+    new_host = body["room"]["access"]["anonymous"]["moderator"]["url"].split("roomKey=", 1)[1]
+    assert new_host != old_host
+    assert body["room"]["access"]["anonymous"]["speaker"]["url"] == room["access"]["anonymous"]["speaker"]["url"]
+    assert key_matches(creds.server_secret, room["roomId"], "host", 1, new_host)
+    assert not key_matches(creds.server_secret, room["roomId"], "host", 1, old_host)
+    assert live.updated[-1].key_version == 1
+    got = await (await client.get(f"{base}/rooms/{room['roomId']}", headers=auth)).json()
+    assert got == body["room"]
+    assert (await client.post(f"{base}/rooms/nope/rotate-keys", headers=auth)).status == 404
