@@ -327,10 +327,29 @@ def build_spec() -> dict[str, Any]:
     }
 
 
+OPENAPI_EXTRA = web.AppKey("openapi_extra", list)
+
+
+def add_paths(app: web.Application, paths: dict[str, Any], schemas: dict[str, Any] | None = None) -> None:
+    """Let another module document its routes (call from its setup, before the app starts).
+
+    ``paths`` are OpenAPI path items; ``schemas`` go into components/schemas.
+    """
+    if OPENAPI_EXTRA not in app:
+        app[OPENAPI_EXTRA] = []
+    app[OPENAPI_EXTRA].append((paths, schemas or {}))
+
+
 def setup(app: web.Application) -> None:
-    body = json.dumps(build_spec())
+    cached: list[str] = []
 
     async def openapi_json(request: web.Request) -> web.Response:
-        return web.Response(text=body, content_type="application/json")
+        if not cached:   # built on first use, after every module has added its paths
+            spec = build_spec()
+            for paths, extra_schemas in request.app.get(OPENAPI_EXTRA, []):
+                spec["paths"].update(paths)
+                spec["components"]["schemas"].update(extra_schemas)
+            cached.append(json.dumps(spec))
+        return web.Response(text=cached[0], content_type="application/json")
 
     app.router.add_get("/api/openapi.json", openapi_json)

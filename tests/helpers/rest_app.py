@@ -43,14 +43,16 @@ class RecordingLive:
 
 
 @contextlib.asynccontextmanager
-async def running_app(settings: Settings, *, live: Any = None,
-                      extra: dict | None = None) -> AsyncIterator[tuple[TestClient, web.Application, Credentials]]:
+async def running_app(settings: Settings, *, live: Any = None, extra: dict | None = None,
+                      prepare: Any = None) -> AsyncIterator[tuple[TestClient, web.Application, Credentials]]:
     creds = load_or_create(settings.data_dir, settings.api_keys)
     app = create_app(settings, creds)
     if live is not None:
         app[LIVE] = live
     for key, value in (extra or {}).items():
         app[key] = value
+    if prepare is not None:
+        prepare(app)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield client, app, creds
 

@@ -12,7 +12,9 @@ import urllib.request
 import pytest
 from openapi_spec_validator import validate
 
+from server.api.openapi import add_paths
 from tests.conftest import TEST_API_KEY
+from tests.helpers.rest_app import running_app
 from tests.helpers.server_process import ServerProcess
 
 
@@ -38,6 +40,20 @@ async def test_spec_covers_every_rest_route(client):
     assert served and served <= documented, served - documented
     codes = spec["components"]["schemas"]["RoomDeletion"]["properties"]["successCode"]["enum"]
     assert "room_with_active_meeting_scheduled_to_be_deleted" in codes and "room_closed" in codes
+
+
+async def test_other_modules_can_document_their_routes(settings):
+    def prepare(app):
+        add_paths(app, {"/api/v1/widgets": {"get": {"operationId": "listWidgets", "responses": {
+            "200": {"description": "ok", "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Widget"}}}}}}}},
+            {"Widget": {"type": "object"}})
+
+    async with running_app(settings, prepare=prepare) as (client, _, _):
+        spec = await (await client.get("/api/openapi.json")).json()
+    validate(spec)
+    assert "/api/v1/widgets" in spec["paths"] and "Widget" in spec["components"]["schemas"]
+    assert "/api/v1/rooms" in spec["paths"]
 
 
 @pytest.fixture
