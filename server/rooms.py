@@ -282,8 +282,8 @@ class RoomService:
             return DeletionResult("room_with_active_meeting_scheduled_to_be_deleted",
                                   f"{base} will be deleted when its meeting ends", room)
 
-        if meeting:   # with_meeting == force
-            await self.live.end_meeting(room_id, reason)
+        # with_meeting == force, or no meeting: still turn away anyone waiting in the lobby
+        await self.live.end_meeting(room_id, reason)
         if close:
             room = await self.close(room_id)
             code = "room_with_active_meeting_closed" if meeting else "room_closed"

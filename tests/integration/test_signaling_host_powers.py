@@ -173,6 +173,18 @@ async def test_rest_delete_room_ends_the_live_meeting(client, auth):
         assert await store(client).get_room(rid) is None
 
 
+async def test_deleting_a_room_with_no_meeting_tells_the_waiting_guests(client, auth):
+    room = await make_room(client, auth, isLocked=True)
+    rid = room["roomId"]
+    async with clients(client) as cs:
+        knocker = await cs.knocking(rid, "Gus")
+        assert not hub(client).has_meeting(rid)
+        resp = await client.delete(f"/api/v1/rooms/{rid}", headers=auth)
+        assert resp.status == 200, await resp.text()
+        assert (await knocker.wait_for("ended"))["reason"] == "room_deleted"
+        assert await store(client).get_room(rid) is None
+
+
 async def test_scheduled_deletion_happens_when_the_meeting_ends(client, auth):
     room = await make_room(client, auth)
     rid = room["roomId"]
