@@ -27,6 +27,7 @@ from .writer import RecordingWriter, TrackSpec
 
 log = structlog.get_logger("antechamber.recording")
 
+BATCH_SECONDS = 0.05              # frames go to the writer thread in batches: few thread wake-ups
 KEYFRAME_REQUEST_INTERVAL = 1.0   # seconds between requests while a track waits
 RESYNC_GAP = 2.0                  # a video gap this long (e.g. muted) waits for a keyframe again
 _STOP = object()
@@ -69,7 +70,12 @@ class RecordingMuxer:
         self._request_keyframe = request_keyframe or (lambda track_id: None)
         self._on_failed = on_failed or (lambda error: None)
         self._now = clock
-        self._queue: queue.Queue = queue.Queue(maxsize=max_queue)
+        self._queue: queue.Queue = queue.Queue()   # batches; bounded by max_queue items in flight
+        self._max_queue = max_queue
+        self._batch: list = []
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._sent = 0         # items handed to the thread (loop side)
+        self._done_items = 0   # items the thread has taken (thread side)
         self._timeline = RecordingClock()
         self._tracks: dict[str, _Track] = {}
         self._thread: threading.Thread | None = None
@@ -100,7 +106,7 @@ class RecordingMuxer:
         spec = TrackSpec(track_id, info, label)
         self._tracks[track_id] = _Track(spec, TrackClock(self._timeline, info.clock_rate),
                                         waiting_keyframe=info.kind == "video")
-        self._put(("track", spec))
+        self._put(("track", spec), force=True)
         if info.kind == "video":
             self._ask_keyframe(self._tracks[track_id], force=True)
 
@@ -136,7 +142,8 @@ class RecordingMuxer:
         """Finalize the file; returns within ``timeout`` seconds (failed if it could not)."""
         if not self._stopping:
             self._stopping = True
-            self._put(("stop",), block=True)
+            self._flush()
+            self._queue.put(("stop",))
         if self._done is None:
             return MuxResult("failed", None, error="recorder was never started")
         try:
@@ -146,16 +153,23 @@ class RecordingMuxer:
             return MuxResult("failed", self.final_path if self.final_path.exists() else None,
                              error="finalizing took too long")
 
-    def _put(self, item, block: bool = False) -> bool:
-        try:
-            if block:
-                # a stop must get through: the writer drains fast, so wait briefly
-                self._queue.put(item, timeout=1.0)
-            else:
-                self._queue.put_nowait(item)
-            return True
-        except queue.Full:
+    def _put(self, item, force: bool = False) -> bool:
+        """Add to the next batch; False (dropped) when the writer is too far behind."""
+        if not force and self._sent + len(self._batch) - self._done_items >= self._max_queue:
             return False
+        self._batch.append(item)
+        if self._flush_timer is None and self._loop is not None:
+            self._flush_timer = self._loop.call_later(BATCH_SECONDS, self._flush)
+        return True
+
+    def _flush(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self._sent += len(batch)
+            self._queue.put(("batch", batch))
 
     def _ask_keyframe(self, track: _Track, force: bool = False) -> None:
         now = self._now()
@@ -172,19 +186,20 @@ class RecordingMuxer:
         writer = self._writer
         result: MuxResult
         while True:
-            item = self._queue.get()
-            kind = item[0]
-            if kind == "stop":
+            message = self._queue.get()
+            if message[0] == "stop":
                 break
-            if self._error is not None:
-                continue  # failed: drain until stop
-            try:
-                if kind == "frame":
-                    writer.write(*item[1:])
-                elif kind == "track":
-                    writer.add_track(item[1])
-            except Exception as exc:  # noqa: BLE001 - any write error fails the recording
-                self._fail(exc)
+            for item in message[1]:
+                if self._error is not None:
+                    break  # failed: drain until stop
+                try:
+                    if item[0] == "frame":
+                        writer.write(*item[1:])
+                    else:
+                        writer.add_track(item[1])
+                except Exception as exc:  # noqa: BLE001 - any write error fails the recording
+                    self._fail(exc)
+            self._done_items += len(message[1])
         if self._error is None:
             try:
                 done = writer.close()
