@@ -15,6 +15,10 @@ def test_guest_knocks_and_host_lets_them_in(server, new_page):
     room = server.create_room(roomName="Knock and admit", isLocked=True)
     host = new_page(host_url(room))
     expect(host.get_by_test_id("role")).to_have_text("Host")
+    # The device check shows the camera and lists the devices before joining.
+    host.wait_for_function("() => document.querySelector('#preview-video').videoWidth > 0")
+    expect(host.get_by_test_id("camera-select").locator("option")).not_to_have_count(0)
+    expect(host.get_by_test_id("camera-select")).to_be_enabled()
     shot(host, "join", docs=True)
     join(host, "Hana Host")
     in_meeting(host, tiles=1)

@@ -322,6 +322,7 @@ function recordingItem(rec, player) {
 }
 
 // ---------- start ----------
+$("#key-save").disabled = false; // disabled in the HTML until this script is ready
 const saved = sessionStorage.getItem(KEY_STORAGE);
 if (saved) connect(saved, { quiet: true });
 else $("#api-key").focus();

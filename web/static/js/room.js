@@ -104,6 +104,7 @@ function initJoinView() {
     startJoin();
   });
   show("join");
+  $("#join").disabled = false; // disabled in the HTML until this script is ready
   (name.value ? $("#join") : name).focus();
 }
 
