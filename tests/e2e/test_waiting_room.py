@@ -19,6 +19,7 @@ def test_guest_knocks_and_host_lets_them_in(server, new_page):
     host.wait_for_function("() => document.querySelector('#preview-video').videoWidth > 0")
     expect(host.get_by_test_id("camera-select").locator("option")).not_to_have_count(0)
     expect(host.get_by_test_id("camera-select")).to_be_enabled()
+    host.wait_for_function("() => +document.querySelector('#mic-meter').getAttribute('aria-valuenow') > 0")
     shot(host, "join", docs=True)
     join(host, "Hana Host")
     in_meeting(host, tiles=1)

@@ -78,7 +78,10 @@ function setConnStatus(text) {
 // ---------- join view ----------
 function initJoinView() {
   document.title = `${roomSlug} · Antechamber`;
-  $("#room-title").textContent = roomSlug;
+  // Until joined, the page knows only the slug (shown in the card); the real name comes with `joined`.
+  for (const type of ["pointerdown", "keydown"]) {
+    document.addEventListener(type, () => local.ensureAudioContext(), { once: true, capture: true });
+  }
   $("#join-room").textContent = roomSlug;
   $("#preview-off-icon").replaceChildren(icon("camOff"));
   $("#join-role").textContent = ROLE_NAMES[linkRole];
