@@ -185,6 +185,10 @@ class FrameSink(Protocol):
     Called synchronously on the event loop, in arrival order per publication.
     A muted publication delivers nothing. `on_publication_added` is called for
     every publication existing at attach time, then for each later one.
+
+    Optional: a sink that defines `on_room_closed(reason: str)` is told when the
+    media room closes (after it was detached), so a recorder can finalize its
+    file when the meeting ends (media/recording/recorder.py).
     """
 
     def on_publication_added(self, publication: PublicationInfo) -> None: ...

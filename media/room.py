@@ -229,5 +229,11 @@ class MediaRoom:
             await self.remove_participant(pid, reason)
         for handle in list(self._sinks):
             handle.detach()
+            closed_hook = getattr(handle.sink, "on_room_closed", None)  # optional (recorder)
+            if closed_hook is not None:
+                try:
+                    closed_hook(reason)
+                except Exception:
+                    log.exception("frame sink failed")
         self._log.info("media room closed", reason=reason)
         self._on_closed(self)

@@ -177,7 +177,8 @@ class RecordingService:
         await self.store.create_recording(rec)
         recorder = Recorder(self.dir / rec.filename, container="matroska",
                             name_of=lambda pid: self.media.participant_name(room_id, pid),
-                            on_failed=lambda error: self._spawn(self._failed(room_id, rid, error)))
+                            on_failed=lambda error: self._spawn(self._failed(room_id, rid, error)),
+                            on_room_closed=lambda reason: self._spawn(self._room_closed(room_id, rid, reason)))
         self._active[room_id] = _Active(rec, recorder)
         try:
             recorder.attach(media_room)
@@ -243,6 +244,12 @@ class RecordingService:
         if act is not None and act.rec.recording_id == recording_id:
             log.error("recording failed; the meeting goes on", recording_id=recording_id)
             await self._finish(act, error)
+
+    async def _room_closed(self, room_id: str, recording_id: str, reason: str) -> None:
+        act = self._active.get(room_id)
+        if act is not None and act.rec.recording_id == recording_id:
+            log.info("meeting media closed; finishing its recording", recording_id=recording_id, reason=reason)
+            await self._finish(act)
 
     async def _announce(self, rec: Recording) -> None:
         try:

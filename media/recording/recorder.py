@@ -27,10 +27,12 @@ class Recorder:
         container: str = "matroska",
         name_of: Callable[[str], str] = lambda participant_id: participant_id,
         on_failed: Callable[[str], None] | None = None,
+        on_room_closed: Callable[[str], None] | None = None,
         header_window_ms: int = 2000,
     ) -> None:
         self.final_path = Path(final_path)
         self._name_of = name_of
+        self._on_room_closed = on_room_closed
         self._handle: Optional[SinkHandle] = None
         self._muxer = RecordingMuxer(
             self.final_path, container=container, request_keyframe=self._request_keyframe,
@@ -76,6 +78,12 @@ class Recorder:
 
     def on_publication_removed(self, publication_id: str) -> None:
         return None  # its track simply ends; the file keeps what was recorded
+
+    def on_room_closed(self, reason: str) -> None:
+        """The meeting's media room closed: whoever owns the recorder should stop it."""
+        self._handle = None
+        if self._on_room_closed is not None:
+            self._on_room_closed(reason)
 
     def _request_keyframe(self, publication_id: str) -> None:
         if self._handle is not None:

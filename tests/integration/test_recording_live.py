@@ -84,6 +84,15 @@ async def test_rest_start_stop_with_a_live_meeting(settings_factory, auth, tmp_p
             ended = await app[RECORDINGS].stop_room("live-room")
             assert ended is not None and ended.recording_id == second["recordingId"]
             assert ended.status in ("complete", "failed")
+
+            # when the meeting's media room closes, the recording finishes by itself
+            third = await (await client.post(R, headers=auth, json={"roomId": "live-room"})).json()
+            await asyncio.sleep(1.0)
+            await room.close("meeting_ended")
+            svc = app[RECORDINGS]
+            await wait_until(lambda: svc.active_for_room("live-room") is None, 10, "the recording to finish")
+            last = await (await client.get(f"{R}/{third['recordingId']}", headers=auth)).json()
+            assert last["status"] == "complete" and last["duration"] > 0.5, last
     finally:
         await alice.close()
         await sfu.close()
