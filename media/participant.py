@@ -232,7 +232,8 @@ class MediaParticipant:
         except asyncio.CancelledError:
             pass
         except Exception:
-            self._log.exception("subscribe negotiation failed")
+            if not self.closed:  # a connection closed under us while leaving is expected
+                self._log.exception("subscribe negotiation failed")
 
     async def _sync_subscriptions(self) -> bool:
         changed = False

@@ -18,11 +18,11 @@ from typing import Any, Callable, Mapping, Optional
 
 import av
 import numpy as np
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack, VideoStreamTrack
 
 from media.forwarding import Packer, Vp8Packer, attach_sender, tap_receiver
-from media.ice import prepare_gathering
+from media.ice import prepare_gathering, rtc_configuration
 from media.ports import EncodedFrame, SubscribeOffer
 
 COLOURS = {"red": (230, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220), "yellow": (230, 220, 30)}
@@ -143,8 +143,8 @@ class PeerClient:
     offers: list[Mapping[str, Any]] = field(default_factory=list)  # tracks of each subscribe offer
 
     def __post_init__(self) -> None:
-        self.publish_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.subscribe_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.publish_pc = RTCPeerConnection(rtc_configuration(()))
+        self.subscribe_pc = RTCPeerConnection(rtc_configuration(()))
         self._changed = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._published: dict[str, Any] = {}  # source -> transceiver

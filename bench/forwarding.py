@@ -1,0 +1,580 @@
+"""Forwarding benchmark: server CPU per forwarded stream, throughput, loss, latency.
+
+    python bench/forwarding.py [--quick] [--out bench/results/forwarding.json]
+
+This process runs the SFU (uvloop) behind a tiny HTTP control API on
+127.0.0.1; for each step a separate client process (`--client`) starts P
+publishers that send pre-encoded ~1 Mbit/s VP8 video (640x360, 30 fps) plus
+Opus-sized audio packets, and S subscribers that count what they receive
+without decoding (aiortc receive path, frames tapped before any decoder).
+Each video frame carries a 16-byte trailer (frame index, send time) so the
+client measures frame loss and end-to-end latency; the server records the time
+from a frame being complete on the server to being packetized for each
+subscriber ("server queue" latency).
+
+The same run measures a baseline: aiortc's decode -> MediaRelay -> re-encode
+pattern (plain RTCPeerConnection, VP8 decoded once per publisher and encoded
+once per subscriber), with clean (trailer-free) frames.
+
+Results: JSON (bench/results/forwarding.json) and, if matplotlib is
+installed, a plot next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fractions
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+TRAILER = struct.Struct("!QQ")
+FPS = 30
+WINDOW = 5.0
+
+
+# --- media fixtures ----------------------------------------------------------------
+
+
+def encode_clip(width: int = 640, height: int = 360, frames: int = 150, bitrate: int = 1_000_000) -> list[bytes]:
+    import av
+    import numpy as np
+
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
+    codec.bit_rate = bitrate
+    codec.time_base = fractions.Fraction(1, FPS)
+    codec.gop_size = 10_000
+    codec.options = {"deadline": "realtime", "lag-in-frames": "0", "cpu-used": "8", "minrate": str(bitrate),
+                     "maxrate": str(bitrate), "bufsize": str(bitrate)}
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+    out: list[bytes] = []
+    for i in range(frames):
+        image = np.roll(base, i * 4, axis=1)
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+        frame.pts = i
+        out.extend(bytes(p) for p in codec.encode(frame))
+    out.extend(bytes(p) for p in codec.encode(None))
+    return out[:frames]
+
+
+# --- server -------------------------------------------------------------------------
+
+
+def run_server_app(mode: str, port_file: Path) -> None:
+    import uvloop
+    from aiohttp import web
+
+    uvloop.install()
+    app = web.Application()
+    state: dict[str, Any] = {"latency": []}
+    if mode == "forward":
+        setup_forward(app, state)
+    else:
+        setup_relay(app, state)
+
+    async def mark(request: web.Request) -> web.Response:
+        lat, state["latency"] = state["latency"], []
+        return web.json_response({"cpu": time.process_time(), "wall": time.monotonic(), "latency": lat[-20000:]})
+
+    app.router.add_post("/mark", mark)
+
+    async def start() -> None:
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port_file.write_text(str(port))
+        await asyncio.Event().wait()
+
+    asyncio.run(start())
+
+
+def setup_forward(app: Any, state: dict[str, Any]) -> None:
+    from aiohttp import web
+
+    import media.forwarding as fwd
+    from media.ports import MediaConfig, SubscribeOffer
+    from media.sfu import MediaService
+
+    original = fwd.Vp8Packer.pack
+
+    def timed_pack(self: Any, frame: Any) -> Any:
+        state["latency"].append((time.monotonic() - frame.arrival) * 1000)
+        return original(self, frame)
+
+    fwd.Vp8Packer.pack = timed_pack  # bench-only instrumentation
+    service = MediaService(MediaConfig(loopback_candidates=True))
+    queues: dict[str, asyncio.Queue] = {}
+
+    async def join(request: web.Request) -> web.Response:
+        d = await request.json()
+        q: asyncio.Queue = asyncio.Queue()
+        queues[d["id"]] = q
+        service.open_room("bench").add_participant(
+            d["id"], frozenset({"audio", "video", "screen"}),
+            lambda e: q.put_nowait(e) if isinstance(e, SubscribeOffer) else None)
+        return web.json_response({})
+
+    async def publish(request: web.Request) -> web.Response:
+        d = await request.json()
+        return web.json_response({"sdp": await service.open_room("bench").publish(d["id"], d["sdp"], d["sources"])})
+
+    async def offer(request: web.Request) -> web.Response:
+        d = await request.json()
+        e = await queues[d["id"]].get()
+        return web.json_response({"sdp": e.sdp, "tracks": {m: i.kind for m, i in e.tracks.items()}})
+
+    async def answer(request: web.Request) -> web.Response:
+        d = await request.json()
+        await service.open_room("bench").subscribe_answer(d["id"], d["sdp"])
+        return web.json_response({})
+
+    async def reset(request: web.Request) -> web.Response:
+        room = service.get_room("bench")
+        if room is not None:
+            await room.close()
+        queues.clear()
+        return web.json_response({})
+
+    app.router.add_post("/join", join)
+    app.router.add_post("/publish", publish)
+    app.router.add_post("/offer", offer)
+    app.router.add_post("/answer", answer)
+    app.router.add_post("/reset", reset)
+
+
+def setup_relay(app: Any, state: dict[str, Any]) -> None:
+    """Baseline: aiortc's documented relay pattern (decode once, encode per subscriber)."""
+    from aiohttp import web
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc.contrib.media import MediaRelay
+
+    from media.ice import prepare_gathering, rtc_configuration
+
+    pcs: dict[str, RTCPeerConnection] = {}
+    tracks: list[Any] = []
+    relay_box: dict[str, Any] = {"relay": MediaRelay()}
+
+    def new_pc(pid: str) -> RTCPeerConnection:
+        pc = RTCPeerConnection(rtc_configuration(()))
+        pcs[pid] = pc
+        return pc
+
+    async def join(request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    async def publish(request: web.Request) -> web.Response:
+        d = await request.json()
+        pc = new_pc(d["id"] + "/pub")
+        pc.on("track", lambda t: tracks.append(t))
+        await pc.setRemoteDescription(RTCSessionDescription(d["sdp"], "offer"))
+        prepare_gathering(pc, loopback=True)
+        await pc.setLocalDescription(await pc.createAnswer())
+        return web.json_response({"sdp": pc.localDescription.sdp})
+
+    async def offer(request: web.Request) -> web.Response:
+        d = await request.json()
+        pc = new_pc(d["id"] + "/sub")
+        kinds = {}
+        for t in tracks:
+            pc.addTransceiver(relay_box["relay"].subscribe(t), direction="sendonly")
+        prepare_gathering(pc, loopback=True)
+        await pc.setLocalDescription(await pc.createOffer())
+        for t in pc.getTransceivers():
+            kinds[t.mid] = t.kind
+        return web.json_response({"sdp": pc.localDescription.sdp, "tracks": kinds})
+
+    async def answer(request: web.Request) -> web.Response:
+        d = await request.json()
+        await pcs[d["id"] + "/sub"].setRemoteDescription(RTCSessionDescription(d["sdp"], "answer"))
+        return web.json_response({})
+
+    async def reset(request: web.Request) -> web.Response:
+        for pc in list(pcs.values()):
+            await pc.close()
+        pcs.clear()
+        tracks.clear()
+        relay_box["relay"] = MediaRelay()
+        return web.json_response({})
+
+    app.router.add_post("/join", join)
+    app.router.add_post("/publish", publish)
+    app.router.add_post("/offer", offer)
+    app.router.add_post("/answer", answer)
+    app.router.add_post("/reset", reset)
+
+
+# --- client process ------------------------------------------------------------------
+
+
+class _Stream:
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.packets = 0
+        self.frames = 0
+        self.indices: set[int] = set()
+        self.latency_ms: list[float] = []
+        self.ssrcs: set[int] = set()
+
+
+async def client_main(args: argparse.Namespace) -> None:
+    import aiohttp
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+    from media.forwarding import Packer, Vp8Packer, attach_sender, tap_receiver
+    from media.ice import prepare_gathering, rtc_configuration
+    from media.ports import EncodedFrame
+
+    clip = _read_clip(Path(args.clip))
+    trailer = args.mode == "forward"
+    base = args.url
+
+    class VideoTrack(MediaStreamTrack):
+        kind = "video"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.index = 0  # frames sent
+            self.pos = 0  # position in the clip
+            self.start: float | None = None
+
+        def keyframe(self) -> None:
+            self.pos = 0
+
+        async def recv(self) -> Any:
+            if self.readyState != "live":
+                raise MediaStreamError
+            now = time.monotonic()
+            if self.start is None:
+                self.start = now
+            wait = self.start + self.index / FPS - now
+            if wait > 0:
+                await asyncio.sleep(wait)
+            data = clip[self.pos]
+            if trailer:
+                data = data + TRAILER.pack(self.index, time.monotonic_ns())
+            frame = EncodedFrame(data, self.index * 3000, self.pos == 0, time.monotonic())
+            self.index += 1
+            self.pos = (self.pos + 1) % len(clip)
+            return frame
+
+    class AudioTrack(MediaStreamTrack):
+        kind = "audio"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.index = 0
+            self.start: float | None = None
+
+        async def recv(self) -> Any:
+            now = time.monotonic()
+            if self.start is None:
+                self.start = now
+            wait = self.start + self.index * 0.02 - now
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self.index += 1
+            return EncodedFrame(b"\xfc" + bytes(99), self.index * 960, True, now)
+
+    async with aiohttp.ClientSession() as http:
+        async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+            async with http.post(base + path, json=body) as resp:
+                resp.raise_for_status()
+                return await resp.json()
+
+        pcs: list[RTCPeerConnection] = []
+        videos: list[VideoTrack] = []
+        for i in range(args.publishers):
+            pid = f"pub{i}"
+            await post("/join", {"id": pid})
+            pc = RTCPeerConnection(rtc_configuration(()))
+            pcs.append(pc)
+            video, audio = VideoTrack(), AudioTrack()
+            videos.append(video)
+            tv = pc.addTransceiver(video, direction="sendonly")
+            attach_sender(tv.sender, Vp8Packer(), video.keyframe)
+            ta = pc.addTransceiver(audio, direction="sendonly")
+            attach_sender(ta.sender, Packer(), lambda: None)
+            prepare_gathering(pc, loopback=True)
+            await pc.setLocalDescription(await pc.createOffer())
+            res = await post("/publish", {"id": pid, "sdp": pc.localDescription.sdp,
+                                          "sources": {tv.mid: "camera", ta.mid: "microphone"}})
+            await pc.setRemoteDescription(RTCSessionDescription(res["sdp"], "answer"))
+
+        streams: list[_Stream] = []
+
+        def on_frame(stream: _Stream, frame: Any) -> None:
+            stream.frames += 1
+            if trailer and stream.kind == "video":
+                index, sent_ns = TRAILER.unpack_from(frame.data, len(frame.data) - TRAILER.size)
+                stream.indices.add(index)
+                stream.latency_ms.append((time.monotonic_ns() - sent_ns) / 1e6)
+
+        async def subscriber(sid: str) -> None:
+            await post("/join", {"id": sid})
+            pc = RTCPeerConnection(rtc_configuration(()))
+            pcs.append(pc)
+            tapped: set[str] = set()
+            while True:
+                offer = await post("/offer", {"id": sid})
+                await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+                for t in pc.getTransceivers():
+                    if t.mid in offer["tracks"] and t.mid not in tapped:
+                        tapped.add(t.mid)
+                        stream = _Stream(offer["tracks"][t.mid])
+                        streams.append(stream)
+
+                        def on_rtp(packet: Any, stream: _Stream = stream) -> None:
+                            stream.packets += 1
+                            stream.ssrcs.add(packet.ssrc)
+
+                        tap_receiver(t.receiver, lambda codec, f, s=stream: on_frame(s, f), lambda: None, on_rtp)
+                prepare_gathering(pc, loopback=True)
+                await pc.setLocalDescription(await pc.createAnswer())
+                await post("/answer", {"id": sid, "sdp": pc.localDescription.sdp})
+                if args.mode != "forward":
+                    return
+
+        tasks = [asyncio.ensure_future(subscriber(f"sub{j}")) for j in range(args.subscribers)]
+        expected_streams = args.subscribers * args.publishers * 2
+        t0 = time.monotonic()
+        while not (len(streams) >= expected_streams and all(s.frames > 0 for s in streams)):
+            if time.monotonic() - t0 > 120:
+                raise SystemExit(json.dumps({"error": "streams did not start",
+                                             "started": [(s.kind, s.frames, s.packets, sorted(s.ssrcs)) for s in streams], "want": expected_streams}))
+            await asyncio.sleep(0.1)
+        setup_s = time.monotonic() - t0
+        await asyncio.sleep(2.0)  # warm-up
+
+        def snapshot() -> dict[str, Any]:
+            return {"packets": {k: sum(s.packets for s in streams if s.kind == k) for k in ("audio", "video")},
+                    "frames": {k: sum(s.frames for s in streams if s.kind == k) for k in ("audio", "video")},
+                    "cpu": time.process_time(), "wall": time.monotonic(), "sent": [v.index for v in videos]}
+
+        for s in streams:
+            s.latency_ms.clear()
+        m0, c0 = await post("/mark", {}), snapshot()
+        await asyncio.sleep(WINDOW)
+        m1, c1 = await post("/mark", {}), snapshot()
+        await asyncio.sleep(0.5)  # frames in flight at the end of the window
+        wall = m1["wall"] - m0["wall"]
+        video = [s for s in streams if s.kind == "video"]
+        sent_frames = sum(c1["sent"][i] - c0["sent"][i] for i in range(len(videos))) / len(videos)
+        if trailer:
+            # every publisher's frame indices run in step (same start, same rate): count the
+            # indices sent by all publishers during the window, per subscribed stream
+            lo, hi = max(c0["sent"]), min(c1["sent"])
+            got = sum(len([i for i in s.indices if lo <= i < hi]) for s in video)
+            want = (hi - lo) * len(video)
+        else:
+            got = c1["frames"]["video"] - c0["frames"]["video"]
+            want = sent_frames * len(video)
+        lat = sorted(x for s in video for x in s.latency_ms)
+        srv = sorted(m1["latency"])
+        result = {
+            "mode": args.mode, "publishers": args.publishers, "subscribers": args.subscribers,
+            "video_streams": len(video), "audio_streams": len(streams) - len(video),
+            "setup_s": round(setup_s, 2), "window_s": round(wall, 2),
+            "server_cpu_cores": round((m1["cpu"] - m0["cpu"]) / wall, 4),
+            "client_cpu_cores": round((c1["cpu"] - c0["cpu"]) / (c1["wall"] - c0["wall"]), 4),
+            "video_packets_per_s": round((c1["packets"]["video"] - c0["packets"]["video"]) / wall, 1),
+            "audio_packets_per_s": round((c1["packets"]["audio"] - c0["packets"]["audio"]) / wall, 1),
+            "video_frame_loss": round(max(0.0, 1 - got / want), 5) if want else None,
+            "e2e_latency_ms_p50": _pct(lat, 50), "e2e_latency_ms_p99": _pct(lat, 99),
+            "server_latency_ms_p50": _pct(srv, 50), "server_latency_ms_p99": _pct(srv, 99),
+            "machine_load_1min": round(os.getloadavg()[0], 2),
+        }
+        for t in tasks:
+            t.cancel()
+        for pc in pcs:
+            await pc.close()
+        print(json.dumps(result), flush=True)
+
+
+def _pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    return round(values[min(len(values) - 1, int(len(values) * p / 100))], 2)
+
+
+def _write_clip(frames: list[bytes], path: Path) -> None:
+    with path.open("wb") as f:
+        for fr in frames:
+            f.write(struct.pack("!I", len(fr)) + fr)
+
+
+def _read_clip(path: Path) -> list[bytes]:
+    data = path.read_bytes()
+    out, pos = [], 0
+    while pos < len(data):
+        (n,) = struct.unpack_from("!I", data, pos)
+        out.append(data[pos + 4:pos + 4 + n])
+        pos += 4 + n
+    return out
+
+
+# --- orchestration ---------------------------------------------------------------------
+
+
+def run_mode(mode: str, publishers: int, steps: list[int], clip: Path, workdir: Path) -> list[dict[str, Any]]:
+    import urllib.request
+
+    port_file = workdir / f"{mode}.port"
+    port_file.unlink(missing_ok=True)
+    server = subprocess.Popen([sys.executable, __file__, "--serve", mode, "--port-file", str(port_file)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results: list[dict[str, Any]] = []
+    try:
+        t0 = time.monotonic()
+        while not port_file.exists() or not port_file.read_text():
+            if server.poll() is not None or time.monotonic() - t0 > 30:
+                raise RuntimeError("server did not start")
+            time.sleep(0.1)
+        url = f"http://127.0.0.1:{port_file.read_text()}"
+        for subscribers in steps:
+            proc = subprocess.run(
+                [sys.executable, __file__, "--client", "--url", url, "--mode", mode, "--clip", str(clip),
+                 "--publishers", str(publishers), "--subscribers", str(subscribers)],
+                capture_output=True, text=True, timeout=300)
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+            result = json.loads(lines[-1]) if lines else {"error": proc.stderr[-2000:]}
+            result.setdefault("subscribers", subscribers)
+            results.append(result)
+            print(json.dumps(result), flush=True)
+            urllib.request.urlopen(urllib.request.Request(url + "/reset", data=b"{}", method="POST")).read()
+            loss = result.get("video_frame_loss")
+            if "error" in result or (loss is not None and loss > 0.01) or result.get("server_cpu_cores", 0) > 0.95:
+                break
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    return results
+
+
+def summarise(forward: list[dict[str, Any]], relay: list[dict[str, Any]]) -> dict[str, Any]:
+    def per_core(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        ok = [r for r in rows if "error" not in r and (r.get("video_frame_loss") or 0) <= 0.01 and r["video_streams"]]
+        if not ok:
+            return {}
+        best = max(ok, key=lambda r: r["video_streams"])
+        cpu_pct = [100 * r["server_cpu_cores"] / r["video_streams"] for r in ok]
+        return {
+            "max_streams_without_loss": best["video_streams"],
+            "server_cpu_cores_at_max": best["server_cpu_cores"],
+            "streams_per_core_at_max": round(best["video_streams"] / max(best["server_cpu_cores"], 1e-9), 1),
+            "cpu_pct_per_stream_at_max": round(100 * best["server_cpu_cores"] / best["video_streams"], 3),
+            "cpu_pct_per_stream_min": round(min(cpu_pct), 3),
+        }
+
+    f, r = per_core(forward), per_core(relay)
+    ratio = None
+    if f and r:
+        ratio = round(f["streams_per_core_at_max"] / r["streams_per_core_at_max"], 1)
+    return {"forward": f, "relay_baseline": r, "streams_per_core_vs_baseline": ratio}
+
+
+def plot(report: dict[str, Any], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    for mode, rows in (("forward", report["forward"]), ("relay (decode+encode)", report["relay_baseline"])):
+        rows = [x for x in rows if "error" not in x]
+        xs = [x["video_streams"] for x in rows]
+        axes[0].plot(xs, [100 * x["server_cpu_cores"] for x in rows], "o-", label=mode)
+        axes[1].plot(xs, [100 * x["server_cpu_cores"] / x["video_streams"] for x in rows], "o-", label=mode)
+        axes[2].plot(xs, [100 * (x["video_frame_loss"] or 0) for x in rows], "o-", label=mode)
+    axes[0].set(xlabel="forwarded video streams", ylabel="server CPU (% of a core)", title="Server CPU")
+    axes[1].set(xlabel="forwarded video streams", ylabel="% of a core per stream", title="CPU per ~1 Mbit/s stream")
+    axes[2].set(xlabel="forwarded video streams", ylabel="frame loss (%)", title="Loss")
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--serve", choices=["forward", "relay"])
+    parser.add_argument("--port-file")
+    parser.add_argument("--client", action="store_true")
+    parser.add_argument("--url")
+    parser.add_argument("--mode", default="forward")
+    parser.add_argument("--clip")
+    parser.add_argument("--publishers", type=int, default=2)
+    parser.add_argument("--subscribers", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="few small steps (smoke run)")
+    parser.add_argument("--steps", help="comma-separated subscriber counts for the forwarding run")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "forwarding.json"))
+    args = parser.parse_args()
+    if args.serve:
+        run_server_app(args.serve, Path(args.port_file))
+        return
+    if args.client:
+        import uvloop
+
+        uvloop.install()
+        asyncio.run(client_main(args))
+        return
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    clip_path = out.parent / "clip.vp8frames"
+    clip = encode_clip()
+    _write_clip(clip, clip_path)
+    bitrate = sum(len(c) for c in clip) * 8 / (len(clip) / FPS)
+    print(f"clip: {len(clip)} frames, {bitrate / 1e6:.2f} Mbit/s", flush=True)
+    if args.steps:
+        fwd_steps = [int(x) for x in args.steps.split(",")]
+    else:
+        fwd_steps = [1, 5, 10] if args.quick else [1, 5, 10, 20, 40, 60, 80, 100]
+    relay_steps = [1, 2] if args.quick else [1, 2, 4, 8, 12]
+    forward = run_mode("forward", 2, fwd_steps, clip_path, out.parent)
+    relay = run_mode("relay", 1, relay_steps, clip_path, out.parent)
+    report = {
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "clip": {"codec": "VP8", "width": 640, "height": 360, "fps": FPS, "mbit_per_s": round(bitrate / 1e6, 3)},
+        "notes": [
+            "video_streams = publishers x subscribers; each video stream comes with an Opus-sized audio stream "
+            "(50 packets/s), whose forwarding cost is included in the per-stream CPU.",
+            "server_cpu_cores: process CPU time of the SFU process / wall time over the measurement window.",
+            "video_frame_loss: frames (trailer indices) missing at the subscribers; a frame with any lost packet "
+            "counts as lost.",
+            "server_latency: frame complete on the server -> packetized for a subscriber (forward mode only); "
+            "the receive jitter buffer additionally holds each frame until the next frame's first packet (~33 ms).",
+            "e2e_latency: publisher hands a frame to its sender -> subscriber has reassembled it (two jitter "
+            "buffers, loopback).",
+            "Clients run in a separate process on the same 2-core machine and compete with the server for CPU.",
+        ],
+        "forward": forward,
+        "relay_baseline": relay,
+        "summary": summarise(forward, relay),
+    }
+    out.write_text(json.dumps(report, indent=2))
+    clip_path.unlink(missing_ok=True)
+    plotted = plot(report, out.with_suffix(".png"))
+    print(json.dumps(report["summary"], indent=2))
+    print(f"wrote {out}" + (f" and {out.with_suffix('.png')}" if plotted else ""))
+
+
+if __name__ == "__main__":
+    main()
