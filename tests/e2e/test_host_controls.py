@@ -98,3 +98,21 @@ def test_lock_toggle_sends_later_guests_to_the_waiting_room_and_chat_reaches_eve
     expect(late.get_by_test_id("chat-message").filter(has_text="Hello from the guest")).to_have_count(1)
     expect(host.get_by_test_id("toggle-chat").locator(".badge")).to_be_hidden()
     shot(host, "meeting-chat")
+
+
+def test_promoted_guest_gets_host_controls_and_sees_knocks(server, new_page):
+    room, host, guest = _meeting_of_two(server, new_page, locked=True, name="Promote")
+    expect(guest.get_by_test_id("lock-toggle")).to_be_hidden()
+    open_people(host)
+    person(host, "Gus Guest").get_by_test_id("promote").click()
+    expect(guest.get_by_test_id("role")).to_have_text("Host")
+    expect(guest.get_by_test_id("lock-toggle")).to_be_visible()
+    expect(person(host, "Gus Guest")).to_contain_text("Host")
+    late = new_page(guest_url(room))
+    join(late, "Lara Late")
+    # Both hosts see the knock; one decision clears it for both.
+    expect(knock_item(guest, "Lara Late")).to_be_visible()
+    expect(knock_item(host, "Lara Late")).to_be_visible()
+    knock_item(guest, "Lara Late").get_by_test_id("admit").click()
+    in_meeting(late, tiles=3)
+    expect(host.get_by_test_id("knock-item")).to_have_count(0)
