@@ -114,3 +114,16 @@ def test_guest_waits_for_a_host_who_has_not_arrived(server, new_page):
     join(host, "Hana Host")
     knock_item(host, "Early Eve").get_by_test_id("admit").click()
     in_meeting(guest, tiles=2)
+
+
+def test_unknown_room_and_wrong_key_are_explained_on_the_join_view(server, new_page):
+    page = new_page(server.base_url + "/no-such-room-here")
+    join(page, "Nora Nobody")
+    expect(page.locator("#join-error")).to_contain_text("does not exist")
+    expect(page.get_by_test_id("join")).to_be_enabled()  # can correct and retry
+    room = server.create_room(roomName="Wrong key", isLocked=True)
+    page = new_page(guest_url(room) + "?roomKey=not-the-key")
+    expect(page.get_by_test_id("role")).to_have_text("Host")
+    join(page, "Mallory")
+    expect(page.locator("#join-error")).to_contain_text("not valid")
+    shot(page, "join-error")
