@@ -234,3 +234,26 @@ def test_file_cut_by_kill_9_still_plays(tmp_path, clips):
     assert run.returncode == 0 and run.stderr.strip() == "", run.stderr
     info = recover(path, "webm")
     assert info is not None and not info.finalized and info.duration > 0.5
+
+
+async def test_a_writer_that_falls_behind_drops_frames_instead_of_blocking(tmp_path, clips):
+    """The loop never waits for the disk: past max_queue frames in flight, frames are dropped,
+    and the video track then waits for (and asks for) a keyframe so the file stays decodable."""
+    asked = []
+    path = tmp_path / "behind.mkv"
+    muxer = RecordingMuxer(path, request_keyframe=asked.append, max_queue=40, header_window_ms=0)
+    muxer.start()
+    muxer.add_track("v", "VP8")
+    video, _ = clips["a"]
+    t0 = time.perf_counter()
+    for f in video:   # no await: the batch cannot reach the writer, as if it were stuck
+        muxer.push("v", f.data, round(f.offset * 90000), f.keyframe, arrival=f.offset)
+    assert time.perf_counter() - t0 < 0.5
+    # 40 in flight (the track announcement + 39 frames); then frame 39 is refused, and the
+    # keyframes at 2 s and 4 s too; the deltas between are skipped while waiting for a keyframe
+    assert muxer.dropped == 3
+    assert asked.count("v") >= 2          # once at start, again after the drop
+    result = await muxer.stop()
+    assert result.status == "complete" and result.dropped_frames == muxer.dropped
+    packets, frames = first_decoded_ok(path, 0)
+    assert packets == 39 and frames >= 38
