@@ -139,7 +139,9 @@ async function connectAndJoin() {
   try {
     if (!signaling.isOpen) await signaling.open();
   } catch {
-    scheduleReconnect();
+    // In a meeting or the waiting room: keep trying. A first join that cannot connect
+    // has already been explained on the join view by the close handler.
+    if (state.phase === "meeting" || state.phase === "knocking") scheduleReconnect();
     return;
   }
   state.reconnectAttempt = 0;
