@@ -103,3 +103,45 @@ async def test_rest_start_stop_with_a_live_meeting(settings_factory, auth, tmp_p
     run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0", "-f", "null", "-"],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and run.stderr.strip() == "", run.stderr
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 16 KiB tmpfs: a disk that fills up after a couple of seconds of recording."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mnt)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode(errors='replace').strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+async def test_full_disk_fails_the_recording_and_the_meeting_goes_on(settings_factory, auth, tiny_disk):
+    sfu = MediaService(MediaConfig(loopback_candidates=True))
+    alice = PeerClient("alice", decode=False)
+    try:
+        async with running_app(settings_factory(), extra={RECORDING_MEDIA: SfuRecordingMedia(sfu)}) as (client, app, _):
+            app[RECORDINGS].dir = tiny_disk
+            await app[STORE].create_room(Room(room_id="full-room", creation_date=1))
+            room = sfu.open_room("full-room")
+            await join_room(room, alice)
+            await publish(room, alice, {"microphone": ToneTrack(), "camera": SolidColourTrack(COLOURS["red"])})
+            await wait_until(lambda: len(room.publications()) == 2
+                             and all(room.pubs[p.publication_id].frames_in > 3 for p in room.publications()),
+                             20, "alice's media")
+            rid = (await (await client.post(R, headers=auth, json={"roomId": "full-room"})).json())["recordingId"]
+            svc = app[RECORDINGS]
+            await wait_until(lambda: svc.active_for_room("full-room") is None, 30, "the disk to fill up")
+            rec = await (await client.get(f"{R}/{rid}", headers=auth)).json()
+            assert rec["status"] == "failed" and "space" in (rec["error"] or "").lower(), rec
+            # the meeting is untouched: media keeps flowing into the SFU
+            counts = [room.pubs[p.publication_id].frames_in for p in room.publications()]
+            await wait_until(lambda: all(room.pubs[p.publication_id].frames_in > c + 10
+                                         for p, c in zip(room.publications(), counts)), 10, "more media")
+            assert not room.closed
+    finally:
+        await alice.close()
+        await sfu.close()
