@@ -21,7 +21,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from .forwarding import ForwardTrack, attach_sender, packer_for
 from .ice import prepare_gathering, rtc_configuration, want_loopback
-from .ports import BadDescription, IceFailed, Listener, MediaConfig, SubscribeOffer, WrongState
+from .ports import BadDescription, IceFailed, Listener, MediaConfig, NotAllowed, SubscribeOffer, WrongState
 from .publication import Publication
 from .sources import assign_sources, codec_allowed, parse_offer
 
@@ -126,6 +126,8 @@ class MediaParticipant:
     # --- publish ---
 
     async def publish(self, sdp: str, labels: Mapping[str, str]) -> str:
+        if not self.allowed:
+            raise NotAllowed("this participant may not publish (viewers only subscribe)")
         description = parse_offer(sdp)
         mids = assign_sources(description, labels, self.allowed, self.config.video_codecs)
         async with self._publish_lock:

@@ -213,6 +213,8 @@ class MediaRoomPort(Protocol):
     def add_participant(self, participant_id: str, allowed: frozenset[str], listener: Listener) -> None:
         """Register a participant. `allowed` is a subset of PERMISSIONS (empty for viewers)."""
 
+    def has_participant(self, participant_id: str) -> bool: ...
+
     async def publish(self, participant_id: str, sdp_offer: str, sources: Mapping[str, str]) -> str:
         """Apply an offer on the publish connection and return the SDP answer.
 

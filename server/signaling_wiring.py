@@ -188,3 +188,42 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/ws", make_handler(lambda request: request.app[HUB], limits))
     app.cleanup_ctx.append(_hub_ctx)
     app.on_shutdown.append(_on_shutdown)
+    setup_media(app, hub)
+
+
+# --- the SFU (media/) behind the hub ------------------------------------------------------------
+
+MEDIA = web.AppKey("media_service", object)  # a media.ports.MediaServicePort
+
+
+def setup_media(app: web.Application, hub: Hub) -> None:
+    """The SFU: app[MEDIA], hub callbacks + publish/subscribe_answer/ice messages, and the
+    recording service's access to live media (app[RECORDING_MEDIA])."""
+    from media.ports import MediaConfig
+    from media.sfu import MediaService
+    from signaling.media_bridge import SfuBridge
+
+    from .recordings import RECORDING_MEDIA, SfuRecordingMedia
+
+    settings = app[SETTINGS]
+    service = MediaService(MediaConfig(ice_servers=tuple(settings.ice_servers), public_ip=settings.public_ip))
+    app[MEDIA] = service
+    SfuBridge(service).install(hub)
+
+    def names(room_id: str, participant_id: str) -> str:
+        room = hub.rooms.get(room_id)
+        session = room.find(participant_id) if room is not None else None
+        return session.display_name if session is not None else participant_id
+
+    async def announce(room_id: str, recording: dict[str, Any]) -> None:
+        room = hub.rooms.get(room_id)
+        if room is not None:
+            room.broadcast({"type": "recording", "recording": recording})
+
+    app[RECORDING_MEDIA] = SfuRecordingMedia(service, names=names, announce=announce)
+
+    async def media_ctx(app: web.Application):
+        yield
+        await app[MEDIA].close()  # type: ignore[attr-defined]
+
+    app.cleanup_ctx.append(media_ctx)

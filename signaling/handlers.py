@@ -211,3 +211,11 @@ async def on_chat(hub: "Hub", s: Session, req: Request) -> None:
     msg = {"type": "chat", "from": {"participantId": s.sid, "displayName": s.display_name},
            "text": req["text"], "sentAt": hub.now_ms()}
     room.broadcast(msg, when=lambda p: p.can("canReadChat"))
+
+
+# --- media (SFU): publish, subscribe_answer, ice ------------------------------------------------
+# Always registered (so the message set does not depend on start-up order); answered with an
+# error when the server runs without an SFU. The handlers live in signaling/media_bridge.py.
+from . import media_bridge as _media_bridge  # noqa: E402
+
+_media_bridge.register_handlers()

@@ -302,3 +302,40 @@ async def publish(room: Any, client: PeerClient, tracks: Mapping[str, MediaStrea
     sdp, sources = await client.publish_offer(tracks, video_codec)
     answer = await room.publish(client.name, sdp, sources)
     await client.publish_answer(answer)
+
+
+# --- phase 2: the same clients over the signaling websocket ----------------------------------
+
+
+def _track_info(mid: str, t: Mapping[str, Any]) -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(publication_id=t["trackId"], participant_id=t["participantId"], source=t["source"],
+                           kind=t["kind"], muted=t.get("muted", False))
+
+
+def answer_over_signaling(sig: Any, client: PeerClient) -> None:
+    """Answer every `subscribe_offer` a SignalingClient receives, in order."""
+
+    async def loop() -> None:
+        while True:
+            while not [m for m in sig.inbox if m.get("type") == "subscribe_offer"]:
+                if sig.closed.is_set():
+                    return
+                sig._changed.clear()
+                await sig._changed.wait()
+            offer = await sig.wait_for("subscribe_offer")
+            tracks = {mid: _track_info(mid, t) for mid, t in offer["tracks"].items()}
+            sdp = await client.handle_subscribe_offer(offer["sdp"], tracks)
+            await sig.request("subscribe_answer", sdp=sdp, timeout=10)
+
+    client._spawn(loop())
+
+
+async def publish_over_signaling(sig: Any, client: PeerClient, tracks: Mapping[str, MediaStreamTrack],
+                                 video_codec: str = "VP8") -> dict[str, Any]:
+    sdp, sources = await client.publish_offer(tracks, video_codec)
+    reply = await sig.request("publish", sdp=sdp, sources=sources, timeout=10)
+    assert reply["type"] == "publish_answer", reply
+    await client.publish_answer(reply["sdp"])
+    return reply

@@ -36,6 +36,10 @@ TABLE = {
     "chat": (lambda k, t, h: {"text": "hi"}, lambda r: FORBIDDEN if r == "viewer" else OK),
     "set_muted": (lambda k, t, h: {"kind": "audio", "muted": True}, lambda r: OK),
     "set_display_name": (lambda k, t, h: {"displayName": "Renamed"}, lambda r: OK),
+    # SFU (signaling/media_bridge.py): viewers may not publish; for the others the SDP is bad
+    "publish": (lambda k, t, h: {"sdp": "not sdp"}, lambda r: FORBIDDEN if r == "viewer" else "bad_description"),
+    "subscribe_answer": (lambda k, t, h: {"sdp": "not sdp"}, lambda r: "wrong_state"),
+    "ice": (lambda k, t, h: {"pc": "publish"}, lambda r: "wrong_state"),
 }
 
 

@@ -1,0 +1,103 @@
+"""The SFU behind the real server: aiortc peers driven by Python signaling clients over /ws."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from signaling.client import SignalingErrorReply
+from tests.helpers.media_peers import (
+    COLOURS,
+    PeerClient,
+    SolidColourTrack,
+    ToneTrack,
+    answer_over_signaling,
+    colour_close,
+    publish_over_signaling,
+)
+from tests.helpers.signaling import clients, host_key, make_room, viewer_key
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+def store_kind() -> str:
+    return "sqlite"
+
+
+@pytest.fixture
+async def peers():
+    made: list[PeerClient] = []
+
+    def make(name: str) -> PeerClient:
+        p = PeerClient(name)
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        await p.close()
+
+
+async def test_two_participants_see_each_other_over_the_websocket(client, auth, peers):
+    room = await make_room(client, auth)
+    rid = room["roomId"]
+    async with clients(client) as cs:
+        host = await cs.joined(rid, "Hana", host_key(room))
+        guest = await cs.joined(rid, "Gus")
+        hp, gp = peers(host.participant_id), peers(guest.participant_id)
+        for sig, peer in ((host, hp), (guest, gp)):
+            answer_over_signaling(sig, peer)
+        await publish_over_signaling(host, hp, {"microphone": ToneTrack(), "camera": SolidColourTrack(COLOURS["red"])})
+        await publish_over_signaling(guest, gp, {"microphone": ToneTrack(amplitude=0.0),
+                                                 "camera": SolidColourTrack(COLOURS["blue"])})
+        for peer, other, colour in ((hp, guest, "blue"), (gp, host, "red")):
+            await peer.wait_for(
+                lambda p=peer, o=other, c=colour: (r := p.video_from(o.participant_id)) is not None
+                and r.frames >= 5 and colour_close(r.mean_rgb, COLOURS[c]),
+                timeout=30, what=f"{colour} video over signaling")
+        # the subscribe offer labels tracks for layout
+        info = next(iter(t for t in gp.current_tracks().values() if t.kind == "video"))
+        assert (info.participant_id, info.source) == (host.participant_id, "camera")
+        # the host's tone makes them the active speaker
+        speaker = await guest.wait_for("active_speaker", timeout=10)
+        assert speaker["participantId"] == host.participant_id
+
+        # a host mute stops the guest's camera for the host
+        await host.request("mute", participantId=guest.participant_id, kind="video")
+        frozen = hp.frames_from(guest.participant_id, "video")
+        audio = hp.frames_from(guest.participant_id, "audio")
+        await hp.wait_for(lambda: hp.frames_from(guest.participant_id, "audio") >= audio + 50, timeout=10)
+        assert hp.frames_from(guest.participant_id, "video") <= frozen + 2
+
+        # leaving removes the guest's tracks from the host within a second
+        left_at = time.monotonic()
+        await guest.send("leave")
+        await hp.wait_for(lambda: guest.participant_id not in hp.subscribed_publishers(), timeout=5,
+                          what="guest's tracks gone")
+        assert time.monotonic() - left_at < 1.5
+
+
+async def test_viewers_only_subscribe_and_bad_media_requests_get_errors(client, auth, peers):
+    room = await make_room(client, auth)
+    rid = room["roomId"]
+    async with clients(client) as cs:
+        host = await cs.joined(rid, "Hana", host_key(room))
+        viewer = await cs.joined(rid, "Vera", viewer_key(client, rid))
+        hp, vp = peers(host.participant_id), peers(viewer.participant_id)
+        answer_over_signaling(viewer, vp)
+        answer_over_signaling(host, hp)
+        sdp, sources = await vp.publish_offer({"camera": SolidColourTrack(COLOURS["green"])})
+        with pytest.raises(SignalingErrorReply) as exc:
+            await viewer.request("publish", sdp=sdp, sources=sources)
+        assert exc.value.code == "forbidden"
+        with pytest.raises(SignalingErrorReply) as exc:
+            await host.request("publish", sdp="this is not SDP", sources={})
+        assert exc.value.code == "bad_description"
+        with pytest.raises(SignalingErrorReply) as exc:
+            await host.request("ice", pc="sideways", candidate={})
+        assert exc.value.code == "invalid_field"
+        await publish_over_signaling(host, hp, {"camera": SolidColourTrack(COLOURS["yellow"])})
+        await vp.wait_for(lambda: (r := vp.video_from(host.participant_id)) is not None and r.frames >= 3
+                          and colour_close(r.mean_rgb, COLOURS["yellow"]), timeout=30, what="viewer sees host")
