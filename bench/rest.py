@@ -74,6 +74,15 @@ def stop_server(proc: subprocess.Popen) -> None:
             proc.wait(5)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), 0.0 elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def percentile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return float("nan")
@@ -179,11 +188,14 @@ def main() -> int:
         try:
             url = f"http://127.0.0.1:{port}/api/v1/rooms"
             rounds = []
+            cpu_before = cpu_seconds(proc.pid)
             for i in range(args.rounds):
                 lat, errs, secs = asyncio.run(
                     run_load(url, args.count, args.duration, args.concurrency, args.warmup if i == 0 else 0))
                 rounds.append((lat, errs, secs))
                 print(f"round {i + 1}: {summarise(lat, errs, secs)}", file=sys.stderr)
+            server_cpu = cpu_seconds(proc.pid) - cpu_before
+            total_requests = sum(len(r[0]) for r in rounds)
             # report the median round by throughput (the machine may be shared: see every round below)
             latencies, errors, elapsed = sorted(rounds, key=lambda r: (len(r[0]) - r[1]) / r[2])[len(rounds) // 2]
             with urllib.request.urlopen(urllib.request.Request(
@@ -211,6 +223,7 @@ def main() -> int:
             "mean": round(statistics.fmean(lat_ms), 3) if lat_ms else None,
         },
         "rounds": [summarise(*r) for r in rounds],
+        "server_cpu_us_per_request": round(server_cpu / total_requests * 1e6, 1) if total_requests else None,
         "target": {"creations_per_s": 1500, "p99_ms": 25},
         "server_log_level": args.log_level,
         "sqlite_bytes": db_bytes,
