@@ -12,6 +12,8 @@ never logged.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import time
 import uuid
@@ -81,7 +83,29 @@ class RandomPool:
         return out
 
 
+class KeyedLocks:
+    """One asyncio.Lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str):
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 ROOM_RANDOM = web.AppKey("room_random", RandomPool)
+ROOM_LOCKS = web.AppKey("room_locks", KeyedLocks)
 
 
 def generate_name(pattern: str, pool: RandomPool | None = None) -> str:
@@ -101,6 +125,8 @@ def install(app: web.Application) -> None:
     """Give the app its random pool (call from route setup, before the app starts)."""
     if ROOM_RANDOM not in app:
         app[ROOM_RANDOM] = RandomPool()
+    if ROOM_LOCKS not in app:
+        app[ROOM_LOCKS] = KeyedLocks()
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -143,6 +169,7 @@ class RoomService:
         self.secret = app[CREDENTIALS].server_secret
         self.live = app[LIVE]
         self.random = app.get(ROOM_RANDOM)
+        self.locks = app.get(ROOM_LOCKS) or KeyedLocks()
 
     # --- links and rendering ------------------------------------------------------------
 
@@ -221,12 +248,17 @@ class RoomService:
         return room
 
     async def update(self, room_id: str, change: Callable[[Room], None], what: str) -> Room:
-        """Apply ``change`` to the stored room, save it and tell the live meeting."""
-        room = await self.get(room_id)
-        snapshot = _SNAPSHOTS.get(what, lambda r: None)
-        before = repr(snapshot(room))
-        change(room)
-        await self.store.update_room(room)
+        """Apply ``change`` to the stored room, save it and tell the live meeting.
+
+        Read-modify-write is serialised per room within this process, so concurrent
+        REST updates of one room never lose each other's changes.
+        """
+        async with self.locks.hold(room_id):
+            room = await self.get(room_id)
+            snapshot = _SNAPSHOTS.get(what, lambda r: None)
+            before = repr(snapshot(room))
+            change(room)
+            await self.store.update_room(room)
         log.info("room updated", room_id=room_id, what=what, change=f"{before} -> {snapshot(room)!r}")
         await self.live.room_updated(room)
         return room

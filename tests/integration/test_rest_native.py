@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 
@@ -357,3 +358,18 @@ async def test_rotating_keys_invalidates_old_links(env, base, auth):
     got = await (await client.get(f"{base}/rooms/{room['roomId']}", headers=auth)).json()
     assert got == body["room"]
     assert (await client.post(f"{base}/rooms/nope/rotate-keys", headers=auth)).status == 404
+
+
+async def test_concurrent_updates_of_one_room_are_all_kept(env, base, auth):
+    client, *_ = env
+    room = await create(client, base, auth)
+    url = f"{base}/rooms/{room['roomId']}"
+    allowed = [p for p, v in room["roles"]["speaker"]["permissions"].items() if v]
+    puts = [client.put(url + "/roles", json={"roles": {"speaker": {"permissions": {p: False}}}}, headers=auth)
+            for p in allowed]
+    puts.append(client.put(url + "/lock", json={"isLocked": True}, headers=auth))
+    for resp in await asyncio.gather(*puts):
+        assert resp.status == 200
+    got = await (await client.get(url, headers=auth)).json()
+    assert not any(got["roles"]["speaker"]["permissions"].values())
+    assert got["isLocked"] is True

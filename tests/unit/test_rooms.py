@@ -98,3 +98,30 @@ def test_end_date_parsing_and_rendering():
             parse_end_date(bad, now)
         assert info.value.details[0]["field"] == "endDate"
     assert iso_utc(None) is None
+
+
+async def test_keyed_locks_serialise_per_key_and_forget_idle_keys():
+    import asyncio
+
+    from server.rooms import KeyedLocks
+
+    locks = KeyedLocks()
+    order: list[str] = []
+
+    async def job(key: str, name: str, gate: asyncio.Event | None = None) -> None:
+        async with locks.hold(key):
+            order.append(f"{name}+")
+            if gate is not None:
+                await gate.wait()
+            order.append(f"{name}-")
+
+    gate = asyncio.Event()
+    first = asyncio.create_task(job("a", "a1", gate))
+    second = asyncio.create_task(job("a", "a2"))
+    other = asyncio.create_task(job("b", "b1"))
+    await other                                  # another key is not blocked
+    assert order == ["a1+", "b1+", "b1-"]
+    gate.set()
+    await asyncio.gather(first, second)
+    assert order[3:] == ["a1-", "a2+", "a2-"]
+    assert locks._locks == {}
