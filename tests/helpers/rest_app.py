@@ -25,15 +25,18 @@ class RecordingLive:
 
     def __init__(self) -> None:
         self.meetings: set[str] = set()
-        self.ended: list[tuple[str, str]] = []
+        self.ended: list[tuple[str, str]] = []      # meetings that were live when ended
+        self.end_calls: list[tuple[str, str]] = []  # every end_meeting call (also turns away a lobby)
         self.updated: list[Room] = []
 
     def has_meeting(self, room_id: str) -> bool:
         return room_id in self.meetings
 
     async def end_meeting(self, room_id: str, reason: str) -> None:
-        self.ended.append((room_id, reason))
-        self.meetings.discard(room_id)
+        self.end_calls.append((room_id, reason))
+        if room_id in self.meetings:
+            self.ended.append((room_id, reason))
+            self.meetings.discard(room_id)
 
     async def room_updated(self, room: Room) -> None:
         self.updated.append(room)

@@ -236,10 +236,12 @@ async def test_updates_reject_bad_bodies_and_change_nothing(env, base, auth, pat
 
 
 async def test_delete_without_meeting_or_recordings(env, base, auth):
-    client, *_ = env
+    client, _, _, live = env
     room = await create(client, base, auth)
     resp = await client.delete(f"{base}/rooms/{room['roomId']}", headers=auth)
     assert resp.status == 200
+    assert live.end_calls == [(room["roomId"], "room_deleted")]   # turns away anyone in the lobby
+    assert live.ended == []
     assert await resp.json() == {"successCode": "room_deleted", "message": f"room {room['roomId']!r} deleted"}
     assert (await client.get(f"{base}/rooms/{room['roomId']}", headers=auth)).status == 404
     assert (await client.delete(f"{base}/rooms/{room['roomId']}", headers=auth)).status == 404
