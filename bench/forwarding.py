@@ -460,6 +460,7 @@ def run_mode(mode: str, publishers: int, steps: list[int], clip: Path, workdir: 
     finally:
         server.terminate()
         server.wait(timeout=10)
+        port_file.unlink(missing_ok=True)
     return results
 
 
@@ -524,7 +525,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="few small steps (smoke run)")
     parser.add_argument("--steps", help="comma-separated subscriber counts for the forwarding run")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "forwarding.json"))
+    parser.add_argument("--plot-only", action="store_true", help="redraw the plot of an existing report")
     args = parser.parse_args()
+    if args.plot_only:
+        plot(json.loads(Path(args.out).read_text()), Path(args.out).with_suffix(".png"))
+        return
     if args.serve:
         run_server_app(args.serve, Path(args.port_file))
         return
