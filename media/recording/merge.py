@@ -11,11 +11,15 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import av
 
+from .interleave import StallGuard
+
 TRACK_TAG = "ANTECHAMBER_TRACK"
+MS = Fraction(1, 1000)
 _PART_RE = re.compile(r"\.part(\d+)$")
 
 
@@ -63,7 +67,11 @@ def merge_parts(parts: list[Path], final_path: Path, container: str = "matroska"
                     o.metadata.update({k: v for k, v in s.metadata.items() if k.upper() != "DURATION"})
                     o.metadata[TRACK_TAG] = _tag(s)
                     streams[_tag(s)] = o
-        last: dict[str, int] = {}
+        if not streams:
+            out.close()
+            tmp.unlink(missing_ok=True)
+            raise ValueError("no readable part to join")
+        guard = StallGuard()
         for inp in inputs:
             mapping = {s.index: _tag(s) for s in inp.streams if _tag(s) in streams}
             try:
@@ -71,11 +79,14 @@ def merge_parts(parts: list[Path], final_path: Path, container: str = "matroska"
                     tag = mapping.get(packet.stream_index)
                     if tag is None or packet.size == 0 or packet.dts is None:
                         continue
-                    ts = max(packet.dts, last.get(tag, packet.dts))
-                    last[tag] = ts
+                    ms = int(packet.dts * packet.time_base * 1000)
+                    guard.fill(out, {k: v for k, v in streams.items() if k != tag}, ms)
+                    ts = guard.dts_for(tag, ms)
+                    pts_ms = int(packet.pts * packet.time_base * 1000) if packet.pts is not None else ts
                     packet.stream = streams[tag]
+                    packet.time_base = MS
                     packet.dts = ts
-                    packet.pts = max(packet.pts if packet.pts is not None else ts, ts)
+                    packet.pts = max(pts_ms, ts)
                     out.mux_one(packet)
             except (av.FFmpegError, EOFError):
                 pass  # truncated part: keep what was readable

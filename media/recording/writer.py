@@ -24,6 +24,7 @@ from pathlib import Path
 import av
 
 from .codecs import CodecInfo, opus_head, vp8_dimensions
+from .interleave import StallGuard
 from .merge import merge_parts, part_path
 
 MS = Fraction(1, 1000)
@@ -70,6 +71,7 @@ class RecordingWriter:
         self._streams: dict[str, av.stream.Stream] = {}
         self._parts: list[Path] = []
         self._templates = None
+        self._guard = StallGuard()
         self.frames = 0
         self.last_ms = 0
 
@@ -137,6 +139,7 @@ class RecordingWriter:
         self._parts.append(path)
         self._out = out
         self._streams = {}
+        self._guard.reset()
         for spec in self._tracks.values():
             if spec.track_id in self._first_ms:
                 self._streams[spec.track_id] = self._add_stream(out, spec)
@@ -166,6 +169,8 @@ class RecordingWriter:
             out.close()
 
     def _mux(self, track_id: str, ms: int, data: bytes, keyframe: bool) -> None:
+        self._guard.fill(self._out, {k: v for k, v in self._streams.items() if k != track_id}, ms)
+        ms = self._guard.dts_for(track_id, ms)
         packet = av.Packet(data)
         packet.stream = self._streams[track_id]
         packet.time_base = MS

@@ -257,3 +257,94 @@ async def test_a_writer_that_falls_behind_drops_frames_instead_of_blocking(tmp_p
     assert result.status == "complete" and result.dropped_frames == muxer.dropped
     packets, frames = first_decoded_ok(path, 0)
     assert packets == 39 and frames >= 38
+
+
+LATE_WRITER_SCRIPT = r"""
+import asyncio, pickle, sys, time
+from pathlib import Path
+from media.recording import RecordingMuxer
+(video, audio), (late_video, _) = pickle.load(open(sys.argv[2], "rb"))
+async def main():
+    m = RecordingMuxer(Path(sys.argv[1]), header_window_ms=500)
+    m.start()
+    m.add_track("v", "VP8", "cam"); m.add_track("a", "opus", "mic")
+    evs = [(f.offset, "v", f.data, round(f.offset * 90000), f.keyframe) for f in video]
+    evs += [(f.offset, "a", f.data, round(f.offset * 48000), True) for f in audio]
+    evs += [(1.0 + f.offset, "late", f.data, round(f.offset * 90000), f.keyframe) for f in late_video]
+    start = time.monotonic()
+    for at, track, data, rtp, key in sorted(evs, key=lambda e: e[0]):
+        await asyncio.sleep(max(0.0, start + at / 2 - time.monotonic()))  # 2x real time
+        if track == "late" and at == 1.0:
+            m.add_track("late", "VP8", "late cam")
+        m.push(track, data, rtp, key, arrival=start + at)
+    await asyncio.sleep(3600)
+asyncio.run(main())
+"""
+
+
+def test_kill_9_after_a_late_track_recovers_both_parts(tmp_path, clips):
+    """A late track rotates to a second part file; after kill -9, recovery joins the parts."""
+    import pickle
+
+    blob = tmp_path / "clips.pkl"
+    blob.write_bytes(pickle.dumps((clips["a"], clips["late"])))
+    path = tmp_path / "parts.mkv"
+    part1 = tmp_path / "parts.part1.mkv"
+    proc = subprocess.Popen([sys.executable, "-c", LATE_WRITER_SCRIPT, str(path), str(blob)],
+                            cwd=Path(__file__).resolve().parents[2])
+    try:
+        deadline = time.monotonic() + 30
+        sizes = set()
+        while time.monotonic() < deadline and len(sizes) < 3:
+            assert proc.poll() is None, "writer died on its own"
+            if part1.exists():
+                sizes.add(part1.stat().st_size)
+            time.sleep(0.02)
+        assert len(sizes) >= 3, sizes
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert find_parts(path) == [path, part1]
+    info = recover(path, "matroska")
+    assert info is not None and not info.finalized
+    assert find_parts(path) == [path]
+    assert sorted(s["trackId"] for s in info.streams) == ["a", "late", "v"]
+    with av.open(str(path)) as c:
+        late = next(s for s in c.streams if s.metadata.get("ANTECHAMBER_TRACK") == "late")
+        assert abs(float(late.start_time * late.time_base) - 1.0) < 0.1
+    run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0", "-f", "null", "-"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stderr.strip() == "", run.stderr
+
+
+def test_a_silent_camera_does_not_hold_back_the_others(tmp_path, clips):
+    """libavformat's interleaver would wait for a VP8 stream that stopped (muted camera,
+    participant gone) and keep everything after in memory; the file on disk must keep up."""
+    from media.recording.codecs import codec_info
+    from media.recording.writer import RecordingWriter, TrackSpec
+
+    (video, audio), (other, _) = clips["a"], clips["b"]
+    path = tmp_path / "silent.mkv"
+    w = RecordingWriter(path, "matroska", header_window_ms=500)
+    w.add_track(TrackSpec("v", codec_info("VP8"), "still talking"))
+    w.add_track(TrackSpec("a", codec_info("opus"), "mic"))
+    w.add_track(TrackSpec("muted", codec_info("VP8"), "muted after 1 s"))
+    evs = [(f.offset, "v", f) for f in video] + [(f.offset, "a", f) for f in audio]
+    evs += [(f.offset, "muted", f) for f in other if f.offset < 1.0]
+    for at, track, f in sorted(evs, key=lambda e: e[0]):
+        if at > 4.0:
+            break
+        w.write(track, int(at * 1000), f.data, f.keyframe)
+    # still open (as if the process died now): what is on disk already covers ~3 s and more
+    with av.open(str(path)) as c:
+        on_disk = [p for p in c.demux(c.streams.video[0]) if p.size]
+    assert len(on_disk) >= 85, len(on_disk)
+    result = w.close()
+    with av.open(str(result.path)) as c:
+        tags = {s.index: s.metadata["ANTECHAMBER_TRACK"] for s in c.streams}
+        counts = dict.fromkeys(tags.values(), 0)
+        for p in c.demux():
+            if p.size:
+                counts[tags[p.stream_index]] += 1
+    assert counts["muted"] == 30 and counts["v"] >= 120    # the fillers are never written
