@@ -172,8 +172,10 @@ class RecordingService:
             raise Conflict("the room has no live meeting to record", code="room_has_no_meeting")
         self.dir.mkdir(parents=True, exist_ok=True)
         rid = "rec_" + uuid.uuid4().hex
-        rec = Recording(recording_id=rid, room_id=room_id, status="starting", start_date=now_ms(),
-                        filename=f"{rid}.mkv")
+        meetings = await self.store.list_meetings(room_id)
+        session_id = meetings[0].room_session_id if meetings and meetings[0].end_date is None else None
+        rec = Recording(recording_id=rid, room_id=room_id, room_session_id=session_id, status="starting",
+                        start_date=now_ms(), filename=f"{rid}.mkv")
         await self.store.create_recording(rec)
         recorder = Recorder(self.dir / rec.filename, container="matroska",
                             name_of=lambda pid: self.media.participant_name(room_id, pid),
