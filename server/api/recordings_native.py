@@ -273,9 +273,11 @@ async def stop_recording(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     """Routes on both prefixes; the service lives in a cleanup_ctx (after the store's)."""
     app.cleanup_ctx.append(recordings_ctx)
+    from .. import recording_signaling
     from . import recordings_openapi
 
     recordings_openapi.setup(app)
+    recording_signaling.setup(app)   # start/stop_recording over /ws, startTrigger (needs app[HUB])
     r = app.router
     for p in PREFIXES:
         r.add_get(f"{p}/recordings", list_recordings)

@@ -23,6 +23,8 @@ from tests.helpers.media_peers import (
     publish_over_signaling,
 )
 from tests.helpers.server_process import ServerProcess
+from server.recordings import RECORDINGS
+from server.signaling_wiring import HUB
 from tests.helpers.signaling import clients, host_key, make_room
 
 pytestmark = pytest.mark.timeout(120)
@@ -133,3 +135,62 @@ async def test_sigkill_of_the_real_server_process_while_recording(tmp_path):
     plays(out)
     with av.open(str(out)) as c:
         assert sum(1 for _ in c.decode(video=0)) > 20
+
+
+async def test_hosts_record_over_the_websocket_and_guests_cannot(client, auth):
+    room = await make_room(client, auth)
+    rid = room["roomId"]
+    async with clients(client) as cs:
+        host = await cs.joined(rid, "Hana", host_key(room))
+        guest = await cs.joined(rid, "Gus")
+        with pytest.raises(Exception) as refused:
+            await guest.request("start_recording", timeout=10)
+        assert "forbidden" in str(refused.value)
+        with pytest.raises(Exception) as nothing:
+            await host.request("stop_recording", timeout=10)
+        assert "recording_not_active" in str(nothing.value)
+        reply = await host.request("start_recording", timeout=10)
+        rec_id = reply["recording"]["recordingId"]
+        assert reply["recording"]["status"] == "active"
+        await guest.wait_for("recording", timeout=10)
+        with pytest.raises(Exception) as twice:
+            await host.request("start_recording", timeout=10)
+        assert "recording_already_started" in str(twice.value)
+        late = await cs.joined(rid, "Lea")     # joining while recording: told at once
+        msg = await late.wait_for("recording", timeout=10)
+        assert msg["recording"] == {"recordingId": rec_id, "status": "active"}
+        stopped = await host.request("stop_recording", timeout=15)
+        assert stopped["recording"]["recordingId"] == rec_id
+        assert stopped["recording"]["status"] in ("complete", "failed")   # failed: nobody published
+        ended = await guest.wait_for("recording", predicate=lambda m: m["recording"]["status"] != "active",
+                                     timeout=10)
+        assert ended["recording"]["recordingId"] == rec_id
+
+
+async def test_room_trigger_starts_recording_with_the_second_participant(client, auth):
+    resp = await client.post("/v1/meetings", headers=auth, json={
+        "endDate": "2099-01-01T00:00:00Z", "fields": ["hostRoomUrl"],
+        "recording": {"type": "local", "startTrigger": "automatic-2nd-participant"}})
+    assert resp.status == 201, await resp.text()
+    meeting = await resp.json()
+    rid = meeting["meetingId"]
+    key = meeting["hostRoomUrl"].split("roomKey=", 1)[1]
+    async with clients(client) as cs:
+        first = await cs.joined(rid, "Hana", key)
+        svc = client.server.app[RECORDINGS]
+        await client.server.app[HUB].idle()
+        await asyncio.gather(*list(svc._tasks))      # the trigger has looked at one participant
+        listed = await (await client.get(R, headers=auth, params={"roomId": rid})).json()
+        assert listed["recordings"] == []           # one person: not yet
+        second = await cs.joined(rid, "Gus")
+        msg = await second.wait_for("recording", timeout=10)
+        assert msg["recording"]["status"] == "active"
+        await first.wait_for("recording", timeout=10)
+        listed = await (await client.get(R, headers=auth, params={"roomId": rid})).json()
+        assert [r["status"] for r in listed["recordings"]] == ["active"]
+        await first.request("end_meeting", timeout=10)
+        deadline = time.monotonic() + 15
+        while listed["recordings"][0]["status"] == "active":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+            listed = await (await client.get(R, headers=auth, params={"roomId": rid})).json()
