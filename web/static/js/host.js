@@ -18,6 +18,7 @@ export class KnockPanel {
     this.receivedAt = 0;
     this.enabled = false;
     this.items = new Map(); // knockId -> li (kept so an open hold form survives updates)
+    this.toasts = new Map(); // knockId -> function removing its toast
     $("#admit-all").addEventListener("click", () => this.run(msg.admitAll(), "Everyone waiting was let in."));
     setInterval(() => this.tick(), 5000);
   }
@@ -46,8 +47,15 @@ export class KnockPanel {
     this.receivedAt = Date.now();
     if (this.enabled && fresh.length) {
       this.ring();
-      const who = fresh.length === 1 ? `${fresh[0].displayName} is waiting to join.` : `${fresh.length} people are waiting to join.`;
-      toast(who, { timeout: 4000 });
+      for (const k of fresh) {
+        // A toast per knock with a quick "Let in"; it goes away once the knock is decided.
+        this.toasts.set(k.knockId, toast(`${k.displayName} is waiting to join.`, {
+          timeout: 8000, action: { label: "Let in", run: () => this.run(msg.admit(k.knockId)) } }));
+      }
+    }
+    const pendingIds = new Set(pending.map((k) => k.knockId));
+    for (const [id, remove] of this.toasts) {
+      if (!pendingIds.has(id)) { remove(); this.toasts.delete(id); }
     }
     if (this.enabled && change && change.state === "cancelled") {
       toast(`${change.displayName} stopped waiting.`, { timeout: 3000 });

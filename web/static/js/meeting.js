@@ -4,18 +4,21 @@ import { h, $, icon, initials } from "./ui.js";
 
 const ROLE_LABEL = { host: "Host", guest: "Guest", viewer: "Viewer" };
 
-/** Columns that give the largest 16:9 tiles for n tiles in a w x h box. */
-export function bestColumns(n, w, hgt, gap = 10) {
-  if (n <= 1 || w <= 0 || hgt <= 0) return 1;
-  let best = 1;
-  let bestArea = 0;
-  for (let cols = 1; cols <= n; cols++) {
-    const rows = Math.ceil(n / cols);
+/** Columns and tile size giving the largest 16:9 tiles for n tiles in a w x h box. */
+export function bestLayout(n, w, hgt, gap = 10) {
+  let best = { cols: 1, tileW: Math.max(0, w), tileH: Math.max(0, hgt) };
+  let bestArea = -1;
+  for (let cols = 1; cols <= Math.max(1, n); cols++) {
+    const rows = Math.ceil(Math.max(1, n) / cols);
     const cellW = (w - gap * (cols - 1)) / cols;
     const cellH = (hgt - gap * (rows - 1)) / rows;
     const tileW = Math.min(cellW, cellH * 16 / 9);
     const area = tileW * tileW * 9 / 16;
-    if (area > bestArea) { bestArea = area; best = cols; }
+    if (area > bestArea) { bestArea = area; best = { cols, tileW, tileH: tileW * 9 / 16 }; }
+  }
+  // On tall, narrow screens a single column of taller tiles reads better.
+  if (n <= 2 && w < 600 && hgt > w) {
+    return { cols: 1, tileW: w, tileH: Math.min((hgt - gap * (n - 1)) / n, w * 4 / 3) };
   }
   return best;
 }
@@ -179,11 +182,14 @@ export class MeetingView {
   layout() {
     const n = this.tiles.size;
     if (this.stage.classList.contains("has-screen")) {
-      this.grid.style.removeProperty("--cols");
+      for (const p of ["--cols", "--tile-w", "--tile-h"]) this.grid.style.removeProperty(p);
       return;
     }
     const box = this.grid.getBoundingClientRect();
-    this.grid.style.setProperty("--cols", String(bestColumns(n, box.width, box.height)));
+    const { cols, tileW, tileH } = bestLayout(n, box.width, box.height);
+    this.grid.style.setProperty("--cols", String(cols));
+    this.grid.style.setProperty("--tile-w", `${Math.floor(tileW)}px`);
+    this.grid.style.setProperty("--tile-h", `${Math.floor(tileH)}px`);
   }
 
   setActiveSpeaker(pid) {

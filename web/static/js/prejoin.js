@@ -81,7 +81,7 @@ export function setupDeviceView(local) {
   $("#camera-select").addEventListener("change", (e) => local.selectVideo(e.target.value));
   navigator.mediaDevices?.addEventListener?.("devicechange", () => active && fillSelects(local));
   renderButtons(local);
-  local.start().then(() => {
+  local.ready = local.start().then(() => {
     renderButtons(local);
     fillSelects(local);
   });

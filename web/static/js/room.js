@@ -126,6 +126,9 @@ async function startJoin() {
   local.ensureAudioContext(); // created on this click: the knock sound and meter may play
   $("#join").disabled = true;
   $("#join").textContent = "Joining…";
+  // Join with the devices the user sees: wait for the camera/microphone to finish starting
+  // (bounded, so an unanswered permission prompt does not block joining).
+  if (local.ready) await Promise.race([local.ready, new Promise((r) => setTimeout(r, 10000))]);
   await connectAndJoin();
 }
 
@@ -339,9 +342,10 @@ function applyRoom() {
   if (!chatOn && !$("#panel-chat").hidden) openSide("people");
 }
 
+// `recording {recording: {recordingId, status, ...}}` from the recording module.
 function setRecording(f) {
-  const active = f.active !== undefined ? Boolean(f.active)
-    : ["starting", "active", "recording"].includes(f.status);
+  const rec = (f && f.recording) || f || {};
+  const active = rec.active !== undefined ? Boolean(rec.active) : ["starting", "active"].includes(rec.status);
   if (active !== state.recording && state.phase === "meeting") {
     toast(active ? "This meeting is being recorded." : "Recording stopped.", { timeout: 3500 });
   }
