@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -62,6 +64,9 @@ def test_two_browsers_see_and_hear_each_other(server, new_page):
     }}""")
     assert size[0] > 0 and size[1] > 0
 
+    # The fake microphones beep: the SFU's active-speaker events outline a tile.
+    expect(guest.locator("[data-testid=tile].speaking")).to_have_count(1, timeout=MEDIA_TIMEOUT_MS)
+
     # A third person knocks: the host sees the knock panel over a live meeting.
     late = new_page(guest_url(room))
     join(late, "Lara Late")
@@ -90,3 +95,31 @@ def test_reconnects_by_itself_after_the_websocket_drops(server, new_page):
     in_meeting(guest, tiles=2)
     in_meeting(host, tiles=2)
     expect(host.get_by_test_id("tile").filter(has_text="Gus Guest")).to_have_count(1)
+
+
+def test_screen_share_is_shown_large_to_the_others(server, new_page):
+    room = server.create_room(roomName="Screens", isLocked=False)
+    host = new_page(host_url(room))
+    join(host, "Hana Host")
+    in_meeting(host, tiles=1)
+    _require_sfu(host)
+    guest = new_page(guest_url(room))
+    join(guest, "Gus Guest")
+    in_meeting(guest, tiles=2)
+    _receives(guest, "video", "framesDecoded", 10)
+    host.get_by_test_id("share-screen").click()
+    expect(host.get_by_test_id("share-screen")).to_have_attribute("aria-pressed", "true")
+    screen = guest.get_by_test_id("screen-tile")
+    expect(screen).to_be_visible()
+    expect(screen).to_contain_text("Hana Host")
+    guest.wait_for_function("() => document.querySelector('[data-testid=screen-tile] video').videoWidth > 0",
+                            timeout=MEDIA_TIMEOUT_MS)
+    expect(guest.locator("#stage")).to_have_class(re.compile(r"\bhas-screen\b"))
+    shot(guest, "meeting-screen-share")
+    host.get_by_test_id("share-screen").click()
+    expect(screen).to_be_hidden()
+    # Sharing again renegotiates the same source and shows it again.
+    host.get_by_test_id("share-screen").click()
+    expect(screen).to_be_visible()
+    guest.wait_for_function("() => document.querySelector('[data-testid=screen-tile] video').videoWidth > 0",
+                            timeout=MEDIA_TIMEOUT_MS)

@@ -153,6 +153,11 @@ export class MediaSession extends EventTarget {
     });
   }
 
+  /**
+   * Stop sending the screen. The m-line stays (the caller also sends `set_muted screen`),
+   * so sharing again is a track swap with no renegotiation. (Setting the m-line inactive
+   * and re-activating it later trips the SFU: "receiver already started".)
+   */
   async stopScreen() {
     await this.setTrack("screen", null);
   }

@@ -69,6 +69,7 @@ export class MeetingView {
   upsert(p) {
     this.participants.set(p.participantId, p);
     this.renderTile(p);
+    this.renderScreens();
     this.renderPeople();
     this.layout();
   }
