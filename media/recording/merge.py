@@ -47,6 +47,19 @@ def _tag(stream) -> str:
     return stream.metadata.get(TRACK_TAG) or stream.metadata.get(TRACK_TAG.lower()) or f"#{stream.index}"
 
 
+def _no_picture(packet) -> bool:
+    """An H.264 packet (length-prefixed, as Matroska stores it) with no slice in it: the
+    parameter-set filler a part may start with (see interleave.StallGuard)."""
+    data = bytes(packet)
+    i = 0
+    while i + 5 <= len(data):
+        size = int.from_bytes(data[i:i + 4], "big")
+        if 1 <= data[i + 4] & 0x1F <= 5:
+            return False
+        i += 4 + size
+    return True
+
+
 def merge_parts(parts: list[Path], final_path: Path, container: str = "matroska") -> None:
     """Copy the packets of every part, in order, into final_path; delete the parts."""
     final_path = Path(final_path)
@@ -71,6 +84,7 @@ def merge_parts(parts: list[Path], final_path: Path, container: str = "matroska"
             out.close()
             tmp.unlink(missing_ok=True)
             raise ValueError("no readable part to join")
+        h264 = {tag for tag, o in streams.items() if o.codec_context and o.codec_context.name == "h264"}
         guard = StallGuard()
         for inp in inputs:
             mapping = {s.index: _tag(s) for s in inp.streams if _tag(s) in streams}
@@ -78,6 +92,8 @@ def merge_parts(parts: list[Path], final_path: Path, container: str = "matroska"
                 for packet in inp.demux():
                     tag = mapping.get(packet.stream_index)
                     if tag is None or packet.size == 0 or packet.dts is None:
+                        continue
+                    if tag in h264 and _no_picture(packet):
                         continue
                     ms = int(packet.dts * packet.time_base * 1000)
                     guard.fill(out, {k: v for k, v in streams.items() if k != tag}, ms)

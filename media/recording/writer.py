@@ -23,7 +23,7 @@ from pathlib import Path
 
 import av
 
-from .codecs import CodecInfo, opus_head, vp8_dimensions
+from .codecs import CodecInfo, h264_dimensions, h264_parameter_sets, opus_head, vp8_dimensions
 from .interleave import StallGuard
 from .merge import merge_parts, part_path
 
@@ -72,6 +72,8 @@ class RecordingWriter:
         self._parts: list[Path] = []
         self._templates = None
         self._guard = StallGuard()
+        self._h264_params: dict[str, bytes] = {}   # last SPS+PPS seen per H.264 track
+        self._fresh: set[str] = set()               # tracks with no packet yet in the current part
         self.frames = 0
         self.last_ms = 0
 
@@ -84,10 +86,16 @@ class RecordingWriter:
         spec = self._tracks.get(track_id)
         if spec is None or not data:
             return
+        if spec.codec.av_name == "h264" and keyframe:
+            params = h264_parameter_sets(data)
+            if params:
+                self._h264_params[track_id] = params
         if track_id not in self._first_ms:
             self._first_ms[track_id] = ms
             if spec.codec.av_name == "vp8" and not spec.width:
                 spec.width, spec.height = vp8_dimensions(data) or (0, 0)
+            elif spec.codec.av_name == "h264" and not spec.width:
+                spec.width, spec.height = h264_dimensions(data) or (0, 0)
         if self._out is None:
             self._pending.append((track_id, ms, data, keyframe))
             announced = all(t in self._first_ms for t in self._tracks)
@@ -140,9 +148,11 @@ class RecordingWriter:
         self._out = out
         self._streams = {}
         self._guard.reset()
+        self._fresh = set()
         for spec in self._tracks.values():
             if spec.track_id in self._first_ms:
                 self._streams[spec.track_id] = self._add_stream(out, spec)
+                self._fresh.add(spec.track_id)
         pending, self._pending = self._pending, []
         for item in pending:
             self._mux(*item)
@@ -168,9 +178,23 @@ class RecordingWriter:
         if out is not None:
             out.close()
 
+    def _first_payload(self, track_id: str) -> bytes:
+        """Filler for a stream silent since its part began: its H.264 SPS/PPS, if any."""
+        if track_id in self._fresh:
+            self._fresh.discard(track_id)
+            return self._h264_params.get(track_id, b"")
+        return b""
+
     def _mux(self, track_id: str, ms: int, data: bytes, keyframe: bool) -> None:
-        self._guard.fill(self._out, {k: v for k, v in self._streams.items() if k != track_id}, ms)
+        self._guard.fill(self._out, {k: v for k, v in self._streams.items() if k != track_id}, ms,
+                         self._first_payload)
         ms = self._guard.dts_for(track_id, ms)
+        if track_id in self._fresh:
+            self._fresh.discard(track_id)
+            params = self._h264_params.get(track_id)
+            if params and not h264_parameter_sets(data):
+                # PyAV takes a stream's CodecPrivate from its first packet in the file
+                data = params + data
         packet = av.Packet(data)
         packet.stream = self._streams[track_id]
         packet.time_base = MS

@@ -71,3 +71,30 @@ def opus_clip(seconds: float, beep_at: float | None = None, beep_seconds: float 
     for p in enc.encode(None):
         out.append(Frame(bytes(p), len(out) * 0.02, True))
     return out
+
+
+def h264_clip(seconds: float, fps: int = 30, flash_at: float | None = None, size=(320, 240),
+              gop_seconds: float = 2.0, profile: str = "baseline") -> list[Frame]:
+    """Annex B H.264 with SPS/PPS in every keyframe, as WebRTC senders produce it."""
+    width, height = size
+    enc = av.CodecContext.create("libx264", "w")
+    enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
+    enc.time_base = Fraction(1, fps)
+    enc.framerate = fps
+    enc.gop_size = max(1, int(gop_seconds * fps))
+    enc.profile = profile
+    enc.options = {"preset": "ultrafast", "tune": "zerolatency", "x264-params": "repeat-headers=1:annexb=1"}
+    flash_index = None if flash_at is None else round(flash_at * fps)
+    out: list[Frame] = []
+    for i in range(int(seconds * fps)):
+        img = np.full((height, width, 3), 30, np.uint8)
+        if i == flash_index:
+            img[:] = 255
+        else:
+            x = (i * 4) % (width - 40)
+            img[height // 3:height // 3 + 40, x:x + 40] = (200, 60, 60)
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+        frame.pts = i
+        for p in enc.encode(frame):
+            out.append(Frame(bytes(p), float(p.pts * enc.time_base), p.is_keyframe))
+    return out

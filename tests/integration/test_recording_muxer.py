@@ -348,3 +348,72 @@ def test_a_silent_camera_does_not_hold_back_the_others(tmp_path, clips):
             if p.size:
                 counts[tags[p.stream_index]] += 1
     assert counts["muted"] == 30 and counts["v"] >= 120    # the fillers are never written
+
+
+async def test_h264_goes_into_matroska_in_sync_and_late(tmp_path, clips):
+    from tests.helpers.encoded_media import h264_clip
+
+    video, late_video = h264_clip(4, flash_at=2.0), h264_clip(2, flash_at=1.0, size=(640, 360))
+    _, audio = clips["a"]   # its beep is at 2.0 s
+    path = tmp_path / "h264.mkv"
+    muxer = RecordingMuxer(path, container="matroska")
+    muxer.start()
+    muxer.add_track("h-v", "video/H264", "h (camera)")
+    muxer.add_track("h-a", "audio/opus", "h (microphone)")
+    evs = [(1.0 + f.offset + VIDEO_DELAY, "h-v", f.data, (WRAP - 900 + round(f.offset * 90000)) % WRAP, None)
+           for f in video]
+    evs += [(1.0 + f.offset + AUDIO_DELAY, "h-a", f.data, round(f.offset * 48000), True)
+            for f in audio if f.offset < 4]
+    late = [(3.0 + f.offset + VIDEO_DELAY, "late", f.data, round(f.offset * 90000), None) for f in late_video]
+    announced = False
+    for arrival, track, data, rtp, key in sorted(evs + late, key=lambda e: e[0]):
+        if track == "late" and not announced:
+            muxer.add_track("late", "H264", "late (camera)")
+            announced = True
+        muxer.push(track, data, rtp, key, arrival=arrival)   # keyframe=None: read from the bitstream
+    result = await muxer.stop()
+    assert result.status == "complete", result.error
+    idx = streams_by_track(path)
+    with av.open(str(path)) as c:
+        assert c.streams[idx["h-v"]].codec_context.name == "h264"
+        assert (c.streams[idx["late"]].width, c.streams[idx["late"]].height) == (640, 360)
+        late_start = c.streams[idx["late"]].start_time * c.streams[idx["late"]].time_base
+        assert abs(float(late_start) - 2.0) < 0.1       # 3 s arrival - 1 s origin
+    flash, beep = flash_time(path, idx["h-v"]), beep_time(path, idx["h-a"])
+    assert abs(flash - beep) < 0.1 and abs(flash - 2.0) < 0.15, (flash, beep)
+    assert abs(flash_time(path, idx["late"]) - 3.0) < 0.15
+    first_decoded_ok(path, idx["h-v"])
+    first_decoded_ok(path, idx["late"])
+    run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0", "-f", "null", "-"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stderr.strip() == "", run.stderr
+
+
+def test_h264_camera_silent_when_a_late_track_arrives(tmp_path, clips):
+    """A rotation to a new part while an H.264 camera sends nothing: the part still gets the
+    camera's parameter sets (from a filler), and the joined file decodes cleanly."""
+    from media.recording.codecs import codec_info
+    from media.recording.writer import RecordingWriter, TrackSpec
+    from tests.helpers.encoded_media import h264_clip
+
+    cam, late = h264_clip(3), h264_clip(1, size=(640, 360))
+    _, audio = clips["a"]
+    path = tmp_path / "muted-h264.mkv"
+    w = RecordingWriter(path, "matroska", header_window_ms=500)
+    w.add_track(TrackSpec("cam", codec_info("H264"), "cam"))
+    w.add_track(TrackSpec("mic", codec_info("opus"), "mic"))
+    evs = [(f.offset, "cam", f) for f in cam if f.offset < 0.8]            # muted at 0.8 s
+    evs += [(f.offset, "mic", f) for f in audio if f.offset < 3.0]
+    evs += [(1.5 + f.offset, "late", f) for f in late]
+    for at, track, f in sorted(evs, key=lambda e: e[0]):
+        if track == "late" and "late" not in w._tracks:
+            w.add_track(TrackSpec("late", codec_info("H264"), "late"))
+        w.write(track, int(at * 1000), f.data, f.keyframe)
+    result = w.close()
+    assert result.parts == 2 and find_parts(path) == [path]
+    idx = streams_by_track(path)
+    assert first_decoded_ok(path, idx["cam"])[0] == 24
+    first_decoded_ok(path, idx["late"])
+    run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0", "-f", "null", "-"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stderr.strip() == "", run.stderr

@@ -1,7 +1,10 @@
 """The recording timeline: RTP unwrapping and per-track anchoring (pure logic)."""
 
 from media.recording.clock import RecordingClock, RtpUnwrapper, TrackClock
-from media.recording.codecs import codec_info, container_for, opus_head, vp8_dimensions
+from media.recording.codecs import (
+    codec_info, container_for, h264_dimensions, h264_is_keyframe, h264_parameter_sets, opus_head, vp8_dimensions,
+)
+from tests.helpers.encoded_media import h264_clip
 
 WRAP = 1 << 32
 
@@ -39,3 +42,14 @@ def test_codec_helpers():
         pass
     else:
         raise AssertionError("AV1 accepted")
+
+
+def test_h264_sizes_and_parameter_sets_from_the_bitstream():
+    for size, profile in (((320, 240), "baseline"), ((640, 360), "main"), ((1280, 720), "high")):
+        clip = h264_clip(0.1, size=size, profile=profile)
+        key, delta = clip[0].data, clip[1].data
+        assert h264_is_keyframe(key) and not h264_is_keyframe(delta)
+        assert h264_dimensions(key) == size, profile
+        assert h264_dimensions(delta) is None
+        params = h264_parameter_sets(key)
+        assert params.startswith(b"\x00\x00\x00\x01") and params[4] & 0x1F == 7 and not h264_parameter_sets(delta)
