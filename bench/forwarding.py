@@ -77,8 +77,8 @@ def run_server_app(mode: str, port_file: Path) -> None:
     uvloop.install()
     app = web.Application()
     state: dict[str, Any] = {"latency": []}
-    if mode == "forward":
-        setup_forward(app, state)
+    if mode in ("forward", "frame"):
+        setup_forward(app, state, "packet" if mode == "forward" else "frame")
     else:
         setup_relay(app, state)
 
@@ -100,7 +100,7 @@ def run_server_app(mode: str, port_file: Path) -> None:
     asyncio.run(start())
 
 
-def setup_forward(app: Any, state: dict[str, Any]) -> None:
+def setup_forward(app: Any, state: dict[str, Any], forwarding: str) -> None:
     from aiohttp import web
 
     import media.forwarding as fwd
@@ -113,8 +113,20 @@ def setup_forward(app: Any, state: dict[str, Any]) -> None:
         state["latency"].append((time.monotonic() - frame.arrival) * 1000)
         return original(self, frame)
 
-    fwd.Vp8Packer.pack = timed_pack  # bench-only instrumentation
-    service = MediaService(MediaConfig(loopback_candidates=True))
+    import media.publication as publication
+
+    original_forward = publication.Publication._forward
+
+    async def timed_forward(self: Any, packet: Any) -> None:
+        started = time.perf_counter()
+        await original_forward(self, packet)
+        if self.kind == "video":
+            state["latency"].append((time.perf_counter() - started) * 1000)
+
+    # bench-only instrumentation
+    fwd.Vp8Packer.pack = timed_pack
+    publication.Publication._forward = timed_forward
+    service = MediaService(MediaConfig(loopback_candidates=True, forwarding=forwarding))
     queues: dict[str, asyncio.Queue] = {}
 
     async def join(request: web.Request) -> web.Response:
@@ -238,7 +250,7 @@ async def client_main(args: argparse.Namespace) -> None:
     from media.ports import EncodedFrame
 
     clip = _read_clip(Path(args.clip))
-    trailer = args.mode == "forward"
+    trailer = args.mode != "relay"
     base = args.url
 
     class VideoTrack(MediaStreamTrack):
@@ -344,7 +356,7 @@ async def client_main(args: argparse.Namespace) -> None:
                 prepare_gathering(pc, loopback=True)
                 await pc.setLocalDescription(await pc.createAnswer())
                 await post("/answer", {"id": sid, "sdp": pc.localDescription.sdp})
-                if args.mode != "forward":
+                if args.mode == "relay":
                     return
 
         tasks = [asyncio.ensure_future(subscriber(f"sub{j}")) for j in range(args.subscribers)]
@@ -464,7 +476,8 @@ def run_mode(mode: str, publishers: int, steps: list[int], clip: Path, workdir: 
     return results
 
 
-def summarise(forward: list[dict[str, Any]], relay: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise(forward: list[dict[str, Any]], relay: list[dict[str, Any]],
+              frame: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     def per_core(rows: list[dict[str, Any]]) -> dict[str, Any]:
         ok = [r for r in rows if "error" not in r and (r.get("video_frame_loss") or 0) <= 0.01 and r["video_streams"]]
         if not ok:
@@ -483,7 +496,8 @@ def summarise(forward: list[dict[str, Any]], relay: list[dict[str, Any]]) -> dic
     ratio = None
     if f and r:
         ratio = round(f["streams_per_core_at_max"] / r["streams_per_core_at_max"], 1)
-    return {"forward": f, "relay_baseline": r, "streams_per_core_vs_baseline": ratio}
+    return {"forward": f, "forward_frame_level": per_core(frame or []), "relay_baseline": r,
+            "streams_per_core_vs_baseline": ratio}
 
 
 def plot(report: dict[str, Any], path: Path) -> bool:
@@ -495,7 +509,9 @@ def plot(report: dict[str, Any], path: Path) -> bool:
     except ImportError:
         return False
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    for mode, rows in (("forward", report["forward"]), ("relay (decode+encode)", report["relay_baseline"])):
+    for mode, rows in (("forward, packet level", report["forward"]),
+                       ("forward, frame level", report.get("forward_frame_level", [])),
+                       ("relay (decode+encode)", report["relay_baseline"])):
         rows = [x for x in rows if "error" not in x]
         xs = [x["video_streams"] for x in rows]
         axes[0].plot(xs, [100 * x["server_cpu_cores"] for x in rows], "o-", label=mode)
@@ -514,7 +530,7 @@ def plot(report: dict[str, Any], path: Path) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--serve", choices=["forward", "relay"])
+    parser.add_argument("--serve", choices=["forward", "frame", "relay"])
     parser.add_argument("--port-file")
     parser.add_argument("--client", action="store_true")
     parser.add_argument("--url")
@@ -550,9 +566,11 @@ def main() -> None:
     if args.steps:
         fwd_steps = [int(x) for x in args.steps.split(",")]
     else:
-        fwd_steps = [1, 5, 10] if args.quick else [1, 5, 10, 20, 40, 60, 80, 100]
+        fwd_steps = [1, 5, 10] if args.quick else [1, 5, 10, 20, 40, 60, 75, 90, 100]
     relay_steps = [1, 2] if args.quick else [1, 2, 4, 8, 12]
+    frame_steps = [5] if args.quick else [10, 20, 40, 60]
     forward = run_mode("forward", 2, fwd_steps, clip_path, out.parent)
+    frame = run_mode("frame", 2, frame_steps, clip_path, out.parent)
     relay = run_mode("relay", 1, relay_steps, clip_path, out.parent)
     report = {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -564,15 +582,19 @@ def main() -> None:
             "server_cpu_cores: process CPU time of the SFU process / wall time over the measurement window.",
             "video_frame_loss: frames (trailer indices) missing at the subscribers; a frame with any lost packet "
             "counts as lost.",
-            "server_latency: frame complete on the server -> packetized for a subscriber (forward mode only); "
-            "the receive jitter buffer additionally holds each frame until the next frame's first packet (~33 ms).",
+            "forward = packet-level forwarding (default, media/packets.py); forward_frame_level = frames "
+            "reassembled by aiortc's receiver and re-packetized by its sender (MediaConfig(forwarding='frame')).",
+            "server_latency: packet level: a video packet reaching the SFU's RTP handler -> its copy sent to "
+            "the last subscriber; frame level: frame complete on the server -> packetized for a subscriber (the "
+            "receive jitter buffer additionally holds each frame until the next frame's first packet, ~33 ms).",
             "e2e_latency: publisher hands a frame to its sender -> subscriber has reassembled it (two jitter "
             "buffers, loopback).",
             "Clients run in a separate process on the same 2-core machine and compete with the server for CPU.",
         ],
         "forward": forward,
+        "forward_frame_level": frame,
         "relay_baseline": relay,
-        "summary": summarise(forward, relay),
+        "summary": summarise(forward, relay, frame),
     }
     out.write_text(json.dumps(report, indent=2))
     clip_path.unlink(missing_ok=True)

@@ -111,7 +111,8 @@ def tap_receiver(
 
     Must be called before aiortc calls `receiver.receive()` (i.e. from the
     peer connection's "track" event or right after setRemoteDescription).
-    `on_rtp(packet)` sees every RTP packet first (audio level, SSRC).
+    `on_rtp(packet)` sees every RTP packet first (audio level, SSRC); it may
+    return an awaitable (packet-level forwarding), awaited before aiortc's path.
     """
     r: Any = receiver
     if getattr(r, _R + "started"):
@@ -140,7 +141,9 @@ def tap_receiver(
         handle = r._handle_rtp_packet
 
         async def _handle_rtp_packet(packet: Any, arrival_time_ms: int) -> None:
-            on_rtp(packet)
+            pending = on_rtp(packet)
+            if pending is not None:  # packet-level forwarding to subscribers
+                await pending
             await handle(packet, arrival_time_ms)
 
         r._handle_rtp_packet = _handle_rtp_packet

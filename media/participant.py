@@ -21,6 +21,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from .forwarding import ForwardTrack, attach_sender, packer_for
 from .ice import prepare_gathering, rtc_configuration, want_loopback
+from .packets import IdleTrack, PacketSubscription
 from .ports import BadDescription, IceFailed, Listener, MediaConfig, NotAllowed, SubscribeOffer, WrongState
 from .publication import Publication
 from .sources import assign_sources, codec_allowed, parse_offer
@@ -36,7 +37,8 @@ _counter = itertools.count(1)
 class Subscription:
     publication: Publication
     transceiver: RTCRtpTransceiver
-    track: ForwardTrack
+    track: Any  # ForwardTrack (frame mode) or IdleTrack (packet mode)
+    packet: Optional[PacketSubscription] = None
 
 
 def codec_capabilities(kind: str, codec: RTCRtpCodecParameters) -> list[Any]:
@@ -89,7 +91,8 @@ class MediaParticipant:
             old, new = state["value"], pc.connectionState
             state["value"] = new
             self._log.info("peer connection state", connection=name, change=f"{old} -> {new}")
-            if new == "failed" and not self.closed:
+            # failed ICE/DTLS, or the peer closed it (aiortc then closes the connection itself)
+            if new in ("failed", "closed") and old != new and not self.closed:
                 self._emit(IceFailed(self.id, name))
 
         return pc
@@ -159,7 +162,10 @@ class MediaParticipant:
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
             for pub, t in added:
-                pub.with_codec(next(c for c in t._codecs if c.name.lower() != "rtx"))
+                codec = next(c for c in t._codecs if c.name.lower() != "rtx")
+                rtx = next((c.payloadType for c in t._codecs
+                            if c.name.lower() == "rtx" and c.parameters.get("apt") == codec.payloadType), None)
+                pub.with_codec(codec, rtx)
                 self._log.info("publication added", publication=pub.id, source=pub.source, codec=pub.codec.mimeType)
                 self.room.add_publication(pub)
             for mid in removed:
@@ -234,8 +240,11 @@ class MediaParticipant:
         except asyncio.CancelledError:
             pass
         except Exception:
-            if not self.closed:  # a connection closed under us while leaving is expected
+            pc = self.subscribe_pc
+            pc_closed = pc is not None and bool(getattr(pc, "_RTCPeerConnection__isClosed", None))
+            if not self.closed and not pc_closed:
                 self._log.exception("subscribe negotiation failed")
+            # a connection closed under us (leaving, or the peer went away) ends negotiation
 
     async def _sync_subscriptions(self) -> bool:
         changed = False
@@ -245,25 +254,37 @@ class MediaParticipant:
                 continue
             del self.subscriptions[pub_id]
             sub.publication.remove_subscriber(self.id)
+            if isinstance(sub.track, IdleTrack):
+                sub.track.end()
             sub.transceiver.direction = "inactive"
             sender = sub.transceiver.sender
             await sender.stop()
             # the m-line stays in the SDP: drop every reference to the publication
             sender.replaceTrack(None)
             sender._send_keyframe = _ignore
-            sub.track.detach()
+            if sub.packet is not None:
+                sub.packet.detach()
+            else:
+                sub.track.detach()
             changed = True
         for pub in desired.values():
             if pub.id in self.subscriptions or pub.codec is None:
                 continue
             if self.subscribe_pc is None:
                 self.subscribe_pc = self._new_pc("subscribe")
-            track = pub.add_subscriber(self.id, self.config.subscriber_queue_frames)
+            packet: Optional[PacketSubscription] = None
+            if pub.packet_mode:
+                track: Any = IdleTrack(pub.kind, pub.id)
+            else:
+                track = pub.add_subscriber(self.id, self.config.subscriber_queue_frames)
             t = self.subscribe_pc.addTransceiver(track, direction="sendonly")
             t.setCodecPreferences(codec_capabilities(pub.kind, pub.codec))
             t.sender._stream_id = pub.participant_id
             attach_sender(t.sender, packer_for(pub.codec.mimeType), pub.request_keyframe)
-            self.subscriptions[pub.id] = Subscription(pub, t, track)
+            if pub.packet_mode:
+                packet = PacketSubscription(t.sender, pub.kind, pub.codec.name, pub.request_keyframe)
+                pub.add_packet_subscriber(self.id, packet)
+            self.subscriptions[pub.id] = Subscription(pub, t, track, packet)
             changed = True
         return changed
 

@@ -54,12 +54,16 @@ class MediaConfig:
     loopback_candidates: also gather 127.0.0.1 host candidates (aioice skips
         loopback). "auto" = only when the host has no other IPv4 address.
     video_codecs: accepted video codecs in order of preference ("VP8", "H264").
+    forwarding: "packet" (default) or "frame" (see below).
     """
 
     ice_servers: tuple[str, ...] = ()
     public_ip: str = ""
     loopback_candidates: Union[bool, Literal["auto"]] = "auto"
     video_codecs: tuple[str, ...] = ("VP8", "H264")
+    # "packet": rewrite and forward each RTP packet as it arrives (media/packets.py);
+    # "frame": forward reassembled frames through aiortc's sender (media/forwarding.py)
+    forwarding: str = "packet"
     # keyframe requests (PLI) to a publisher: minimum gap, and retry period
     keyframe_min_interval: float = 0.25
     keyframe_retry_interval: float = 0.5
@@ -150,7 +154,8 @@ class SubscribeOffer:
 
 @dataclass(frozen=True)
 class IceFailed:
-    """A peer connection of this participant failed; signaling should remove them."""
+    """A peer connection of this participant failed (ICE/DTLS) or was closed by the
+    peer; signaling should remove them."""
 
     participant_id: str
     connection: str  # publish | subscribe

@@ -9,8 +9,11 @@ from typing import Any, Callable, Optional
 from aiortc import RTCRtpReceiver
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
+from aiortc.rtp import unwrap_rtx
+
 from .forwarding import ForwardTrack, send_pli, tap_receiver
 from .keyframes import KeyframeRequester
+from .packets import PacketSubscription
 from .ports import EncodedFrame, FrameSink, MediaConfig, PublicationInfo
 
 log = logging.getLogger(__name__)
@@ -37,7 +40,10 @@ class Publication:
         self.muted = False
         self.closed = False
         self.media_ssrc: Optional[int] = None
-        self.subscribers: dict[str, ForwardTrack] = {}  # subscriber participant id -> track
+        self.subscribers: dict[str, ForwardTrack] = {}  # subscriber participant id -> track (frame mode)
+        self.packet_subscribers: dict[str, PacketSubscription] = {}  # (packet mode)
+        self.packet_mode = config.forwarding == "packet"
+        self._rtx_pt: Optional[int] = None
         self.sinks: list[FrameSink] = []
         self.frames_in = 0
         self._on_audio_level = on_audio_level
@@ -62,19 +68,33 @@ class Publication:
             muted=self.muted,
         )
 
-    def with_codec(self, codec: RTCRtpCodecParameters) -> None:
+    def with_codec(self, codec: RTCRtpCodecParameters, rtx_pt: Optional[int] = None) -> None:
         self.codec = codec
+        self._rtx_pt = rtx_pt
 
     # --- receive path (event loop, per packet / per frame) ---
 
-    def _on_rtp(self, packet: Any) -> None:
+    def _on_rtp(self, packet: Any) -> Any:
         codec = self.codec
-        if codec is not None and packet.payload_type == codec.payloadType:
+        if codec is None:
+            return None
+        if packet.payload_type == codec.payloadType:
             self.media_ssrc = packet.ssrc
             if self.kind == "audio" and not self.muted:
                 level = packet.extensions.audio_level
                 if level is not None:
                     self._on_audio_level(self.participant_id, level[1])
+        elif packet.payload_type == self._rtx_pt and self.media_ssrc is not None and len(packet.payload) >= 2:
+            packet = unwrap_rtx(packet, payload_type=codec.payloadType, ssrc=self.media_ssrc)
+        else:
+            return None
+        if self.packet_subscribers and not self.muted and not self.closed:
+            return self._forward(packet)
+        return None
+
+    async def _forward(self, packet: Any) -> None:
+        for sub in list(self.packet_subscribers.values()):
+            await sub.forward(packet)
 
     def _on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None:
         if self.muted or self.closed:
@@ -113,10 +133,16 @@ class Publication:
         self.subscribers[subscriber_id] = track
         return track
 
+    def add_packet_subscriber(self, subscriber_id: str, sub: PacketSubscription) -> None:
+        self.packet_subscribers[subscriber_id] = sub
+
     def remove_subscriber(self, subscriber_id: str) -> None:
         track = self.subscribers.pop(subscriber_id, None)
         if track is not None:
             track.end()
+        sub = self.packet_subscribers.pop(subscriber_id, None)
+        if sub is not None:
+            sub.close()
 
     def set_muted(self, muted: bool) -> bool:
         if muted == self.muted:
@@ -125,6 +151,8 @@ class Publication:
         if not muted:
             for track in self.subscribers.values():
                 track.resync()
+            for sub in self.packet_subscribers.values():
+                sub.resync()
             self.request_keyframe()
         return True
 
@@ -133,7 +161,7 @@ class Publication:
             return
         self.closed = True
         self.keyframes.close()
-        for sid in list(self.subscribers):
+        for sid in list(self.subscribers) + list(self.packet_subscribers):
             self.remove_subscriber(sid)
         for sink in self.sinks:
             try:

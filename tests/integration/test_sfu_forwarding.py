@@ -22,9 +22,9 @@ from tests.helpers.media_peers import (
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture
-async def sfu():
-    service = MediaService(MediaConfig(loopback_candidates=True))
+@pytest.fixture(params=["packet", "frame"])
+async def sfu(request):
+    service = MediaService(MediaConfig(loopback_candidates=True, forwarding=request.param))
     yield service
     await service.close()
 

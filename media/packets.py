@@ -1,0 +1,224 @@
+"""Packet-level forwarding: each publisher RTP packet is re-addressed for every
+subscriber (SSRC, sequence number, timestamp offset, payload type, header
+extensions rewritten; payload untouched) and protected with the subscriber's
+SRTP context, without waiting for the receive jitter buffer to complete the
+frame and without aiortc's per-sender packetization loop.
+
+The publication's aiortc receiver still reassembles frames (for recording
+sinks and keyframe tracking); subscribers are fed from its packet hook.
+
+A `PacketSubscription` owns one subscribe transceiver's sender: aiortc still
+negotiates it, registers it on the transport and runs its RTCP (SR, incoming
+PLI/NACK); its RTP loop reads a track that never yields. Keyframe gating: a
+video subscription starts (and restarts after a mute or an overflow) on the
+first packet of a keyframe and keeps sequence numbers contiguous across the
+gap; NACKs are answered from a small history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import struct
+from typing import Any, Callable, Optional
+
+from aiortc import RTCRtpSender, clock
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from .keyframes import is_keyframe
+
+_HEADER = struct.Struct("!BBHII")
+_S = "_RTCRtpSender__"
+HISTORY = 256
+MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+
+
+def starts_keyframe(codec_name: str, payload: bytes) -> bool:
+    """Is this RTP payload the first packet of a keyframe?"""
+    name = codec_name.lower()
+    if not payload:
+        return False
+    if name == "vp8":
+        # RFC 7741: X/N/S/PID; S=1 and PID=0 starts the frame, then optional extensions
+        b0 = payload[0]
+        if not (b0 & 0x10) or (b0 & 0x0F):
+            return False
+        pos = 1
+        if b0 & 0x80:
+            if len(payload) < 2:
+                return False
+            x = payload[1]
+            pos = 2
+            if x & 0x80:  # I: picture id
+                pos += 2 if len(payload) > 2 and payload[2] & 0x80 else 1
+            if x & 0x40:  # L: TL0PICIDX
+                pos += 1
+            if x & 0x30:  # T/K
+                pos += 1
+        return len(payload) > pos and (payload[pos] & 0x01) == 0
+    if name == "h264":
+        nal = payload[0] & 0x1F
+        if nal in (5, 7):
+            return True
+        if nal == 28 and len(payload) > 1:  # FU-A: start bit + IDR
+            return bool(payload[1] & 0x80) and (payload[1] & 0x1F) == 5
+        if nal == 24:  # STAP-A
+            return is_keyframe("h264", _stap_to_annexb(payload[1:]))
+        return False
+    return True
+
+
+def _stap_to_annexb(data: bytes) -> bytes:
+    out, pos = [], 0
+    while pos + 2 <= len(data):
+        (size,) = struct.unpack_from("!H", data, pos)
+        out.append(b"\x00\x00\x01" + data[pos + 2:pos + 2 + size])
+        pos += 2 + size
+    return b"".join(out)
+
+
+def _element(eid: int, value: bytes) -> bytes:
+    return bytes([(eid << 4) | (len(value) - 1)]) + value if eid else b""
+
+
+def _extension_block(body: bytes) -> bytes:
+    """RFC 8285 one-byte header extensions from concatenated elements."""
+    if not body:
+        return b""
+    body += b"\x00" * (-len(body) % 4)
+    return struct.pack("!HH", 0xBEDE, len(body) // 4) + body
+
+
+class IdleTrack(MediaStreamTrack):
+    """What the sender's own RTP loop reads in packet mode: nothing, until ended."""
+
+    def __init__(self, kind: str, track_id: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self._id = track_id
+        self._ended = asyncio.Event()
+
+    def end(self) -> None:
+        self._ended.set()
+
+    async def recv(self) -> Any:
+        await self._ended.wait()
+        self.stop()
+        raise MediaStreamError
+
+
+class PacketSubscription:
+    def __init__(self, sender: RTCRtpSender, kind: str, codec_name: str, need_keyframe: Callable[[], None]) -> None:
+        self.sender = sender
+        self.kind = kind
+        self.codec_name = codec_name
+        self._need_keyframe = need_keyframe
+        self.waiting_keyframe = kind == "video"
+        self.ready = False
+        self.closed = False
+        self.forwarded = 0
+        self.dropped = 0
+        self._pt = 0
+        self._ssrc = sender._ssrc
+        self._level_id = 0
+        self._abs_id = 0
+        self._mid_element = b""
+        self._transport: Any = None
+        self._seq_offset: Optional[int] = None
+        self._last_out_seq: Optional[int] = None
+        self._ts_offset = random.getrandbits(32)
+        self._history: list[Optional[tuple[int, bytes]]] = [None] * HISTORY
+        self._octets = 0
+        original_send = sender.send
+
+        async def send(parameters: Any) -> None:
+            await original_send(parameters)
+            self._start(parameters)
+
+        sender.send = send  # type: ignore[method-assign]
+        sender._retransmit = self._retransmit  # type: ignore[method-assign]
+
+    def _start(self, parameters: Any) -> None:
+        if self.closed or self.ready:
+            return
+        self._pt = parameters.codecs[0].payloadType
+        mid = (parameters.muxId or "").encode()
+        for ext in parameters.headerExtensions:
+            if ext.uri == MID_URI and mid:
+                self._mid_element = _element(ext.id, mid)
+            elif ext.uri == LEVEL_URI:
+                self._level_id = ext.id
+            elif ext.uri == ABS_SEND_TIME_URI:
+                self._abs_id = ext.id
+        self._transport = self.sender.transport
+        self.ready = True
+        if self.waiting_keyframe:
+            self._need_keyframe()
+
+    def resync(self) -> None:
+        if self.kind == "video":
+            self.waiting_keyframe = True
+            self._seq_offset = None
+            self._need_keyframe()
+
+    def detach(self) -> None:
+        self._need_keyframe = _noop
+
+    def close(self) -> None:
+        self.closed = True
+        self.ready = False
+
+    async def forward(self, packet: Any) -> None:
+        """Send one publisher packet (already known to carry the publication's codec)."""
+        if not self.ready:
+            return
+        if self.waiting_keyframe:
+            if not starts_keyframe(self.codec_name, packet.payload):
+                self.dropped += 1
+                return
+            self.waiting_keyframe = False
+            self._seq_offset = None
+        seq_in = packet.sequence_number
+        if self._seq_offset is None:
+            next_seq = random.getrandbits(15) if self._last_out_seq is None else (self._last_out_seq + 1) & 0xFFFF
+            self._seq_offset = (next_seq - seq_in) & 0xFFFF
+        seq = (seq_in + self._seq_offset) & 0xFFFF
+        ts = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
+        body = self._mid_element
+        if self._abs_id:
+            body += _element(self._abs_id, ((clock.current_ntp_time() >> 14) & 0xFFFFFF).to_bytes(3, "big"))
+        if self._level_id and packet.extensions.audio_level is not None:
+            vad, level = packet.extensions.audio_level
+            body += _element(self._level_id, bytes([(0x80 if vad else 0) | (level & 0x7F)]))
+        ext = _extension_block(body)
+        first = 0x90 if ext else 0x80
+        payload = packet.payload
+        data = _HEADER.pack(first, (packet.marker << 7) | self._pt, seq, ts, self._ssrc) + ext + payload
+        self._history[seq % HISTORY] = (seq, data)
+        if self._last_out_seq is None or ((seq - self._last_out_seq) & 0xFFFF) < 0x8000:
+            self._last_out_seq = seq
+        try:
+            await self._transport._send_rtp(data)
+        except ConnectionError:
+            return
+        self.forwarded += 1
+        s: Any = self.sender
+        setattr(s, _S + "packet_count", getattr(s, _S + "packet_count") + 1)
+        setattr(s, _S + "octet_count", getattr(s, _S + "octet_count") + len(payload))
+        if packet.marker or self.kind == "audio":
+            setattr(s, _S + "rtp_timestamp", ts)
+            setattr(s, _S + "ntp_timestamp", clock.current_ntp_time())
+
+    async def _retransmit(self, sequence_number: int) -> None:
+        entry = self._history[sequence_number % HISTORY]
+        if entry is not None and entry[0] == sequence_number and self.ready:
+            try:
+                await self._transport._send_rtp(entry[1])
+            except ConnectionError:
+                pass
+
+
+def _noop() -> None:
+    return None
