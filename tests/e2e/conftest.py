@@ -56,7 +56,7 @@ class Server:
     def api(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict | None]:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base_url + path, data=data, method=method, headers={
-            "X-API-KEY": self.api_key, "Content-Type": "application/json"})
+            "Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 raw = resp.read()

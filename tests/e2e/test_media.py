@@ -123,3 +123,27 @@ def test_screen_share_is_shown_large_to_the_others(server, new_page):
     expect(screen).to_be_visible()
     guest.wait_for_function("() => document.querySelector('[data-testid=screen-tile] video').videoWidth > 0",
                             timeout=MEDIA_TIMEOUT_MS)
+
+
+def test_viewer_link_watches_without_publishing(server, new_page):
+    status, meeting = server.api("POST", "/v1/meetings", {
+        "endDate": "2099-01-01T00:00:00Z", "templateType": "viewerMode",
+        "fields": ["hostRoomUrl", "viewerRoomUrl"]})
+    assert status == 201, meeting
+    host = new_page(meeting["hostRoomUrl"])
+    join(host, "Hana Host")
+    in_meeting(host, tiles=1)
+    _require_sfu(host)
+    viewer = new_page(meeting["viewerRoomUrl"])
+    expect(viewer.get_by_test_id("role")).to_have_text("Viewer")
+    expect(viewer.locator("#device-panel")).to_be_hidden()  # no camera or microphone asked for
+    join(viewer, "Vic Viewer")
+    in_meeting(viewer, tiles=1)  # viewers are an audience: only the host has a tile
+    expect(host.get_by_test_id("tile")).to_have_count(1)
+    _receives(viewer, "video", "framesDecoded", 30)
+    hid = participant_id(host)
+    expect(viewer.locator(f'[data-testid=tile][data-participant-id="{hid}"] video')).to_be_visible()
+    for testid in ("toggle-mic", "toggle-camera", "share-screen"):
+        expect(viewer.get_by_test_id(testid)).to_be_hidden()
+    assert viewer.evaluate("window.antechamber.media.pub") is None
+    shot(viewer, "meeting-viewer")

@@ -61,6 +61,7 @@ export class MeetingView {
     for (const p of list || []) this.participants.set(p.participantId, p);
     for (const pid of [...this.tiles.keys()]) if (!this.participants.has(pid)) this.removeTile(pid);
     for (const p of this.participants.values()) this.renderTile(p);
+    this.renderEmpty();
     this.renderScreens();
     this.renderPeople();
     this.layout();
@@ -97,10 +98,22 @@ export class MeetingView {
     const tile = this.tiles.get(pid);
     if (tile) tile.remove();
     this.tiles.delete(pid);
+    this.renderEmpty();
   }
 
+  renderEmpty() {
+    const empty = $("#grid-empty");
+    if (empty) empty.hidden = this.tiles.size > 0;
+  }
+
+  /** Viewers are an audience: they are in the people list, not in the grid. */
   renderTile(p) {
     const pid = p.participantId;
+    if (p.role === "viewer") {
+      this.removeTile(pid);
+      this.renderEmpty();
+      return;
+    }
     let tile = this.tiles.get(pid);
     if (!tile) {
       const self = this.isMe(pid);
@@ -114,6 +127,7 @@ export class MeetingView {
       tile.querySelector("video").muted = true; // audio plays through the <audio> element
       this.tiles.set(pid, tile);
       this.grid.append(tile);
+      this.renderEmpty();
     }
     const self = this.isMe(pid);
     const name = p.displayName + (self ? " (you)" : "");

@@ -318,6 +318,7 @@ function applyPermissions() {
   $("#toggle-mic").hidden = !perms.canPublishAudio;
   $("#toggle-camera").hidden = !perms.canPublishVideo;
   $("#share-screen").hidden = !perms.canShareScreen || !navigator.mediaDevices?.getDisplayMedia;
+  $("#sep-media").hidden = ["#toggle-mic", "#toggle-camera", "#share-screen"].every((id) => $(id).hidden);
   meeting.setMe(state.me);
   applyRoom();
 }
