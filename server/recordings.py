@@ -14,6 +14,7 @@ implements. ``NoRecordingMedia`` stands in until then: starting answers 409.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import time
 import uuid
@@ -235,6 +236,18 @@ class RecordingService:
             await self._move(rec, "ending")
         result: MuxResult = await act.recorder.stop(FINALIZE_SECONDS)
         self._active.pop(rec.room_id, None)
+        if result.status == "pending":
+            # still joining parts (a long recording with late joiners): stays "ending" until done;
+            # if the server stops first, recovery at the next start finishes the job
+            snapshot = dataclasses.replace(rec, tracks=list(rec.tracks))
+            self._spawn(self._finalize_late(act, error))
+            return snapshot
+        return await self._settle(rec, result, error)
+
+    async def _finalize_late(self, act: _Active, error: Optional[str]) -> None:
+        await self._settle(act.rec, await act.recorder.wait(), error)
+
+    async def _settle(self, rec: Recording, result: MuxResult, error: Optional[str]) -> Recording:
         status = "failed" if error or result.status != "complete" else "complete"
         await self._move(rec, status, end_date=now_ms(), duration=round(result.duration, 3), size=result.size,
                          tracks=result.tracks, error=error or result.error)
@@ -269,8 +282,8 @@ class RecordingService:
         acts = list(self._active.values())
         if acts:
             await asyncio.gather(*(self._finish(a) for a in acts), return_exceptions=True)
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._tasks:   # late finalizing gets a little more time, then is left to recovery
+            await asyncio.wait(list(self._tasks), timeout=FINALIZE_SECONDS)
 
     # --- delete / links ----------------------------------------------------------------
 

@@ -35,7 +35,7 @@ _STOP = object()
 
 @dataclass
 class MuxResult:
-    status: str                     # "complete" | "failed"
+    status: str                     # "complete" | "failed" | "pending" (stop() timed out; see wait())
     path: Path | None
     duration: float = 0.0           # seconds
     size: int = 0
@@ -149,9 +149,15 @@ class RecordingMuxer:
         try:
             return await asyncio.wait_for(asyncio.shield(self._done), timeout)
         except asyncio.TimeoutError:
-            log.error("recording did not finalize in time", path=self.final_path.name, timeout=timeout)
-            return MuxResult("failed", self.final_path if self.final_path.exists() else None,
-                             error="finalizing took too long")
+            # e.g. joining the parts of a long recording: the writer keeps going; wait() has the end
+            log.warning("recording still finalizing", path=self.final_path.name, timeout=timeout)
+            return MuxResult("pending", None, error="still finalizing")
+
+    async def wait(self) -> MuxResult:
+        """The final result, however long finalizing takes (after stop())."""
+        if self._done is None:
+            return MuxResult("failed", None, error="recorder was never started")
+        return await asyncio.shield(self._done)
 
     def _put(self, item, force: bool = False) -> bool:
         """Add to the next batch; False (dropped) when the writer is too far behind."""

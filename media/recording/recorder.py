@@ -49,7 +49,13 @@ class Recorder:
     async def stop(self, timeout: float = 5.0) -> MuxResult:
         if self._handle is not None:
             self._handle.detach()
-        result = await self._muxer.stop(timeout)
+        return self._named(await self._muxer.stop(timeout))
+
+    async def wait(self) -> MuxResult:
+        """The final result after a stop() that returned "pending"."""
+        return self._named(await self._muxer.wait())
+
+    def _named(self, result: MuxResult) -> MuxResult:
         # name tracks by participant even when the writer only knew their ids
         for t in result.tracks:
             meta = self.tracks.get(t.get("trackId", ""))

@@ -145,3 +145,38 @@ async def test_full_disk_fails_the_recording_and_the_meeting_goes_on(settings_fa
     finally:
         await alice.close()
         await sfu.close()
+
+
+async def test_slow_finalizing_stays_ending_then_completes(settings_factory, auth, monkeypatch):
+    """If finalizing outlasts the stop budget (joining parts of a long recording), the
+    recording answers `ending` and completes by itself when the writer is done."""
+    import server.recordings as recordings
+
+    monkeypatch.setattr(recordings, "FINALIZE_SECONDS", 0.0)
+    sfu = MediaService(MediaConfig(loopback_candidates=True))
+    alice = PeerClient("alice", decode=False)
+    try:
+        async with running_app(settings_factory(), extra={RECORDING_MEDIA: SfuRecordingMedia(sfu)}) as (client, app, _):
+            await app[STORE].create_room(Room(room_id="slow-room", creation_date=1))
+            room = sfu.open_room("slow-room")
+            await join_room(room, alice)
+            await publish(room, alice, {"microphone": ToneTrack(), "camera": SolidColourTrack(COLOURS["blue"])})
+            await wait_until(lambda: len(room.publications()) == 2
+                             and all(room.pubs[p.publication_id].frames_in > 3 for p in room.publications()),
+                             20, "alice's media")
+            rid = (await (await client.post(R, headers=auth, json={"roomId": "slow-room"})).json())["recordingId"]
+            t0 = time.monotonic()
+            while time.monotonic() < t0 + 1.5:
+                await asyncio.sleep(0.05)
+            stopped = await (await client.post(f"{R}/{rid}/stop", headers=auth)).json()
+            assert stopped["status"] == "ending"
+            svc = app[RECORDINGS]
+            assert svc.active_for_room("slow-room") is None      # a new recording may start already
+            deadline = time.monotonic() + 15
+            while (rec := await (await client.get(f"{R}/{rid}", headers=auth)).json())["status"] == "ending":
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+            assert rec["status"] == "complete" and rec["duration"] > 1.0, rec
+    finally:
+        await alice.close()
+        await sfu.close()
