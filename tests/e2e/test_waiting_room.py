@@ -127,3 +127,22 @@ def test_unknown_room_and_wrong_key_are_explained_on_the_join_view(server, new_p
     join(page, "Mallory")
     expect(page.locator("#join-error")).to_contain_text("not valid")
     shot(page, "join-error")
+
+
+def test_admit_all_lets_everyone_waiting_in(server, new_page):
+    room = server.create_room(roomName="Admit all", isLocked=True, roomMode="group")
+    host = new_page(host_url(room))
+    join(host, "Hana Host")
+    in_meeting(host, tiles=1)
+    guests = []
+    for name in ("Ann One", "Ben Two"):
+        g = new_page(guest_url(room))
+        join(g, name)
+        knock_state(g, "waiting")
+        guests.append(g)
+    expect(host.get_by_test_id("knock-item")).to_have_count(2)
+    expect(host.get_by_test_id("knock-badge")).to_have_text("2")
+    host.get_by_test_id("admit-all").click()
+    for g in guests:
+        in_meeting(g, tiles=3)
+    expect(host.get_by_test_id("knock-panel")).to_be_hidden()
