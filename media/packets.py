@@ -22,12 +22,15 @@ import random
 import struct
 from typing import Any, Callable, Optional
 
-from aiortc import RTCRtpSender, clock
+from aiortc import RTCRtpSender
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcdtlstransport import State as DtlsState
 
 from .keyframes import is_keyframe
 
 _HEADER = struct.Struct("!BBHII")
+_EXT_HEAD = struct.Struct("!HH")
+NTP_OFFSET = 2208988800  # seconds from 1900 (NTP) to 1970 (Unix)
 _S = "_RTCRtpSender__"
 HISTORY = 256
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
@@ -130,6 +133,7 @@ class PacketSubscription:
         self._last_out_seq: Optional[int] = None
         self._ts_offset = random.getrandbits(32)
         self._history: list[Optional[tuple[int, bytes]]] = [None] * HISTORY
+        self._packets = 0
         self._octets = 0
         original_send = sender.send
 
@@ -170,8 +174,9 @@ class PacketSubscription:
         self.closed = True
         self.ready = False
 
-    async def forward(self, packet: Any) -> None:
-        """Send one publisher packet (already known to carry the publication's codec)."""
+    def forward(self, packet: Any, now: float) -> None:
+        """Send one publisher packet (already known to carry the publication's codec);
+        `now` is time.time() at its arrival (shared by every subscriber's copy)."""
         if not self.ready:
             return
         if self.waiting_keyframe:
@@ -187,37 +192,53 @@ class PacketSubscription:
         seq = (seq_in + self._seq_offset) & 0xFFFF
         ts = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
         body = self._mid_element
-        if self._abs_id:
-            body += _element(self._abs_id, ((clock.current_ntp_time() >> 14) & 0xFFFFFF).to_bytes(3, "big"))
+        if self._abs_id:  # 6.18 fixed-point seconds
+            v = int(now * 262144) & 0xFFFFFF
+            body += bytes(((self._abs_id << 4) | 2, v >> 16, (v >> 8) & 0xFF, v & 0xFF))
         if self._level_id and packet.extensions.audio_level is not None:
             vad, level = packet.extensions.audio_level
-            body += _element(self._level_id, bytes([(0x80 if vad else 0) | (level & 0x7F)]))
-        ext = _extension_block(body)
+            body += bytes(((self._level_id << 4), (0x80 if vad else 0) | (level & 0x7F)))
+        if body:
+            pad = -len(body) % 4
+            ext = _EXT_HEAD.pack(0xBEDE, (len(body) + pad) >> 2) + body + b"\x00" * pad
+        else:
+            ext = b""
         first = 0x90 if ext else 0x80
         payload = packet.payload
         data = _HEADER.pack(first, (packet.marker << 7) | self._pt, seq, ts, self._ssrc) + ext + payload
         self._history[seq % HISTORY] = (seq, data)
         if self._last_out_seq is None or ((seq - self._last_out_seq) & 0xFFFF) < 0x8000:
             self._last_out_seq = seq
-        try:
-            await self._transport._send_rtp(data)
-        except ConnectionError:
+        if not self._send(data):
             return
         self.forwarded += 1
-        s: Any = self.sender
-        setattr(s, _S + "packet_count", getattr(s, _S + "packet_count") + 1)
-        setattr(s, _S + "octet_count", getattr(s, _S + "octet_count") + len(payload))
+        self._packets += 1
+        self._octets += len(payload)
         if packet.marker or self.kind == "audio":
+            # what the sender's RTCP SR reports
+            s: Any = self.sender
+            setattr(s, _S + "packet_count", self._packets)
+            setattr(s, _S + "octet_count", self._octets)
             setattr(s, _S + "rtp_timestamp", ts)
-            setattr(s, _S + "ntp_timestamp", clock.current_ntp_time())
+            setattr(s, _S + "ntp_timestamp", int((now + NTP_OFFSET) * 4294967296))
+
+    def _send(self, data: bytes) -> bool:
+        """SRTP-protect and send synchronously on the nominated ICE pair: the same steps as
+        RTCDtlsTransport._send_rtp -> RTCIceTransport._send -> aioice send_data, without
+        five coroutine hops per packet (aiortc 1.16 / aioice 0.13 internals)."""
+        dtls = self._transport
+        if dtls._state != DtlsState.CONNECTED:
+            return False
+        pair = dtls.transport._connection._nominated.get(1)
+        if pair is None:
+            return False
+        pair.protocol.transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
+        return True
 
     async def _retransmit(self, sequence_number: int) -> None:
         entry = self._history[sequence_number % HISTORY]
         if entry is not None and entry[0] == sequence_number and self.ready:
-            try:
-                await self._transport._send_rtp(entry[1])
-            except ConnectionError:
-                pass
+            self._send(entry[1])
 
 
 def _noop() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from typing import Any, Callable, Optional
 
 from aiortc import RTCRtpReceiver
@@ -89,12 +90,13 @@ class Publication:
         else:
             return None
         if self.packet_subscribers and not self.muted and not self.closed:
-            return self._forward(packet)
+            self._forward(packet)
         return None
 
-    async def _forward(self, packet: Any) -> None:
+    def _forward(self, packet: Any) -> None:
+        now = time.time()
         for sub in list(self.packet_subscribers.values()):
-            await sub.forward(packet)
+            sub.forward(packet, now)
 
     def _on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None:
         if self.muted or self.closed:
