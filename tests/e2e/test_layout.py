@@ -53,3 +53,12 @@ def test_a_keyboard_user_can_join_and_mute(server, new_page):
     expect(mic).to_have_attribute("aria-label", "Unmute microphone")
     tile = page.get_by_test_id("tile").first
     expect(tile).to_have_attribute("data-audio-muted", "true")
+    # Leaving shows the end view; rejoining reloads the page with the name remembered.
+    page.get_by_test_id("leave").click()
+    expect(page.get_by_test_id("end-view")).to_have_attribute("data-reason", "left")
+    shot(page, "end-left")
+    page.get_by_test_id("rejoin").click()
+    expect(page.get_by_test_id("display-name")).to_have_value("Kim Keys")
+    expect(page.get_by_test_id("join")).to_be_focused()
+    page.keyboard.press("Enter")
+    in_meeting(page, tiles=1)

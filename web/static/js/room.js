@@ -235,6 +235,9 @@ signaling.on(SERVER.RECORDING, (f) => setRecording(f));
 
 signaling.on(SERVER.ENDED, (f) => finish(f.reason, f.message));
 
+// Errors that answer no request of ours (e.g. a fire-and-forget message): log, never crash.
+signaling.on(SERVER.ERROR, (f) => { if (f.id === undefined) console.warn("antechamber:", f.code, f.message); });
+
 signaling.on("close", () => {
   if (state.phase === "knocking" || state.phase === "meeting" || state.phase === "connecting") {
     if (state.phase === "connecting") {
