@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -66,6 +68,9 @@ def test_rejected_guest_sees_the_reason(server, new_page):
     expect(guest.get_by_test_id("knock-status")).to_contain_text("did not let you in")
     expect(guest.get_by_test_id("hold-message")).to_have_text("This meeting is for the board only.")
     shot(guest, "waiting-rejected")
+    # Knocking again waits out the server's cooldown, shown as a countdown.
+    expect(guest.get_by_test_id("knock-again")).to_be_disabled()
+    expect(guest.get_by_test_id("knock-again")).to_contain_text(re.compile(r"\(\d+ s\)"))
     expect(host.get_by_test_id("knock-item")).to_have_count(0)
     in_meeting(host, tiles=1)
 
