@@ -188,8 +188,20 @@ signaling.on(SERVER.KNOCK_STATUS, (f) => {
   state.phase = "knocking";
   stopDeviceView();
   showWaiting(f);
+  showWaitingPreview();
   show("waiting");
 });
+
+// While waiting, a small mirror of your camera (how the host will see you).
+function showWaitingPreview() {
+  const video = $("#waiting-preview");
+  const track = local.videoTrack;
+  if (track && (!video.srcObject || video.srcObject.getVideoTracks()[0] !== track)) {
+    video.srcObject = new MediaStream([track]);
+    video.play().catch(() => {});
+  }
+  video.hidden = !track;
+}
 
 signaling.on(SERVER.JOINED, (f) => enterMeeting(f));
 
