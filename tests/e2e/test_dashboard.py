@@ -35,6 +35,15 @@ def test_dashboard_creates_a_locked_room_whose_links_work(server, new_page):
     status, room = server.api("GET", f"/api/v1/rooms/{room_id}")
     assert status == 200 and room["isLocked"] is True and room["roomName"] == "Board meeting"
 
+    # Unlock and lock again from the dashboard.
+    row.get_by_test_id("room-lock-toggle").click()
+    row = dash.get_by_test_id("room-row").filter(has_text="Board meeting")
+    expect(row.get_by_test_id("room-lock-toggle")).to_have_text("Lock")
+    assert server.api("GET", f"/api/v1/rooms/{room_id}")[1]["isLocked"] is False
+    row.get_by_test_id("room-lock-toggle").click()
+    expect(row.get_by_test_id("room-lock-toggle")).to_have_text("Unlock")
+    assert server.api("GET", f"/api/v1/rooms/{room_id}")[1]["isLocked"] is True
+
     host = new_page(host_link)
     join(host, "Hana Host")
     in_meeting(host, tiles=1)

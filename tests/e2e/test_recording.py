@@ -60,3 +60,19 @@ def test_host_records_everyone_sees_it_and_the_dashboard_plays_it(server, new_pa
     dash.wait_for_function("(v) => v.readyState >= 1 && v.videoWidth > 0", arg=player.element_handle(),
                            timeout=30_000)
     shot(dash, "dashboard-recording", docs=True)
+
+    # The room's recording link opens a page that lists and plays it without an API key.
+    status, fresh = server.api("GET", f"/api/v1/rooms/{room['roomId']}")
+    assert status == 200
+    rec_link = fresh["access"]["anonymous"]["recording"]["url"]
+    page = new_page(rec_link)
+    item = page.get_by_test_id("recording-row")
+    expect(item).to_have_count(1)
+    item.get_by_role("button", name="Play").click()
+    page.wait_for_function("() => { const v = document.querySelector('#rec-player'); return v.readyState >= 1 && v.videoWidth > 0; }",
+                           timeout=30_000)
+    shot(page, "recordings-page")
+    # Without the key the page explains itself instead of listing anything.
+    bare = new_page(rec_link.split("?")[0])
+    expect(bare.locator("#rec-status")).to_contain_text("recording link")
+    expect(bare.get_by_test_id("recording-row")).to_have_count(0)
