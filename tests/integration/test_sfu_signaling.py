@@ -101,3 +101,25 @@ async def test_viewers_only_subscribe_and_bad_media_requests_get_errors(client, 
         await publish_over_signaling(host, hp, {"camera": SolidColourTrack(COLOURS["yellow"])})
         await vp.wait_for(lambda: (r := vp.video_from(host.participant_id)) is not None and r.frames >= 3
                           and colour_close(r.mean_rgb, COLOURS["yellow"]), timeout=30, what="viewer sees host")
+
+
+async def test_a_participant_whose_media_connection_drops_is_removed(client, auth, peers):
+    room = await make_room(client, auth)
+    rid = room["roomId"]
+    async with clients(client) as cs:
+        host = await cs.joined(rid, "Hana", host_key(room))
+        guest = await cs.joined(rid, "Gus")
+        hp, gp = peers(host.participant_id), peers(guest.participant_id)
+        answer_over_signaling(host, hp)
+        answer_over_signaling(guest, gp)
+        await publish_over_signaling(guest, gp, {"camera": SolidColourTrack(COLOURS["green"])})
+        await hp.wait_for(lambda: hp.frames_from(guest.participant_id, "video") >= 3, timeout=30, what="video")
+        # the guest's media connection goes away while its websocket stays open
+        await gp.publish_pc.close()
+        ended = await guest.wait_for("ended", timeout=10)
+        assert ended["reason"] == "disconnected"
+        left = await host.wait_for("participant_left", lambda m: m["participantId"] == guest.participant_id,
+                                   timeout=10)
+        assert left["reason"] == "disconnected"
+        await hp.wait_for(lambda: guest.participant_id not in hp.subscribed_publishers(), timeout=5,
+                          what="guest's tracks gone")
