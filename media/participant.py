@@ -77,6 +77,7 @@ class MediaParticipant:
         self._dirty = asyncio.Event()
         self._resend = False
         self._answered: Optional[asyncio.Future[None]] = None
+        self._early_candidates: dict[str, list[Any]] = {}
         self._negotiator = asyncio.ensure_future(self._negotiate_loop())
         self._log = log.bind(room=room.id, participant=participant_id)
 
@@ -110,21 +111,33 @@ class MediaParticipant:
         pc = self.publish_pc if connection == "publish" else self.subscribe_pc if connection == "subscribe" else None
         if connection not in ("publish", "subscribe"):
             raise BadDescription("connection must be 'publish' or 'subscribe'")
-        if pc is None or pc.remoteDescription is None:
-            raise WrongState(f"the {connection} connection is not negotiated yet")
         text = (candidate or {}).get("candidate") if candidate else None
-        if not text:
-            await pc.addIceCandidate(None)
+        parsed = None
+        if text:
+            try:
+                parsed = candidate_from_sdp(str(text).removeprefix("candidate:"))
+            except Exception:
+                raise BadDescription("malformed ICE candidate") from None
+            mid, index = candidate.get("sdpMid"), candidate.get("sdpMLineIndex")  # type: ignore[union-attr]
+            parsed.sdpMid = mid if isinstance(mid, str) else None
+            parsed.sdpMLineIndex = index if isinstance(index, int) else (0 if parsed.sdpMid is None else None)
+        if pc is None or pc.remoteDescription is None:
+            # trickled before the description that it belongs to was applied: keep it for then
+            early = self._early_candidates.setdefault(connection, [])
+            if len(early) < 64:
+                early.append(parsed)
             return
+        await self._add_candidate(pc, parsed)
+
+    async def _add_candidate(self, pc: RTCPeerConnection, parsed: Any) -> None:
         try:
-            parsed = candidate_from_sdp(str(text).removeprefix("candidate:"))
-        except Exception:
-            raise BadDescription("malformed ICE candidate") from None
-        parsed.sdpMid = candidate.get("sdpMid")  # type: ignore[union-attr]
-        parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")  # type: ignore[union-attr]
-        if parsed.sdpMid is None and parsed.sdpMLineIndex is None:
-            parsed.sdpMLineIndex = 0
-        await pc.addIceCandidate(parsed)
+            await pc.addIceCandidate(parsed)
+        except ValueError:
+            pass  # e.g. after end-of-candidates: nothing to do
+
+    async def _flush_candidates(self, connection: str, pc: RTCPeerConnection) -> None:
+        for parsed in self._early_candidates.pop(connection, []):
+            await self._add_candidate(pc, parsed)
 
     # --- publish ---
 
@@ -145,6 +158,7 @@ class MediaParticipant:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             except Exception as exc:
                 raise BadDescription(f"offer rejected: {exc}") from None
+            await self._flush_candidates("publish", pc)
             added: list[tuple[Publication, RTCRtpTransceiver]] = []
             for t in pc.getTransceivers():
                 if t.mid in mids and t.mid not in self.publications:
@@ -211,6 +225,7 @@ class MediaParticipant:
         except Exception as exc:
             self._answered = waiter
             raise BadDescription(f"answer rejected: {exc}") from None
+        await self._flush_candidates("subscribe", pc)
         if not waiter.done():
             waiter.set_result(None)
 

@@ -195,6 +195,9 @@ class Hub:
             "meeting": {"roomSessionId": room.meeting.room_session_id, "startedAt": room.meeting.start_ms},
             "participants": room.roster(),
         }
+        ice_servers = self.media.ice_servers()  # the SFU's STUN/TURN servers, for the browser
+        if ice_servers:
+            joined["iceServers"] = ice_servers
         if is_moderator(session.permissions):
             joined["knocks"] = room.waiting.snapshot(now)
         if request_id is not None:

@@ -72,6 +72,9 @@ class SfuBridge(MediaHooks):
         register_handlers()
         return self
 
+    def ice_servers(self) -> list[dict[str, Any]]:
+        return self.service.rtc_ice_servers()
+
     # --- MediaHooks (run in order on the hub's background queue) ---
 
     async def participant_admitted(self, room_id: str, participant_id: str, session: Any) -> None:

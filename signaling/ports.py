@@ -83,3 +83,7 @@ class MediaHooks:
 
     async def meeting_ended(self, room_id: str, reason: str) -> None:
         return None
+
+    def ice_servers(self) -> list[dict[str, Any]]:
+        """RTCIceServer dicts handed to clients in ``joined.iceServers`` (synchronous)."""
+        return []

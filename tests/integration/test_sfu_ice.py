@@ -90,3 +90,36 @@ async def test_bad_requests_are_refused_and_change_nothing(clients):
         await room.remove_participant("alice")  # idempotent
     finally:
         await sfu.close()
+
+
+def _split_candidates(sdp: str) -> tuple[str, list[str]]:
+    lines = sdp.split("\r\n")
+    candidates = [ln[2:] for ln in lines if ln.startswith("a=candidate:")]
+    kept = [ln for ln in lines if not ln.startswith("a=candidate:") and ln != "a=end-of-candidates"]
+    return "\r\n".join(kept), candidates
+
+
+async def test_trickled_candidates_before_and_after_the_offer(clients):
+    """A browser-style publisher: candidates arrive in `ice` messages, some before its offer."""
+    sfu = MediaService(MediaConfig(loopback_candidates=True))
+    try:
+        room = sfu.open_room("trickle")
+        alice, bob = clients("alice"), clients("bob")
+        await join_room(room, alice)
+        await join_room(room, bob)
+        sdp, sources = await alice.publish_offer({"camera": SolidColourTrack(COLOURS["red"])})
+        offer, candidates = _split_candidates(sdp)
+        assert candidates
+        mid = next(iter(sources))
+        await room.add_ice_candidate("alice", "publish", {"candidate": candidates[0], "sdpMid": mid})
+        answer = await room.publish("alice", offer, sources)
+        for c in candidates[1:]:
+            await room.add_ice_candidate("alice", "publish", {"candidate": c, "sdpMid": mid, "sdpMLineIndex": 0})
+        await room.add_ice_candidate("alice", "publish", None)  # end of candidates
+        # alice does not learn the server's candidates: only the trickled ones can connect
+        await alice.publish_answer(_split_candidates(answer)[0])
+        await bob.wait_for(lambda: bob.frames_from("alice", "video") >= 3, timeout=20, what="video via trickled ICE")
+        with pytest.raises(BadDescription):
+            await room.add_ice_candidate("alice", "publish", {"candidate": "candidate:garbage", "sdpMid": mid})
+    finally:
+        await sfu.close()

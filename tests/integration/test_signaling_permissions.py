@@ -39,7 +39,7 @@ TABLE = {
     # SFU (signaling/media_bridge.py): viewers may not publish; for the others the SDP is bad
     "publish": (lambda k, t, h: {"sdp": "not sdp"}, lambda r: FORBIDDEN if r == "viewer" else "bad_description"),
     "subscribe_answer": (lambda k, t, h: {"sdp": "not sdp"}, lambda r: "wrong_state"),
-    "ice": (lambda k, t, h: {"pc": "publish"}, lambda r: "wrong_state"),
+    "ice": (lambda k, t, h: {"pc": "publish"}, lambda r: OK),  # end of candidates, kept until the offer
 }
 
 
