@@ -123,3 +123,24 @@ async def test_a_participant_whose_media_connection_drops_is_removed(client, aut
         assert left["reason"] == "disconnected"
         await hp.wait_for(lambda: guest.participant_id not in hp.subscribed_publishers(), timeout=5,
                           what="guest's tracks gone")
+
+
+async def test_configured_ice_servers_reach_the_client_in_joined(settings_factory, auth):
+    from tests.helpers.signaling import serve
+
+    # nothing is published here, so the (unreachable) servers are never contacted
+    ice = ("stun:stun.invalid:3478", "turn:alice:s3cret@turn.invalid:3478?transport=udp")
+    async with serve(settings_factory(ice_servers=ice)) as client:
+        room = await make_room(client, auth)
+        async with clients(client) as cs:
+            c = await cs.open()
+            joined = await c.join(room["roomId"], "Gus")
+            assert joined["iceServers"] == [
+                {"urls": ["stun:stun.invalid:3478"]},
+                {"urls": ["turn:turn.invalid:3478?transport=udp"], "username": "alice", "credential": "s3cret"},
+            ]
+    async with serve(settings_factory()) as client:  # none configured: no key at all
+        room = await make_room(client, auth)
+        async with clients(client) as cs:
+            c = await cs.open()
+            assert "iceServers" not in await c.join(room["roomId"], "Gus")
