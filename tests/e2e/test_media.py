@@ -58,11 +58,9 @@ def test_two_browsers_see_and_hear_each_other(server, new_page):
     hid, gid = participant_id(host), participant_id(guest)
     expect(host.locator(f'[data-testid=tile][data-participant-id="{gid}"] video')).to_be_visible()
     expect(guest.locator(f'[data-testid=tile][data-participant-id="{hid}"] video')).to_be_visible()
-    size = guest.evaluate(f"""() => {{
-        const v = document.querySelector('[data-testid=tile][data-participant-id="{hid}"] video');
-        return [v.videoWidth, v.videoHeight];
-    }}""")
-    assert size[0] > 0 and size[1] > 0
+    guest.wait_for_function(
+        "(pid) => { const v = document.querySelector(`[data-testid=tile][data-participant-id=\"${pid}\"] video`);"
+        " return v && v.videoWidth > 0 && v.videoHeight > 0; }", arg=hid)
 
     # The fake microphones beep: the SFU's active-speaker events outline a tile.
     expect(guest.locator("[data-testid=tile].speaking")).to_have_count(1, timeout=MEDIA_TIMEOUT_MS)
