@@ -83,3 +83,13 @@ def test_room_pages_carry_no_referrer_and_do_not_shadow_the_api(server, new_page
     assert resp.status == 200 and resp.headers["referrer-policy"] == "no-referrer"
     resp = page.goto(server.base_url + "/static/js/protocol.js")
     assert resp.status == 200 and resp.headers["content-type"].startswith("text/javascript")
+
+
+def test_landing_page_takes_a_room_link_to_the_room(server, new_page):
+    room = server.create_room(roomName="From the landing page", isLocked=False)
+    page = new_page(server.base_url + "/")
+    page.get_by_label("Room name or link").fill(room["access"]["anonymous"]["speaker"]["url"])
+    page.get_by_role("button", name="Join").click()
+    expect(page.get_by_test_id("display-name")).to_be_visible()
+    assert page.url.rstrip("/").endswith(room["roomId"])
+    shot(page, "landing-to-room")

@@ -213,7 +213,11 @@ signaling.on(SERVER.PARTICIPANT_UPDATED, (f) => {
   meeting.upsert(f.participant);
   if (state.me && f.participant.participantId === state.me.participantId) syncOwnMute(f.participant);
 });
-signaling.on(SERVER.PARTICIPANT_LEFT, (f) => meeting.remove(f.participantId));
+signaling.on(SERVER.PARTICIPANT_LEFT, (f) => {
+  const name = meeting.displayName(f.participantId);
+  meeting.remove(f.participantId);
+  if (f.reason === "left" || f.reason === "disconnected") toast(`${name} left.`, { timeout: 3000 });
+});
 
 signaling.on(SERVER.PERMISSIONS, (f) => {
   if (!state.me) return;
@@ -416,6 +420,11 @@ function scheduleReconnect() {
     await connectAndJoin();
   }, delay);
 }
+
+// Closing the tab: say goodbye so the others see "left" at once, not a dropped connection.
+window.addEventListener("pagehide", () => {
+  if (state.phase === "meeting" || state.phase === "knocking") signaling.send(msg.leave());
+});
 
 window.addEventListener("online", () => {
   if (state.reconnectTimer) {
