@@ -1,9 +1,9 @@
 // Buttons of the waiting, meeting and end views.
 import { $, toast, setIcon } from "./ui.js";
 import { msg } from "./protocol.js";
-import {
-  state, signaling, local, meeting, act, openSide, updateControls, stopScreen, finish, roomSlug, key,
-} from "./room.js";
+import { state, signaling, local, meeting, act, roomSlug, key } from "./session.js";
+import { openSide, updateControls } from "./chrome.js";
+import { stopScreen, finish } from "./room.js";
 import { showWaiting } from "./states.js";
 
 // ---------- waiting room ----------

@@ -1,79 +1,16 @@
 // The room page: join + device check -> (waiting room) -> meeting -> end.
 // Talks the protocol of docs/protocol.md over /ws and reconnects with backoff.
-import { $, toast, setIcon, icon } from "./ui.js";
-import { Signaling, SERVER, msg, backoffDelay } from "./protocol.js";
-import { LocalMedia } from "./devices.js";
+import { $, toast, icon } from "./ui.js";
+import { SERVER, msg, backoffDelay } from "./protocol.js";
 import { MediaSession } from "./media.js";
-import { MeetingView } from "./meeting.js";
-import { KnockPanel } from "./host.js";
-import { playKnock } from "./sound.js";
 import { setupDeviceView, stopDeviceView } from "./prejoin.js";
 import { showWaiting, showEnd, describeJoinError } from "./states.js";
-
-const NAME_KEY = "antechamber.displayName";
-const params = new URLSearchParams(window.location.search);
-const roomSlug = decodeURIComponent(window.location.pathname.replace(/^\/+/, "").split("/")[0] || "");
-const key = params.get("roomKey") || params.get("viewerKey") || params.get("memberKey") || null;
-const linkRole = params.get("roomKey") ? "host" : params.get("viewerKey") ? "viewer"
-  : params.get("memberKey") ? "member" : "guest";
-const ROLE_NAMES = { host: "Host", viewer: "Viewer", member: "Member", guest: "Guest" };
-
-const signaling = new Signaling();
-const local = new LocalMedia();
-const state = {
-  phase: "join", // join | connecting | knocking | meeting | ended
-  me: null,
-  room: null,
-  displayName: "",
-  media: null,
-  screenTrack: null,
-  recording: false,
-  reconnectAttempt: 0,
-  reconnectTimer: null,
-  lastEnded: null,
-  unreadChat: 0,
-  knockSounds: 0,
-};
-const meeting = new MeetingView({
-  mute: (pid) => act(msg.mute(pid, "audio"), "Muted."),
-  kick: (pid) => act(msg.kick(pid), `${meeting.displayName(pid)} was removed.`),
-  sendToWaiting: (pid) => act(msg.sendToWaitingRoom(pid, "The host moved you back to the waiting room."),
-    `${meeting.displayName(pid)} is back in the waiting room.`),
-  promote: (pid) => act(msg.promote(pid), `${meeting.displayName(pid)} is now a host.`),
-  demote: (pid) => act(msg.demote(pid), `${meeting.displayName(pid)} is now a guest.`),
-});
-const knocks = new KnockPanel(signaling, {
-  ring: () => { if (playKnock(local.ensureAudioContext())) state.knockSounds += 1; },
-  onChange: (count) => {
-    const badge = $("#knock-badge");
-    badge.hidden = count === 0;
-    badge.textContent = String(count);
-    $("#waiting-summary").hidden = count === 0;
-    $("#waiting-count").textContent = String(count);
-    $("#toggle-people").setAttribute("aria-label", count ? `People (${count} waiting)` : "People");
-  },
-});
-// A handle for tests and debugging (no secrets in it).
-window.antechamber = { signaling, state, local, meeting, get media() { return state.media; } };
-
-async function act(message, done) {
-  try {
-    await signaling.request(message);
-    if (done) toast(done, { timeout: 2500 });
-  } catch (err) {
-    toast(err.message, { kind: "error" });
-  }
-}
-
-// ---------- views ----------
-export function show(view) {
-  for (const section of document.querySelectorAll("section[data-view]")) section.hidden = section.dataset.view !== view;
-  document.body.dataset.screen = view;
-}
-
-function setConnStatus(text) {
-  $("#conn-status").textContent = text || "";
-}
+import {
+  NAME_KEY, roomSlug, key, linkRole, ROLE_NAMES, signaling, local, state, meeting, knocks, show, setConnStatus,
+} from "./session.js";
+import {
+  notice, applyPermissions, applyRoom, setRecording, updateControls,
+} from "./chrome.js";
 
 // ---------- join view ----------
 function initJoinView() {
@@ -319,64 +256,9 @@ function leaveMeetingMedia() {
   knocks.setEnabled(false);
 }
 
-function notice(text) {
-  const el = $("#media-notice");
-  el.textContent = text;
-  el.hidden = !text;
-}
 
-function applyPermissions() {
-  const perms = (state.me && state.me.permissions) || {};
-  const moderate = Boolean(perms.canKickParticipants);
-  for (const el of document.querySelectorAll(".host-only")) el.hidden = !moderate;
-  $("#record-toggle").hidden = !perms.canRecord;
-  $("#end-meeting-open").hidden = !perms.canEndMeeting;
-  knocks.setEnabled(moderate);
-  $("#role-pill").textContent = state.me.role === "host" ? "Host" : state.me.role === "viewer" ? "Viewer" : "Guest";
-  $("#role-pill").classList.toggle("host", state.me.role === "host");
-  $("#toggle-mic").hidden = !perms.canPublishAudio;
-  $("#toggle-camera").hidden = !perms.canPublishVideo;
-  $("#share-screen").hidden = !perms.canShareScreen || !navigator.mediaDevices?.getDisplayMedia;
-  $("#sep-media").hidden = ["#toggle-mic", "#toggle-camera", "#share-screen"].every((id) => $(id).hidden);
-  meeting.setMe(state.me);
-  applyRoom();
-}
 
-function applyRoom() {
-  const room = state.room || {};
-  if (room.roomName) {
-    $("#room-title").textContent = room.roomName;
-    document.title = `${room.roomName} · Antechamber`;
-  }
-  $("#lock-pill").hidden = !room.isLocked;
-  const lock = $("#lock-toggle");
-  lock.setAttribute("aria-pressed", String(Boolean(room.isLocked)));
-  lock.setAttribute("aria-label", room.isLocked ? "Unlock the room" : "Lock the room");
-  lock.title = lock.getAttribute("aria-label");
-  lock.classList.toggle("active", Boolean(room.isLocked));
-  setIcon(lock, room.isLocked ? "lock" : "unlock");
-  const perms = (state.me && state.me.permissions) || {};
-  const chatOn = room.config?.chat?.enabled !== false && perms.canReadChat !== false;
-  $("#toggle-chat").hidden = !chatOn;
-  $("#chat-form").hidden = !perms.canWriteChat;
-  if (!chatOn && !$("#panel-chat").hidden) openSide("people");
-}
 
-// `recording {recording: {recordingId, status, ...}}` from the recording module.
-function setRecording(f) {
-  const rec = (f && f.recording) || f || {};
-  const active = rec.active !== undefined ? Boolean(rec.active) : ["starting", "active"].includes(rec.status);
-  if (active !== state.recording && state.phase === "meeting") {
-    toast(active ? "This meeting is being recorded." : "Recording stopped.", { timeout: 3500 });
-  }
-  state.recording = active;
-  $("#recording-indicator").hidden = !active;
-  const btn = $("#record-toggle");
-  btn.setAttribute("aria-pressed", String(active));
-  btn.setAttribute("aria-label", active ? "Stop recording" : "Start recording");
-  btn.title = btn.getAttribute("aria-label");
-  btn.classList.toggle("off", active);
-}
 
 // Own mute state changed by a host (`mute`): turn the track off locally too.
 function syncOwnMute(p) {
@@ -435,52 +317,9 @@ window.addEventListener("online", () => {
 });
 
 // ---------- exports for controls.js ----------
-export { state, signaling, local, meeting, knocks, act, openSide, updateControls, stopScreen, roomSlug, key };
+export { stopScreen };
 
-function openSide(tab) {
-  const side = $("#side");
-  if (tab === null || (!side.hidden && !$(`#panel-${tab}`).hidden)) {
-    side.hidden = true;
-  } else {
-    side.hidden = false;
-    for (const name of ["people", "chat"]) {
-      $(`#panel-${name}`).hidden = name !== tab;
-      $(`#tab-${name}`).setAttribute("aria-selected", String(name === tab));
-    }
-    if (tab === "chat") {
-      state.unreadChat = 0;
-      $("#chat-badge").hidden = true;
-      $("#chat-input").focus();
-    }
-  }
-  $("#toggle-chat").setAttribute("aria-expanded", String(!side.hidden && !$("#panel-chat").hidden));
-  $("#toggle-people").setAttribute("aria-expanded", String(!side.hidden && !$("#panel-people").hidden));
-  $("#toggle-chat").classList.toggle("active", !side.hidden && !$("#panel-chat").hidden);
-  $("#toggle-people").classList.toggle("active", !side.hidden && !$("#panel-people").hidden);
-  meeting.layout();
-}
 
-function updateControls() {
-  const mic = $("#toggle-mic");
-  const on = Boolean(local.audioTrack);
-  mic.classList.toggle("off", !on);
-  mic.setAttribute("aria-pressed", String(on));
-  mic.setAttribute("aria-label", on ? "Mute microphone" : "Unmute microphone");
-  mic.title = mic.getAttribute("aria-label");
-  setIcon(mic, on ? "mic" : "micOff");
-  const cam = $("#toggle-camera");
-  const camOn = Boolean(local.videoTrack);
-  cam.classList.toggle("off", !camOn);
-  cam.setAttribute("aria-pressed", String(camOn));
-  cam.setAttribute("aria-label", camOn ? "Turn camera off" : "Turn camera on");
-  cam.title = cam.getAttribute("aria-label");
-  setIcon(cam, camOn ? "cam" : "camOff");
-  const share = $("#share-screen");
-  share.classList.toggle("active", Boolean(state.screenTrack));
-  share.setAttribute("aria-pressed", String(Boolean(state.screenTrack)));
-  share.setAttribute("aria-label", state.screenTrack ? "Stop sharing your screen" : "Share your screen");
-  share.title = share.getAttribute("aria-label");
-}
 
 async function stopScreen(announce = true) {
   const track = state.screenTrack;
