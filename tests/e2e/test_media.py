@@ -145,3 +145,23 @@ def test_viewer_link_watches_without_publishing(server, new_page):
         expect(viewer.get_by_test_id(testid)).to_be_hidden()
     assert viewer.evaluate("window.antechamber.media.pub") is None
     shot(viewer, "meeting-viewer")
+
+
+def test_media_connection_drop_reconnects_by_itself(server, new_page):
+    room = server.create_room(roomName="ICE drop", isLocked=False)
+    host = new_page(host_url(room))
+    join(host, "Hana Host")
+    in_meeting(host, tiles=1)
+    _require_sfu(host)
+    guest = new_page(guest_url(room))
+    join(guest, "Gus Guest")
+    in_meeting(guest, tiles=2)
+    _receives(guest, "video", "framesDecoded", 10)
+    before = participant_id(guest)
+    # Kill the guest's media connections as a network failure would.
+    guest.evaluate("() => { const m = window.antechamber.media; m.pub.close(); m.sub.close(); }")
+    guest.wait_for_function("(old) => window.antechamber.state.me.participantId !== old", arg=before,
+                            timeout=MEDIA_TIMEOUT_MS)
+    in_meeting(guest, tiles=2)
+    _receives(guest, "video", "framesDecoded", 10)  # media flows again on the new connections
+    expect(host.get_by_test_id("tile").filter(has_text="Gus Guest")).to_have_count(1)

@@ -186,7 +186,17 @@ signaling.on(SERVER.ACTIVE_SPEAKER, (f) => meeting.setActiveSpeaker(f.participan
 
 signaling.on(SERVER.RECORDING, (f) => setRecording(f));
 
-signaling.on(SERVER.ENDED, (f) => finish(f.reason, f.message));
+signaling.on(SERVER.ENDED, (f) => {
+  // The server dropped us because our media connection failed: that is a network
+  // problem, not a decision. Reconnect by ourselves, as for a dropped websocket.
+  if (f.reason === "disconnected" && state.phase === "meeting") {
+    toast("The connection dropped; reconnecting…", { kind: "error" });
+    signaling.close(); // the server closes it too; start afresh
+    scheduleReconnect();
+    return;
+  }
+  finish(f.reason, f.message);
+});
 
 // Errors that answer no request of ours (e.g. a fire-and-forget message): log, never crash.
 signaling.on(SERVER.ERROR, (f) => { if (f.id === undefined) console.warn("antechamber:", f.code, f.message); });
