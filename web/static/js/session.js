@@ -64,8 +64,16 @@ export async function act(message, done) {
 
 // ---------- views ----------
 export function show(view) {
-  for (const section of document.querySelectorAll("section[data-view]")) section.hidden = section.dataset.view !== view;
+  let target = null;
+  for (const section of document.querySelectorAll("section[data-view]")) {
+    const visible = section.dataset.view === view;
+    if (visible && section.hidden) target = section; // newly shown
+    section.hidden = !visible;
+  }
   document.body.dataset.screen = view;
+  // Keyboard and screen-reader users land on the new view's main control, not on <body>.
+  const focus = target && [...target.querySelectorAll("[data-autofocus]")].find((el) => !el.hidden && !el.disabled);
+  if (focus && !target.contains(document.activeElement)) focus.focus();
 }
 
 export function setConnStatus(text) {
