@@ -24,6 +24,14 @@ _INBOUND = """async ([kind, field, minimum]) => {
   return total > minimum;
 }"""
 
+_FRAMES_NOW = """async () => {
+  let n = 0;
+  (await window.antechamber.media.sub.getStats()).forEach((r) => {
+    if (r.type === "inbound-rtp" && r.kind === "video") n += r.framesDecoded || 0;
+  });
+  return n;
+}"""
+
 
 def _require_sfu(page) -> None:
     """Wait until the page has either published or learnt that the server has no SFU."""
@@ -165,3 +173,30 @@ def test_media_connection_drop_reconnects_by_itself(server, new_page):
     in_meeting(guest, tiles=2)
     _receives(guest, "video", "framesDecoded", 10)  # media flows again on the new connections
     expect(host.get_by_test_id("tile").filter(has_text="Gus Guest")).to_have_count(1)
+
+
+def test_switching_camera_in_the_meeting_keeps_video_flowing(server, new_page):
+    room = server.create_room(roomName="Switch camera", isLocked=False)
+    host = new_page(host_url(room))
+    join(host, "Hana Host")
+    in_meeting(host, tiles=1)
+    _require_sfu(host)
+    guest = new_page(guest_url(room))
+    join(guest, "Gus Guest")
+    in_meeting(guest, tiles=2)
+    _receives(guest, "video", "framesDecoded", 10)
+    host.get_by_test_id("settings").click()
+    cameras = host.get_by_test_id("settings-camera").locator("option")
+    expect(cameras).not_to_have_count(0)
+    before = host.evaluate("window.antechamber.local.videoTrack.id")
+    host.get_by_test_id("settings-mic").select_option(index=1)
+    host.get_by_test_id("settings-camera").select_option(index=cameras.count() - 1)
+    host.wait_for_function("(old) => window.antechamber.local.videoTrack && window.antechamber.local.videoTrack.id !== old",
+                           arg=before)
+    shot(host, "meeting-settings")
+    host.get_by_role("button", name="Done").click()
+    # The new track is what the publish connection sends, and the guest keeps decoding.
+    host.wait_for_function("() => window.antechamber.media.transceivers.camera.sender.track === window.antechamber.local.videoTrack")
+    decoded = guest.evaluate(_FRAMES_NOW)
+    guest.wait_for_function(f"async () => (await ({_FRAMES_NOW})()) > {decoded + 30}", polling=250,
+                            timeout=MEDIA_TIMEOUT_MS)

@@ -21,6 +21,7 @@ export function applyPermissions() {
   $("#toggle-mic").hidden = !perms.canPublishAudio;
   $("#toggle-camera").hidden = !perms.canPublishVideo;
   $("#share-screen").hidden = !perms.canShareScreen || !navigator.mediaDevices?.getDisplayMedia;
+  $("#settings").hidden = !perms.canPublishAudio && !perms.canPublishVideo;
   $("#sep-media").hidden = ["#toggle-mic", "#toggle-camera", "#share-screen"].every((id) => $(id).hidden);
   meeting.setMe(state.me);
   applyRoom();

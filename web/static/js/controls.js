@@ -117,6 +117,40 @@ $("#leave").addEventListener("click", () => {
   finish("left");
 });
 
+// ---------- device settings during the meeting ----------
+const settings = $("#settings-dialog");
+async function fillSettings() {
+  const { audio, video } = await local.listDevices();
+  const fill = (select, devices, current, what) => {
+    select.replaceChildren(...devices.map((d, i) => {
+      const o = document.createElement("option");
+      o.value = d.deviceId;
+      o.textContent = d.label || `${what} ${i + 1}`;
+      return o;
+    }));
+    select.disabled = !devices.length;
+    if (current) select.value = current;
+  };
+  fill($("#settings-mic"), audio, local.audioDeviceId, "Microphone");
+  fill($("#settings-camera"), video, local.videoDeviceId, "Camera");
+}
+$("#settings").addEventListener("click", async () => {
+  await fillSettings();
+  settings.showModal();
+});
+$("#settings-close").addEventListener("click", () => settings.close());
+$("#settings-mic").addEventListener("change", async (event) => {
+  await local.selectAudio(event.target.value);
+  await state.media?.setTrack("microphone", local.audioTrack);
+  updateControls();
+});
+$("#settings-camera").addEventListener("change", async (event) => {
+  await local.selectVideo(event.target.value);
+  await state.media?.setTrack("camera", local.videoTrack);
+  meeting.setLocal({ videoTrack: local.videoTrack, screenTrack: state.screenTrack });
+  updateControls();
+});
+
 const dialog = $("#end-dialog");
 $("#end-meeting-open").addEventListener("click", () => dialog.showModal());
 $("#end-cancel").addEventListener("click", () => dialog.close());
@@ -131,6 +165,7 @@ $("#rejoin").addEventListener("click", () => window.location.reload());
 
 // Static icons of the control bar.
 setIcon($("#share-screen"), "screen");
+setIcon($("#settings"), "gear");
 setIcon($("#toggle-chat"), "chat");
 setIcon($("#toggle-people"), "people");
 setIcon($("#record-toggle"), "record");
