@@ -123,6 +123,8 @@ def server():
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
+        if os.environ.get("CI", "").lower() in ("1", "true"):
+            pytest.fail("CI: Debian's chromium must be installed at /usr/bin/chromium (tests/run.sh does it)")
         pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
     from playwright.sync_api import expect, sync_playwright
 
