@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from .conftest import shot
 from .flows import ended, guest_url, host_url, in_meeting, join, knock_item, knock_state, open_people, person
+from .test_layout import _UNLABELLED
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +35,7 @@ def test_kicked_guest_sees_kicked_and_host_ends_meeting_for_everyone(server, new
 
     open_people(host)
     shot(host, "meeting-people-panel")
+    assert host.evaluate(_UNLABELLED) == []
     person(host, "Gus Guest").get_by_test_id("kick").click()
     ended(guest, "kicked")
     expect(guest.locator("#end-title")).to_contain_text("removed")
