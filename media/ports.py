@@ -53,7 +53,8 @@ class MediaConfig:
         behind a 1:1 NAT).
     loopback_candidates: also gather 127.0.0.1 host candidates (aioice skips
         loopback). "auto" = only when the host has no other IPv4 address.
-    video_codecs: accepted video codecs in order of preference ("VP8", "H264").
+    video_codecs: accepted video codecs ("VP8", "H264"); among them the
+        publisher's offer order decides.
     forwarding: "packet" (default) or "frame" (see below).
     """
 

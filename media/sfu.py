@@ -24,6 +24,8 @@ class MediaService:
         self.config = config or MediaConfig()
         for url in self.config.ice_servers:
             parse_ice_server(url)  # fail at start-up, not at the first call
+        if self.config.forwarding not in ("packet", "frame"):
+            raise ValueError(f"forwarding must be 'packet' or 'frame', not {self.config.forwarding!r}")
         self.rooms: dict[str, MediaRoom] = {}
         self.closed = False
 
