@@ -52,3 +52,16 @@ def ended(page: Page, reason: str) -> None:
 
 def participant_id(page: Page) -> str:
     return page.evaluate("window.antechamber.state.me.participantId")
+
+
+# Every visible control has an accessible name (text, aria-label or a <label>).
+UNLABELLED = """() => {
+  const out = [];
+  for (const el of document.querySelectorAll("button, input, select, textarea, a[href]")) {
+    if (!el.checkVisibility || !el.checkVisibility()) continue;
+    const labelled = (el.getAttribute("aria-label") || "").trim() || (el.textContent || "").trim()
+      || (el.labels && el.labels.length) || el.getAttribute("aria-labelledby") || el.type === "hidden";
+    if (!labelled) out.push(el.outerHTML.slice(0, 120));
+  }
+  return out;
+}"""

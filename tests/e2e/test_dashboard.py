@@ -6,8 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import shot
-from .flows import in_meeting, join, knock_item, knock_state
-from .test_layout import _UNLABELLED
+from .flows import UNLABELLED, in_meeting, join, knock_item, knock_state
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +28,7 @@ def test_dashboard_creates_a_locked_room_whose_links_work(server, new_page):
     expect(row).to_have_count(1)
     expect(row).to_contain_text("Locked")
     shot(dash, "dashboard", docs=True)
-    assert dash.evaluate(_UNLABELLED) == []
+    assert dash.evaluate(UNLABELLED) == []
     room_id = row.get_attribute("data-room-id")
     guest_link = row.get_by_test_id("guest-link").input_value()
     host_link = row.get_by_test_id("host-link").input_value()

@@ -6,8 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import shot
-from .flows import ended, guest_url, host_url, in_meeting, join, knock_item, knock_state, open_people, person
-from .test_layout import _UNLABELLED
+from .flows import UNLABELLED, ended, guest_url, host_url, in_meeting, join, knock_item, knock_state, open_people, person
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +34,7 @@ def test_kicked_guest_sees_kicked_and_host_ends_meeting_for_everyone(server, new
 
     open_people(host)
     shot(host, "meeting-people-panel")
-    assert host.evaluate(_UNLABELLED) == []
+    assert host.evaluate(UNLABELLED) == []
     person(host, "Gus Guest").get_by_test_id("kick").click()
     ended(guest, "kicked")
     expect(guest.locator("#end-title")).to_contain_text("removed")

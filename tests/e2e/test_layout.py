@@ -6,32 +6,20 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import shot
-from .flows import guest_url, host_url, in_meeting, join
+from .flows import UNLABELLED, guest_url, host_url, in_meeting, join
 
 pytestmark = pytest.mark.e2e
-
-# Every visible control has an accessible name (text, aria-label or a <label>).
-_UNLABELLED = """() => {
-  const out = [];
-  for (const el of document.querySelectorAll("button, input, select, textarea, a[href]")) {
-    if (!el.checkVisibility || !el.checkVisibility()) continue;
-    const labelled = (el.getAttribute("aria-label") || "").trim() || (el.textContent || "").trim()
-      || (el.labels && el.labels.length) || el.getAttribute("aria-labelledby") || el.type === "hidden";
-    if (!labelled) out.push(el.outerHTML.slice(0, 120));
-  }
-  return out;
-}"""
 
 
 def test_phone_sized_meeting_fits_and_every_control_is_labelled(server, new_page):
     room = server.create_room(roomName="Phone", isLocked=False)
     page = new_page(host_url(room), width=390, height=844)
     expect(page.get_by_test_id("preview-camera")).to_have_attribute("aria-pressed", "true")
-    assert page.evaluate(_UNLABELLED) == []
+    assert page.evaluate(UNLABELLED) == []
     shot(page, "phone-join")
     join(page, "Pat Phone")
     in_meeting(page, tiles=1)
-    assert page.evaluate(_UNLABELLED) == []
+    assert page.evaluate(UNLABELLED) == []
     for testid in ("toggle-mic", "toggle-camera", "leave", "lock-toggle"):
         box = page.get_by_test_id(testid).bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["y"] + box["height"] <= 844, testid
