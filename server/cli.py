@@ -60,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from .app import create_app
 
-    app = create_app(settings, creds)
+    try:
+        app = create_app(settings, creds)
+    except ConfigError as exc:  # e.g. an ICE server URL the SFU cannot use
+        print(f"antechamber: {exc}", file=sys.stderr)
+        return 2
     log.info("starting", host=settings.host, port=settings.port, public_url=settings.base_url,
              store="redis" if settings.redis_url else "sqlite", data_dir=str(settings.data_dir))
     uvloop.install()

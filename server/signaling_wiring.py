@@ -205,8 +205,13 @@ def setup_media(app: web.Application, hub: Hub) -> None:
 
     from .recordings import RECORDING_MEDIA, SfuRecordingMedia
 
+    from .config import ConfigError
+
     settings = app[SETTINGS]
-    service = MediaService(MediaConfig(ice_servers=tuple(settings.ice_servers), public_ip=settings.public_ip))
+    try:
+        service = MediaService(MediaConfig(ice_servers=tuple(settings.ice_servers), public_ip=settings.public_ip))
+    except ValueError as exc:
+        raise ConfigError(f"ice_servers: {exc}") from None
     app[MEDIA] = service
     SfuBridge(service).install(hub)
 
