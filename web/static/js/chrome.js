@@ -14,7 +14,7 @@ export function applyPermissions() {
   const moderate = Boolean(perms.canKickParticipants);
   for (const el of document.querySelectorAll(".host-only")) el.hidden = !moderate;
   $("#record-toggle").hidden = !perms.canRecord;
-  $("#end-meeting-open").hidden = !perms.canEndMeeting;
+  $("#end-meeting").hidden = !perms.canEndMeeting;
   knocks.setEnabled(moderate);
   $("#role-pill").textContent = state.me.role === "host" ? "Host" : state.me.role === "viewer" ? "Viewer" : "Guest";
   $("#role-pill").classList.toggle("host", state.me.role === "host");

@@ -151,11 +151,7 @@ $("#settings-camera").addEventListener("change", async (event) => {
   updateControls();
 });
 
-const dialog = $("#end-dialog");
-$("#end-meeting-open").addEventListener("click", () => dialog.showModal());
-$("#end-cancel").addEventListener("click", () => dialog.close());
 $("#end-meeting").addEventListener("click", async () => {
-  dialog.close();
   await act(msg.endMeeting());
   // `ended {reason: meeting_ended}` follows and shows the end view.
 });
@@ -169,7 +165,7 @@ setIcon($("#settings"), "gear");
 setIcon($("#toggle-chat"), "chat");
 setIcon($("#toggle-people"), "people");
 setIcon($("#record-toggle"), "record");
-setIcon($("#end-meeting-open"), "end");
+setIcon($("#end-meeting"), "end");
 setIcon($("#leave"), "leave");
 $("#leave").append(Object.assign(document.createElement("span"), { className: "label", textContent: "Leave" }));
 

@@ -82,46 +82,27 @@ export class KnockPanel {
   }
 
   item(k) {
+    // One click per decision, so hosts (and test harnesses) never hit a second step:
+    // the optional message field is always there; Hold uses it (or a default), Reject
+    // sends it as the reason.
     const id = k.knockId;
-    const form = h("form", { hidden: true });
-    const input = h("input", { type: "text", maxlength: "500", dataset: { testid: "knock-message" } });
-    const confirm = h("button", { type: "submit", class: "btn-sm btn-primary", dataset: { testid: "knock-confirm" } }, "Send");
-    const cancel = h("button", { type: "button", class: "btn-sm btn-ghost", onclick: () => { form.hidden = true; } }, "Cancel");
-    const label = h("label", { class: "sr-only" }, "Message");
-    form.append(label, input, confirm, cancel);
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const text = input.value.trim();
-      if (form.dataset.mode === "hold") {
-        this.run(msg.hold(id, text || DEFAULT_HOLD), "They were asked to wait.");
-      } else {
-        this.run(msg.reject(id, text || undefined), "They were turned away.");
-      }
-      form.hidden = true;
-    });
-    const open = (mode) => {
-      form.dataset.mode = mode;
-      const inputId = `knock-${id}-${mode}`;
-      input.id = inputId;
-      label.htmlFor = inputId;
-      label.textContent = mode === "hold" ? "Message to show while they wait" : "Reason (optional)";
-      input.placeholder = mode === "hold" ? DEFAULT_HOLD : "Reason (optional)";
-      input.value = mode === "hold" ? (k.message || DEFAULT_HOLD) : "";
-      confirm.textContent = mode === "hold" ? "Put on hold" : "Turn away";
-      confirm.className = `btn-sm ${mode === "hold" ? "btn-primary" : "btn-danger"}`;
-      form.hidden = false;
-      input.focus();
-      input.select();
-    };
+    const inputId = `knock-${id}-message`;
+    const input = h("input", { type: "text", id: inputId, maxlength: "500", class: "knock-input",
+      placeholder: "Message (optional)", dataset: { testid: "knock-message" } });
+    const label = h("label", { class: "sr-only", htmlFor: inputId }, "Message for the person waiting");
+    const text = () => input.value.trim();
     const li = h("li", { class: "knock-item", dataset: { testid: "knock-item", knockId: id } },
       h("div", { class: "who" }, h("strong", { class: "knock-name" }, ""), h("span", { class: "small dim waited" }, "")),
       h("p", { class: "small dim held-note", hidden: true }, ""),
+      label, input,
       h("div", { class: "buttons" },
         h("button", { type: "button", class: "btn-sm btn-primary", dataset: { testid: "admit" },
           onclick: () => this.run(msg.admit(id)) }, "Let in"),
-        h("button", { type: "button", class: "btn-sm", dataset: { testid: "hold" }, onclick: () => open("hold") }, "Hold"),
-        h("button", { type: "button", class: "btn-sm", dataset: { testid: "reject" }, onclick: () => open("reject") }, "Reject")),
-      form);
+        h("button", { type: "button", class: "btn-sm", dataset: { testid: "hold" },
+          onclick: () => { this.run(msg.hold(id, text() || DEFAULT_HOLD), "They were asked to wait."); input.value = ""; } },
+          "Hold"),
+        h("button", { type: "button", class: "btn-sm", dataset: { testid: "reject" },
+          onclick: () => this.run(msg.reject(id, text() || undefined), "They were turned away.") }, "Reject")));
     return li;
   }
 
