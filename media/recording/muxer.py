@@ -30,6 +30,7 @@ log = structlog.get_logger("antechamber.recording")
 BATCH_SECONDS = 0.05              # frames go to the writer thread in batches: few thread wake-ups
 KEYFRAME_REQUEST_INTERVAL = 1.0   # seconds between requests while a track waits
 RESYNC_GAP = 2.0                  # a video gap this long (e.g. muted) waits for a keyframe again
+SETTLE_SECONDS = 1.0              # a track's first frames are held this long to anchor its clock
 _STOP = object()
 
 
@@ -51,6 +52,8 @@ class _Track:
     waiting_keyframe: bool
     last_request: float = -1e9
     last_rtp: int | None = None
+    first_arrival: float | None = None
+    settling: list | None = field(default_factory=list)   # frames held while the clock settles
 
 
 class RecordingMuxer:
@@ -66,6 +69,8 @@ class RecordingMuxer:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.final_path = Path(final_path)
+        # tracks reach the writer a settle time late and in a burst: the header must wait longer
+        header_window_ms = max(header_window_ms, int(SETTLE_SECONDS * 1000) + 500)
         self._writer = RecordingWriter(self.final_path, container, header_window_ms)
         self._request_keyframe = request_keyframe or (lambda track_id: None)
         self._on_failed = on_failed or (lambda error: None)
@@ -126,21 +131,45 @@ class RecordingMuxer:
                 and ((track.last_rtp - rtp_ts) & 0xFFFFFFFF) > RESYNC_GAP * rate):
             track.waiting_keyframe = True  # frames were missed (muted, lost): resume on a keyframe
         track.last_rtp = rtp_ts
+        value = track.clock.observe(rtp_ts, arrival)   # every frame tells the clock, kept or not
+        if track.first_arrival is None:
+            track.first_arrival = arrival
         if track.waiting_keyframe:
             if not keyframe:
                 self._ask_keyframe(track)
                 return
             track.waiting_keyframe = False
-        ms = track.clock.to_ms(rtp_ts, arrival)
-        if not self._put(("frame", track_id, ms, bytes(data), bool(keyframe))):
+        if track.settling is not None:
+            track.settling.append((value, bytes(data), bool(keyframe)))
+            if arrival - track.first_arrival >= SETTLE_SECONDS:
+                self._settle(track)
+            return
+        self._send(track, value, bytes(data), bool(keyframe))
+
+    def _send(self, track: _Track, value: int, data: bytes, keyframe: bool) -> None:
+        if track.waiting_keyframe and not keyframe:
+            return  # an earlier frame of this batch was dropped: resume on a keyframe
+        track.waiting_keyframe = False
+        ms = track.clock.place(value)
+        if not self._put(("frame", track.spec.track_id, ms, data, keyframe)):
             self.dropped += 1
             if track.spec.codec.kind == "video":
                 track.waiting_keyframe = True
                 self._ask_keyframe(track, force=True)
 
+    def _settle(self, track: _Track) -> None:
+        """The clock has seen enough: freeze it and send the frames held so far."""
+        held, track.settling = track.settling or [], None
+        track.clock.frozen = True
+        for value, data, keyframe in held:
+            self._send(track, value, data, keyframe)
+
     async def stop(self, timeout: float = 5.0) -> MuxResult:
         """Finalize the file; returns within ``timeout`` seconds (failed if it could not)."""
         if not self._stopping:
+            for track in self._tracks.values():
+                if track.settling:
+                    self._settle(track)
             self._stopping = True
             self._flush()
             self._queue.put(("stop",))

@@ -74,6 +74,7 @@ class RecordingWriter:
         self._guard = StallGuard()
         self._h264_params: dict[str, bytes] = {}   # last SPS+PPS seen per H.264 track
         self._fresh: set[str] = set()               # tracks with no packet yet in the current part
+        self._last_ms: dict[str, int] = {}          # last timestamp written per track
         self.frames = 0
         self.last_ms = 0
 
@@ -154,6 +155,13 @@ class RecordingWriter:
                 self._streams[spec.track_id] = self._add_stream(out, spec)
                 self._fresh.add(spec.track_id)
         pending, self._pending = self._pending, []
+        waiting = {item[0] for item in pending}
+        for track_id in list(self._fresh):
+            if track_id not in waiting and track_id in self._h264_params:
+                # an H.264 track with nothing to send right now (muted?): PyAV takes a stream's
+                # CodecPrivate from its first packet, so give it its SPS/PPS at once (a packet
+                # with no picture, dropped again when the parts are joined)
+                self._mux(track_id, self._last_ms.get(track_id, 0) + 1, self._h264_params[track_id], False)
         for item in pending:
             self._mux(*item)
 
@@ -178,16 +186,8 @@ class RecordingWriter:
         if out is not None:
             out.close()
 
-    def _first_payload(self, track_id: str) -> bytes:
-        """Filler for a stream silent since its part began: its H.264 SPS/PPS, if any."""
-        if track_id in self._fresh:
-            self._fresh.discard(track_id)
-            return self._h264_params.get(track_id, b"")
-        return b""
-
     def _mux(self, track_id: str, ms: int, data: bytes, keyframe: bool) -> None:
-        self._guard.fill(self._out, {k: v for k, v in self._streams.items() if k != track_id}, ms,
-                         self._first_payload)
+        self._guard.fill(self._out, {k: v for k, v in self._streams.items() if k != track_id}, ms)
         ms = self._guard.dts_for(track_id, ms)
         if track_id in self._fresh:
             self._fresh.discard(track_id)
@@ -195,6 +195,7 @@ class RecordingWriter:
             if params and not h264_parameter_sets(data):
                 # PyAV takes a stream's CodecPrivate from its first packet in the file
                 data = params + data
+        self._last_ms[track_id] = ms
         packet = av.Packet(data)
         packet.stream = self._streams[track_id]
         packet.time_base = MS

