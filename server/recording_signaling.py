@@ -67,7 +67,7 @@ class RecordingControl:
         return {"recording": {"recordingId": rec.recording_id, "status": rec.status}}
 
     def on_event(self, name: str, data: dict[str, Any]) -> None:
-        if name != "room.client.joined" or RECORDINGS not in self.app:
+        if name not in ("room.client.joined", "room.client.resumed") or RECORDINGS not in self.app:
             return
         room_id = data.get("room_id", "")
         active = self.service.active_for_room(room_id)
@@ -77,7 +77,7 @@ class RecordingControl:
             if session is not None:
                 session.send({"type": "recording",
                               "recording": {"recordingId": active.recording_id, "status": active.status}})
-        elif room is not None:
+        elif room is not None and name == "room.client.joined":
             count = room.counts().participants
             self.service._spawn(self._autostart(room_id, count))
 

@@ -179,7 +179,8 @@ def setup(app: web.Application) -> None:
     and before any catch-all route."""
     settings = app[SETTINGS]
     hub = Hub(StoreDirectory(app), knock_cooldown_seconds=settings.knock_cooldown_seconds,
-              knocks_per_ip_per_minute=settings.knocks_per_ip_per_minute)
+              knocks_per_ip_per_minute=settings.knocks_per_ip_per_minute,
+              reconnect_grace_seconds=settings.reconnect_grace_seconds)
     app[HUB] = hub
     app[LIVE] = HubLiveMeetings(app, hub)
     limits = Limits(max_message_bytes=settings.ws_max_message_bytes,

@@ -52,6 +52,7 @@ class SignalingClient:
         self.closed = asyncio.Event()
         self.close_code: int | None = None
         self.participant_id: str | None = None
+        self.resume_token: str | None = None   # from our own `joined`; send it to resume after a drop
         # called with each decoded message as it arrives (timestamps in benchmarks, bots)
         self.listener: Callable[[dict[str, Any]], None] | None = None
 
@@ -70,12 +71,31 @@ class SignalingClient:
                                               max_msg_size=0, compress=0)
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
+    async def abort(self) -> None:
+        """Drop the connection like a lost network would: no ``leave``, no close frame."""
+        if self.ws is not None:
+            transport = getattr(self.ws._writer, "transport", None)
+            if transport is None and self.ws._conn is not None:
+                transport = self.ws._conn.transport
+            if transport is not None:
+                transport.abort()
+        if self._reader is not None:
+            try:
+                await asyncio.wait_for(self._reader, 5)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                self._reader.cancel()
+
     @property
     def protocol(self) -> str | None:
         return self.ws.protocol if self.ws else None
 
     async def close(self) -> None:
+        """Leave politely (``leave``), then close: the others see ``left`` at once."""
         if self.ws is not None and not self.ws.closed:
+            try:
+                await self.send("leave")
+            except (ConnectionError, RuntimeError):
+                pass
             await self.ws.close()
         if self._reader is not None:
             try:
@@ -109,6 +129,7 @@ class SignalingClient:
                 self.history.append(data)
                 if data.get("type") == "joined":
                     self.participant_id = data.get("participantId")
+                    self.resume_token = data.get("resumeToken") or self.resume_token
                 fut = self._pending.pop(data.get("id"), None) if "id" in data else None
                 if fut is not None and not fut.done():
                     fut.set_result(data)
@@ -187,9 +208,12 @@ class SignalingClient:
         return reply
 
     async def join(self, room_name: str, display_name: str, key: str | None = None,
-                   timeout: float = 5.0) -> dict[str, Any]:
-        """Join; returns ``joined`` or ``knock_status`` (state waiting)."""
+                   timeout: float = 5.0, resume_token: str | None = None) -> dict[str, Any]:
+        """Join (or resume with an earlier connection's token); returns ``joined`` (with
+        ``resumed: true`` when the place was taken back), ``knock_status`` or ``ended``."""
         fields: dict[str, Any] = {"roomName": room_name, "displayName": display_name}
         if key:
             fields["key"] = key
+        if resume_token:
+            fields["resumeToken"] = resume_token
         return await self.request("join", timeout=timeout, **fields)

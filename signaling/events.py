@@ -1,7 +1,8 @@
 """Domain events of live rooms, for webhooks and metrics (Whereby-style names).
 
 ``room.client.knocked``, ``room.client.knock_cancelled``, ``room.client.knock_decided``,
-``room.client.joined``, ``room.client.left``, ``room.session.started``,
+``room.client.joined``, ``room.client.resumed`` (same participant, new connection),
+``room.client.left``, ``room.session.started``,
 ``room.session.ended``. Listeners are called synchronously with (name, data)
 and must not block (schedule work instead); a failing listener is logged and
 never breaks the room. Data never carries keys or addresses.

@@ -131,7 +131,8 @@ async def on_send_to_waiting_room(hub: "Hub", s: Session, req: Request) -> None:
     target = _target(s, req["participantId"])
     message = req.get("message") or "The host moved you to the waiting room."
     hub.remove(room, target, "sent_to_waiting_room")
-    hub.add_knock(room, target, held_message=message)
+    if target.state == JOINED:   # not for a connection that is gone (reconnecting): a resume knocks
+        hub.add_knock(room, target, held_message=message)
 
 
 # --- host powers -------------------------------------------------------------------------------

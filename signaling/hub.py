@@ -13,13 +13,14 @@ from typing import Any, Awaitable, Callable
 
 import structlog
 
-from . import admission, room_control
+from . import admission, reconnect, room_control
 from .admission import is_moderator, permissions_for
 from .errors import (AlreadyJoined, Forbidden, InvalidKey, NoPendingKnock, NotJoined, RateLimited,
                      RejectedRecently, RoomFull, RoomNotFound, UnknownType)
 from .events import Events
 from .ports import MediaHooks, RoomDirectory, RoomInfo
 from .protocol import Request
+from .resume import GRACE_REASONS, Graces, new_token
 from .room import LiveRoom, Meeting, new_room_session_id
 from .session import CLOSED, CONNECTED, JOINED, KNOCKING, Session
 from .waiting_room import (ADMITTED, CANCELLED, REJECTED, Cooldowns, Knock, RateLimiter,
@@ -31,6 +32,7 @@ log = structlog.get_logger("antechamber.signaling")
 class Hub:
     def __init__(self, directory: RoomDirectory, *, knock_cooldown_seconds: float = 30.0,
                  knocks_per_ip_per_minute: int = 30, media: MediaHooks | None = None,
+                 reconnect_grace_seconds: float = 0.0,
                  wall_clock: Callable[[], float] = time.time, clock: Callable[[], float] = time.monotonic):
         self.directory = directory
         self.media = media or MediaHooks()
@@ -41,6 +43,7 @@ class Hub:
         self.cooldowns = Cooldowns()
         self.knock_rate = RateLimiter(knocks_per_ip_per_minute, 60.0)
         self.wall_clock, self.clock = wall_clock, clock
+        self.graces = Graces(reconnect_grace_seconds, clock)   # places kept for dropped websockets
         self._jobs: asyncio.Queue | None = None
         self._worker: asyncio.Task | None = None
 
@@ -55,6 +58,7 @@ class Hub:
 
     async def close(self) -> None:
         await self.shutdown("server_shutdown")
+        self.graces.close()
         if self._jobs is not None and self._worker is not None:
             self._jobs.put_nowait(None)
             try:
@@ -128,6 +132,8 @@ class Hub:
         if room is not None:
             if session.state == KNOCKING and session.knock is not None and session.knock.pending:
                 self.decide(room, session.knock, CANCELLED, by=None)
+            elif session.state == JOINED and reason in GRACE_REASONS and self.graces.enabled:
+                reconnect.keep_place(self, room, session)
             elif session.state == JOINED:
                 self.remove(room, session, "disconnected" if reason in ("idle", "too_slow") else reason)
         session.set_state(CLOSED)
@@ -139,6 +145,9 @@ class Hub:
         info = await self.directory.resolve(req["roomName"])
         if info is None:
             raise RoomNotFound()
+        if req.get("resumeToken") and session.state == CONNECTED:
+            if reconnect.try_resume(self, info.room_id, session, req["resumeToken"], req.id):
+                return
         identity = await self.directory.identify(info, req.get("key"))
         if identity is None:
             raise InvalidKey()
@@ -189,20 +198,8 @@ class Hub:
             room.meeting = Meeting(new_room_session_id(room.room_id), now)
             self._persist_start(room, room.meeting)
         room.meeting.peak = max(room.meeting.peak, len(room.participants))
-        joined: dict[str, Any] = {
-            "type": "joined", "participantId": session.sid, "role": session.role,
-            "permissions": dict(session.permissions), "room": room.public(),
-            "meeting": {"roomSessionId": room.meeting.room_session_id, "startedAt": room.meeting.start_ms},
-            "participants": room.roster(),
-        }
-        ice_servers = self.media.ice_servers()  # the SFU's STUN/TURN servers, for the browser
-        if ice_servers:
-            joined["iceServers"] = ice_servers
-        if is_moderator(session.permissions):
-            joined["knocks"] = room.waiting.snapshot(now)
-        if request_id is not None:
-            joined["id"] = request_id
-        session.send(joined)
+        session.resume_token = session.resume_token or new_token()
+        session.send(self.joined_message(room, session, request_id))
         room.broadcast({"type": "participant_joined", "participant": session.public()}, exclude=session)
         log.info("participant joined", room_id=room.room_id, participant_id=session.sid, role=session.role,
                  participants=len(room.participants))
@@ -214,10 +211,33 @@ class Hub:
         media = self.media
         self.later(lambda: media.participant_admitted(room.room_id, session.sid, session), "media admitted")
 
+    def joined_message(self, room: LiveRoom, session: Session, request_id: Any = None) -> dict[str, Any]:
+        """The ``joined`` for this session alone (it carries the session's resume token)."""
+        assert room.meeting is not None
+        joined: dict[str, Any] = {
+            "type": "joined", "participantId": session.sid, "role": session.role,
+            "permissions": dict(session.permissions), "room": room.public(),
+            "meeting": {"roomSessionId": room.meeting.room_session_id, "startedAt": room.meeting.start_ms},
+            "participants": room.roster(),
+        }
+        ice_servers = self.media.ice_servers()  # the SFU's STUN/TURN servers, for the browser
+        if ice_servers:
+            joined["iceServers"] = ice_servers
+        if is_moderator(session.permissions):
+            joined["knocks"] = room.waiting.snapshot(self.now_ms())
+        if session.resume_token:
+            joined["resumeToken"] = session.resume_token
+        if request_id is not None:
+            joined["id"] = request_id
+        return joined
+
     def remove(self, room: LiveRoom, session: Session, reason: str) -> None:
         """Take a joined participant out of the meeting (the connection may stay open)."""
-        if room.participants.pop(session.sid, None) is None:
+        if room.participants.get(session.sid) is not session:
             return
+        del room.participants[session.sid]
+        self.graces.cancel(session)
+        session.reconnecting = False
         had_host = any(is_moderator(s.permissions) for s in (*room.participants.values(), session))
         log.info("participant left", room_id=room.room_id, participant_id=session.sid, reason=reason,
                  participants=len(room.participants))
@@ -362,6 +382,9 @@ class Hub:
         if message:
             msg["message"] = message
         session.close(msg)
+        self.graces.cancel(session)
+        if session.resume_token and session.room is not None and reason != "left":
+            self.graces.remember_end(session.room.room_id, session.resume_token, reason)
         session.set_state(CLOSED)
         self.sessions.discard(session)
 

@@ -50,6 +50,7 @@ SPECS: dict[str, dict[str, Field]] = {
         "roomId": Field(_S, required=False, min_len=1, max_len=200),
         "displayName": Field(_S, min_len=1, max_len=MAX_DISPLAY_NAME, strip=True),
         "key": Field(_S, required=False, max_len=512),
+        "resumeToken": Field(_S, required=False, max_len=128),   # from an earlier `joined` (reconnect)
     },
     "leave": {},
     "ping": {},

@@ -47,7 +47,8 @@ _CLOSE = object()
 
 class Session:
     __slots__ = ("sid", "ws", "codec", "ip", "hub", "state", "room", "display_name", "identity",
-                 "permissions", "role", "knock", "muted", "joined_at_ms", "ext", "_queue",
+                 "permissions", "role", "knock", "muted", "joined_at_ms", "ext", "resume_token",
+                 "reconnecting", "_queue",
                  "_writer", "_close_reason", "__weakref__")
 
     def __init__(self, ws: web.WebSocketResponse, codec: Codec, ip: str, hub: "Hub", queue_size: int = 256):
@@ -63,6 +64,8 @@ class Session:
         self.muted = {"audio": False, "video": False, "screen": False}
         self.joined_at_ms = 0
         self.ext: dict[str, Any] = {}     # per-session state of other modules (the SFU)
+        self.resume_token: str | None = None   # secret; only ever sent to this connection (resume.py)
+        self.reconnecting = False         # joined, websocket gone, place kept for the grace period
         self._queue: asyncio.Queue = asyncio.Queue(queue_size)
         self._writer: asyncio.Task | None = None
         self._close_reason: str | None = None
@@ -78,8 +81,11 @@ class Session:
         return bool(self.permissions.get(permission))
 
     def public(self) -> dict[str, Any]:
-        return {"participantId": self.sid, "displayName": self.display_name, "role": self.role,
+        info = {"participantId": self.sid, "displayName": self.display_name, "role": self.role,
                 "muted": dict(self.muted), "joinedAt": self.joined_at_ms}
+        if self.reconnecting:
+            info["connection"] = "reconnecting"
+        return info
 
     # --- sending -------------------------------------------------------------------------
 

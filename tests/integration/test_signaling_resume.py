@@ -1,0 +1,232 @@
+"""Resuming after a dropped websocket: the place is kept for the grace period (docs/protocol.md)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from server.appkeys import STORE
+from server.signaling_wiring import HUB
+from signaling.client import SignalingClient
+from tests.helpers.media_peers import (
+    COLOURS,
+    PeerClient,
+    SolidColourTrack,
+    answer_over_signaling,
+    colour_close,
+    publish_over_signaling,
+)
+from tests.helpers.signaling import clients, host_key, make_room, serve, until, ws_url
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@contextlib.asynccontextmanager
+async def server(settings_factory, grace: float):
+    async with serve(settings_factory(reconnect_grace_seconds=grace)) as c:
+        yield c
+
+
+async def admitted_guest(cs, host: SignalingClient, rid: str, name: str) -> SignalingClient:
+    guest = await cs.knocking(rid, name)
+    knocks = await host.wait_for("knocks", lambda m: any(k["displayName"] == name and k["state"] == "waiting"
+                                                         for k in m["knocks"]))
+    knock = next(k for k in knocks["knocks"] if k["displayName"] == name)
+    await host.request("admit", knockId=knock["knockId"])
+    await guest.wait_for("joined")
+    return guest
+
+
+def about(pid: str):
+    return lambda m: m.get("participantId") == pid or m.get("participant", {}).get("participantId") == pid
+
+
+def carries(client: SignalingClient, secret: str) -> bool:
+    needle = secret.encode()
+    return any(needle in (f if isinstance(f, bytes) else f.encode()) for f in client.raw_frames)
+
+
+async def test_a_guest_of_a_locked_room_resumes_without_knocking(settings_factory, auth):
+    async with server(settings_factory, 15) as client:
+        room = await make_room(client, auth, isLocked=True)
+        rid = room["roomId"]
+        async with clients(client) as cs:
+            host = await cs.joined(rid, "Hana", host_key(room))
+            gus = await admitted_guest(cs, host, rid, "Gus")
+            olga = await admitted_guest(cs, host, rid, "Olga")
+            pid, token = gus.participant_id, gus.resume_token
+            assert token and len(token) >= 22 and token != olga.resume_token != host.resume_token
+            seen = {c: len(c.history) for c in (host, olga)}
+            await gus.abort()
+            away = await host.wait_for("participant_updated", lambda m: m["participant"]["participantId"] == pid)
+            assert away["participant"]["connection"] == "reconnecting"
+            await olga.wait_for("participant_updated", lambda m: m["participant"]["participantId"] == pid)
+
+            back = await cs.open()
+            joined = await back.join(rid, "Gus", resume_token=token)
+            assert joined["type"] == "joined" and joined["resumed"] is True
+            assert joined["participantId"] == pid and joined["role"] == "guest"
+            assert {p["participantId"] for p in joined["participants"]} == {
+                host.participant_id, pid, olga.participant_id}
+            here = await host.wait_for("participant_updated", lambda m: m["participant"]["participantId"] == pid)
+            assert "connection" not in here["participant"]
+            # the roster never changed for the others: no left/joined pair, no knock
+            await host.request("chat", text="still here?")
+            await back.wait_for("chat", lambda m: m["text"] == "still here?")
+            for other in (host, olga):
+                assert not [m for m in other.history[seen[other]:] if m["type"] in ("participant_left", "participant_joined")
+                            and about(pid)(m)]
+            assert not [m for m in back.history if m["type"] == "knock_status"]
+            # the resumed connection is the participant: it can act, the others see it
+            await back.request("set_muted", kind="audio", muted=True)
+            await olga.wait_for("participant_updated", lambda m: m["participant"]["participantId"] == pid
+                                and m["participant"]["muted"]["audio"])
+            # nobody else ever saw a resume token but their own
+            for other, own in ((host, host.resume_token), (olga, olga.resume_token)):
+                assert not carries(other, token)
+                assert own is not None and not carries(back, own) and not carries(gus, own)
+
+
+async def test_the_old_half_open_connection_is_closed_when_its_token_is_reused(settings_factory, auth):
+    async with server(settings_factory, 15) as client:
+        room = await make_room(client, auth)
+        rid = room["roomId"]
+        async with clients(client) as cs:
+            host = await cs.joined(rid, "Hana", host_key(room))
+            gus = await cs.joined(rid, "Gus")
+            back = await cs.open()
+            joined = await back.join(rid, "Gus", resume_token=gus.resume_token)
+            assert joined["participantId"] == gus.participant_id and joined["resumed"] is True
+            ended = await gus.wait_for("ended")
+            assert ended["reason"] == "resumed_elsewhere"
+            await gus.wait_closed()
+            await host.request("ping")
+            assert not [m for m in host.history if m["type"] == "participant_left"]
+            assert len(client.server.app[HUB].rooms[rid].participants) == 2
+
+
+async def test_after_the_grace_the_participant_leaves_and_a_resume_knocks_again(settings_factory, auth):
+    async with server(settings_factory, 0.5) as client:
+        room = await make_room(client, auth, isLocked=True)
+        rid = room["roomId"]
+        async with clients(client) as cs:
+            host = await cs.joined(rid, "Hana", host_key(room))
+            gus = await admitted_guest(cs, host, rid, "Gus")
+            pid, token = gus.participant_id, gus.resume_token
+            await gus.abort()
+            left = await host.wait_for("participant_left", lambda m: m["participantId"] == pid, timeout=10)
+            assert left["reason"] == "disconnected"
+            back = await cs.open()
+            reply = await back.join(rid, "Gus", resume_token=token)
+            assert reply["type"] == "knock_status" and reply["state"] == "waiting"
+
+
+async def test_a_token_is_good_only_for_its_own_participant_and_room(settings_factory, auth):
+    async with server(settings_factory, 15) as client:
+        locked = await make_room(client, auth, isLocked=True)
+        other = await make_room(client, auth)
+        async with clients(client) as cs:
+            host = await cs.joined(locked["roomId"], "Hana", host_key(locked))
+            elsewhere = await cs.joined(other["roomId"], "Eve")
+            await elsewhere.abort()
+            await until(lambda: client.server.app[HUB].graces.pending() == 1, what="grace started")
+            for token in (elsewhere.resume_token, "x" * 32, host.resume_token[:-1] + "A"):
+                c = await cs.open()
+                reply = await c.join(locked["roomId"], "Eve", resume_token=token)
+                assert reply["type"] == "knock_status" and reply["state"] == "waiting", reply
+                await c.close()
+            assert len(client.server.app[HUB].rooms[locked["roomId"]].participants) == 1
+
+
+@pytest.mark.parametrize("action,reason", [("kick", "kicked"), ("end_meeting", "meeting_ended")])
+async def test_removed_during_the_grace_a_resume_is_told_why(settings_factory, auth, action, reason):
+    async with server(settings_factory, 15) as client:
+        room = await make_room(client, auth, isLocked=True)
+        rid = room["roomId"]
+        async with clients(client) as cs:
+            host = await cs.joined(rid, "Hana", host_key(room))
+            gus = await admitted_guest(cs, host, rid, "Gus")
+            pid, token = gus.participant_id, gus.resume_token
+            await gus.abort()
+            await host.wait_for("participant_updated", lambda m: m["participant"]["participantId"] == pid)
+            if action == "kick":
+                await host.request("kick", participantId=pid)
+                left = await host.wait_for("participant_left", lambda m: m["participantId"] == pid)
+                assert left["reason"] == "kicked"
+            else:
+                await host.request("end_meeting")
+            assert client.server.app[HUB].graces.pending() == 0
+            back = await cs.open()
+            reply = await back.join(rid, "Gus", resume_token=token)
+            assert reply["type"] == "ended" and reply["reason"] == reason
+            await back.wait_closed()
+
+
+async def test_sent_to_the_waiting_room_during_the_grace_a_resume_knocks(settings_factory, auth):
+    async with server(settings_factory, 15) as client:
+        room = await make_room(client, auth, isLocked=True)
+        rid = room["roomId"]
+        async with clients(client) as cs:
+            host = await cs.joined(rid, "Hana", host_key(room))
+            gus = await admitted_guest(cs, host, rid, "Gus")
+            pid, token = gus.participant_id, gus.resume_token
+            await gus.abort()
+            await host.wait_for("participant_updated", lambda m: m["participant"]["participantId"] == pid)
+            await host.request("send_to_waiting_room", participantId=pid)
+            await host.wait_for("participant_left", lambda m: m["participantId"] == pid)
+            assert len(client.server.app[HUB].rooms[rid].waiting) == 0   # no knock owned by a dead socket
+            back = await cs.open()
+            reply = await back.join(rid, "Gus", resume_token=token)
+            assert reply["type"] == "knock_status" and reply["state"] == "waiting"
+
+
+async def test_the_meeting_outlives_its_only_participant_for_the_grace_only(settings_factory, auth):
+    async with server(settings_factory, 1.0) as client:
+        room = await make_room(client, auth)
+        rid = room["roomId"]
+        hub = client.server.app[HUB]
+        async with clients(client) as cs:
+            host = await cs.joined(rid, "Hana", host_key(room))
+            await host.abort()
+            await until(lambda: hub.graces.pending() == 1, what="grace started")
+            assert hub.has_meeting(rid)
+            await until(lambda: not hub.has_meeting(rid), timeout=10, what="meeting ended after the grace")
+            await hub.idle()
+        meetings = await client.server.app[STORE].list_meetings(rid)
+        assert len(meetings) == 1 and meetings[0].end_reason == "last_participant_left"
+
+
+async def test_a_resumed_participant_publishes_again_and_video_flows(settings_factory, auth):
+    async with server(settings_factory, 15) as client:
+        room = await make_room(client, auth)
+        rid = room["roomId"]
+        made: list[PeerClient] = []
+        try:
+            async with clients(client) as cs:
+                host = await cs.joined(rid, "Hana", host_key(room))
+                gus = await cs.joined(rid, "Gus")
+                pid = gus.participant_id
+                hp, gp = PeerClient("host"), PeerClient("gus")
+                made += [hp, gp]
+                answer_over_signaling(host, hp)
+                answer_over_signaling(gus, gp)
+                await publish_over_signaling(gus, gp, {"camera": SolidColourTrack(COLOURS["green"])})
+                await hp.wait_for(lambda: hp.frames_from(pid, "video") >= 3, timeout=30, what="first video")
+                await gus.abort()
+                await gp.close()
+                await hp.wait_for(lambda: pid not in hp.subscribed_publishers(), timeout=10, what="tracks gone")
+                back = SignalingClient(ws_url(client))
+                await back.connect()
+                cs.opened.append(back)
+                joined = await back.join(rid, "Gus", resume_token=gus.resume_token)
+                assert joined["participantId"] == pid
+                bp = PeerClient("gus again")
+                made.append(bp)
+                answer_over_signaling(back, bp)
+                await publish_over_signaling(back, bp, {"camera": SolidColourTrack(COLOURS["blue"])})
+                await hp.wait_for(lambda: (r := hp.video_from(pid)) is not None and r.frames >= 3
+                                  and colour_close(r.mean_rgb, COLOURS["blue"]), timeout=30, what="video again")
+        finally:
+            for p in made:
+                await p.close()
