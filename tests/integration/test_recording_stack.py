@@ -12,8 +12,11 @@ import aiohttp
 import av
 import pytest
 
+from server.recordings import RECORDINGS
+from server.signaling_wiring import HUB
 from signaling.client import SignalingClient
 from tests.conftest import TEST_API_KEY
+from tests.helpers.media_check import ffmpeg_decode
 from tests.helpers.media_peers import (
     COLOURS,
     PeerClient,
@@ -22,9 +25,6 @@ from tests.helpers.media_peers import (
     answer_over_signaling,
     publish_over_signaling,
 )
-from tests.helpers.media_check import ffmpeg_decode
-from server.recordings import RECORDINGS
-from server.signaling_wiring import HUB
 from tests.helpers.server_process import ServerProcess
 from tests.helpers.signaling import clients, host_key, make_room
 
