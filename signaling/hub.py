@@ -383,7 +383,7 @@ class Hub:
             msg["message"] = message
         session.close(msg)
         self.graces.cancel(session)
-        if session.resume_token and session.room is not None and reason != "left":
+        if session.resume_token and session.room is not None and reason not in ("left", "disconnected"):
             self.graces.remember_end(session.room.room_id, session.resume_token, reason)
         session.set_state(CLOSED)
         self.sessions.discard(session)

@@ -58,7 +58,7 @@ class Graces:
     def __init__(self, seconds: float, clock: Callable[[], float]) -> None:
         self.seconds = max(0.0, float(seconds))
         self.clock = clock
-        self._timers: dict[int, asyncio.TimerHandle] = {}     # id(session) -> expiry timer
+        self._timers: dict["Session", asyncio.TimerHandle] = {}   # session -> expiry timer
         self._ended: dict[str, list[Ended]] = {}               # room_id -> recent removals
 
     @property
@@ -67,10 +67,15 @@ class Graces:
 
     def start(self, session: "Session", on_expiry: Callable[[], None]) -> None:
         self.cancel(session)
-        self._timers[id(session)] = asyncio.get_running_loop().call_later(self.seconds, on_expiry)
+
+        def fire() -> None:
+            self._timers.pop(session, None)
+            on_expiry()
+
+        self._timers[session] = asyncio.get_running_loop().call_later(self.seconds, fire)
 
     def cancel(self, session: "Session") -> None:
-        timer = self._timers.pop(id(session), None)
+        timer = self._timers.pop(session, None)
         if timer is not None:
             timer.cancel()
 

@@ -88,19 +88,35 @@ def test_two_browsers_see_and_hear_each_other(server, new_page):
 
 
 def test_reconnects_by_itself_after_the_websocket_drops(server, new_page):
-    room = server.create_room(roomName="Reconnect", isLocked=False)
+    """A guest of a locked room whose websocket drops resumes its place (resumeToken): same
+    participant, no knock, the host never sees it leave, video flows again both ways."""
+    room = server.create_room(roomName="Reconnect", isLocked=True)
     host = new_page(host_url(room))
     join(host, "Hana Host")
     in_meeting(host, tiles=1)
+    _require_sfu(host)
     guest = new_page(guest_url(room))
     join(guest, "Gus Guest")
+    knock_item(host, "Gus Guest").get_by_test_id("admit").click()
     in_meeting(guest, tiles=2)
+    _receives(host, "video", "framesDecoded", 10)
     before = participant_id(guest)
+    guest.evaluate("window.antechamber.media.dropped = true")  # mark the media session of the old socket
     guest.evaluate("window.antechamber.signaling.ws.close()")  # the network drops the socket
-    guest.wait_for_function("(old) => window.antechamber.state.me.participantId !== old", arg=before)
+    # back: a new media session has published again, on a new websocket
+    guest.wait_for_function(
+        "() => { const m = window.antechamber.media; return m && !m.dropped && m.pub && m.pub.remoteDescription; }",
+        timeout=MEDIA_TIMEOUT_MS)
+    assert participant_id(guest) == before
     in_meeting(guest, tiles=2)
-    in_meeting(host, tiles=2)
-    expect(host.get_by_test_id("tile").filter(has_text="Gus Guest")).to_have_count(1)
+    expect(host.get_by_test_id("knock-item")).to_have_count(0)   # it never knocked (the room is locked)
+    tile = host.get_by_test_id("tile").filter(has_text="Gus Guest")
+    expect(tile).to_have_count(1)
+    expect(tile).to_have_attribute("data-participant-id", before)
+    expect(tile).to_have_attribute("data-connection", "connected")
+    _receives(guest, "video", "framesDecoded", 30)            # the host's video on the new connection
+    frames = host.evaluate(_FRAMES_NOW)
+    _receives(host, "video", "framesDecoded", frames + 30)    # the guest's video, published again
 
 
 def test_screen_share_is_shown_large_to_the_others(server, new_page):

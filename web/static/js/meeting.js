@@ -138,6 +138,7 @@ export class MeetingView {
     tile.querySelector(".muted-icon").hidden = !muted.audio;
     tile.dataset.audioMuted = String(Boolean(muted.audio));
     tile.dataset.videoMuted = String(Boolean(muted.video));
+    tile.dataset.connection = p.connection || "connected"; // "reconnecting": websocket down, place kept
     const tracks = self ? { camera: this.localVideo } : (this.remote.get(pid) || {});
     const video = tile.querySelector("video");
     const camera = muted.video ? null : tracks.camera || null;

@@ -57,8 +57,10 @@ export const ENDED_REASONS = Object.freeze([
 
 /** Message builders: one per client message, fields exactly as documented. */
 export const msg = {
-  join: (roomName, displayName, key) => (key ? { type: CLIENT.JOIN, roomName, displayName, key }
-    : { type: CLIENT.JOIN, roomName, displayName }),
+  // resumeToken: from our own earlier `joined`, to take our place back after a drop
+  join: (roomName, displayName, key, resumeToken) => ({
+    type: CLIENT.JOIN, roomName, displayName, ...(key ? { key } : {}), ...(resumeToken ? { resumeToken } : {}),
+  }),
   leave: () => ({ type: CLIENT.LEAVE }),
   cancelKnock: () => ({ type: CLIENT.CANCEL_KNOCK }),
   admit: (knockId) => ({ type: CLIENT.ADMIT, knockId }),

@@ -74,6 +74,10 @@ function resetJoinButton() {
   $("#join").textContent = "Join meeting";
 }
 
+// Our resume token from `joined`: in this module's memory only (not in window.antechamber,
+// not in storage). A page reload sends `leave` on pagehide and joins afresh.
+let resumeToken = null;
+
 async function connectAndJoin() {
   state.phase = state.phase === "join" || state.phase === "ended" ? "connecting" : state.phase;
   try {
@@ -87,7 +91,10 @@ async function connectAndJoin() {
   state.reconnectAttempt = 0;
   setConnStatus("");
   try {
-    await signaling.request(msg.join(roomSlug, state.displayName, key));
+    // Back from a dropped connection: the token (kept in memory only) takes our place back,
+    // without knocking; an expired one is ignored by the server and we join as usual.
+    const resume = state.phase === "meeting" ? resumeToken : null;
+    await signaling.request(msg.join(roomSlug, state.displayName, key, resume));
   } catch (err) {
     if (err.code === "disconnected") return; // the close handler reconnects
     onJoinError(err);
@@ -190,6 +197,7 @@ signaling.on(SERVER.ENDED, (f) => {
   // The server dropped us because our media connection failed: that is a network
   // problem, not a decision. Reconnect by ourselves, as for a dropped websocket.
   if (f.reason === "disconnected" && state.phase === "meeting") {
+    resumeToken = null; // the server removed us: our place is gone, join afresh
     toast("The connection dropped; reconnecting…", { kind: "error" });
     signaling.close(); // the server closes it too; start afresh
     scheduleReconnect();
@@ -217,6 +225,7 @@ function enterMeeting(f) {
   const first = state.phase !== "meeting";
   state.phase = "meeting";
   state.me = { participantId: f.participantId, role: f.role, permissions: f.permissions || {} };
+  resumeToken = f.resumeToken || null; // memory only: a reload says `leave` and joins afresh
   state.room = f.room || state.room || {};
   stopDeviceView();
   meeting.reset();
@@ -285,6 +294,7 @@ export function finish(reason, message) {
   if (state.phase === "ended") return;
   state.phase = "ended";
   state.lastEnded = reason;
+  resumeToken = null;
   clearTimeout(state.reconnectTimer);
   leaveMeetingMedia();
   local.stopAll();

@@ -89,6 +89,7 @@ const END_TEXT = {
   member_deleted: ["lock", "Your link no longer works", "The personal link you used was withdrawn.", false],
   server_shutdown: ["alert", "The server is restarting", "Try again in a moment.", true],
   disconnected: ["wifiOff", "Connection lost", "Your connection to the meeting dropped.", true],
+  resumed_elsewhere: ["wifiOff", "You continued elsewhere", "This meeting was taken over by your newer connection.", false],
   connection_lost: ["wifiOff", "Connection lost", "We could not reach the server for a while.", true],
   room_closed: ["lock", "This room is closed", "It is not taking meetings right now.", false],
   room_full: ["people", "The room is full", "Try again later.", true],
