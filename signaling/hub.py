@@ -398,6 +398,8 @@ class Hub:
         target = room.find(participant_id) if room is not None else None
         if room is None or target is None:
             return False
+        if target.reconnecting:     # its websocket is gone already: the reconnect grace decides
+            return True
         self.kick(room, target, reason)
         return True
 
