@@ -84,7 +84,9 @@ def run_server_app(mode: str, port_file: Path) -> None:
 
     async def mark(request: web.Request) -> web.Response:
         lat, state["latency"] = state["latency"], []
-        return web.json_response({"cpu": time.process_time(), "wall": time.monotonic(), "latency": lat[-20000:]})
+        stats = state.get("stats", lambda: None)()
+        return web.json_response({"cpu": time.process_time(), "wall": time.monotonic(), "latency": lat[-20000:],
+                                  "stats": stats})
 
     app.router.add_post("/mark", mark)
 
@@ -128,6 +130,16 @@ def setup_forward(app: Any, state: dict[str, Any], forwarding: str) -> None:
     publication.Publication._forward = timed_forward
     service = MediaService(MediaConfig(loopback_candidates=True, forwarding=forwarding))
     queues: dict[str, asyncio.Queue] = {}
+
+    def stats() -> Any:
+        room = service.get_room("bench")
+        if room is None:
+            return None
+        return {p.id: {"frames_in": p.frames_in, "forwarded": {k: v.forwarded for k, v in p.packet_subscribers.items()},
+                       "dropped": {k: v.dropped for k, v in p.packet_subscribers.items()}}
+                for p in room.pubs.values()}
+
+    state["stats"] = stats
 
     async def join(request: web.Request) -> web.Response:
         d = await request.json()
@@ -252,11 +264,13 @@ def run_mode(mode: str, publishers: int, steps: list[int], clip: Path, workdir: 
                 capture_output=True, text=True, timeout=300)
             lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
             result = json.loads(lines[-1]) if lines else {"error": proc.stderr[-2000:]}
+            if os.environ.get("BENCH_DEBUG"):
+                print(proc.stderr[-3000:], file=sys.stderr)
             result.setdefault("subscribers", subscribers)
             results.append(result)
             print(json.dumps(result), flush=True)
             urllib.request.urlopen(urllib.request.Request(url + "/reset", data=b"{}", method="POST")).read()
-            loss = result.get("video_frame_loss")
+            loss = _loss(result)
             if "error" in result or (loss is not None and loss > 0.01) or result.get("server_cpu_cores", 0) > 0.95:
                 break
     finally:
@@ -266,10 +280,14 @@ def run_mode(mode: str, publishers: int, steps: list[int], clip: Path, workdir: 
     return results
 
 
+def _loss(row: dict[str, Any]) -> float:
+    return max(row.get("video_packet_loss") or 0, row.get("video_frame_loss") or 0)
+
+
 def summarise(forward: list[dict[str, Any]], relay: list[dict[str, Any]],
               frame: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     def per_core(rows: list[dict[str, Any]]) -> dict[str, Any]:
-        ok = [r for r in rows if "error" not in r and (r.get("video_frame_loss") or 0) <= 0.01 and r["video_streams"]]
+        ok = [r for r in rows if "error" not in r and _loss(r) <= 0.01 and r["video_streams"]]
         if not ok:
             return {}
         best = max(ok, key=lambda r: r["video_streams"])
@@ -303,13 +321,14 @@ def plot(report: dict[str, Any], path: Path) -> bool:
                        ("forward, frame level", report.get("forward_frame_level", [])),
                        ("relay (decode+encode)", report["relay_baseline"])):
         rows = [x for x in rows if "error" not in x]
-        xs = [x["video_streams"] for x in rows]
-        axes[0].plot(xs, [100 * x["server_cpu_cores"] for x in rows], "o-", label=mode)
-        axes[1].plot(xs, [100 * x["server_cpu_cores"] / x["video_streams"] for x in rows], "o-", label=mode)
-        axes[2].plot(xs, [100 * (x["video_frame_loss"] or 0) for x in rows], "o-", label=mode)
+        flowing = [x for x in rows if x["video_packets_per_s"] > 0]  # a collapsed step has no CPU to show
+        xs = [x["video_streams"] for x in flowing]
+        axes[0].plot(xs, [100 * x["server_cpu_cores"] for x in flowing], "o-", label=mode)
+        axes[1].plot(xs, [100 * x["server_cpu_cores"] / x["video_streams"] for x in flowing], "o-", label=mode)
+        axes[2].plot([x["video_streams"] for x in rows], [100 * _loss(x) for x in rows], "o-", label=mode)
     axes[0].set(xlabel="forwarded video streams", ylabel="server CPU (% of a core)", title="Server CPU")
     axes[1].set(xlabel="forwarded video streams", ylabel="% of a core per stream", title="CPU per ~1 Mbit/s stream")
-    axes[2].set(xlabel="forwarded video streams", ylabel="frame loss (%)", title="Loss")
+    axes[2].set(xlabel="forwarded video streams", ylabel="video loss (%, packets or frames)", title="Loss")
     for ax in axes:
         ax.grid(True, alpha=0.3)
         ax.legend()
@@ -344,9 +363,9 @@ def main() -> None:
     if args.steps:
         fwd_steps = [int(x) for x in args.steps.split(",")]
     else:
-        fwd_steps = [1, 5, 10] if args.quick else [1, 5, 10, 20, 40, 60, 75, 90, 100]
+        fwd_steps = [1, 5, 10] if args.quick else [1, 10, 25, 50, 75, 100, 125]
     relay_steps = [1, 2] if args.quick else [1, 2, 4, 8, 12]
-    frame_steps = [5] if args.quick else [10, 20, 40, 60]
+    frame_steps = [5] if args.quick else [10, 25, 50, 75]
     forward = run_mode("forward", 2, fwd_steps, clip_path, out.parent)
     frame = run_mode("frame", 2, frame_steps, clip_path, out.parent)
     relay = run_mode("relay", 1, relay_steps, clip_path, out.parent)
@@ -358,15 +377,16 @@ def main() -> None:
             "video_streams = publishers x subscribers; each video stream comes with an Opus-sized audio stream "
             "(50 packets/s), whose forwarding cost is included in the per-stream CPU.",
             "server_cpu_cores: process CPU time of the SFU process / wall time over the measurement window.",
-            "video_frame_loss: frames (trailer indices) missing at the subscribers; a frame with any lost packet "
-            "counts as lost.",
+            "video_packet_loss / audio_packet_loss: gaps in each subscriber stream's RTP sequence numbers "
+            "during the window; video_frame_loss: frames whose first packet (carrying the frame index) never "
+            "arrived (forward modes) or frames missing against the publisher's rate (relay).",
             "forward = packet-level forwarding (default, media/packets.py); forward_frame_level = frames "
             "reassembled by aiortc's receiver and re-packetized by its sender (MediaConfig(forwarding='frame')).",
             "server_latency: packet level: a video packet reaching the SFU's RTP handler -> its copy sent to "
             "the last subscriber; frame level: frame complete on the server -> packetized for a subscriber (the "
             "receive jitter buffer additionally holds each frame until the next frame's first packet, ~33 ms).",
-            "e2e_latency: publisher hands a frame to its sender -> subscriber has reassembled it (two jitter "
-            "buffers, loopback).",
+            "e2e_latency: publisher hands a frame to its sender -> the frame's first packet reaches the "
+            "subscriber's RTP handler (loopback; subscribers count packets without a jitter buffer).",
             "Clients run in a separate process on the same 2-core machine and compete with the server for CPU.",
         ],
         "forward": forward,

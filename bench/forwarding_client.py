@@ -19,9 +19,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-TRAILER = struct.Struct("!QQ")  # frame index, send time (monotonic ns), appended to each video frame
+# frame index + send time (monotonic ns), written into each video frame at TRAILER_AT: always in the
+# frame's first RTP packet, after the VP8 frame tag the SFU looks at (nobody decodes these frames)
+TRAILER = struct.Struct("!QQ")
+TRAILER_AT = 10
 FPS = 30
 WINDOW = 5.0
+DEBUG = bool(os.environ.get("BENCH_DEBUG"))
 
 
 # --- the benchmark client (a separate process) -------------------------------------------
@@ -35,6 +39,16 @@ class _Stream:
         self.indices: set[int] = set()
         self.latency_ms: list[float] = []
         self.ssrcs: set[int] = set()
+        self.max_seq: int | None = None  # highest sequence number, unwrapped
+
+    def add(self, seq: int) -> None:
+        self.packets += 1
+        if self.max_seq is None:
+            self.max_seq = seq
+            return
+        diff = ((seq - self.max_seq + 0x8000) & 0xFFFF) - 0x8000
+        if diff > 0:
+            self.max_seq += diff
 
 
 async def client_main(args: argparse.Namespace) -> None:
@@ -73,7 +87,8 @@ async def client_main(args: argparse.Namespace) -> None:
                 await asyncio.sleep(wait)
             data = clip[self.pos]
             if trailer:
-                data = data + TRAILER.pack(self.index, time.monotonic_ns())
+                stamp = TRAILER.pack(self.index, time.monotonic_ns())
+                data = data[:TRAILER_AT] + stamp + data[TRAILER_AT + TRAILER.size:]
             frame = EncodedFrame(data, self.index * 3000, self.pos == 0, time.monotonic())
             self.index += 1
             self.pos = (self.pos + 1) % len(clip)
@@ -124,18 +139,33 @@ async def client_main(args: argparse.Namespace) -> None:
 
         streams: list[_Stream] = []
 
-        def on_frame(stream: _Stream, frame: Any) -> None:
-            stream.frames += 1
-            if trailer and stream.kind == "video":
-                index, sent_ns = TRAILER.unpack_from(frame.data, len(frame.data) - TRAILER.size)
-                stream.indices.add(index)
-                stream.latency_ms.append((time.monotonic_ns() - sent_ns) / 1e6)
+        def light_receiver(receiver: Any, stream: _Stream) -> None:
+            """Count packets and frames straight from the RTP handler: no jitter buffer, no
+            depayloading, no decoder (the client must stay cheaper than the server)."""
+            tap_receiver(receiver, lambda codec, f: None, lambda: None)  # no decoder thread
+
+            async def handle(packet: Any, arrival_time_ms: int) -> None:
+                stream.add(packet.sequence_number)
+                if stream.kind != "video":
+                    stream.frames += 1
+                elif packet.marker:
+                    stream.frames += 1
+                if trailer and stream.kind == "video":
+                    start = vp8_frame_start(packet.payload)
+                    if start is not None and len(packet.payload) >= start + TRAILER_AT + TRAILER.size:
+                        index, sent_ns = TRAILER.unpack_from(packet.payload, start + TRAILER_AT)
+                        stream.indices.add(index)
+                        stream.latency_ms.append((time.monotonic_ns() - sent_ns) / 1e6)
+
+            receiver._handle_rtp_packet = handle
 
         async def subscriber(sid: str) -> None:
             await post("/join", {"id": sid})
             pc = RTCPeerConnection(rtc_configuration(()))
             pcs.append(pc)
             tapped: set[str] = set()
+            if DEBUG:
+                pc.on("connectionstatechange", lambda: print("state", sid, pc.connectionState, file=sys.stderr))
             while True:
                 offer = await post("/offer", {"id": sid})
                 await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
@@ -145,11 +175,7 @@ async def client_main(args: argparse.Namespace) -> None:
                         stream = _Stream(offer["tracks"][t.mid])
                         streams.append(stream)
 
-                        def on_rtp(packet: Any, stream: _Stream = stream) -> None:
-                            stream.packets += 1
-                            stream.ssrcs.add(packet.ssrc)
-
-                        tap_receiver(t.receiver, lambda codec, f, s=stream: on_frame(s, f), lambda: None, on_rtp)
+                        light_receiver(t.receiver, stream)
                 prepare_gathering(pc, loopback=True)
                 await pc.setLocalDescription(await pc.createAnswer())
                 await post("/answer", {"id": sid, "sdp": pc.localDescription.sdp})
@@ -169,6 +195,7 @@ async def client_main(args: argparse.Namespace) -> None:
 
         def snapshot() -> dict[str, Any]:
             return {"packets": {k: sum(s.packets for s in streams if s.kind == k) for k in ("audio", "video")},
+                    "expected": {k: sum(s.max_seq or 0 for s in streams if s.kind == k) for k in ("audio", "video")},
                     "frames": {k: sum(s.frames for s in streams if s.kind == k) for k in ("audio", "video")},
                     "cpu": time.process_time(), "wall": time.monotonic(), "sent": [v.index for v in videos]}
 
@@ -201,15 +228,43 @@ async def client_main(args: argparse.Namespace) -> None:
             "video_packets_per_s": round((c1["packets"]["video"] - c0["packets"]["video"]) / wall, 1),
             "audio_packets_per_s": round((c1["packets"]["audio"] - c0["packets"]["audio"]) / wall, 1),
             "video_frame_loss": round(max(0.0, 1 - got / want), 5) if want else None,
+            "video_packet_loss": _loss(c0, c1, "video"), "audio_packet_loss": _loss(c0, c1, "audio"),
             "e2e_latency_ms_p50": _pct(lat, 50), "e2e_latency_ms_p99": _pct(lat, 99),
             "server_latency_ms_p50": _pct(srv, 50), "server_latency_ms_p99": _pct(srv, 99),
             "machine_load_1min": round(os.getloadavg()[0], 2),
         }
+        if os.environ.get("BENCH_DEBUG"):
+            result["streams"] = [(s.kind, s.packets, s.frames, len(s.indices)) for s in streams]
+            result["sent"] = [v.index for v in videos]
+            result["server"] = m1.get("stats")
         for t in tasks:
             t.cancel()
         for pc in pcs:
             await pc.close()
         print(json.dumps(result), flush=True)
+
+
+def vp8_frame_start(payload: bytes) -> int | None:
+    """Offset of the VP8 frame data if this RTP payload starts a frame (RFC 7741 descriptor)."""
+    if len(payload) < 2 or not payload[0] & 0x10 or payload[0] & 0x0F:
+        return None
+    pos = 1
+    if payload[0] & 0x80:
+        x = payload[1]
+        pos = 2
+        if x & 0x80:
+            pos += 2 if payload[2] & 0x80 else 1
+        if x & 0x40:
+            pos += 1
+        if x & 0x30:
+            pos += 1
+    return pos
+
+
+def _loss(c0: dict[str, Any], c1: dict[str, Any], kind: str) -> float | None:
+    expected = c1["expected"][kind] - c0["expected"][kind]
+    received = c1["packets"][kind] - c0["packets"][kind]
+    return round(max(0.0, 1 - received / expected), 5) if expected > 0 else None
 
 
 def _pct(values: list[float], p: float) -> float | None:
