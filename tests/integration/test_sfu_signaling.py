@@ -144,3 +144,32 @@ async def test_configured_ice_servers_reach_the_client_in_joined(settings_factor
         async with clients(client) as cs:
             c = await cs.open()
             assert "iceServers" not in await c.join(room["roomId"], "Gus")
+
+
+async def test_resumed_participant_publishes_again_on_new_connections(client, auth, peers):
+    room = await make_room(client, auth)
+    rid = room["roomId"]
+    async with clients(client) as cs:
+        host = await cs.joined(rid, "Hana", host_key(room))
+        hp = peers(host.participant_id)
+        answer_over_signaling(host, hp)
+        guest = await cs.open()
+        joined = await guest.join(rid, "Gus")
+        pid, token = joined["participantId"], joined["resumeToken"]
+        first = peers(pid)
+        answer_over_signaling(guest, first)
+        await publish_over_signaling(guest, first, {"camera": SolidColourTrack(COLOURS["red"])})
+        await hp.wait_for(lambda: (r := hp.video_from(pid)) is not None and r.frames >= 3, timeout=30, what="video")
+
+        await guest.ws.close()  # the websocket drops (no leave): media goes, the place stays
+        await hp.wait_for(lambda: pid not in hp.subscribed_publishers(), timeout=5, what="old media gone")
+        await first.close()
+
+        again = await cs.open()
+        resumed = await again.request("join", roomName=rid, displayName="Gus", resumeToken=token)
+        assert resumed["type"] == "joined" and resumed.get("resumed") is True and resumed["participantId"] == pid
+        second = peers(pid)
+        answer_over_signaling(again, second)
+        await publish_over_signaling(again, second, {"camera": SolidColourTrack(COLOURS["blue"])})
+        await hp.wait_for(lambda: (r := hp.video_from(pid)) is not None and r.frames >= 3
+                          and colour_close(r.mean_rgb, COLOURS["blue"]), timeout=30, what="resumed video")
