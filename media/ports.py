@@ -221,6 +221,9 @@ class MediaRoomPort(Protocol):
 
     def has_participant(self, participant_id: str) -> bool: ...
 
+    def set_allowed(self, participant_id: str, allowed: frozenset[str]) -> None:
+        """Replace the publish permissions (a subset of PERMISSIONS); used by the next publish."""
+
     async def publish(self, participant_id: str, sdp_offer: str, sources: Mapping[str, str]) -> str:
         """Apply an offer on the publish connection and return the SDP answer.
 

@@ -100,6 +100,15 @@ class MediaRoom:
     def has_participant(self, participant_id: str) -> bool:
         return participant_id in self.participants
 
+    def set_allowed(self, participant_id: str, allowed: frozenset[str]) -> None:
+        """New publish permissions (e.g. after a role change); checked at the next publish."""
+        participant = self._get(participant_id)
+        allowed = frozenset(allowed) & PERMISSIONS
+        if allowed != participant.allowed:
+            self._log.info("publish permissions", participant=participant_id,
+                           change=f"{sorted(participant.allowed)} -> {sorted(allowed)}")
+            participant.allowed = allowed
+
     async def publish(self, participant_id: str, sdp_offer: str, sources: Mapping[str, str]) -> str:
         return await self._get(participant_id).publish(sdp_offer, sources)
 

@@ -140,6 +140,7 @@ class SfuBridge(MediaHooks):
         room = await self._media_room(session)
         labels = {str(k): str(v) for k, v in sources.items() if isinstance(v, str)}
         try:
+            room.set_allowed(session.sid, allowed_kinds(session))  # roles may have changed since admission
             answer = await room.publish(session.sid, sdp, labels)
         except MediaError as exc:
             raise _translate(exc) from None

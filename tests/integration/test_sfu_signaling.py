@@ -173,3 +173,21 @@ async def test_resumed_participant_publishes_again_on_new_connections(client, au
         await publish_over_signaling(again, second, {"camera": SolidColourTrack(COLOURS["blue"])})
         await hp.wait_for(lambda: (r := hp.video_from(pid)) is not None and r.frames >= 3
                           and colour_close(r.mean_rgb, COLOURS["blue"]), timeout=30, what="resumed video")
+
+
+async def test_publish_permissions_follow_role_changes(client, auth, peers):
+    room = await make_room(client, auth)
+    rid = room["roomId"]
+    async with clients(client) as cs:
+        host = await cs.joined(rid, "Hana", host_key(room))
+        viewer = await cs.joined(rid, "Vera", viewer_key(client, rid))
+        vp = peers(viewer.participant_id)
+        sdp, sources = await vp.publish_offer({"camera": SolidColourTrack(COLOURS["green"])})
+        with pytest.raises(SignalingErrorReply) as exc:
+            await viewer.request("publish", sdp=sdp, sources=sources)
+        assert exc.value.code == "forbidden"
+        await host.request("promote", participantId=viewer.participant_id)
+        perms = await viewer.wait_for("permissions", timeout=5)
+        assert perms["permissions"]["canPublishVideo"] is True
+        reply = await viewer.request("publish", sdp=sdp, sources=sources, timeout=10)
+        assert reply["type"] == "publish_answer"
