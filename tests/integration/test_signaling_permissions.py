@@ -40,6 +40,9 @@ TABLE = {
     "publish": (lambda k, t, h: {"sdp": "not sdp"}, lambda r: FORBIDDEN if r == "viewer" else "bad_description"),
     "subscribe_answer": (lambda k, t, h: {"sdp": "not sdp"}, lambda r: "wrong_state"),
     "ice": (lambda k, t, h: {"pc": "publish"}, lambda r: OK),  # end of candidates, kept until the offer
+    # recording (server/recording_signaling.py): canRecord
+    "start_recording": (lambda k, t, h: {}, mods_only),
+    "stop_recording": (lambda k, t, h: {}, lambda r: "recording_not_active" if r in MODS else FORBIDDEN),
 }
 
 
@@ -48,8 +51,13 @@ def store_kind() -> str:
     return "sqlite"
 
 
-def test_table_covers_every_registered_message():
+def test_table_covers_every_registered_message(settings_factory):
+    from server.app import create_app
+    from server.credentials import load_or_create
     from signaling.handlers import HANDLERS
+
+    settings = settings_factory()
+    create_app(settings, load_or_create(settings.data_dir, settings.api_keys))  # every module registers its messages
 
     assert set(TABLE) == set(HANDLERS), "add new messages to the permission table"
 
