@@ -67,6 +67,15 @@ class Clients:
         assert reply["type"] == "knock_status" and reply["state"] == "waiting", reply
         return c
 
+    async def admitted(self, host: SignalingClient, room_id: str, name: str
+                       ) -> tuple[SignalingClient, dict[str, Any]]:
+        """A guest knocks (the room is locked) and `host` admits the first knock it sees:
+        the guest's client and its `joined` message."""
+        guest = await self.knocking(room_id, name)
+        knocks = await host.wait_for("knocks", lambda m: m["knocks"])
+        await host.request("admit", knockId=knocks["knocks"][0]["knockId"])
+        return guest, await guest.wait_for("joined")
+
     async def close(self) -> None:
         for c in self.opened:
             with contextlib.suppress(Exception):

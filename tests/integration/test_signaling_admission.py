@@ -284,10 +284,7 @@ async def test_knock_admit_and_meeting_on_redis(client, auth):
     async with clients(client) as cs:
         host = await cs.joined(rid, "Hana", host_key(room), use_msgpack=True)
         assert host.protocol == "antechamber.msgpack"
-        guest = await cs.knocking(rid, "Gus")
-        k = await host.wait_for("knocks", lambda m: m["knocks"])
-        await host.request("admit", knockId=k["knocks"][0]["knockId"])
-        await guest.wait_for("joined")
+        guest, _ = await cs.admitted(host, rid, "Gus")
         await host.request("end_meeting")
         assert (await guest.wait_for("ended"))["reason"] == "meeting_ended"
         await hub(client).idle()

@@ -18,10 +18,7 @@ async def test_kick_then_rejoin_must_knock_in_locked_room(client, auth):
     rid = room["roomId"]
     async with clients(client) as cs:
         host = await cs.joined(rid, "Hana", host_key(room))
-        guest = await cs.knocking(rid, "Gus")
-        k = await host.wait_for("knocks", lambda m: m["knocks"])
-        await host.request("admit", knockId=k["knocks"][0]["knockId"])
-        joined = await guest.wait_for("joined")
+        guest, joined = await cs.admitted(host, rid, "Gus")
         await host.request("kick", participantId=joined["participantId"], reason="be nice")
         ended = await guest.wait_for("ended")
         assert ended == {"type": "ended", "reason": "kicked", "message": "be nice"}
@@ -86,10 +83,7 @@ async def test_promote_and_demote(client, auth):
     rid = room["roomId"]
     async with clients(client) as cs:
         host = await cs.joined(rid, "Hana", host_key(room))
-        g = await cs.knocking(rid, "Gus")
-        k = await host.wait_for("knocks", lambda m: m["knocks"])
-        await host.request("admit", knockId=k["knocks"][0]["knockId"])
-        await g.wait_for("joined")
+        g, _ = await cs.admitted(host, rid, "Gus")
         waiting = await cs.knocking(rid, "Wanda")
         await host.request("promote", participantId=g.participant_id)
         perms = await g.wait_for("permissions")

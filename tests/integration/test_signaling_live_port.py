@@ -52,10 +52,7 @@ async def test_domain_events_for_webhooks(client, auth):
     rid = room["roomId"]
     async with clients(client) as cs:
         host = await cs.joined(rid, "Hana", host_key(room))
-        guest = await cs.knocking(rid, "Gus")
-        k = await host.wait_for("knocks", lambda m: m["knocks"])
-        await host.request("admit", knockId=k["knocks"][0]["knockId"])
-        await guest.wait_for("joined")
+        guest, _ = await cs.admitted(host, rid, "Gus")
         await host.request("end_meeting")
         await guest.wait_closed()
     names = [n for n, _ in seen]
