@@ -30,6 +30,7 @@ from .appkeys import CREDENTIALS, SETTINGS, STORE
 from .errors import ApiError, Conflict, NotFound
 from .keys import derive_key
 from .live import LIVE
+from .recordings import RECORDINGS
 from .store.base import AlreadyExists, RecordingQuery
 from .store.records import Room
 
@@ -270,17 +271,30 @@ class RoomService:
         return bool(page.items)
 
     async def delete_recordings(self, room_id: str) -> int:
+        """Delete a room's recordings; an active one is stopped (finalized) first."""
+        recordings = self.app.get(RECORDINGS)
+        if recordings is not None:
+            await recordings.stop_room(room_id, reason="room_deleted")
         data = Path(self.settings.data_dir) / "recordings"
         count = 0
+        token = None
         while True:
-            page = await self.store.list_recordings(RecordingQuery(room_id=room_id, limit=100))
-            if not page.items:
-                return count
+            page = await self.store.list_recordings(RecordingQuery(room_id=room_id, limit=100, token=token))
             for rec in page.items:
-                if rec.filename and "/" not in rec.filename and not rec.filename.startswith("."):
-                    (data / rec.filename).unlink(missing_ok=True)
-                await self.store.delete_recording(rec.recording_id)
+                if recordings is None:
+                    if rec.filename and "/" not in rec.filename and not rec.filename.startswith("."):
+                        (data / rec.filename).unlink(missing_ok=True)
+                    await self.store.delete_recording(rec.recording_id)
+                else:
+                    try:
+                        await recordings.delete(rec.recording_id)
+                    except Conflict:   # still finishing in the background: it stays, listed by id
+                        log.warning("recording kept: still finishing", recording_id=rec.recording_id)
+                        continue
                 count += 1
+            if page.next_token is None:
+                return count
+            token = page.next_token
 
     async def delete(self, room_id: str, with_meeting: str = "fail", with_recordings: str = "fail",
                      reason: str = "room_deleted") -> DeletionResult:
@@ -320,9 +334,10 @@ class RoomService:
             room = await self.close(room_id)
             code = "room_with_active_meeting_closed" if meeting else "room_closed"
             return DeletionResult(code, f"{base} was closed instead of deleted: it has recordings", room)
-        if recordings:
+        if recordings and with_recordings == "force":
             await self.delete_recordings(room_id)
-        await self.store.delete_room(room_id)
+        await self.store.delete_room(room_id)   # with_recordings == "keep": recordings outlive the room
+        recordings = recordings and with_recordings == "force"
         log.info("room deleted", room_id=room_id, reason=reason, ended_meeting=meeting, recordings_deleted=recordings)
         if meeting:
             code = "room_with_active_meeting_and_recordings_deleted" if recordings else "room_with_active_meeting_deleted"

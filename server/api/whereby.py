@@ -132,12 +132,12 @@ async def get_meeting(request: web.Request) -> web.Response:
 
 
 async def delete_meeting(request: web.Request) -> web.Response:
-    """Delete the room; a live meeting is ended, recordings are kept (room closed instead). Idempotent."""
+    """Delete the room (Whereby: a live meeting is ended, recordings are kept and outlive it). Idempotent."""
     svc = RoomService(request.app)
     meeting_id = request.match_info["meetingId"]
     if await svc.store.get_room(meeting_id) is not None:
         try:
-            await svc.delete(meeting_id, "force", "close")
+            await svc.delete(meeting_id, "force", "keep")
         except NotFound:
             pass  # deleted concurrently
     return web.Response(status=204)

@@ -180,3 +180,40 @@ async def test_slow_finalizing_stays_ending_then_completes(settings_factory, aut
     finally:
         await alice.close()
         await sfu.close()
+
+
+async def test_deleting_the_room_with_recordings_force_stops_then_deletes_the_active_recording(settings_factory, auth):
+    sfu = MediaService(MediaConfig(loopback_candidates=True))
+
+    async def announce(room_id, info):
+        return None
+
+    port = SfuRecordingMedia(sfu, names=lambda room_id, pid: pid.title(), announce=announce)
+    settings = settings_factory()
+    alice = PeerClient("alice", decode=False)
+    try:
+        async with running_app(settings, extra={RECORDING_MEDIA: port}) as (client, app, _):
+            await app[STORE].create_room(Room(room_id="doomed-room", creation_date=1))
+            room = sfu.open_room("doomed-room")
+            await join_room(room, alice)
+            await publish(room, alice, {"microphone": ToneTrack(), "camera": SolidColourTrack(COLOURS["green"])})
+            await wait_until(lambda: len(room.publications()) == 2
+                             and all(room.pubs[p.publication_id].frames_in > 3 for p in room.publications()),
+                             20, "alice's media")
+            resp = await client.post(R, headers=auth, json={"roomId": "doomed-room"})
+            assert resp.status == 201, await resp.text()
+            rid = (await resp.json())["recordingId"]
+            folder = settings.data_dir / "recordings"
+            await wait_until(lambda: folder.is_dir() and any(folder.iterdir()), 20, "the recording's file")
+
+            resp = await client.delete("/api/v1/rooms/doomed-room?withMeeting=force&withRecordings=force",
+                                       headers=auth)
+            assert resp.status == 200, await resp.text()
+            assert (await resp.json())["successCode"] == "room_and_recordings_deleted"
+            assert await app[STORE].get_recording(rid) is None
+            assert (await client.get(f"{R}/{rid}", headers=auth)).status == 404
+            assert not [p for p in folder.iterdir() if p.is_file()], "the recording's files are gone"
+            assert app[RECORDINGS].active_for_room("doomed-room") is None
+    finally:
+        await alice.close()
+        await sfu.close()

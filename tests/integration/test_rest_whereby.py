@@ -168,3 +168,24 @@ async def test_requires_a_valid_key(client, headers):
         assert isinstance(data["error"], str) and data["error"]
     assert (await client.get("/v1/meetings", headers={"Authorization": "Bearer test-api-key-0123456789abcdef"})
             ).status == 200
+
+
+async def test_delete_keeps_recordings_and_the_meeting_is_gone(client, auth):
+    """Whereby: deleting a meeting ends it, but its recordings outlive it."""
+    from server.appkeys import SETTINGS, STORE
+    from server.store.records import Recording
+
+    m = await meeting(client, auth)
+    rid = m["meetingId"]
+    app = client.server.app
+    folder = app[SETTINGS].data_dir / "recordings"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"rec-{rid}.mkv").write_bytes(b"\x1a\x45\xdf\xa3 matroska bytes")
+    await app[STORE].create_recording(Recording(recording_id=f"rec-{rid}", room_id=rid, status="complete",
+                                                start_date=1, filename=f"rec-{rid}.mkv"))
+    assert (await client.delete(f"/v1/meetings/{rid}", headers=auth)).status == 204
+    assert (await client.get(f"/v1/meetings/{rid}", headers=auth)).status == 404
+    resp = await client.get(f"/v1/recordings/rec-{rid}", headers=auth)
+    assert resp.status == 200, await resp.text()
+    media = await client.get(f"/api/v1/recordings/rec-{rid}/media", headers=auth)
+    assert media.status == 200 and await media.read() == b"\x1a\x45\xdf\xa3 matroska bytes"
