@@ -26,6 +26,22 @@ def in_meeting(page: Page, tiles: int | None = None) -> None:
         expect(page.get_by_test_id("tile")).to_have_count(tiles)
 
 
+def hosted_room(server, new_page, room_name: str, **fields) -> tuple[dict, Page]:
+    """Create a room and have "Hana Host" join it: the room and the host's page, alone in the meeting."""
+    room = server.create_room(roomName=room_name, **fields)
+    host = new_page(host_url(room))
+    join(host, "Hana Host")
+    in_meeting(host, tiles=1)
+    return room, host
+
+
+def guest_joins(new_page, room: dict, name: str) -> Page:
+    """A guest opens the room's guest link and presses Join (it may knock or enter)."""
+    guest = new_page(guest_url(room))
+    join(guest, name)
+    return guest
+
+
 def knock_state(page: Page, state: str) -> None:
     expect(page.locator("#view-waiting")).to_be_visible()
     expect(page.get_by_test_id("knock-status")).to_have_attribute("data-state", state)

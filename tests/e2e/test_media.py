@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import shot
-from .flows import guest_url, host_url, in_meeting, join, knock_item, participant_id
+from .flows import guest_joins, hosted_room, in_meeting, join, knock_item, participant_id
 
 pytestmark = pytest.mark.e2e
 
@@ -46,16 +46,20 @@ def _receives(page, kind: str, field: str, minimum: int) -> None:
     page.wait_for_function(_INBOUND, arg=[kind, field, minimum], polling=250, timeout=MEDIA_TIMEOUT_MS)
 
 
-def test_two_browsers_see_and_hear_each_other(server, new_page):
-    room = server.create_room(roomName="Media", isLocked=True)
-    host = new_page(host_url(room))
-    join(host, "Hana Host")
-    in_meeting(host, tiles=1)
+def _host_and_guest(server, new_page, room_name: str, *, isLocked: bool):
+    """The host joins and publishes through the SFU, then "Gus Guest" joins (admitted by the
+    host if the room is locked) and is in the meeting with two tiles."""
+    room, host = hosted_room(server, new_page, room_name, isLocked=isLocked)
     _require_sfu(host)
-    guest = new_page(guest_url(room))
-    join(guest, "Gus Guest")
-    knock_item(host, "Gus Guest").get_by_test_id("admit").click()
+    guest = guest_joins(new_page, room, "Gus Guest")
+    if isLocked:
+        knock_item(host, "Gus Guest").get_by_test_id("admit").click()
     in_meeting(guest, tiles=2)
+    return room, host, guest
+
+
+def test_two_browsers_see_and_hear_each_other(server, new_page):
+    room, host, guest = _host_and_guest(server, new_page, "Media", isLocked=True)
     in_meeting(host, tiles=2)
 
     for page in (host, guest):
@@ -74,8 +78,7 @@ def test_two_browsers_see_and_hear_each_other(server, new_page):
     expect(guest.locator("[data-testid=tile].speaking")).to_have_count(1, timeout=MEDIA_TIMEOUT_MS)
 
     # A third person knocks: the host sees the knock panel over a live meeting.
-    late = new_page(guest_url(room))
-    join(late, "Lara Late")
+    late = guest_joins(new_page, room, "Lara Late")
     expect(knock_item(host, "Lara Late")).to_be_visible()
     shot(host, "meeting-host", docs=True)
     shot(guest, "meeting-guest")
@@ -90,15 +93,7 @@ def test_two_browsers_see_and_hear_each_other(server, new_page):
 def test_reconnects_by_itself_after_the_websocket_drops(server, new_page):
     """A guest of a locked room whose websocket drops resumes its place (resumeToken): same
     participant, no knock, the host never sees it leave, video flows again both ways."""
-    room = server.create_room(roomName="Reconnect", isLocked=True)
-    host = new_page(host_url(room))
-    join(host, "Hana Host")
-    in_meeting(host, tiles=1)
-    _require_sfu(host)
-    guest = new_page(guest_url(room))
-    join(guest, "Gus Guest")
-    knock_item(host, "Gus Guest").get_by_test_id("admit").click()
-    in_meeting(guest, tiles=2)
+    _, host, guest = _host_and_guest(server, new_page, "Reconnect", isLocked=True)
     _receives(host, "video", "framesDecoded", 10)
     before = participant_id(guest)
     guest.evaluate("window.antechamber.media.dropped = true")  # mark the media session of the old socket
@@ -120,14 +115,7 @@ def test_reconnects_by_itself_after_the_websocket_drops(server, new_page):
 
 
 def test_screen_share_is_shown_large_to_the_others(server, new_page):
-    room = server.create_room(roomName="Screens", isLocked=False)
-    host = new_page(host_url(room))
-    join(host, "Hana Host")
-    in_meeting(host, tiles=1)
-    _require_sfu(host)
-    guest = new_page(guest_url(room))
-    join(guest, "Gus Guest")
-    in_meeting(guest, tiles=2)
+    _, host, guest = _host_and_guest(server, new_page, "Screens", isLocked=False)
     _receives(guest, "video", "framesDecoded", 10)
     host.get_by_test_id("share-screen").click()
     expect(host.get_by_test_id("share-screen")).to_have_attribute("aria-pressed", "true")
@@ -172,14 +160,7 @@ def test_viewer_link_watches_without_publishing(server, new_page):
 
 
 def test_media_connection_drop_reconnects_by_itself(server, new_page):
-    room = server.create_room(roomName="ICE drop", isLocked=False)
-    host = new_page(host_url(room))
-    join(host, "Hana Host")
-    in_meeting(host, tiles=1)
-    _require_sfu(host)
-    guest = new_page(guest_url(room))
-    join(guest, "Gus Guest")
-    in_meeting(guest, tiles=2)
+    _, host, guest = _host_and_guest(server, new_page, "ICE drop", isLocked=False)
     _receives(guest, "video", "framesDecoded", 10)
     before = participant_id(guest)
     # Kill the guest's media connections as a network failure would.
@@ -192,14 +173,7 @@ def test_media_connection_drop_reconnects_by_itself(server, new_page):
 
 
 def test_switching_camera_in_the_meeting_keeps_video_flowing(server, new_page):
-    room = server.create_room(roomName="Switch camera", isLocked=False)
-    host = new_page(host_url(room))
-    join(host, "Hana Host")
-    in_meeting(host, tiles=1)
-    _require_sfu(host)
-    guest = new_page(guest_url(room))
-    join(guest, "Gus Guest")
-    in_meeting(guest, tiles=2)
+    _, host, guest = _host_and_guest(server, new_page, "Switch camera", isLocked=False)
     _receives(guest, "video", "framesDecoded", 10)
     host.get_by_test_id("settings").click()
     cameras = host.get_by_test_id("settings-camera").locator("option")

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import shot
-from .flows import guest_url, host_url, in_meeting, join
+from .flows import guest_joins, hosted_room, in_meeting
 
 pytestmark = pytest.mark.e2e
 
@@ -21,12 +21,8 @@ _FRAMES = """async () => {
 
 
 def test_host_records_everyone_sees_it_and_the_dashboard_plays_it(server, new_page):
-    room = server.create_room(roomName="Recorded", isLocked=False)
-    host = new_page(host_url(room))
-    join(host, "Hana Host")
-    in_meeting(host, tiles=1)
-    guest = new_page(guest_url(room))
-    join(guest, "Gus Guest")
+    room, host = hosted_room(server, new_page, "Recorded", isLocked=False)
+    guest = guest_joins(new_page, room, "Gus Guest")
     in_meeting(guest, tiles=2)
     host.wait_for_function(_PUBLISHED, timeout=60_000)
     guest.wait_for_function(_FRAMES, polling=250, timeout=60_000)  # media flows before recording

@@ -8,9 +8,20 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import shot
-from .flows import guest_url, host_url, in_meeting, join, knock_item, knock_state
+from .flows import guest_joins, guest_url, host_url, hosted_room, in_meeting, join, knock_item, knock_state
 
 pytestmark = pytest.mark.e2e
+
+
+def _answer_knock(server, new_page, room_name: str, guest_name: str, answer: str, message: str):
+    """A guest knocks on a locked room with the host in it; the host answers with a message.
+    Returns the host's page, the guest's page and the host's knock item."""
+    room, host = hosted_room(server, new_page, room_name, isLocked=True)
+    guest = guest_joins(new_page, room, guest_name)
+    item = knock_item(host, guest_name)
+    item.get_by_test_id("knock-message").fill(message)
+    item.get_by_test_id(answer).click()
+    return host, guest, item
 
 
 def test_guest_knocks_and_host_lets_them_in(server, new_page):
@@ -53,15 +64,8 @@ def test_guest_knocks_and_host_lets_them_in(server, new_page):
 
 
 def test_rejected_guest_sees_the_reason(server, new_page):
-    room = server.create_room(roomName="Reject", isLocked=True)
-    host = new_page(host_url(room))
-    join(host, "Hana Host")
-    in_meeting(host, tiles=1)
-    guest = new_page(guest_url(room))
-    join(guest, "Rex Rejected")
-    item = knock_item(host, "Rex Rejected")
-    item.get_by_test_id("knock-message").fill("This meeting is for the board only.")
-    item.get_by_test_id("reject").click()
+    host, guest, _ = _answer_knock(server, new_page, "Reject", "Rex Rejected", "reject",
+                                   "This meeting is for the board only.")
 
     knock_state(guest, "rejected")
     expect(guest.get_by_test_id("knock-status")).to_contain_text("did not let you in")
@@ -75,15 +79,8 @@ def test_rejected_guest_sees_the_reason(server, new_page):
 
 
 def test_held_guest_sees_the_message_and_can_still_be_admitted(server, new_page):
-    room = server.create_room(roomName="Hold", isLocked=True)
-    host = new_page(host_url(room))
-    join(host, "Hana Host")
-    in_meeting(host, tiles=1)
-    guest = new_page(guest_url(room))
-    join(guest, "Holly Held")
-    item = knock_item(host, "Holly Held")
-    item.get_by_test_id("knock-message").fill("Two minutes, we are finishing the last topic.")
-    item.get_by_test_id("hold").click()
+    _, guest, item = _answer_knock(server, new_page, "Hold", "Holly Held", "hold",
+                                   "Two minutes, we are finishing the last topic.")
 
     knock_state(guest, "held")
     expect(guest.get_by_test_id("hold-message")).to_have_text("Two minutes, we are finishing the last topic.")
@@ -94,12 +91,8 @@ def test_held_guest_sees_the_message_and_can_still_be_admitted(server, new_page)
 
 
 def test_cancelled_knock_disappears_from_the_host_list(server, new_page):
-    room = server.create_room(roomName="Cancel", isLocked=True)
-    host = new_page(host_url(room))
-    join(host, "Hana Host")
-    in_meeting(host, tiles=1)
-    guest = new_page(guest_url(room))
-    join(guest, "Carl Cancel")
+    room, host = hosted_room(server, new_page, "Cancel", isLocked=True)
+    guest = guest_joins(new_page, room, "Carl Cancel")
     expect(knock_item(host, "Carl Cancel")).to_be_visible()
     guest.get_by_test_id("cancel-knock").click()
     knock_state(guest, "cancelled")
@@ -133,14 +126,10 @@ def test_unknown_room_and_wrong_key_are_explained_on_the_join_view(server, new_p
 
 
 def test_admit_all_lets_everyone_waiting_in(server, new_page):
-    room = server.create_room(roomName="Admit all", isLocked=True, roomMode="group")
-    host = new_page(host_url(room))
-    join(host, "Hana Host")
-    in_meeting(host, tiles=1)
+    room, host = hosted_room(server, new_page, "Admit all", isLocked=True, roomMode="group")
     guests = []
     for name in ("Ann One", "Ben Two"):
-        g = new_page(guest_url(room))
-        join(g, name)
+        g = guest_joins(new_page, room, name)
         knock_state(g, "waiting")
         guests.append(g)
     expect(host.get_by_test_id("knock-item")).to_have_count(2)
