@@ -10,7 +10,6 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import BadRequest, Unprocessable
 from ..rooms import (
     DEFAULT_ACCESS, DEFAULT_CONFIG, DEFAULT_POLICY, RoomService, deep_merge, install as install_rooms,
 )
@@ -18,6 +17,7 @@ from ..store.base import InvalidToken, RoomQuery
 from ..store.records import Room
 from .auth import require_api_key
 from .jsonbody import read_object
+from .query import bad_page_token, choice, id_list, invalid, max_items
 from .schemas import (
     CreateRoomIn, UpdateAccessIn, UpdateConfigIn, UpdateLockIn, UpdateRolesIn, UpdateStatusIn, validate,
 )
@@ -29,24 +29,10 @@ MAX_BULK = 100
 ROOM_ID_MAX = 200
 
 
-def _invalid(field: str, message: str) -> Unprocessable:
-    return Unprocessable(f"invalid request: {field}", code="validation_error",
-                         details=[{"field": field, "message": message}])
-
-
-def _choice(request: web.Request, name: str, allowed: tuple[str, ...], default: str | None) -> str | None:
-    value = request.query.get(name)
-    if value is None or value == "":
-        return default
-    if value not in allowed:
-        raise _invalid(name, f"must be one of: {', '.join(allowed)}")
-    return value
-
-
 def _room_id(request: web.Request) -> str:
     room_id = request.match_info["roomId"]
     if not room_id or len(room_id) > ROOM_ID_MAX:
-        raise _invalid("roomId", f"must be 1 to {ROOM_ID_MAX} characters")
+        raise invalid("roomId", f"must be 1 to {ROOM_ID_MAX} characters")
     return room_id
 
 
@@ -74,34 +60,28 @@ async def create_room(request: web.Request) -> web.Response:
 
 async def list_rooms(request: web.Request) -> web.Response:
     q = request.query
-    raw_max = q.get("maxItems")
-    max_items = DEFAULT_ITEMS
-    if raw_max not in (None, ""):
-        if not raw_max.isdigit() or not 1 <= int(raw_max) <= MAX_ITEMS:
-            raise _invalid("maxItems", f"must be an integer from 1 to {MAX_ITEMS}")
-        max_items = int(raw_max)
+    page_size = max_items(request, DEFAULT_ITEMS, MAX_ITEMS)
     room_name = q.get("roomName") or None
     if room_name is not None and len(room_name) > 50:
-        raise _invalid("roomName", "must be at most 50 characters")
+        raise invalid("roomName", "must be at most 50 characters")
     query = RoomQuery(
         room_name=room_name,
-        status=_choice(request, "status", ("open", "active_meeting", "closed"), None),
-        sort_field=_choice(request, "sortField", ("creationDate", "roomName", "autoDeletionDate"),
-                           "creationDate"),
-        sort_order=_choice(request, "sortOrder", ("asc", "desc"), "desc"),
-        limit=max_items,
+        status=choice(request, "status", ("open", "active_meeting", "closed"), None),
+        sort_field=choice(request, "sortField", ("creationDate", "roomName", "autoDeletionDate"),
+                          "creationDate"),
+        sort_order=choice(request, "sortOrder", ("asc", "desc"), "desc"),
+        limit=page_size,
         token=q.get("nextPageToken") or None,
     )
     svc = _service(request)
     try:
         page = await svc.store.list_rooms(query)
     except InvalidToken:
-        raise BadRequest("nextPageToken is not valid for this query", code="invalid_page_token",
-                         details=[{"field": "nextPageToken", "message": "not a token for this query"}]) from None
+        raise bad_page_token() from None
     return web.json_response({
         "rooms": [svc.render(r) for r in page.items],
         "pagination": {"isTruncated": page.next_token is not None, "nextPageToken": page.next_token,
-                       "maxItems": max_items},
+                       "maxItems": page_size},
     })
 
 
@@ -111,8 +91,8 @@ async def get_room(request: web.Request) -> web.Response:
 
 
 def _deletion_policies(request: web.Request) -> tuple[str, str]:
-    with_meeting = _choice(request, "withMeeting", ("force", "when_meeting_ends", "fail"), "fail")
-    with_recordings = _choice(request, "withRecordings", ("force", "close", "fail"), "fail")
+    with_meeting = choice(request, "withMeeting", ("force", "when_meeting_ends", "fail"), "fail")
+    with_recordings = choice(request, "withRecordings", ("force", "close", "fail"), "fail")
     return with_meeting, with_recordings  # type: ignore[return-value]
 
 
@@ -128,14 +108,9 @@ async def delete_room(request: web.Request) -> web.Response:
 
 
 async def bulk_delete_rooms(request: web.Request) -> web.Response:
-    raw = request.query.get("roomIds", "")
-    room_ids = list(dict.fromkeys(r.strip() for r in raw.split(",") if r.strip()))
-    if not room_ids:
-        raise _invalid("roomIds", "give one or more comma-separated room ids")
-    if len(room_ids) > MAX_BULK:
-        raise _invalid("roomIds", f"at most {MAX_BULK} rooms per request")
+    room_ids = id_list(request, "roomIds", "room", MAX_BULK)
     if any(len(r) > ROOM_ID_MAX for r in room_ids):
-        raise _invalid("roomIds", f"each room id must be at most {ROOM_ID_MAX} characters")
+        raise invalid("roomIds", f"each room id must be at most {ROOM_ID_MAX} characters")
     with_meeting, with_recordings = _deletion_policies(request)
     successful, failed = await _service(request).bulk_delete(room_ids, with_meeting, with_recordings)
     if not failed:

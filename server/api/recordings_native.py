@@ -25,7 +25,7 @@ from aiohttp import web
 from signaling.permissions import effective_permissions
 
 from ..appkeys import CREDENTIALS, SETTINGS
-from ..errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
+from ..errors import ApiError, Conflict, Forbidden, NotFound, Unauthorized
 from ..keys import key_matches
 from ..recordings import LIVE_STATUSES, RECORDINGS, RecordingService, recordings_ctx, valid_id
 from ..signed_links import DEFAULT_VALID_SECONDS, MAX_VALID_SECONDS, LinkError
@@ -33,6 +33,7 @@ from ..store.base import InvalidToken, RecordingQuery
 from ..store.records import Recording
 from .auth import check_api_key, presented_key, require_api_key
 from .jsonbody import read_object
+from .query import bad_page_token, choice, id_list, invalid, max_items
 
 PREFIXES = ("/api/v1", "/meet/api/v1")
 MAX_ITEMS = 100
@@ -43,11 +44,6 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 def service(request: web.Request) -> RecordingService:
     return request.app[RECORDINGS]
-
-
-def _invalid(field: str, message: str) -> Unprocessable:
-    return Unprocessable(f"invalid request: {field}", code="validation_error",
-                         details=[{"field": field, "message": message}])
 
 
 def render(rec: Recording) -> dict[str, Any]:
@@ -141,15 +137,6 @@ def raise_conflict(rec: Recording):
 # --- handlers ------------------------------------------------------------------------------
 
 
-def _choice(request: web.Request, name: str, allowed: tuple[str, ...], default: Optional[str]) -> Optional[str]:
-    value = request.query.get(name)
-    if value in (None, ""):
-        return default
-    if value not in allowed:
-        raise _invalid(name, f"must be one of: {', '.join(allowed)}")
-    return value
-
-
 async def list_recordings(request: web.Request) -> web.Response:
     q = request.query
     room_id = q.get("roomId") or None
@@ -161,28 +148,22 @@ async def list_recordings(request: web.Request) -> web.Response:
             check_api_key(request)  # no credentials at all: 401
         elif not perms.get("canRetrieveRecordings"):
             raise Forbidden("this key does not allow listing this room's recordings")
-    raw = q.get("maxItems")
-    max_items = DEFAULT_ITEMS
-    if raw not in (None, ""):
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_ITEMS:
-            raise _invalid("maxItems", f"must be an integer from 1 to {MAX_ITEMS}")
-        max_items = int(raw)
+    page_size = max_items(request, DEFAULT_ITEMS, MAX_ITEMS)
     query = RecordingQuery(
         room_id=room_id,
-        status=_choice(request, "status", ("starting", "active", "ending", "complete", "failed"), None),
-        sort_field=_choice(request, "sortField", ("startDate", "duration", "size"), "startDate"),
-        sort_order=_choice(request, "sortOrder", ("asc", "desc"), "desc"),
-        limit=max_items, token=q.get("nextPageToken") or None,
+        status=choice(request, "status", ("starting", "active", "ending", "complete", "failed"), None),
+        sort_field=choice(request, "sortField", ("startDate", "duration", "size"), "startDate"),
+        sort_order=choice(request, "sortOrder", ("asc", "desc"), "desc"),
+        limit=page_size, token=q.get("nextPageToken") or None,
     )
     try:
         page = await service(request).store.list_recordings(query)
     except InvalidToken:
-        raise BadRequest("nextPageToken is not valid for this query", code="invalid_page_token",
-                         details=[{"field": "nextPageToken", "message": "not a token for this query"}]) from None
+        raise bad_page_token() from None
     return web.json_response({
         "recordings": [render(r) for r in page.items],
         "pagination": {"isTruncated": page.next_token is not None, "nextPageToken": page.next_token,
-                       "maxItems": max_items},
+                       "maxItems": page_size},
     })
 
 
@@ -203,12 +184,7 @@ async def delete_recording(request: web.Request) -> web.Response:
 
 
 async def bulk_delete(request: web.Request) -> web.Response:
-    raw = request.query.get("recordingIds", "")
-    ids = list(dict.fromkeys(r.strip() for r in raw.split(",") if r.strip()))
-    if not ids:
-        raise _invalid("recordingIds", "give one or more comma-separated recording ids")
-    if len(ids) > MAX_BULK:
-        raise _invalid("recordingIds", f"at most {MAX_BULK} recordings per request")
+    ids = id_list(request, "recordingIds", "recording", MAX_BULK)
     deleted, failed = await delete_many(service(request), ids)
     if not failed:
         return web.Response(status=204)
@@ -232,7 +208,7 @@ def valid_for(request: web.Request, name: str) -> int:
     if raw in (None, ""):
         return DEFAULT_VALID_SECONDS
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_VALID_SECONDS:
-        raise _invalid(name, f"must be an integer from 1 to {MAX_VALID_SECONDS} (seconds)")
+        raise invalid(name, f"must be an integer from 1 to {MAX_VALID_SECONDS} (seconds)")
     return int(raw)
 
 
@@ -259,7 +235,7 @@ async def start_recording(request: web.Request) -> web.Response:
     body = await read_object(request)
     room_id = body.get("roomId")
     if not isinstance(room_id, str) or not 1 <= len(room_id) <= 200:
-        raise _invalid("roomId", "must be a room id (1 to 200 characters)")
+        raise invalid("roomId", "must be a room id (1 to 200 characters)")
     rec = await service(request).start(room_id)
     location = f"{request.path.rstrip('/')}/{rec.recording_id}"
     return web.json_response(render(rec), status=201, headers={"Location": location})
