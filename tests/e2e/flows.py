@@ -42,6 +42,20 @@ def guest_joins(new_page, room: dict, name: str) -> Page:
     return guest
 
 
+def meeting_of_two(server, new_page, room_name: str, *, locked: bool, host_ready=None):
+    """"Hana Host" joins (then `host_ready(host)` runs, if given), "Gus Guest" joins, admitted by
+    the host if the room is locked, and both see two tiles: the room and both pages."""
+    room, host = hosted_room(server, new_page, room_name, isLocked=locked)
+    if host_ready is not None:
+        host_ready(host)
+    guest = guest_joins(new_page, room, "Gus Guest")
+    if locked:
+        knock_item(host, "Gus Guest").get_by_test_id("admit").click()
+    in_meeting(guest, tiles=2)
+    in_meeting(host, tiles=2)
+    return room, host, guest
+
+
 def knock_state(page: Page, state: str) -> None:
     expect(page.locator("#view-waiting")).to_be_visible()
     expect(page.get_by_test_id("knock-status")).to_have_attribute("data-state", state)

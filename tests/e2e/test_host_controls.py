@@ -6,29 +6,16 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import shot
-from .flows import UNLABELLED, ended, guest_url, host_url, in_meeting, join, knock_item, knock_state, open_people, person
+from .flows import (
+    UNLABELLED, ended, guest_joins, in_meeting, knock_item, knock_state, meeting_of_two, open_people, person,
+)
 
 pytestmark = pytest.mark.e2e
 
 
-def _meeting_of_two(server, new_page, *, locked: bool, name: str):
-    room = server.create_room(roomName=name, isLocked=locked)
-    host = new_page(host_url(room))
-    join(host, "Hana Host")
-    in_meeting(host, tiles=1)
-    guest = new_page(guest_url(room))
-    join(guest, "Gus Guest")
-    if locked:
-        knock_item(host, "Gus Guest").get_by_test_id("admit").click()
-    in_meeting(guest, tiles=2)
-    in_meeting(host, tiles=2)
-    return room, host, guest
-
-
 def test_kicked_guest_sees_kicked_and_host_ends_meeting_for_everyone(server, new_page):
-    room, host, guest = _meeting_of_two(server, new_page, locked=False, name="Kick and end")
-    third = new_page(guest_url(room))
-    join(third, "Tess Third")
+    room, host, guest = meeting_of_two(server, new_page, "Kick and end", locked=False)
+    third = guest_joins(new_page, room, "Tess Third")
     in_meeting(third, tiles=3)
     in_meeting(host, tiles=3)
 
@@ -50,7 +37,7 @@ def test_kicked_guest_sees_kicked_and_host_ends_meeting_for_everyone(server, new
 
 
 def test_send_back_to_waiting_room_and_admit_again(server, new_page):
-    room, host, guest = _meeting_of_two(server, new_page, locked=True, name="Back to waiting")
+    room, host, guest = meeting_of_two(server, new_page, "Back to waiting", locked=True)
     open_people(host)
     person(host, "Gus Guest").get_by_test_id("send-to-waiting").click()
 
@@ -65,7 +52,7 @@ def test_send_back_to_waiting_room_and_admit_again(server, new_page):
 
 
 def test_host_mutes_a_guest_and_everyone_sees_it(server, new_page):
-    room, host, guest = _meeting_of_two(server, new_page, locked=False, name="Mute")
+    room, host, guest = meeting_of_two(server, new_page, "Mute", locked=False)
     gid = guest.evaluate("window.antechamber.state.me.participantId")
     open_people(host)
     person(host, "Gus Guest").get_by_test_id("mute").click()
@@ -76,15 +63,14 @@ def test_host_mutes_a_guest_and_everyone_sees_it(server, new_page):
 
 
 def test_lock_toggle_sends_later_guests_to_the_waiting_room_and_chat_reaches_everyone(server, new_page):
-    room, host, guest = _meeting_of_two(server, new_page, locked=False, name="Lock and chat")
+    room, host, guest = meeting_of_two(server, new_page, "Lock and chat", locked=False)
     lock = host.get_by_test_id("lock-toggle")
     expect(lock).to_have_attribute("aria-pressed", "false")
     lock.click()
     expect(lock).to_have_attribute("aria-pressed", "true")
     expect(guest.locator("#lock-pill")).to_be_visible()
 
-    late = new_page(guest_url(room))
-    join(late, "Lara Late")
+    late = guest_joins(new_page, room, "Lara Late")
     knock_state(late, "waiting")
     # Unlocking lets everyone waiting in.
     lock.click()
@@ -101,15 +87,14 @@ def test_lock_toggle_sends_later_guests_to_the_waiting_room_and_chat_reaches_eve
 
 
 def test_promoted_guest_gets_host_controls_and_sees_knocks(server, new_page):
-    room, host, guest = _meeting_of_two(server, new_page, locked=True, name="Promote")
+    room, host, guest = meeting_of_two(server, new_page, "Promote", locked=True)
     expect(guest.get_by_test_id("lock-toggle")).to_be_hidden()
     open_people(host)
     person(host, "Gus Guest").get_by_test_id("promote").click()
     expect(guest.get_by_test_id("role")).to_have_text("Host")
     expect(guest.get_by_test_id("lock-toggle")).to_be_visible()
     expect(person(host, "Gus Guest")).to_contain_text("Host")
-    late = new_page(guest_url(room))
-    join(late, "Lara Late")
+    late = guest_joins(new_page, room, "Lara Late")
     # Both hosts see the knock; one decision clears it for both.
     expect(knock_item(guest, "Lara Late")).to_be_visible()
     expect(knock_item(host, "Lara Late")).to_be_visible()

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import shot
-from .flows import guest_joins, hosted_room, in_meeting, join, knock_item, participant_id
+from .flows import guest_joins, in_meeting, join, knock_item, meeting_of_two, participant_id
 
 pytestmark = pytest.mark.e2e
 
@@ -46,21 +46,8 @@ def _receives(page, kind: str, field: str, minimum: int) -> None:
     page.wait_for_function(_INBOUND, arg=[kind, field, minimum], polling=250, timeout=MEDIA_TIMEOUT_MS)
 
 
-def _host_and_guest(server, new_page, room_name: str, *, isLocked: bool):
-    """The host joins and publishes through the SFU, then "Gus Guest" joins (admitted by the
-    host if the room is locked) and is in the meeting with two tiles."""
-    room, host = hosted_room(server, new_page, room_name, isLocked=isLocked)
-    _require_sfu(host)
-    guest = guest_joins(new_page, room, "Gus Guest")
-    if isLocked:
-        knock_item(host, "Gus Guest").get_by_test_id("admit").click()
-    in_meeting(guest, tiles=2)
-    return room, host, guest
-
-
 def test_two_browsers_see_and_hear_each_other(server, new_page):
-    room, host, guest = _host_and_guest(server, new_page, "Media", isLocked=True)
-    in_meeting(host, tiles=2)
+    room, host, guest = meeting_of_two(server, new_page, "Media", locked=True, host_ready=_require_sfu)
 
     for page in (host, guest):
         _receives(page, "video", "framesDecoded", 30)
@@ -93,7 +80,7 @@ def test_two_browsers_see_and_hear_each_other(server, new_page):
 def test_reconnects_by_itself_after_the_websocket_drops(server, new_page):
     """A guest of a locked room whose websocket drops resumes its place (resumeToken): same
     participant, no knock, the host never sees it leave, video flows again both ways."""
-    _, host, guest = _host_and_guest(server, new_page, "Reconnect", isLocked=True)
+    _, host, guest = meeting_of_two(server, new_page, "Reconnect", locked=True, host_ready=_require_sfu)
     _receives(host, "video", "framesDecoded", 10)
     before = participant_id(guest)
     guest.evaluate("window.antechamber.media.dropped = true")  # mark the media session of the old socket
@@ -115,7 +102,7 @@ def test_reconnects_by_itself_after_the_websocket_drops(server, new_page):
 
 
 def test_screen_share_is_shown_large_to_the_others(server, new_page):
-    _, host, guest = _host_and_guest(server, new_page, "Screens", isLocked=False)
+    _, host, guest = meeting_of_two(server, new_page, "Screens", locked=False, host_ready=_require_sfu)
     _receives(guest, "video", "framesDecoded", 10)
     host.get_by_test_id("share-screen").click()
     expect(host.get_by_test_id("share-screen")).to_have_attribute("aria-pressed", "true")
@@ -160,7 +147,7 @@ def test_viewer_link_watches_without_publishing(server, new_page):
 
 
 def test_media_connection_drop_reconnects_by_itself(server, new_page):
-    _, host, guest = _host_and_guest(server, new_page, "ICE drop", isLocked=False)
+    _, host, guest = meeting_of_two(server, new_page, "ICE drop", locked=False, host_ready=_require_sfu)
     _receives(guest, "video", "framesDecoded", 10)
     before = participant_id(guest)
     # Kill the guest's media connections as a network failure would.
@@ -173,7 +160,7 @@ def test_media_connection_drop_reconnects_by_itself(server, new_page):
 
 
 def test_switching_camera_in_the_meeting_keeps_video_flowing(server, new_page):
-    _, host, guest = _host_and_guest(server, new_page, "Switch camera", isLocked=False)
+    _, host, guest = meeting_of_two(server, new_page, "Switch camera", locked=False, host_ready=_require_sfu)
     _receives(guest, "video", "framesDecoded", 10)
     host.get_by_test_id("settings").click()
     cameras = host.get_by_test_id("settings-camera").locator("option")
