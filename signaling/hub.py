@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable
 
 import structlog
 
-from . import admission, reconnect, room_control
+from . import admission, knock_resume, reconnect, room_control
 from .admission import is_moderator, permissions_for
 from .errors import (AlreadyJoined, Forbidden, InvalidKey, NoPendingKnock, NotJoined, RateLimited,
                      RejectedRecently, RoomFull, RoomNotFound, UnknownType)
@@ -44,6 +44,7 @@ class Hub:
         self.knock_rate = RateLimiter(knocks_per_ip_per_minute, 60.0)
         self.wall_clock, self.clock = wall_clock, clock
         self.graces = Graces(reconnect_grace_seconds, clock)   # places kept for dropped websockets
+        self.away_knockers: set[Session] = set()   # knockers whose websocket dropped (knock_resume.py)
         self._jobs: asyncio.Queue | None = None
         self._worker: asyncio.Task | None = None
 
@@ -130,7 +131,10 @@ class Hub:
             return
         room = session.room
         if room is not None:
-            if session.state == KNOCKING and session.knock is not None and session.knock.pending:
+            if (session.state == KNOCKING and session.knock is not None and session.knock.pending
+                    and reason in GRACE_REASONS and self.graces.enabled):
+                knock_resume.keep_knock(self, room, session)
+            elif session.state == KNOCKING and session.knock is not None and session.knock.pending:
                 self.decide(room, session.knock, CANCELLED, by=None)
             elif session.state == JOINED and reason in GRACE_REASONS and self.graces.enabled:
                 reconnect.keep_place(self, room, session)
@@ -147,6 +151,8 @@ class Hub:
             raise RoomNotFound()
         if req.get("resumeToken") and session.state == CONNECTED:
             if reconnect.try_resume(self, info.room_id, session, req["resumeToken"], req.id):
+                return
+            if knock_resume.try_resume(self, info, session, req["resumeToken"], req.id):
                 return
         identity = await self.directory.identify(info, req.get("key"))
         if identity is None:
@@ -263,6 +269,7 @@ class Hub:
         knock = Knock(new_knock_id(), session.display_name, self.now_ms(), owner=session, ip=session.ip)
         room.waiting.add(knock)
         session.knock = knock
+        session.resume_token = session.resume_token or new_token()   # in its pending knock_status
         session.set_state(KNOCKING)
         change: dict[str, Any] = {"knockId": knock.knock_id, "displayName": knock.display_name,
                                   "state": knock.state}
@@ -307,12 +314,16 @@ class Hub:
             change["by"] = by.sid
         if reason:
             change["reason"] = reason
+        away = knock.reconnecting    # its websocket is down: a resume within the grace is told
+        knock.reconnecting = False
+        if owner is not None and (owner.state == KNOCKING or away) and state == REJECTED \
+                and reason != "meeting_ended":
+            now = self.clock()
+            for key in self._cooldown_keys(room, owner):
+                self.cooldowns.add(key, now, self.cooldown_seconds)
         if owner is not None and owner.state == KNOCKING:
             status = room.knock_status(owner)
             if state == REJECTED and reason != "meeting_ended":
-                now = self.clock()
-                for key in self._cooldown_keys(room, owner):
-                    self.cooldowns.add(key, now, self.cooldown_seconds)
                 status["retryAfter"] = int(self.cooldown_seconds)
             owner.send(status)
             if state == ADMITTED:
@@ -383,6 +394,7 @@ class Hub:
             msg["message"] = message
         session.close(msg)
         self.graces.cancel(session)
+        self.away_knockers.discard(session)
         if session.resume_token and session.room is not None and reason not in ("left", "disconnected"):
             self.graces.remember_end(session.room.room_id, session.resume_token, reason)
         session.set_state(CLOSED)

@@ -99,6 +99,8 @@ class LiveRoom:
             msg["message"] = knock.message
         if knock.reason:
             msg["reason"] = knock.reason
+        if knock.pending and session.resume_token:    # this knocker's own secret (knock_resume.py)
+            msg["resumeToken"] = session.resume_token
         if request_id is not None:
             msg["id"] = request_id
         return msg

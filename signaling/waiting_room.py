@@ -41,6 +41,7 @@ class Knock:
     state: str = WAITING
     message: str | None = None       # hold message
     reason: str | None = None        # reject reason
+    reconnecting: bool = False       # the knocker's websocket is down; kept for the grace
 
     @property
     def pending(self) -> bool:
@@ -59,6 +60,8 @@ class Knock:
                                "waitedMs": max(0, now_ms - self.knocked_at_ms)}
         if self.message:
             out["message"] = self.message
+        if self.reconnecting:
+            out["connection"] = "reconnecting"
         return out
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from server.appkeys import STORE
 from server.signaling_wiring import HUB
-from signaling.client import SignalingClient
+from signaling.client import SignalingClient, SignalingErrorReply
 from tests.helpers.media_peers import (
     COLOURS,
     PeerClient,
@@ -230,3 +230,149 @@ async def test_a_resumed_participant_publishes_again_and_video_flows(settings_fa
         finally:
             for p in made:
                 await p.close()
+
+
+# --- knockers keep their place in the queue too ---------------------------------------------------
+
+def knock_named(msg, name: str):
+    return next((k for k in msg["knocks"] if k["displayName"] == name), None)
+
+
+async def test_a_dropped_knocker_keeps_its_place_and_held_message(settings_factory, auth):
+    async with server(settings_factory, 15) as client:
+        room = await make_room(client, auth, isLocked=True)
+        rid = room["roomId"]
+        async with clients(client) as cs:
+            host = await cs.joined(rid, "Hana", host_key(room))
+            first = await cs.open()
+            status = await first.join(rid, "Ann")
+            token = status["resumeToken"]
+            assert status["state"] == "waiting" and token and len(token) >= 22
+            await cs.knocking(rid, "Ben")
+            queue = await host.wait_for("knocks", lambda m: [k["displayName"] for k in m["knocks"]] == ["Ann", "Ben"])
+            ann_id = knock_named(queue, "Ann")["knockId"]
+            await host.request("hold", knockId=ann_id, message="One minute please")
+            await first.wait_for("knock_status", lambda m: m["state"] == "held")
+            await first.abort()
+            away = await host.wait_for("knocks", lambda m: m.get("change", {}).get("connection") == "reconnecting")
+            assert [k["displayName"] for k in away["knocks"]] == ["Ann", "Ben"]
+            assert knock_named(away, "Ann")["connection"] == "reconnecting"
+            assert knock_named(away, "Ann")["state"] == "held"
+            assert "connection" not in knock_named(away, "Ben")
+
+            back = await cs.open()
+            reply = await back.join(rid, "Ann", resume_token=token)
+            assert reply["type"] == "knock_status" and reply["resumed"] is True
+            assert reply["knockId"] == ann_id and reply["state"] == "held"
+            assert reply["message"] == "One minute please" and reply["resumeToken"] == token
+            here = await host.wait_for("knocks", lambda m: m.get("change", {}).get("connection") == "connected")
+            assert [k["knockId"] for k in here["knocks"]][0] == ann_id
+            assert "connection" not in knock_named(here, "Ann")
+            assert not [m for m in host.history if m["type"] == "knocks"
+                        and m.get("change", {}).get("state") == "cancelled"]
+            # the same knock, on the new connection: admitting it lets the new connection in
+            await host.request("admit", knockId=ann_id)
+            joined = await back.wait_for("joined")
+            assert joined["resumeToken"] == token
+            # hosts never saw a knocker's token
+            assert not carries(host, token)
+
+
+@pytest.mark.parametrize("decision", ["admit", "reject", "end_meeting"])
+async def test_a_knock_decided_while_away_is_told_on_resume(settings_factory, auth, decision):
+    async with server(settings_factory, 15) as client:
+        room = await make_room(client, auth, isLocked=True)
+        rid = room["roomId"]
+        async with clients(client) as cs:
+            host = await cs.joined(rid, "Hana", host_key(room))
+            gus = await cs.open()
+            token = (await gus.join(rid, "Gus"))["resumeToken"]
+            queue = await host.wait_for("knocks", lambda m: knock_named(m, "Gus") is not None)
+            kid = knock_named(queue, "Gus")["knockId"]
+            await gus.abort()
+            await host.wait_for("knocks", lambda m: m.get("change", {}).get("connection") == "reconnecting")
+            if decision == "admit":
+                await host.request("admit", knockId=kid)
+            elif decision == "end_meeting":
+                await host.request("end_meeting")
+            else:
+                await host.request("reject", knockId=kid, reason="not today")
+            back = await cs.open()
+            reply = await back.join(rid, "Gus", resume_token=token)
+            if decision == "admit":
+                assert reply["type"] == "joined" and reply["role"] == "guest"
+                joined = await host.wait_for("participant_joined")
+                assert joined["participant"]["participantId"] == reply["participantId"]
+                assert reply["resumeToken"] == token
+            elif decision == "end_meeting":
+                assert reply["type"] == "ended" and reply["reason"] == "meeting_ended"
+                assert not client.server.app[HUB].away_knockers
+            else:
+                assert reply["type"] == "knock_status" and reply["state"] == "rejected"
+                assert reply["knockId"] == kid and reply["reason"] == "not today"
+                assert reply["retryAfter"] > 0 and "resumeToken" not in reply
+                again = await cs.open()
+                with pytest.raises(SignalingErrorReply) as err:
+                    await again.join(rid, "Gus")
+                assert err.value.code == "rejected_recently"
+
+
+async def test_after_the_grace_a_dropped_knock_is_cancelled(settings_factory, auth):
+    async with server(settings_factory, 0.5) as client:
+        room = await make_room(client, auth, isLocked=True)
+        rid = room["roomId"]
+        async with clients(client) as cs:
+            host = await cs.joined(rid, "Hana", host_key(room))
+            gus = await cs.open()
+            token = (await gus.join(rid, "Gus"))["resumeToken"]
+            await host.wait_for("knocks", lambda m: knock_named(m, "Gus") is not None)
+            await gus.abort()
+            gone = await host.wait_for("knocks", lambda m: m.get("change", {}).get("state") == "cancelled",
+                                       timeout=10)
+            assert gone["knocks"] == []
+            assert client.server.app[HUB].graces.pending() == 0 and not client.server.app[HUB].away_knockers
+            back = await cs.open()
+            reply = await back.join(rid, "Gus", resume_token=token)
+            assert reply["type"] == "knock_status" and reply["state"] == "waiting"   # a new knock
+            assert reply["resumeToken"] != token
+
+
+async def test_leave_or_cancel_still_cancels_a_knock_at_once(settings_factory, auth):
+    async with server(settings_factory, 15) as client:
+        room = await make_room(client, auth, isLocked=True)
+        rid = room["roomId"]
+        async with clients(client) as cs:
+            host = await cs.joined(rid, "Hana", host_key(room))
+            for name in ("Ann", "Ben"):
+                c = await cs.open()
+                token = (await c.join(rid, name))["resumeToken"]
+                await host.wait_for("knocks", lambda m: knock_named(m, name) is not None)
+                if name == "Ann":
+                    await c.close()       # sends leave, like the browser on pagehide
+                else:
+                    await c.request("cancel_knock")
+                change = (await host.wait_for("knocks", lambda m: m.get("change", {}).get("state") == "cancelled"
+                                              and m["change"]["displayName"] == name))["change"]
+                assert "connection" not in change
+                back = await cs.open()
+                reply = await back.join(rid, name, resume_token=token)
+                assert reply["type"] == "knock_status" and reply["state"] == "waiting"
+                assert reply["knockId"] != change["knockId"] and "resumed" not in reply
+                await back.close()
+            assert not client.server.app[HUB].away_knockers
+
+
+async def test_a_live_knocker_token_reused_closes_the_old_connection(settings_factory, auth):
+    async with server(settings_factory, 15) as client:
+        room = await make_room(client, auth, isLocked=True)
+        rid = room["roomId"]
+        async with clients(client) as cs:
+            host = await cs.joined(rid, "Hana", host_key(room))
+            gus = await cs.open()
+            first = await gus.join(rid, "Gus")
+            back = await cs.open()
+            reply = await back.join(rid, "Gus", resume_token=first["resumeToken"])
+            assert reply["knockId"] == first["knockId"] and reply["resumed"] is True
+            assert (await gus.wait_for("ended"))["reason"] == "resumed_elsewhere"
+            queue = await host.wait_for("knocks", lambda m: m.get("change", {}).get("connection") == "connected")
+            assert [k["knockId"] for k in queue["knocks"]] == [first["knockId"]]

@@ -110,8 +110,10 @@ export class KnockPanel {
     li.querySelector(".knock-name").textContent = k.displayName;
     li.classList.toggle("held", k.state === "held");
     li.dataset.state = k.state;
+    li.dataset.connection = k.connection || "connected"; // "reconnecting": their websocket dropped, place kept
     const waited = (k.waitedMs || 0) + (Date.now() - this.receivedAt);
-    li.querySelector(".waited").textContent = `waiting ${formatDuration(waited)}`;
+    li.querySelector(".waited").textContent = `waiting ${formatDuration(waited)}`
+      + (k.connection === "reconnecting" ? " · reconnecting…" : "");
     const note = li.querySelector(".held-note");
     note.hidden = k.state !== "held";
     note.textContent = k.state === "held" ? `On hold: “${k.message || ""}”` : "";

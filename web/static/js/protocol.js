@@ -57,7 +57,8 @@ export const ENDED_REASONS = Object.freeze([
 
 /** Message builders: one per client message, fields exactly as documented. */
 export const msg = {
-  // resumeToken: from our own earlier `joined`, to take our place back after a drop
+  // resumeToken: from our own earlier `joined` or pending `knock_status`, to take our place
+  // (in the meeting, or our knock in the waiting queue) back after a drop
   join: (roomName, displayName, key, resumeToken) => ({
     type: CLIENT.JOIN, roomName, displayName, ...(key ? { key } : {}), ...(resumeToken ? { resumeToken } : {}),
   }),

@@ -74,8 +74,9 @@ function resetJoinButton() {
   $("#join").textContent = "Join meeting";
 }
 
-// Our resume token from `joined`: in this module's memory only (not in window.antechamber,
-// not in storage). A page reload sends `leave` on pagehide and joins afresh.
+// Our resume token from `joined` (or from our pending `knock_status` while waiting): in this
+// module's memory only (not in window.antechamber, not in storage). A page reload sends
+// `leave` on pagehide and joins afresh.
 let resumeToken = null;
 
 async function connectAndJoin() {
@@ -91,9 +92,10 @@ async function connectAndJoin() {
   state.reconnectAttempt = 0;
   setConnStatus("");
   try {
-    // Back from a dropped connection: the token (kept in memory only) takes our place back,
-    // without knocking; an expired one is ignored by the server and we join as usual.
-    const resume = state.phase === "meeting" ? resumeToken : null;
+    // Back from a dropped connection: the token (kept in memory only) takes our place back
+    // (in the meeting without knocking; in the waiting room the same knock, same place);
+    // an expired one is ignored by the server and we join (knock) as usual.
+    const resume = state.phase === "meeting" || state.phase === "knocking" ? resumeToken : null;
     await signaling.request(msg.join(roomSlug, state.displayName, key, resume));
   } catch (err) {
     if (err.code === "disconnected") return; // the close handler reconnects
@@ -124,6 +126,7 @@ function onJoinError(err) {
 
 // ---------- signaling events ----------
 signaling.on(SERVER.KNOCK_STATUS, (f) => {
+  if (f.resumeToken) resumeToken = f.resumeToken; // pending knock: keeps our place if the socket drops
   if (state.phase === "meeting" && f.state === "held") leaveMeetingMedia(); // sent back to the waiting room
   if (f.state === "admitted") {
     showWaiting(f);
