@@ -21,16 +21,20 @@ class Frame:
     keyframe: bool
 
 
-def vp8_clip(seconds: float, fps: int = 30, flash_at: float | None = None, size=(320, 240),
-             gop_seconds: float = 2.0, bitrate: int = 400_000) -> list[Frame]:
-    width, height = size
-    enc = av.CodecContext.create("libvpx", "w")
-    enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
+def _video_encoder(codec: str, size: tuple[int, int], fps: int, gop_seconds: float):
+    enc = av.CodecContext.create(codec, "w")
+    enc.width, enc.height, enc.pix_fmt = size[0], size[1], "yuv420p"
     enc.time_base = Fraction(1, fps)
     enc.framerate = fps
-    enc.bit_rate = bitrate
     enc.gop_size = max(1, int(gop_seconds * fps))
-    enc.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    return enc
+
+
+def _moving_square(enc, seconds: float, fps: int, flash_at: float | None, square_top: int,
+                   flush: bool) -> list[Frame]:
+    """Encode a dark picture with a 40-pixel square moving right from `square_top`, one frame
+    all white at `flash_at`; `flush` also takes the packets the encoder still holds at the end."""
+    width, height = enc.width, enc.height
     flash_index = None if flash_at is None else round(flash_at * fps)
     out: list[Frame] = []
     for i in range(int(seconds * fps)):
@@ -39,14 +43,23 @@ def vp8_clip(seconds: float, fps: int = 30, flash_at: float | None = None, size=
             img[:] = 255
         else:
             x = (i * 4) % (width - 40)
-            img[100:140, x:x + 40] = (200, 60, 60)
+            img[square_top:square_top + 40, x:x + 40] = (200, 60, 60)
         frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
         frame.pts = i
         for p in enc.encode(frame):
             out.append(Frame(bytes(p), float(p.pts * enc.time_base), p.is_keyframe))
-    for p in enc.encode(None):
-        out.append(Frame(bytes(p), float(p.pts * enc.time_base), p.is_keyframe))
+    if flush:
+        for p in enc.encode(None):
+            out.append(Frame(bytes(p), float(p.pts * enc.time_base), p.is_keyframe))
     return out
+
+
+def vp8_clip(seconds: float, fps: int = 30, flash_at: float | None = None, size=(320, 240),
+             gop_seconds: float = 2.0, bitrate: int = 400_000) -> list[Frame]:
+    enc = _video_encoder("libvpx", size, fps, gop_seconds)
+    enc.bit_rate = bitrate
+    enc.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    return _moving_square(enc, seconds, fps, flash_at, square_top=100, flush=True)
 
 
 def opus_clip(seconds: float, beep_at: float | None = None, beep_seconds: float = 0.1) -> list[Frame]:
@@ -76,25 +89,7 @@ def opus_clip(seconds: float, beep_at: float | None = None, beep_seconds: float 
 def h264_clip(seconds: float, fps: int = 30, flash_at: float | None = None, size=(320, 240),
               gop_seconds: float = 2.0, profile: str = "baseline") -> list[Frame]:
     """Annex B H.264 with SPS/PPS in every keyframe, as WebRTC senders produce it."""
-    width, height = size
-    enc = av.CodecContext.create("libx264", "w")
-    enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
-    enc.time_base = Fraction(1, fps)
-    enc.framerate = fps
-    enc.gop_size = max(1, int(gop_seconds * fps))
+    enc = _video_encoder("libx264", size, fps, gop_seconds)
     enc.profile = profile
     enc.options = {"preset": "ultrafast", "tune": "zerolatency", "x264-params": "repeat-headers=1:annexb=1"}
-    flash_index = None if flash_at is None else round(flash_at * fps)
-    out: list[Frame] = []
-    for i in range(int(seconds * fps)):
-        img = np.full((height, width, 3), 30, np.uint8)
-        if i == flash_index:
-            img[:] = 255
-        else:
-            x = (i * 4) % (width - 40)
-            img[height // 3:height // 3 + 40, x:x + 40] = (200, 60, 60)
-        frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
-        frame.pts = i
-        for p in enc.encode(frame):
-            out.append(Frame(bytes(p), float(p.pts * enc.time_base), p.is_keyframe))
-    return out
+    return _moving_square(enc, seconds, fps, flash_at, square_top=size[1] // 3, flush=False)
