@@ -204,28 +204,34 @@ asyncio.run(main())
 """
 
 
+def _kill_9_once_grown(script: str, path: Path, blob: Path, *, watched: Path, sizes: int, **popen) -> None:
+    """Run a writer script (args: output path, pickled clips) in a child process and kill -9 it
+    once `watched` has been seen at `sizes` different sizes; it must not exit on its own first."""
+    proc = subprocess.Popen([sys.executable, "-c", script, str(path), str(blob)],
+                            cwd=Path(__file__).resolve().parents[2], **popen)
+    try:
+        deadline = time.monotonic() + 30
+        seen = set()
+        while time.monotonic() < deadline and len(seen) < sizes:
+            assert proc.poll() is None, "writer died on its own"
+            if watched.exists():
+                seen.add(watched.stat().st_size)
+            time.sleep(0.02)
+        assert len(seen) >= sizes, seen
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
 def test_file_cut_by_kill_9_still_plays(tmp_path, clips):
     import pickle
 
     blob = tmp_path / "clips.pkl"
     blob.write_bytes(pickle.dumps(clips["a"]))
     path = tmp_path / "killed.webm"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER_SCRIPT, str(path), str(blob)],
-                            cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        sizes = set()
-        # wait until the header and two clusters (~1 s of media each) are on disk, then kill
-        while time.monotonic() < deadline and len(sizes) < 3:
-            assert proc.poll() is None, "writer died on its own"
-            if path.exists():
-                sizes.add(path.stat().st_size)
-            time.sleep(0.02)
-        assert len(sizes) >= 3, sizes
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.wait(10)
+    # kill once the header and two clusters (~1 s of media each) are on disk
+    _kill_9_once_grown(WRITER_SCRIPT, path, blob, watched=path, sizes=3, stdout=subprocess.PIPE)
     probed = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
                              str(path)], capture_output=True, text=True, timeout=30)
     assert probed.returncode == 0 and sorted(probed.stdout.split()) == ["opus", "vp8"], probed.stderr
@@ -289,21 +295,7 @@ def test_kill_9_after_a_late_track_recovers_both_parts(tmp_path, clips):
     blob.write_bytes(pickle.dumps((clips["a"], clips["late"])))
     path = tmp_path / "parts.mkv"
     part1 = tmp_path / "parts.part1.mkv"
-    proc = subprocess.Popen([sys.executable, "-c", LATE_WRITER_SCRIPT, str(path), str(blob)],
-                            cwd=Path(__file__).resolve().parents[2])
-    try:
-        deadline = time.monotonic() + 30
-        sizes = set()
-        while time.monotonic() < deadline and len(sizes) < 2:   # part 1's header and a cluster
-            assert proc.poll() is None, "writer died on its own"
-            if part1.exists():
-                sizes.add(part1.stat().st_size)
-            time.sleep(0.02)
-        assert len(sizes) >= 2, sizes
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.wait(10)
+    _kill_9_once_grown(LATE_WRITER_SCRIPT, path, blob, watched=part1, sizes=2)   # part 1's header and a cluster
     assert find_parts(path) == [path, part1]
     info = recover(path, "matroska")
     assert info is not None and not info.finalized
