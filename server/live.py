@@ -21,6 +21,9 @@ class LiveMeetings(Protocol):
         """Lock state, config, roles or status changed through REST."""
     async def member_removed(self, room_id: str, member_id: str) -> None:
         """A member was deleted: disconnect them if connected."""
+    async def member_updated(self, room_id: str, member_id: str, base_role: str,
+                             custom_permissions: dict[str, bool]) -> None:
+        """A member's baseRole/customPermissions changed: apply them to a connected member now."""
 
 
 class NoLiveMeetings:
@@ -34,6 +37,10 @@ class NoLiveMeetings:
         return None
 
     async def member_removed(self, room_id: str, member_id: str) -> None:
+        return None
+
+    async def member_updated(self, room_id: str, member_id: str, base_role: str,
+                             custom_permissions: dict[str, bool]) -> None:
         return None
 
 

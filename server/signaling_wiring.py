@@ -162,6 +162,10 @@ class HubLiveMeetings:
     async def member_removed(self, room_id: str, member_id: str) -> None:
         await self.hub.member_removed(room_id, member_id)
 
+    async def member_updated(self, room_id: str, member_id: str, base_role: str,
+                             custom_permissions: dict[str, bool]) -> None:
+        await self.hub.member_updated(room_id, member_id, base_role, custom_permissions)
+
 
 async def _hub_ctx(app: web.Application):
     hub = app[HUB]

@@ -445,6 +445,12 @@ class Hub:
                 self.decide(room, knock, CANCELLED, None, "member_deleted")
                 self._close_session(owner, "member_deleted")
 
+    async def member_updated(self, room_id: str, member_id: str, base_role: str,
+                             custom_permissions: dict[str, bool]) -> None:
+        room = self.rooms.get(room_id)
+        if room is not None:
+            room_control.member_updated(self, room, member_id, base_role, custom_permissions)
+
     async def shutdown(self, reason: str = "server_shutdown") -> None:
         for room in list(self.rooms.values()):
             self.end_room(room, reason)

@@ -55,6 +55,34 @@ def set_permissions(hub: "Hub", room: "LiveRoom", s: "Session", perms: dict[str,
         room.tell_knockers_host_presence()
 
 
+def member_updated(hub: "Hub", room: "LiveRoom", member_id: str, base_role: str,
+                   custom_permissions: dict[str, bool]) -> None:
+    """A member's base role / custom permissions changed (REST): apply them to its live
+    session(s) now, in the meeting or in the waiting room (used when it is admitted)."""
+    role = "host" if base_role == "moderator" else "guest"
+    identity = Identity(role=role, base_role=base_role, member_id=member_id,
+                        custom_permissions=dict(custom_permissions))
+    for s in list(room.participants.values()):
+        if s.identity is None or s.identity.member_id != member_id:
+            continue
+        old_role = s.role
+        s.identity, s.role = identity, role
+        log.info("member permissions seen live", room_id=room.room_id, participant_id=s.sid,
+                 change=f"{old_role} -> {role}")
+        perms = permissions_for(room.info, identity)
+        if perms == s.permissions and old_role == role:
+            continue
+        if perms == s.permissions:     # the role alone changed: still tell the member
+            s.send({"type": "permissions", "role": s.role, "permissions": dict(perms)})
+        set_permissions(hub, room, s, perms)
+        room.broadcast({"type": "participant_updated", "participant": s.public()})
+    for knock in room.waiting.pending():
+        owner = knock.owner
+        if owner is not None and owner.identity is not None and owner.identity.member_id == member_id:
+            owner.identity, owner.role = identity, role
+            owner.permissions = permissions_for(room.info, identity)
+
+
 def change_role(hub: "Hub", room: "LiveRoom", target: "Session", role: str) -> None:
     """promote (role host, base moderator) or demote (role guest, base speaker) for this session."""
     base = "moderator" if role == "host" else "speaker"

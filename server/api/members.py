@@ -122,6 +122,9 @@ async def update_member(request: web.Request) -> web.Response:
     await request.app[STORE].update_member(member)
     log.info("member updated", room_id=room.room_id, member_id=member.member_id,
              change=f"{before} -> name={member.name!r} baseRole={member.base_role}")
+    if spec.baseRole is not None or spec.customPermissions is not None:   # a connected member: at once
+        await request.app[LIVE].member_updated(room.room_id, member.member_id, member.base_role,
+                                               dict(member.custom_permissions or {}))
     return web.json_response(render(request, room, member))
 
 

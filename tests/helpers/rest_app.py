@@ -44,6 +44,10 @@ class RecordingLive:
     async def member_removed(self, room_id: str, member_id: str) -> None:
         return None
 
+    async def member_updated(self, room_id: str, member_id: str, base_role: str,
+                             custom_permissions: dict[str, bool]) -> None:
+        return None
+
 
 @contextlib.asynccontextmanager
 async def running_app(settings: Settings, *, live: Any = None, extra: dict | None = None,

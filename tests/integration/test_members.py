@@ -93,3 +93,60 @@ async def test_members_enter_locked_rooms_and_deleted_links_stop_working(client,
         with pytest.raises(SignalingErrorReply) as exc:
             await (await cs.open()).join(rid, "Mo", forged)
         assert exc.value.code == "invalid_key"
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+async def test_member_edits_reach_a_connected_member_at_once(client, auth):
+    from tests.helpers.signaling import host_key
+
+    room = await make_room(client, auth, isLocked=True)
+    rid = room["roomId"]
+    base = f"/api/v1/rooms/{rid}/members"
+    sam = await (await client.post(base, json={"name": "Sam", "baseRole": "speaker"}, headers=auth)).json()
+    async with clients(client) as cs:
+        host = await cs.joined(rid, "Hana", host_key(room))
+        samc = await cs.open()
+        joined = await samc.join(rid, "Sam", _key(sam))
+        sid = joined["participantId"]
+        assert joined["role"] == "guest" and "knocks" not in joined
+        gus = await cs.knocking(rid, "Gus")
+        await host.wait_for("knocks", lambda m: m["knocks"])
+        with pytest.raises(SignalingErrorReply) as exc:
+            await samc.request("admit", knockId="k_nobody")
+        assert exc.value.code == "forbidden"
+
+        # promoted to moderator through REST: at once, without rejoining
+        resp = await client.put(f"{base}/{sam['memberId']}", json={"baseRole": "moderator"}, headers=auth)
+        assert resp.status == 200, await resp.text()
+        perms = await samc.wait_for("permissions")
+        assert perms["role"] == "host" and perms["permissions"]["canKickParticipants"] is True
+        knocks = await samc.wait_for("knocks")
+        assert [k["displayName"] for k in knocks["knocks"]] == ["Gus"]
+        for c in (host, samc):
+            upd = await c.wait_for("participant_updated", lambda m: m["participant"]["participantId"] == sid)
+            assert upd["participant"]["role"] == "host"
+        await samc.request("admit", knockId=knocks["knocks"][0]["knockId"])   # the new power works
+        await gus.wait_for("joined")
+
+        # back to speaker, without chat: the member loses both at once
+        resp = await client.put(f"{base}/{sam['memberId']}", headers=auth,
+                                json={"baseRole": "speaker", "customPermissions": {"canWriteChat": False}})
+        assert resp.status == 200
+        perms = await samc.wait_for("permissions", lambda m: m["role"] == "guest")
+        assert perms["permissions"]["canKickParticipants"] is False
+        assert perms["permissions"]["canWriteChat"] is False
+        upd = await gus.wait_for("participant_updated", lambda m: m["participant"]["participantId"] == sid
+                                 and m["participant"]["role"] == "guest")
+        assert upd["participant"]["displayName"] == "Sam"
+        with pytest.raises(SignalingErrorReply) as exc:
+            await samc.request("chat", text="hello?")
+        assert exc.value.code == "forbidden"
+        with pytest.raises(SignalingErrorReply) as exc:
+            await samc.request("kick", participantId=gus.participant_id)
+        assert exc.value.code == "forbidden"
+        # a name-only edit changes nothing live
+        before = len(samc.history)
+        resp = await client.put(f"{base}/{sam['memberId']}", json={"name": "Samuel"}, headers=auth)
+        assert resp.status == 200
+        await samc.request("ping")
+        assert not [m for m in samc.history[before:] if m["type"] in ("permissions", "participant_updated")]
