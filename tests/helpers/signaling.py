@@ -92,6 +92,16 @@ async def clients(client: TestClient) -> AsyncIterator[Clients]:
 
 
 @contextlib.asynccontextmanager
+async def room_with_host(client: TestClient, auth: dict[str, str], **body: Any
+                         ) -> AsyncIterator[tuple[str, Clients, SignalingClient]]:
+    """A room made through REST (with `body`) and "Hana" joined as its host: the room id, the
+    clients (closed at the end) and the host's client."""
+    room = await make_room(client, auth, **body)
+    async with clients(client) as cs:
+        yield room["roomId"], cs, await cs.joined(room["roomId"], "Hana", host_key(room))
+
+
+@contextlib.asynccontextmanager
 async def serve(settings) -> AsyncIterator[TestClient]:
     """A real server on 127.0.0.1 with these settings (for tests that need other limits)."""
     from aiohttp.test_utils import TestServer

@@ -26,7 +26,7 @@ from tests.helpers.media_peers import (
     publish_over_signaling,
 )
 from tests.helpers.server_process import ServerProcess
-from tests.helpers.signaling import clients, host_key, make_room
+from tests.helpers.signaling import clients, host_key, make_room, room_with_host
 
 pytestmark = pytest.mark.timeout(120)
 R = "/api/v1/recordings"
@@ -138,10 +138,7 @@ async def test_sigkill_of_the_real_server_process_while_recording(tmp_path):
 
 
 async def test_hosts_record_over_the_websocket_and_guests_cannot(client, auth):
-    room = await make_room(client, auth)
-    rid = room["roomId"]
-    async with clients(client) as cs:
-        host = await cs.joined(rid, "Hana", host_key(room))
+    async with room_with_host(client, auth) as (rid, cs, host):
         guest = await cs.joined(rid, "Gus")
         with pytest.raises(Exception) as refused:
             await guest.request("start_recording", timeout=10)

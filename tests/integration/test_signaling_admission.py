@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from signaling.client import SignalingErrorReply
-from tests.helpers.signaling import clients, host_key, hub, make_room, serve, store
+from tests.helpers.signaling import clients, host_key, hub, make_room, room_with_host, serve, store
 
 
 @pytest.fixture
@@ -14,10 +14,7 @@ def store_kind() -> str:
 
 
 async def test_unlocked_room_guest_enters_at_once_and_rosters_stay_in_step(client, auth):
-    room = await make_room(client, auth)
-    rid = room["roomId"]
-    async with clients(client) as cs:
-        host = await cs.joined(rid, "Hana", host_key(room))
+    async with room_with_host(client, auth) as (rid, cs, host):
         guest = await cs.open()
         joined = await guest.join(rid, "Gus")
         assert joined["type"] == "joined" and joined["role"] == "guest"
@@ -63,10 +60,7 @@ async def test_locked_room_knock_admit_with_two_hosts(client, auth):
 
 
 async def test_reject_with_reason_and_cooldown(client, auth):
-    room = await make_room(client, auth, isLocked=True)
-    rid = room["roomId"]
-    async with clients(client) as cs:
-        host = await cs.joined(rid, "Hana", host_key(room))
+    async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
         guest = await cs.knocking(rid, "Gus")
         knock = (await host.wait_for("knocks", lambda m: m["knocks"]))["knocks"][0]
         await host.request("reject", knockId=knock["knockId"], reason="not today")
@@ -84,10 +78,7 @@ async def test_reject_with_reason_and_cooldown(client, auth):
 
 
 async def test_hold_then_admit_and_hold_then_reject(client, auth):
-    room = await make_room(client, auth, isLocked=True)
-    rid = room["roomId"]
-    async with clients(client) as cs:
-        host = await cs.joined(rid, "Hana", host_key(room))
+    async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
         g1 = await cs.knocking(rid, "Gus")
         g2 = await cs.knocking(rid, "Gia")
         knocks = (await host.wait_for("knocks", lambda m: len(m["knocks"]) == 2))["knocks"]
@@ -105,10 +96,7 @@ async def test_hold_then_admit_and_hold_then_reject(client, auth):
 
 
 async def test_admit_all_and_cancel_and_tab_close(client, auth):
-    room = await make_room(client, auth, isLocked=True)
-    rid = room["roomId"]
-    async with clients(client) as cs:
-        host = await cs.joined(rid, "Hana", host_key(room))
+    async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
         g1 = await cs.knocking(rid, "A")
         g2 = await cs.knocking(rid, "B")
         g3 = await cs.knocking(rid, "C")
@@ -152,10 +140,7 @@ async def test_knock_without_host_waits_and_host_sees_queue_on_arrival(client, a
 
 
 async def test_unlock_admits_everyone_waiting_and_lock_affects_only_future(client, auth):
-    room = await make_room(client, auth, isLocked=True)
-    rid = room["roomId"]
-    async with clients(client) as cs:
-        host = await cs.joined(rid, "Hana", host_key(room))
+    async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
         g1 = await cs.knocking(rid, "A")
         g2 = await cs.knocking(rid, "B")
         await host.wait_for("knocks", lambda m: len(m["knocks"]) == 2)

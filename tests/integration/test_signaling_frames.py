@@ -12,7 +12,7 @@ import msgpack
 import pytest
 
 from server.appkeys import CREDENTIALS
-from tests.helpers.signaling import clients, host_key, hub, make_room, serve, viewer_key
+from tests.helpers.signaling import clients, host_key, hub, make_room, room_with_host, serve, viewer_key
 
 
 @pytest.fixture
@@ -38,10 +38,7 @@ BAD_FRAMES = [
 
 @pytest.mark.parametrize("use_msgpack", [False, True])
 async def test_bad_frames_get_an_error_and_leave_everything_usable(client, auth, use_msgpack):
-    room = await make_room(client, auth)
-    rid = room["roomId"]
-    async with clients(client) as cs:
-        host = await cs.joined(rid, "Hana", host_key(room))
+    async with room_with_host(client, auth) as (rid, cs, host):
         guest = await cs.joined(rid, "Gus", use_msgpack=use_msgpack)
         await host.wait_for("participant_joined")
         for frame, code in BAD_FRAMES:
@@ -103,10 +100,7 @@ def _ws_frame(text: str) -> bytes:
 
 
 async def test_a_client_that_never_reads_is_dropped_without_stalling_the_room(client, auth):
-    room = await make_room(client, auth)
-    rid = room["roomId"]
-    async with clients(client) as cs:
-        host = await cs.joined(rid, "Hana", host_key(room))
+    async with room_with_host(client, auth) as (rid, cs, host):
         other = await cs.joined(rid, "Olga")
         reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
         key = base64.b64encode(os.urandom(16)).decode()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from signaling.client import SignalingErrorReply
-from tests.helpers.signaling import clients, host_key, hub, make_room, store, until, viewer_key
+from tests.helpers.signaling import clients, host_key, hub, make_room, room_with_host, store, until, viewer_key
 
 
 @pytest.fixture
@@ -14,10 +14,7 @@ def store_kind() -> str:
 
 
 async def test_kick_then_rejoin_must_knock_in_locked_room(client, auth):
-    room = await make_room(client, auth, isLocked=True)
-    rid = room["roomId"]
-    async with clients(client) as cs:
-        host = await cs.joined(rid, "Hana", host_key(room))
+    async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
         guest, joined = await cs.admitted(host, rid, "Gus")
         await host.request("kick", participantId=joined["participantId"], reason="be nice")
         ended = await guest.wait_for("ended")
@@ -63,10 +60,7 @@ async def test_send_to_waiting_room_and_readmit(client, auth):
 
 
 async def test_mute_and_self_unmute(client, auth):
-    room = await make_room(client, auth)
-    rid = room["roomId"]
-    async with clients(client) as cs:
-        host = await cs.joined(rid, "Hana", host_key(room))
+    async with room_with_host(client, auth) as (rid, cs, host):
         guest = await cs.joined(rid, "Gus")
         await host.request("mute", participantId=guest.participant_id, kind="audio")
         for c in (host, guest):
@@ -79,10 +73,7 @@ async def test_mute_and_self_unmute(client, auth):
 
 
 async def test_promote_and_demote(client, auth):
-    room = await make_room(client, auth, isLocked=True)
-    rid = room["roomId"]
-    async with clients(client) as cs:
-        host = await cs.joined(rid, "Hana", host_key(room))
+    async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
         g, _ = await cs.admitted(host, rid, "Gus")
         waiting = await cs.knocking(rid, "Wanda")
         await host.request("promote", participantId=g.participant_id)
@@ -106,10 +97,7 @@ async def test_promote_and_demote(client, auth):
 
 
 async def test_end_meeting_ends_everyone_and_rejects_knocks(client, auth):
-    room = await make_room(client, auth, isLocked=True)
-    rid = room["roomId"]
-    async with clients(client) as cs:
-        host = await cs.joined(rid, "Hana", host_key(room))
+    async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
         viewer = await cs.joined(rid, "Vera", viewer_key(client, rid))
         knocker = await cs.knocking(rid, "Gus")
         await host.wait_for("knocks", lambda m: m["knocks"])
@@ -126,10 +114,7 @@ async def test_end_meeting_ends_everyone_and_rejects_knocks(client, auth):
 
 
 async def test_chat_reaches_readers_and_respects_config(client, auth):
-    room = await make_room(client, auth)
-    rid = room["roomId"]
-    async with clients(client) as cs:
-        host = await cs.joined(rid, "Hana", host_key(room))
+    async with room_with_host(client, auth) as (rid, cs, host):
         viewer = await cs.joined(rid, "Vera", viewer_key(client, rid))
         guest = await cs.joined(rid, "Gus")
         await guest.request("chat", text="hello ✓")
@@ -153,10 +138,7 @@ async def test_chat_reaches_readers_and_respects_config(client, auth):
 
 
 async def test_rest_delete_room_ends_the_live_meeting(client, auth):
-    room = await make_room(client, auth, isLocked=True)
-    rid = room["roomId"]
-    async with clients(client) as cs:
-        host = await cs.joined(rid, "Hana", host_key(room))
+    async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
         knocker = await cs.knocking(rid, "Gus")
         await host.wait_for("knocks", lambda m: m["knocks"])
         resp = await client.delete(f"/api/v1/rooms/{rid}?withMeeting=force", headers=auth)
@@ -180,10 +162,7 @@ async def test_deleting_a_room_with_no_meeting_tells_the_waiting_guests(client, 
 
 
 async def test_scheduled_deletion_happens_when_the_meeting_ends(client, auth):
-    room = await make_room(client, auth)
-    rid = room["roomId"]
-    async with clients(client) as cs:
-        host = await cs.joined(rid, "Hana", host_key(room))
+    async with room_with_host(client, auth) as (rid, cs, host):
         resp = await client.delete(f"/api/v1/rooms/{rid}?withMeeting=when_meeting_ends", headers=auth)
         assert resp.status == 202, await resp.text()
         assert await store(client).get_room(rid) is not None

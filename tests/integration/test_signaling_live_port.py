@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.signaling import clients, host_key, hub, make_room, serve
+from tests.helpers.signaling import clients, host_key, hub, make_room, room_with_host, serve
 
 
 @pytest.fixture
@@ -13,10 +13,7 @@ def store_kind() -> str:
 
 
 async def test_rest_close_turns_waiting_knocks_away(client, auth):
-    room = await make_room(client, auth, isLocked=True)
-    rid = room["roomId"]
-    async with clients(client) as cs:
-        host = await cs.joined(rid, "Hana", host_key(room))
+    async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
         guest = await cs.knocking(rid, "Gus")
         await host.wait_for("knocks", lambda m: m["knocks"])
         resp = await client.put(f"/api/v1/rooms/{rid}/status", json={"status": "closed"}, headers=auth)
@@ -48,10 +45,7 @@ async def test_rest_role_overrides_reach_connected_participants(client, auth):
 async def test_domain_events_for_webhooks(client, auth):
     seen: list[tuple[str, dict]] = []
     hub(client).events.subscribe(lambda name, data: seen.append((name, data)))
-    room = await make_room(client, auth, isLocked=True)
-    rid = room["roomId"]
-    async with clients(client) as cs:
-        host = await cs.joined(rid, "Hana", host_key(room))
+    async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
         guest, _ = await cs.admitted(host, rid, "Gus")
         await host.request("end_meeting")
         await guest.wait_closed()
