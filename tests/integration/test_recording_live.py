@@ -29,6 +29,19 @@ async def wait_until(predicate, timeout: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
+async def alice_publishes(app, sfu: MediaService, alice: PeerClient, room_id: str, colour: str):
+    """Store the room, have alice publish a tone and a solid `colour` into its SFU room, and wait
+    until both reach the SFU: the media room."""
+    await app[STORE].create_room(Room(room_id=room_id, creation_date=1))
+    room = sfu.open_room(room_id)
+    await join_room(room, alice)
+    await publish(room, alice, {"microphone": ToneTrack(), "camera": SolidColourTrack(COLOURS[colour])})
+    await wait_until(lambda: len(room.publications()) == 2
+                     and all(room.pubs[p.publication_id].frames_in > 3 for p in room.publications()),
+                     20, "alice's media")
+    return room
+
+
 async def test_rest_start_stop_with_a_live_meeting(settings_factory, auth, tmp_path):
     sfu = MediaService(MediaConfig(loopback_candidates=True))
     announced: list[tuple[str, dict]] = []
@@ -41,13 +54,7 @@ async def test_rest_start_stop_with_a_live_meeting(settings_factory, auth, tmp_p
     alice = PeerClient("alice", decode=False)
     try:
         async with running_app(settings, extra={RECORDING_MEDIA: port}) as (client, app, _):
-            await app[STORE].create_room(Room(room_id="live-room", creation_date=1))
-            room = sfu.open_room("live-room")
-            await join_room(room, alice)
-            await publish(room, alice, {"microphone": ToneTrack(), "camera": SolidColourTrack(COLOURS["green"])})
-            await wait_until(lambda: len(room.publications()) == 2
-                             and all(room.pubs[p.publication_id].frames_in > 3 for p in room.publications()),
-                             20, "alice's media")
+            room = await alice_publishes(app, sfu, alice, "live-room", "green")
 
             resp = await client.post(R, headers=auth, json={"roomId": "live-room"})
             assert resp.status == 201, await resp.text()
@@ -125,13 +132,7 @@ async def test_full_disk_fails_the_recording_and_the_meeting_goes_on(settings_fa
     try:
         async with running_app(settings_factory(), extra={RECORDING_MEDIA: SfuRecordingMedia(sfu)}) as (client, app, _):
             app[RECORDINGS].dir = tiny_disk
-            await app[STORE].create_room(Room(room_id="full-room", creation_date=1))
-            room = sfu.open_room("full-room")
-            await join_room(room, alice)
-            await publish(room, alice, {"microphone": ToneTrack(), "camera": SolidColourTrack(COLOURS["red"])})
-            await wait_until(lambda: len(room.publications()) == 2
-                             and all(room.pubs[p.publication_id].frames_in > 3 for p in room.publications()),
-                             20, "alice's media")
+            room = await alice_publishes(app, sfu, alice, "full-room", "red")
             rid = (await (await client.post(R, headers=auth, json={"roomId": "full-room"})).json())["recordingId"]
             svc = app[RECORDINGS]
             await wait_until(lambda: svc.active_for_room("full-room") is None, 30, "the disk to fill up")
@@ -157,13 +158,7 @@ async def test_slow_finalizing_stays_ending_then_completes(settings_factory, aut
     alice = PeerClient("alice", decode=False)
     try:
         async with running_app(settings_factory(), extra={RECORDING_MEDIA: SfuRecordingMedia(sfu)}) as (client, app, _):
-            await app[STORE].create_room(Room(room_id="slow-room", creation_date=1))
-            room = sfu.open_room("slow-room")
-            await join_room(room, alice)
-            await publish(room, alice, {"microphone": ToneTrack(), "camera": SolidColourTrack(COLOURS["blue"])})
-            await wait_until(lambda: len(room.publications()) == 2
-                             and all(room.pubs[p.publication_id].frames_in > 3 for p in room.publications()),
-                             20, "alice's media")
+            room = await alice_publishes(app, sfu, alice, "slow-room", "blue")
             rid = (await (await client.post(R, headers=auth, json={"roomId": "slow-room"})).json())["recordingId"]
             t0 = time.monotonic()
             while time.monotonic() < t0 + 1.5:
@@ -193,13 +188,7 @@ async def test_deleting_the_room_with_recordings_force_stops_then_deletes_the_ac
     alice = PeerClient("alice", decode=False)
     try:
         async with running_app(settings, extra={RECORDING_MEDIA: port}) as (client, app, _):
-            await app[STORE].create_room(Room(room_id="doomed-room", creation_date=1))
-            room = sfu.open_room("doomed-room")
-            await join_room(room, alice)
-            await publish(room, alice, {"microphone": ToneTrack(), "camera": SolidColourTrack(COLOURS["green"])})
-            await wait_until(lambda: len(room.publications()) == 2
-                             and all(room.pubs[p.publication_id].frames_in > 3 for p in room.publications()),
-                             20, "alice's media")
+            room = await alice_publishes(app, sfu, alice, "doomed-room", "green")
             resp = await client.post(R, headers=auth, json={"roomId": "doomed-room"})
             assert resp.status == 201, await resp.text()
             rid = (await resp.json())["recordingId"]
