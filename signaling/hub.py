@@ -297,6 +297,8 @@ class Hub:
     def admit(self, room: LiveRoom, knock_id: str, by: Session | None) -> None:
         knock = room.waiting.get(knock_id)
         owner = knock.owner
+        if owner is not None and not owner.can("canJoinMeeting"):   # a role override changed meanwhile
+            raise Forbidden("this room's roles no longer let that guest join meetings")
         if not admission.has_room_for(room.info, owner.role if owner else "guest", room.counts()):
             raise RoomFull("the room is full: nobody else can be let in")
         self.decide(room, knock, ADMITTED, by)
@@ -342,6 +344,10 @@ class Hub:
         admitted = 0
         for knock in room.waiting.pending():
             role = knock.owner.role if knock.owner else "guest"
+            if knock.owner is not None and not knock.owner.can("canJoinMeeting"):
+                if reject_rest:     # unlocking: nobody stays queued in an open room
+                    self.decide(room, knock, REJECTED, by, "forbidden")
+                continue
             if admission.has_room_for(room.info, role, room.counts()):
                 self.decide(room, knock, ADMITTED, by)
                 admitted += 1

@@ -35,6 +35,10 @@ def apply_room_info(hub: "Hub", room: "LiveRoom", info: RoomInfo, by: "Session |
     for s in list(room.participants.values()):
         if s.identity is not None:
             set_permissions(hub, room, s, permissions_for(info, s.identity))
+    for knock in room.waiting.pending():     # what they may do once admitted (canJoinMeeting...)
+        owner = knock.owner
+        if owner is not None and owner.identity is not None:
+            owner.permissions = permissions_for(info, owner.identity)
     room.broadcast(room.room_message())
     if info.status == "closed" and old.status != "closed":
         for knock in room.waiting.pending():
