@@ -121,8 +121,9 @@ def tap_receiver(
     sink = _FrameSink(on_frame, on_end)
 
     async def receive(parameters: Any) -> None:
-        if getattr(r, _R + "started"):
-            return
+        # aiortc calls this after every negotiation in which the m-line receives:
+        # the first call starts the receiver, later ones apply what the new offer
+        # says (payload types, and the SSRCs of a new track on the same m-line)
         codecs = getattr(r, _R + "codecs")
         for codec in parameters.codecs:
             codecs[codec.payloadType] = codec
@@ -130,9 +131,11 @@ def tap_receiver(
         for encoding in parameters.encodings:
             if encoding.rtx:
                 rtx[encoding.rtx.ssrc] = encoding.ssrc
+        getattr(r, _R + "transport")._register_rtp_receiver(r, parameters)
+        if getattr(r, _R + "started"):
+            return
         setattr(r, _R + "decoder_queue", sink)
         setattr(r, _R + "decoder_thread", _NoThread())
-        getattr(r, _R + "transport")._register_rtp_receiver(r, parameters)
         setattr(r, _R + "rtcp_task", asyncio.ensure_future(r._run_rtcp()))
         setattr(r, _R + "started", True)
 
@@ -147,6 +150,11 @@ def tap_receiver(
             await handle(packet, arrival_time_ms)
 
         r._handle_rtp_packet = _handle_rtp_packet
+
+
+def reset_timestamps(receiver: RTCRtpReceiver) -> None:
+    """Unwrap RTP timestamps afresh (a new publication on an already tapped receiver)."""
+    setattr(receiver, _R + "timestamp_mapper", _Unwrapper())
 
 
 def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:

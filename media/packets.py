@@ -132,6 +132,8 @@ class PacketSubscription:
         self._seq_offset: Optional[int] = None
         self._last_out_seq: Optional[int] = None
         self._ts_offset = random.getrandbits(32)
+        self._last_ts: Optional[int] = None
+        self._rebase_ts = False
         self._history: list[Optional[tuple[int, bytes]]] = [None] * HISTORY
         self._packets = 0
         self._octets = 0
@@ -167,6 +169,13 @@ class PacketSubscription:
             self._seq_offset = None
             self._need_keyframe()
 
+    def new_stream(self) -> None:
+        """The publisher's SSRC changed (a new track on its m-line): keep our sequence
+        numbers and timestamps continuous and start over on a keyframe."""
+        self._seq_offset = None
+        self._rebase_ts = self._last_ts is not None
+        self.resync()
+
     def detach(self) -> None:
         self._need_keyframe = _noop
 
@@ -190,7 +199,12 @@ class PacketSubscription:
             next_seq = random.getrandbits(15) if self._last_out_seq is None else (self._last_out_seq + 1) & 0xFFFF
             self._seq_offset = (next_seq - seq_in) & 0xFFFF
         seq = (seq_in + self._seq_offset) & 0xFFFF
+        if self._rebase_ts and self._last_ts is not None:
+            step = 960 if self.kind == "audio" else 3000  # about one frame later
+            self._ts_offset = (self._last_ts + step - packet.timestamp) & 0xFFFFFFFF
+        self._rebase_ts = False
         ts = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
+        self._last_ts = ts
         body = self._mid_element
         if self._abs_id:  # 6.18 fixed-point seconds
             v = int(now * 262144) & 0xFFFFFF

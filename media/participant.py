@@ -20,6 +20,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.sdp import candidate_from_sdp
 
 from .forwarding import ForwardTrack, attach_sender, packer_for
+from .inbound import InboundSlot
 from .ice import prepare_gathering, rtc_configuration, want_loopback
 from .packets import IdleTrack, PacketSubscription
 from .ports import BadDescription, IceFailed, Listener, MediaConfig, NotAllowed, SubscribeOffer, WrongState
@@ -56,6 +57,14 @@ def codec_capabilities(kind: str, codec: RTCRtpCodecParameters) -> list[Any]:
     return out
 
 
+def _same_codec(a: RTCRtpCodecParameters, b: Optional[RTCRtpCodecParameters]) -> bool:
+    """Could a subscriber of `b` keep decoding `a`? (payload type numbers aside)"""
+    if b is None or a.mimeType.lower() != b.mimeType.lower():
+        return False
+    key = "profile-level-id"
+    return a.mimeType.lower() != "video/h264" or a.parameters.get(key) == b.parameters.get(key)
+
+
 def _ignore() -> None:
     return None
 
@@ -70,6 +79,7 @@ class MediaParticipant:
         self.publish_pc: Optional[RTCPeerConnection] = None
         self.subscribe_pc: Optional[RTCPeerConnection] = None
         self.publications: dict[str, Publication] = {}  # mid -> publication
+        self._slots: dict[str, InboundSlot] = {}  # mid -> its receiver's tap (publish connection)
         self.subscriptions: dict[str, Subscription] = {}  # publication id -> subscription
         self.closed = False
         self._loopback = want_loopback(self.config.loopback_candidates)
@@ -159,32 +169,50 @@ class MediaParticipant:
             except Exception as exc:
                 raise BadDescription(f"offer rejected: {exc}") from None
             await self._flush_candidates("publish", pc)
-            added: list[tuple[Publication, RTCRtpTransceiver]] = []
             for t in pc.getTransceivers():
-                if t.mid in mids and t.mid not in self.publications:
-                    source = mids[t.mid]
-                    pub = Publication(
-                        f"{self.id}-{source}-{next(_counter)}", self.id, source, t.kind, t.receiver,
-                        self.config, self.room.on_audio_level, self.room.on_publication_ended,
-                    )
-                    self.publications[t.mid] = pub
-                    added.append((pub, t))
+                if t.mid is not None and t.mid not in self._slots:
+                    self._slots[t.mid] = InboundSlot(t.receiver)  # tapped before it starts
                 if t.mid in mids:
                     t._codecs = self._usable_codecs(t._codecs)
-            removed = [mid for mid in self.publications if mid not in mids]
             self._prepare(pc)
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
-            for pub, t in added:
+            self._apply_publish(pc, mids)
+            return pc.localDescription.sdp
+
+    def _apply_publish(self, pc: RTCPeerConnection, mids: Mapping[str, str]) -> None:
+        """Bring the publications in line with the negotiated m-lines: a publication
+        per sending m-line; one that stopped sending, carries another source or
+        changed codec ends (and a new one starts)."""
+        added: list[Publication] = []
+        for t in pc.getTransceivers():
+            current = self.publications.get(t.mid) if t.mid is not None else None
+            source = mids.get(t.mid) if t.mid is not None else None
+            codec = rtx = None
+            if source is not None:
                 codec = next(c for c in t._codecs if c.name.lower() != "rtx")
                 rtx = next((c.payloadType for c in t._codecs
                             if c.name.lower() == "rtx" and c.parameters.get("apt") == codec.payloadType), None)
-                pub.with_codec(codec, rtx)
-                self._log.info("publication added", publication=pub.id, source=pub.source, codec=pub.codec.mimeType)
-                self.room.add_publication(pub)
-            for mid in removed:
-                self.room.remove_publication(self.publications.pop(mid))
-            return pc.localDescription.sdp
+            if current is not None:
+                if source == current.source and codec is not None and _same_codec(codec, current.codec):
+                    current.with_codec(codec, rtx)  # payload types may be renumbered
+                    continue
+                self._log.info("publication ended by renegotiation", publication=current.id, mid=t.mid,
+                               change=f"{current.source} -> {source or 'not sending'}")
+                self.room.remove_publication(current)  # forgets it here and in its slot
+            if source is None or codec is None:
+                continue
+            pub = Publication(
+                f"{self.id}-{source}-{next(_counter)}", self.id, source, t.kind, t.receiver,
+                self.config, self.room.on_audio_level, self.room.on_publication_ended,
+            )
+            pub.with_codec(codec, rtx)
+            self.publications[t.mid] = pub
+            self._slots[t.mid].attach(pub)
+            added.append(pub)
+        for pub in added:
+            self._log.info("publication added", publication=pub.id, source=pub.source, codec=pub.codec.mimeType)
+            self.room.add_publication(pub)
 
     def _usable_codecs(self, codecs: list[RTCRtpCodecParameters]) -> list[RTCRtpCodecParameters]:
         usable = [c for c in codecs if codec_allowed(c.mimeType, c.parameters, self.config.video_codecs)]
@@ -197,6 +225,9 @@ class MediaParticipant:
         for mid, p in list(self.publications.items()):
             if p is pub:
                 del self.publications[mid]
+                slot = self._slots.get(mid)
+                if slot is not None:
+                    slot.detach(pub)
 
     # --- subscribe ---
 
@@ -322,5 +353,6 @@ class MediaParticipant:
             if pc is not None:
                 await pc.close()
         self.subscriptions.clear()
+        self._slots.clear()
         self.publish_pc = self.subscribe_pc = None
         self._log.info("participant media closed")

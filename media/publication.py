@@ -1,4 +1,11 @@
-"""One published track: fans its encoded frames out to subscriptions and sinks."""
+"""One published track: fans its encoded frames out to subscriptions and sinks.
+
+It is fed by the `InboundSlot` of the m-line that carries it (media/inbound.py);
+a publication lives from the m-line starting to send until it stops (inactive,
+rejected, reused for another source) or the participant leaves. A new SSRC on
+the same m-line (a new track on a reused transceiver) continues the same
+publication: subscribers are re-based and get a keyframe.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from aiortc.rtp import unwrap_rtx
 
-from .forwarding import ForwardTrack, send_pli, tap_receiver
+from .forwarding import ForwardTrack, send_pli
 from .keyframes import KeyframeRequester
 from .packets import PacketSubscription
 from .ports import EncodedFrame, FrameSink, MediaConfig, PublicationInfo
@@ -54,7 +61,6 @@ class Publication:
             min_interval=config.keyframe_min_interval,
             retry_interval=config.keyframe_retry_interval,
         )
-        tap_receiver(receiver, self._on_frame, self._on_end, self._on_rtp)
 
     @property
     def info(self) -> PublicationInfo:
@@ -73,14 +79,15 @@ class Publication:
         self.codec = codec
         self._rtx_pt = rtx_pt
 
-    # --- receive path (event loop, per packet / per frame) ---
+    # --- receive path (event loop, per packet / per frame; called by its InboundSlot) ---
 
-    def _on_rtp(self, packet: Any) -> Any:
+    def on_rtp(self, packet: Any) -> Any:
         codec = self.codec
         if codec is None:
             return None
         if packet.payload_type == codec.payloadType:
-            self.media_ssrc = packet.ssrc
+            if packet.ssrc != self.media_ssrc:
+                self._new_stream(packet.ssrc)
             if self.kind == "audio" and not self.muted:
                 level = packet.extensions.audio_level
                 if level is not None:
@@ -93,12 +100,24 @@ class Publication:
             self._forward(packet)
         return None
 
+    def _new_stream(self, ssrc: int) -> None:
+        """The first packet, or the publisher put a new source (SSRC) on the m-line."""
+        previous, self.media_ssrc = self.media_ssrc, ssrc
+        if previous is None:
+            return
+        log.info("publication %s: SSRC %d -> %d", self.id, previous, ssrc)
+        for sub in self.packet_subscribers.values():
+            sub.new_stream()
+        for track in self.subscribers.values():
+            track.resync()
+        self.request_keyframe()
+
     def _forward(self, packet: Any) -> None:
         now = time.time()
         for sub in list(self.packet_subscribers.values()):
             sub.forward(packet, now)
 
-    def _on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None:
+    def on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None:
         if self.muted or self.closed:
             return
         if self.codec is not None and codec.payloadType != self.codec.payloadType:
@@ -114,7 +133,7 @@ class Publication:
             except Exception:
                 log.exception("frame sink failed")
 
-    def _on_end(self) -> None:
+    def on_end(self) -> None:
         if not self.closed:
             self._on_ended(self)
 

@@ -61,8 +61,8 @@ def assign_sources(
         if media.kind not in ("audio", "video"):
             continue
         mid = media.rtp.muxId
-        if (media.direction or "sendrecv") not in SENDING:
-            continue
+        if (media.direction or "sendrecv") not in SENDING or media.port == 0:
+            continue  # inactive / recvonly, or rejected (port 0): not published
         track_id = media.msid.split(" ")[-1] if media.msid else None
         source = labels.get(mid) or (labels.get(track_id) if track_id else None)
         if source is None:

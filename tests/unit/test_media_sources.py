@@ -77,3 +77,11 @@ def test_h264_accepted_only_when_configured():
 def test_garbage_is_a_bad_description(text):
     with pytest.raises(BadDescription):
         parse_offer(text)
+
+
+def test_inactive_recvonly_and_rejected_m_lines_publish_nothing():
+    rejected = m("video", "3").replace("m=video 9 ", "m=video 0 ", 1)
+    d = parse_offer(offer(m("audio", "0", direction="inactive"), m("video", "1", direction="recvonly"),
+                          m("video", "2"), rejected))
+    # only mid 2 sends: it is the camera even though two video m-lines are unlabelled
+    assert assign_sources(d, {"3": "screen"}, ALL, ("VP8",)) == {"2": "camera"}
