@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, then runs the whole test suite.
-#   - Debian packages: chromium (browser tests), ffmpeg (ffprobe/ffmpeg read recordings back),
+#   - Debian packages: chromium and firefox-esr (browser tests), ffmpeg (ffprobe/ffmpeg read recordings back),
 #     redis-server when no Redis answers on 127.0.0.1:6379 (the tests then start their own)
 #   - the project with its test extras (pip)
 # Extra arguments go to pytest, e.g.  bash tests/run.sh -k knock
@@ -24,6 +24,7 @@ PY
 
 need=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/firefox-esr ] || need+=(firefox-esr)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 if ! redis_up && ! command -v redis-server >/dev/null 2>&1; then need+=(redis-server); fi
 if [ ${#need[@]} -gt 0 ]; then
