@@ -161,6 +161,36 @@ async def test_firefox_guest_and_a_python_host_see_each_other(server, firefox, p
     assert ff.errors == [], ff.errors
 
 
+async def test_firefox_reconnects_by_itself_after_the_websocket_drops(server, firefox, python_host):
+    """The websocket drops: Firefox resumes its place (same participant, resumeToken) and
+    media flows again both ways on the new connections."""
+    room = server.create_room(roomName="Firefox reconnect", isLocked=False)
+    sig, peer = await python_host(server, room, publish=True)
+    assert peer is not None
+    ff = firefox
+    ctx = await ff.new_tab()
+    await _join(ff, ctx, guest_url(room), "Rita Reconnect")
+    await _in_meeting(ff, ctx, tiles=2)
+    before = await ff.call(ctx, "() => window.antechamber.state.me.participantId")
+    await peer.wait_for(lambda: peer.frames_from(before, "video", "camera") > 10, timeout=MEDIA_TIMEOUT,
+                        what="Firefox's camera before the drop")
+
+    await ff.call(ctx, "() => { window.antechamber.media.dropped = true; window.antechamber.signaling.ws.close(); }")
+    await ff.wait_for(ctx, """() => {
+      const m = window.antechamber.media;
+      return m && !m.dropped && m.pub && m.pub.remoteDescription && m.sub && m.sub.remoteDescription;
+    }""", timeout=MEDIA_TIMEOUT, what="a new media session after the drop")
+    assert await ff.call(ctx, "() => window.antechamber.state.me.participantId") == before
+    await _in_meeting(ff, ctx, tiles=2)
+    await ff.wait_for(ctx, f"async () => ({_INBOUND})('video', 'framesDecoded').then((n) => n > 30)",
+                      timeout=MEDIA_TIMEOUT, what="Firefox decoding the host's video again")
+    frames = peer.frames_from(before, "video", "camera")
+    await peer.wait_for(lambda: peer.frames_from(before, "video", "camera") > frames + 30, timeout=MEDIA_TIMEOUT,
+                        what="Firefox's camera published again")
+    assert not [m for m in sig.history if m.get("type") == "participant_left"], "the host saw Firefox leave"
+    assert ff.errors == [], ff.errors
+
+
 async def test_firefox_guest_knocks_and_is_admitted(server, firefox, python_host):
     room = server.create_room(roomName="Firefox knock", isLocked=True)
     sig, _ = await python_host(server, room, publish=False)
