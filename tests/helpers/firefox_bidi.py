@@ -325,6 +325,27 @@ class Firefox:
           return true;
         }""", testid, within, what=f"{testid} to be clickable")
 
+    async def press(self, ctx: str, selector: str) -> None:
+        """A real pointer click (BiDi input actions) on the element matching a CSS selector:
+        unlike ``click`` it carries user activation, which e.g. getDisplayMedia requires."""
+        await self.wait_for(ctx, """(sel) => {
+          const el = document.querySelector(sel);
+          if (!el || el.disabled || !el.checkVisibility()) return false;
+          el.scrollIntoView({block: "center"});
+          return true;
+        }""", selector, what=f"{selector} to be visible")
+        result = await self.send("script.callFunction", {
+            "functionDeclaration": "(sel) => document.querySelector(sel)", "awaitPromise": False,
+            "target": {"context": ctx}, "arguments": [{"type": "string", "value": selector}]})
+        node = result.get("result", {})
+        if node.get("type") != "node":
+            raise AssertionError(f"no element matches {selector}")
+        origin = {"type": "element", "element": {"sharedId": node["sharedId"]}}
+        await self.send("input.performActions", {"context": ctx, "actions": [{
+            "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+            "actions": [{"type": "pointerMove", "x": 0, "y": 0, "origin": origin},
+                        {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0}]}]})
+
     async def fill(self, ctx: str, testid: str, value: str) -> None:
         """Type a value into the input with this data-testid (sets it and fires input/change)."""
         await self.wait_for(ctx, """(testid, value) => {
