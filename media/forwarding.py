@@ -29,7 +29,9 @@ from typing import Any, Callable, Optional
 from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcrtpreceiver import NackGenerator
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from .keyframes import is_keyframe
@@ -42,7 +44,8 @@ _S = "_RTCRtpSender__"
 
 
 def check_aiortc() -> None:
-    probe_names = ("codecs", "rtx_ssrc", "decoder_queue", "decoder_thread", "timestamp_mapper", "transport", "started")
+    probe_names = ("codecs", "rtx_ssrc", "decoder_queue", "decoder_thread", "timestamp_mapper", "transport", "started",
+                   "jitter_buffer", "nack_generator", "kind")
     receiver_init = RTCRtpReceiver.__init__.__code__.co_names
     missing = [n for n in probe_names if _R + n not in receiver_init]
     if "_RTCRtpSender__encoder" not in RTCRtpSender.__init__.__code__.co_names:
@@ -53,23 +56,36 @@ def check_aiortc() -> None:
 
 class _Unwrapper:
     """Replaces aiortc's TimestampMapper: unwraps 32-bit RTP timestamps into a
-    monotonic int without rebasing them to zero (late frames map just before)."""
+    monotonic int without rebasing them to zero (late frames map just before).
+    `continue_after(gap)`: the next timestamp starts a new stream (new SSRC) and
+    maps to `gap` after the last one, so the output stays monotonic."""
 
-    __slots__ = ("_last",)
+    __slots__ = ("_last", "_shift", "_gap")
 
     def __init__(self) -> None:
-        self._last: Optional[int] = None
+        self._last: Optional[int] = None  # last unwrapped input timestamp
+        self._shift = 0
+        self._gap: Optional[int] = None
+
+    def continue_after(self, gap: int) -> None:
+        if self._last is not None:
+            self._gap = gap
 
     def map(self, timestamp: int) -> int:
         last = self._last
         if last is None:
             self._last = timestamp
             return timestamp
+        if self._gap is not None:
+            self._shift = last + self._shift + self._gap - timestamp
+            self._gap = None
+            self._last = timestamp
+            return timestamp + self._shift
         diff = ((timestamp - last + 0x80000000) & 0xFFFFFFFF) - 0x80000000
         value = last + diff
         if diff > 0:
             self._last = value
-        return value
+        return value + self._shift
 
 
 class _NoThread:
@@ -152,9 +168,22 @@ def tap_receiver(
         r._handle_rtp_packet = _handle_rtp_packet
 
 
-def reset_timestamps(receiver: RTCRtpReceiver) -> None:
-    """Unwrap RTP timestamps afresh (a new publication on an already tapped receiver)."""
-    setattr(receiver, _R + "timestamp_mapper", _Unwrapper())
+def restart_reception(receiver: RTCRtpReceiver, *, new_publication: bool) -> None:
+    """The m-line's packets start a new stream: the publisher started sending again
+    after being inactive (`new_publication`: timestamps start afresh), or put a new
+    SSRC on it (timestamps continue). aiortc's jitter buffer would otherwise wait
+    for packets of the old stream that will never come (the server stops accepting
+    them as soon as it answers `inactive`, the client sends until it has the answer)
+    and hold every new frame back until 512 packets have arrived."""
+    r: Any = receiver
+    video = getattr(r, _R + "kind") == "video"
+    if new_publication:
+        setattr(r, _R + "timestamp_mapper", _Unwrapper())
+    else:
+        getattr(r, _R + "timestamp_mapper").continue_after(3000 if video else 960)  # about one frame
+    setattr(r, _R + "jitter_buffer", JitterBuffer(capacity=512, is_video=True) if video else JitterBuffer(16, prefetch=4))
+    if video:
+        setattr(r, _R + "nack_generator", NackGenerator())
 
 
 def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Optional
 from aiortc import RTCRtpReceiver
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-from .forwarding import reset_timestamps, tap_receiver
+from .forwarding import restart_reception, tap_receiver
 from .ports import EncodedFrame
 from .publication import Publication
 
@@ -32,7 +32,7 @@ class InboundSlot:
 
     def attach(self, pub: Publication) -> None:
         """The m-line now carries `pub` (a new publication: timestamps start afresh)."""
-        reset_timestamps(self.receiver)
+        restart_reception(self.receiver, new_publication=True)
         self.publication = pub
 
     def detach(self, pub: Publication) -> None:

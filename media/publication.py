@@ -19,7 +19,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from aiortc.rtp import unwrap_rtx
 
-from .forwarding import ForwardTrack, send_pli
+from .forwarding import ForwardTrack, restart_reception, send_pli
 from .keyframes import KeyframeRequester
 from .packets import PacketSubscription
 from .ports import EncodedFrame, FrameSink, MediaConfig, PublicationInfo
@@ -104,8 +104,11 @@ class Publication:
         """The first packet, or the publisher put a new source (SSRC) on the m-line."""
         previous, self.media_ssrc = self.media_ssrc, ssrc
         if previous is None:
+            if self.keyframes.pending:  # asked before any packet said where to send it
+                self._send_pli()
             return
         log.info("publication %s: SSRC %d -> %d", self.id, previous, ssrc)
+        restart_reception(self.receiver, new_publication=False)
         for sub in self.packet_subscribers.values():
             sub.new_stream()
         for track in self.subscribers.values():

@@ -91,8 +91,9 @@ async def test_screen_share_stopped_and_restarted_on_the_same_m_line(sfu, client
                        timeout=10, what="screen back in bob's subscribe offer")
     await see_colour(bob, "alice", "screen", "blue", after=restarted)
     assert bob.video_from("alice", "screen").info.publication_id != first_screen
-    # the first decoded frame arrived promptly (a keyframe was asked for at once)
-    assert bob.video_from("alice", "screen").first_frame_at - restarted < 5.0
+    # the first decoded frame arrived promptly (a keyframe was asked for at once;
+    # typically 0.2 s here, the bound leaves room for a busy CI box)
+    assert bob.video_from("alice", "screen").first_frame_at - restarted < 2.0
     # the camera kept flowing throughout
     camera_then = bob.frames_from("alice", "video", "camera")
     await bob.wait_for(lambda: bob.frames_from("alice", "video", "camera") >= camera_then + 5, timeout=10,
@@ -107,6 +108,9 @@ async def test_screen_share_stopped_and_restarted_on_the_same_m_line(sfu, client
     await renegotiate(room, alice)
     assert sources_of(room, "alice") == {"camera", "screen"}
     await see_colour(bob, "alice", "screen", "blue", after=again)
+    # no stale state of the previous stream holds new frames back (aiortc's jitter buffer
+    # used to wait for packets dropped while the m-line was inactive: ~17 s here)
+    assert bob.video_from("alice", "screen").first_frame_at - again < 2.0
 
 
 async def test_new_ssrc_on_the_same_m_line_keeps_forwarding(sfu, clients):
@@ -130,7 +134,7 @@ async def test_new_ssrc_on_the_same_m_line_keeps_forwarding(sfu, clients):
     assert sources_of(room, "alice") == {"camera", "screen"}
     await bob.wait_for(lambda: colour_close(bob.video_from("alice", "screen").mean_rgb, COLOURS["green"]),
                        timeout=20, what="screen in green after the SSRC change")
-    assert time.monotonic() - changed < 5.0  # a keyframe was asked for, not waited for
+    assert time.monotonic() - changed < 3.0  # a keyframe was asked for, not waited for
     (after,) = [p.publication_id for p in room.publications() if p.source == "screen"]
     assert after == before  # the same publication, still forwarded
 
