@@ -117,6 +117,17 @@ async def _in_meeting(ff: Firefox, ctx: str, tiles: int) -> None:
     }""", tiles, timeout=UI_TIMEOUT, what=f"the meeting view with {tiles} tiles")
 
 
+async def _decodes_camera(peer: PeerClient, pid: str, frames: int) -> None:
+    """The aiortc peer has decoded more than `frames` frames of Firefox's camera."""
+    try:
+        await peer.wait_for(lambda: peer.frames_from(pid, "video", "camera") > frames, timeout=MEDIA_TIMEOUT,
+                            what=f"{frames} decoded frames of Firefox's camera")
+    except AssertionError as exc:
+        got = sorted(r.info.source for r in peer.received.values() if r.info.participant_id == pid)
+        raise AssertionError(f"{exc}; subscribed to Firefox's {got} (Firefox's offer marks its video m-line "
+                             "bundle-only with port 0: the SFU must not take it for a rejected m-line)") from None
+
+
 async def test_firefox_guest_and_a_python_host_see_each_other(server, firefox, python_host):
     room = server.create_room(roomName="Firefox media", isLocked=False)
     sig, peer = await python_host(server, room, publish=True)
@@ -145,13 +156,7 @@ async def test_firefox_guest_and_a_python_host_see_each_other(server, firefox, p
 
     # The aiortc host decodes Firefox's fake camera and microphone.
     assert peer is not None
-    try:
-        await peer.wait_for(lambda: peer.frames_from(ff_pid, "video", "camera") > 30, timeout=MEDIA_TIMEOUT,
-                            what="30 decoded frames of Firefox's camera")
-    except AssertionError as exc:
-        got = sorted(r.info.source for r in peer.received.values() if r.info.participant_id == ff_pid)
-        raise AssertionError(f"{exc}; subscribed to Firefox's {got} (Firefox's offer marks its video m-line "
-                             "bundle-only with port 0: the SFU must not take it for a rejected m-line)") from None
+    await _decodes_camera(peer, ff_pid, 30)
     await peer.wait_for(lambda: peer.frames_from(ff_pid, "audio") > 50, timeout=MEDIA_TIMEOUT,
                         what="50 audio frames of Firefox's microphone")
     video = peer.video_from(ff_pid)
@@ -172,8 +177,7 @@ async def test_firefox_reconnects_by_itself_after_the_websocket_drops(server, fi
     await _join(ff, ctx, guest_url(room), "Rita Reconnect")
     await _in_meeting(ff, ctx, tiles=2)
     before = await ff.call(ctx, "() => window.antechamber.state.me.participantId")
-    await peer.wait_for(lambda: peer.frames_from(before, "video", "camera") > 10, timeout=MEDIA_TIMEOUT,
-                        what="Firefox's camera before the drop")
+    await _decodes_camera(peer, before, 10)
 
     await ff.call(ctx, "() => { window.antechamber.media.dropped = true; window.antechamber.signaling.ws.close(); }")
     await ff.wait_for(ctx, """() => {
@@ -184,9 +188,7 @@ async def test_firefox_reconnects_by_itself_after_the_websocket_drops(server, fi
     await _in_meeting(ff, ctx, tiles=2)
     await ff.wait_for(ctx, f"async () => ({_INBOUND})('video', 'framesDecoded').then((n) => n > 30)",
                       timeout=MEDIA_TIMEOUT, what="Firefox decoding the host's video again")
-    frames = peer.frames_from(before, "video", "camera")
-    await peer.wait_for(lambda: peer.frames_from(before, "video", "camera") > frames + 30, timeout=MEDIA_TIMEOUT,
-                        what="Firefox's camera published again")
+    await _decodes_camera(peer, before, peer.frames_from(before, "video", "camera") + 30)  # published again
     assert not [m for m in sig.history if m.get("type") == "participant_left"], "the host saw Firefox leave"
     assert ff.errors == [], ff.errors
 
