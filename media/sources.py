@@ -19,7 +19,7 @@ def parse_offer(text: str) -> aiortc_sdp.SessionDescription:
     if not isinstance(text, str) or not text.strip():
         raise BadDescription("the offer is empty")
     try:
-        description = aiortc_sdp.SessionDescription.parse(text)
+        description = aiortc_sdp.SessionDescription.parse(_bundle_only_as_bundled(text))
     except Exception as exc:  # aiortc raises ValueError/KeyError/IndexError on garbage
         raise BadDescription(f"the offer is not valid SDP: {exc}") from None
     if not description.media:
@@ -28,6 +28,18 @@ def parse_offer(text: str) -> aiortc_sdp.SessionDescription:
         if media.kind in ("audio", "video") and not media.rtp.muxId:
             raise BadDescription("every media section needs a mid")
     return description
+
+
+def _bundle_only_as_bundled(text: str) -> str:
+    """Firefox (max-bundle) offers each m-line after the first with port 0 and
+    `a=bundle-only` (RFC 8843): bundled, not rejected. Give those a port here (only in
+    the copy validated by `assign_sources`) so port 0 still means rejected."""
+    head, *sections = text.split("\nm=")
+    for i, section in enumerate(sections):
+        kind, _, rest = section.partition(" ")
+        if rest.startswith("0 ") and "\na=bundle-only" in section:
+            sections[i] = f"{kind} 9 {rest[2:]}"
+    return "\nm=".join([head, *sections])
 
 
 def codec_allowed(mime: str, parameters: Mapping[str, object], video_codecs: tuple[str, ...]) -> bool:

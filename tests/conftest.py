@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
 
 import pytest
@@ -71,6 +72,10 @@ def auth() -> dict[str, str]:
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Browser tests last: Playwright's sync API keeps an event loop running in the main
-    thread for the rest of the session, which asyncio tests collected after it cannot share."""
-    items.sort(key=lambda item: "tests/e2e/" in str(item.path).replace("\\", "/"))
+    """Playwright (sync API) tests last: it keeps an event loop running in the main thread for
+    the rest of the session, which asyncio tests collected after it cannot share."""
+    def playwright_sync(item) -> bool:
+        is_e2e = "tests/e2e/" in str(item.path).replace("\\", "/")
+        return is_e2e and not inspect.iscoroutinefunction(getattr(item, "function", None))
+
+    items.sort(key=playwright_sync)   # stable: everything else keeps its order

@@ -85,3 +85,11 @@ def test_inactive_recvonly_and_rejected_m_lines_publish_nothing():
                           m("video", "2"), rejected))
     # only mid 2 sends: it is the camera even though two video m-lines are unlabelled
     assert assign_sources(d, {"3": "screen"}, ALL, ("VP8",)) == {"2": "camera"}
+
+
+def test_bundle_only_m_lines_with_port_0_are_bundled_not_rejected():
+    """Firefox offers every m-line after the first with port 0 and a=bundle-only (RFC 8843)."""
+    bundled = m("video", "1").replace("m=video 9 ", "m=video 0 ", 1) + "a=bundle-only\r\n"
+    rejected = m("video", "2").replace("m=video 9 ", "m=video 0 ", 1)
+    d = parse_offer(offer(m("audio", "0"), bundled, rejected))
+    assert assign_sources(d, {"1": "camera", "2": "screen"}, ALL, ("VP8",)) == {"0": "microphone", "1": "camera"}
