@@ -22,7 +22,6 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from signaling import handlers
 from signaling.errors import SignalingError
 from signaling.protocol import Request
 
@@ -113,6 +112,6 @@ def setup(app: web.Application) -> None:
         return
     control = RecordingControl(app, hub)
     hub.recording_control = control
-    handlers.register("start_recording", on_start_recording, permission="canRecord", fields={})
-    handlers.register("stop_recording", on_stop_recording, permission="canRecord", fields={})
+    hub.messages.register("start_recording", on_start_recording, permission="canRecord", fields={})
+    hub.messages.register("stop_recording", on_stop_recording, permission="canRecord", fields={})
     hub.events.subscribe(control.on_event)

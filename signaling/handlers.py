@@ -1,52 +1,43 @@
-"""Client message handlers, registered by type with the state and permission each needs.
+"""The built-in client message handlers, by type with the state and permission each needs.
 
 The hub checks state and permission before calling a handler, and replies
-``ok`` (with the handler's extra fields) when the request carried an id. Other
-modules add messages with ``register`` (e.g. the SFU: publish,
-subscribe_answer, ice), without touching the session or the hub.
+``ok`` (with the handler's extra fields) when the request carried an id. The
+``@handler`` decorator records into ``BUILTINS``, a read-only table filled once
+at import; every hub starts from a copy of it (``builtin_messages()``, in
+``hub.messages``). Other modules add messages on a hub with
+``hub.messages.register`` (e.g. the SFU: publish, subscribe_answer, ice;
+recording: start_recording, stop_recording), without touching the session or
+the hub.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from . import protocol, room_control
+from . import media_bridge, protocol, room_control
 from .admission import MODERATION
 from .errors import ChatDisabled, InvalidTarget, ParticipantNotFound
 from .protocol import Request
+from .registry import Handler, HandlerFn, MessageRegistry
 from .session import CONNECTED, JOINED, KNOCKING, Session
 
 if TYPE_CHECKING:
     from .hub import Hub
     from .room import LiveRoom
 
-HandlerFn = Callable[["Hub", Session, Request], Awaitable[Any]]
 ANY = "any"
 
-
-@dataclass(frozen=True)
-class Handler:
-    fn: HandlerFn
-    state: str = JOINED          # any | connected | knocking | joined
-    permission: str | None = None
-    reply: bool = True           # False: the handler answers the request itself
+_builtins: dict[str, Handler] | None = {}   # filled by @handler while this module is imported, then closed
 
 
-HANDLERS: dict[str, Handler] = {}
-
-
-def register(msg_type: str, fn: HandlerFn, *, state: str = JOINED, permission: str | None = None,
-             reply: bool = True, fields: Mapping[str, protocol.Field] | None = None) -> None:
-    """Add a client message: its handler and (optionally) its fields' spec."""
-    if fields is not None or msg_type not in protocol.SPECS:
-        protocol.register(msg_type, fields or {})
-    HANDLERS[msg_type] = Handler(fn, state, permission, reply)
-
-
-def handler(msg_type: str, **kw: Any) -> Callable[[HandlerFn], HandlerFn]:
+def handler(msg_type: str, *, state: str = JOINED, permission: str | None = None,
+            reply: bool = True) -> Callable[[HandlerFn], HandlerFn]:
+    """A built-in message (its fields' spec is in ``protocol.SPECS``)."""
     def deco(fn: HandlerFn) -> HandlerFn:
-        register(msg_type, fn, **kw)
+        if _builtins is None:
+            raise RuntimeError("the built-in messages are fixed at import; use hub.messages.register")
+        _builtins[msg_type] = Handler(fn, state, permission, reply)
         return fn
     return deco
 
@@ -214,9 +205,15 @@ async def on_chat(hub: "Hub", s: Session, req: Request) -> None:
     room.broadcast(msg, when=lambda p: p.can("canReadChat"))
 
 
-# --- media (SFU): publish, subscribe_answer, ice ------------------------------------------------
-# Always registered (so the message set does not depend on start-up order); answered with an
-# error when the server runs without an SFU. The handlers live in signaling/media_bridge.py.
-from . import media_bridge as _media_bridge  # noqa: E402
+assert _builtins is not None
+BUILTINS: Mapping[str, Handler] = MappingProxyType(dict(_builtins))
+_builtins = None
 
-_media_bridge.register_handlers()
+
+def builtin_messages() -> MessageRegistry:
+    """A new registry for one hub: the built-in messages and the media ones (publish,
+    subscribe_answer, ice; always there, so the message set does not depend on start-up order;
+    answered with an error when the server runs without an SFU; see media_bridge.py)."""
+    messages = MessageRegistry(BUILTINS, protocol.SPECS)
+    media_bridge.register_handlers(messages)
+    return messages

@@ -18,6 +18,7 @@ from .admission import is_moderator, permissions_for
 from .errors import (AlreadyJoined, Forbidden, InvalidKey, NoPendingKnock, NotJoined, RateLimited,
                      RejectedRecently, RoomFull, RoomNotFound, UnknownType)
 from .events import Events
+from .handlers import builtin_messages
 from .ports import MediaHooks, RoomDirectory, RoomInfo
 from .protocol import Request
 from .resume import GRACE_REASONS, Graces, new_token
@@ -45,6 +46,7 @@ class Hub:
         self.wall_clock, self.clock = wall_clock, clock
         self.graces = Graces(reconnect_grace_seconds, clock)   # places kept for dropped websockets
         self.away_knockers: set[Session] = set()   # knockers whose websocket dropped (knock_resume.py)
+        self.messages = builtin_messages()   # this hub's client messages; extensions add theirs here
         self._jobs: asyncio.Queue | None = None
         self._worker: asyncio.Task | None = None
 
@@ -105,9 +107,7 @@ class Hub:
         self.sessions.add(session)
 
     async def handle(self, session: Session, req: Request) -> None:
-        from .handlers import HANDLERS
-
-        h = HANDLERS.get(req.type)
+        h = self.messages.get(req.type)
         if h is None:
             raise UnknownType(f"unknown message type {req.type!r}")
         if h.state == JOINED and session.state != JOINED:

@@ -34,6 +34,7 @@ from .session import Session
 
 if TYPE_CHECKING:
     from .hub import Hub
+    from .registry import MessageRegistry
 
 log = structlog.get_logger("signaling.media")
 
@@ -69,7 +70,6 @@ class SfuBridge(MediaHooks):
     def install(self, hub: "Hub") -> "SfuBridge":
         self.hub = hub
         hub.media = self
-        register_handlers()
         return self
 
     def ice_servers(self) -> list[dict[str, Any]]:
@@ -187,18 +187,17 @@ async def on_ice(hub: "Hub", s: Session, req: protocol.Request) -> None:
     await _bridge(hub).ice(s, req["pc"], req.get("candidate"))
 
 
-def register_handlers() -> None:
-    from . import handlers  # here, not at the top: handlers imports this module to register these
-
+def register_handlers(messages: "MessageRegistry") -> None:
+    """Add publish, subscribe_answer and ice to a hub's registry (``hub.messages``)."""
     F = protocol.Field
-    handlers.register("publish", on_publish, reply=False, fields={
+    messages.register("publish", on_publish, reply=False, fields={
         "sdp": F(str, min_len=1, max_len=MAX_SDP_CHARS),
         "sources": F(dict, required=False, max_len=16),
     })
-    handlers.register("subscribe_answer", on_subscribe_answer, fields={
+    messages.register("subscribe_answer", on_subscribe_answer, fields={
         "sdp": F(str, min_len=1, max_len=MAX_SDP_CHARS),
     })
-    handlers.register("ice", on_ice, fields={
+    messages.register("ice", on_ice, fields={
         "pc": F(str, choices=("publish", "subscribe")),
         "candidate": F(dict, required=False, max_len=8),
     })

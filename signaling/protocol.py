@@ -1,15 +1,18 @@
 """Client message types and their validation. Pure: no I/O.
 
 Each client message type has a spec: its fields (type, required, bounds).
-``parse(obj)`` turns a decoded frame into a ``Request`` or raises a typed
-error (``errors.py``). Other modules (the SFU, recording) add their messages
-with ``register``. docs/protocol.md documents every message.
+``parse(obj, spec)`` turns a decoded frame into a ``Request`` or raises a typed
+error (``errors.py``). ``SPECS`` holds the built-in messages and is never
+changed; other modules (the SFU, recording) add their messages to a hub's
+registry (``registry.py``), whose ``spec`` lookup the session passes to
+``parse``. docs/protocol.md documents every message.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
 from .errors import BadMessage, InvalidField, UnknownType
 
@@ -44,7 +47,7 @@ class Request:
 
 
 _S = str
-SPECS: dict[str, dict[str, Field]] = {
+_BUILTIN_SPECS: dict[str, dict[str, Field]] = {
     "join": {
         "roomName": Field(_S, required=False, min_len=1, max_len=200),
         "roomId": Field(_S, required=False, min_len=1, max_len=200),
@@ -75,9 +78,12 @@ SPECS: dict[str, dict[str, Field]] = {
 }
 
 
-def register(msg_type: str, fields: Mapping[str, Field]) -> None:
-    """Add (or extend) a client message type; used by the SFU and recording modules."""
-    SPECS[msg_type] = {**SPECS.get(msg_type, {}), **fields}
+# the built-in messages' specs, read-only (a hub's registry copies them)
+SPECS: Mapping[str, Mapping[str, Field]] = MappingProxyType(
+    {t: MappingProxyType(fields) for t, fields in _BUILTIN_SPECS.items()})
+del _BUILTIN_SPECS
+
+SpecLookup = Callable[[str], "Mapping[str, Field] | None"]
 
 
 def _check_id(value: Any) -> Any:
@@ -124,14 +130,15 @@ def request_id(obj: Any) -> Any:
     return None
 
 
-def parse(obj: Any) -> Request:
-    """Validate a decoded frame against its type's spec."""
+def parse(obj: Any, spec_for: SpecLookup = SPECS.get) -> Request:
+    """Validate a decoded frame against its type's spec (``spec_for``: a hub's
+    ``messages.spec``; the built-in messages by default)."""
     if not isinstance(obj, dict):
         raise BadMessage("a message must be an object with a type")
     msg_type = obj.get("type")
     if not isinstance(msg_type, str) or not msg_type:
         raise UnknownType("a message needs a string type")
-    spec = SPECS.get(msg_type)
+    spec = spec_for(msg_type)
     if spec is None:
         raise UnknownType(f"unknown message type {msg_type[:40]!r}")
     rid = _check_id(obj.get("id"))

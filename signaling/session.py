@@ -191,7 +191,7 @@ class Session:
         obj: Any = None
         try:
             obj = self.codec.decode_binary(data) if binary else self.codec.decode_text(data)
-            req = parse(obj)
+            req = parse(obj, self.hub.messages.spec)
             started = time.perf_counter()
             await self.hub.handle(self, req)
             elapsed = time.perf_counter() - started

@@ -54,12 +54,12 @@ def store_kind() -> str:
 def test_table_covers_every_registered_message(settings_factory):
     from server.app import create_app
     from server.credentials import load_or_create
-    from signaling.handlers import HANDLERS
+    from server.signaling_wiring import HUB
 
     settings = settings_factory()
-    create_app(settings, load_or_create(settings.data_dir, settings.api_keys))  # every module registers its messages
+    app = create_app(settings, load_or_create(settings.data_dir, settings.api_keys))  # every module registers its messages
 
-    assert set(TABLE) == set(HANDLERS), "add new messages to the permission table"
+    assert set(TABLE) == set(app[HUB].messages.types()), "add new messages to the permission table"
 
 
 async def _member_key(client, auth, rid: str, base_role: str) -> str:
