@@ -20,6 +20,9 @@ export function toIceServers(list) {
 }
 
 const SOURCE_FOR_KIND = { audio: "microphone", video: "camera" };
+// A connection that has started connecting but is not up by then is treated as failed
+// (browsers wait ~30 s before saying "failed"); the room then reconnects.
+const CONNECT_TIMEOUT_MS = 10000;
 
 export class MediaSession extends EventTarget {
   /**
@@ -69,9 +72,17 @@ export class MediaSession extends EventTarget {
       const c = event.candidate;
       this.signaling.send(msg.ice(name, c ? c.toJSON() : null));
     });
+    let watchdog = null;
     pc.addEventListener("connectionstatechange", () => {
-      this.emit("state", { pc: name, state: pc.connectionState });
-      if (pc.connectionState === "failed" && !this.closed) this.emit("failed", { pc: name });
+      const now = pc.connectionState;
+      this.emit("state", { pc: name, state: now });
+      clearTimeout(watchdog);
+      if (now === "connecting") {
+        watchdog = setTimeout(() => {
+          if (pc.connectionState === "connecting" && !this.closed) this.emit("failed", { pc: name, timeout: true });
+        }, CONNECT_TIMEOUT_MS);
+      }
+      if (now === "failed" && !this.closed) this.emit("failed", { pc: name });
     });
   }
 
