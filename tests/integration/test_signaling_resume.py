@@ -131,7 +131,9 @@ async def test_a_token_is_good_only_for_its_own_participant_and_room(settings_fa
             elsewhere = await cs.joined(other["roomId"], "Eve")
             await elsewhere.abort()
             await until(lambda: client.server.app[HUB].graces.pending() == 1, what="grace started")
-            for token in (elsewhere.resume_token, "x" * 32, host.resume_token[:-1] + "A"):
+            last = host.resume_token[-1]
+            forged = host.resume_token[:-1] + ("B" if last == "A" else "A")   # always differs from the real one
+            for token in (elsewhere.resume_token, "x" * 32, forged):
                 c = await cs.open()
                 reply = await c.join(locked["roomId"], "Eve", resume_token=token)
                 assert reply["type"] == "knock_status" and reply["state"] == "waiting", reply
