@@ -37,20 +37,6 @@ async def sfu():
     await service.close()
 
 
-@pytest.fixture
-async def clients():
-    made: list[PeerClient] = []
-
-    def make(name: str, **kw) -> PeerClient:
-        c = PeerClient(name, **kw)
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        await c.close()
-
-
 async def eventually(predicate, timeout: float = 10.0, what: str = "condition") -> None:
     """Poll a condition that has no event to wait on (task/thread counts)."""
     deadline = time.monotonic() + timeout

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
 
-from media.ports import MediaConfig, PublicationsChanged
-from media.sfu import MediaService
+from media.ports import PublicationsChanged
 from tests.helpers.media_peers import (
     COLOURS,
-    PeerClient,
     SolidColourTrack,
     ToneTrack,
     colour_close,
@@ -20,27 +17,6 @@ from tests.helpers.media_peers import (
 )
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(params=["packet", "frame"])
-async def sfu(request):
-    service = MediaService(MediaConfig(loopback_candidates=True, forwarding=request.param))
-    yield service
-    await service.close()
-
-
-@pytest.fixture
-async def clients():
-    made: list[PeerClient] = []
-
-    def make(name: str, **kw) -> PeerClient:
-        c = PeerClient(name, **kw)
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        await c.close()
 
 
 async def test_three_participants_see_each_others_colours(sfu, clients):

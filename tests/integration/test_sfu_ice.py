@@ -7,23 +7,9 @@ import pytest
 
 from media.ports import BadDescription, MediaConfig, NotAllowed, UnknownParticipant, WrongState
 from media.sfu import MediaService
-from tests.helpers.media_peers import COLOURS, PeerClient, SolidColourTrack, join_room, publish
+from tests.helpers.media_peers import COLOURS, SolidColourTrack, join_room, publish
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-async def clients():
-    made: list[PeerClient] = []
-
-    def make(name: str, **kw) -> PeerClient:
-        c = PeerClient(name, **kw)
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        await c.close()
 
 
 async def test_works_when_loopback_is_the_only_interface(clients, monkeypatch):

@@ -10,32 +10,10 @@ import time
 import pytest
 from aiortc import RTCSessionDescription
 
-from media.ports import MediaConfig, PublicationsChanged
-from media.sfu import MediaService
+from media.ports import PublicationsChanged
 from tests.helpers.media_peers import COLOURS, PeerClient, SolidColourTrack, colour_close, join_room, publish
 
 pytestmark = pytest.mark.timeout(90)
-
-
-@pytest.fixture(params=["packet", "frame"])
-async def sfu(request):
-    service = MediaService(MediaConfig(loopback_candidates=True, forwarding=request.param))
-    yield service
-    await service.close()
-
-
-@pytest.fixture
-async def clients():
-    made: list[PeerClient] = []
-
-    def make(name: str, **kw) -> PeerClient:
-        c = PeerClient(name, **kw)
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        await c.close()
 
 
 async def renegotiate(room, client: PeerClient) -> None:
