@@ -69,11 +69,12 @@ class Clients:
 
     async def admitted(self, host: SignalingClient, room_id: str, name: str
                        ) -> tuple[SignalingClient, dict[str, Any]]:
-        """A guest knocks (the room is locked) and `host` admits the first knock it sees:
+        """A guest knocks (the room is locked) and `host` admits that guest's knock:
         the guest's client and its `joined` message."""
         guest = await self.knocking(room_id, name)
-        knocks = await host.wait_for("knocks", lambda m: m["knocks"])
-        await host.request("admit", knockId=knocks["knocks"][0]["knockId"])
+        mine = lambda m: [k for k in m["knocks"] if k["displayName"] == name and k["state"] == "waiting"]  # noqa: E731
+        knocks = await host.wait_for("knocks", mine)
+        await host.request("admit", knockId=mine(knocks)[0]["knockId"])
         return guest, await guest.wait_for("joined")
 
     async def close(self) -> None:

@@ -17,7 +17,7 @@ from tests.helpers.media_peers import (
     colour_close,
     publish_over_signaling,
 )
-from tests.helpers.signaling import clients, host_key, make_room, serve, until, ws_url
+from tests.helpers.signaling import clients, host_key, make_room, room_with_host, serve, until, ws_url
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -26,16 +26,6 @@ pytestmark = pytest.mark.timeout(60)
 async def server(settings_factory, grace: float):
     async with serve(settings_factory(reconnect_grace_seconds=grace)) as c:
         yield c
-
-
-async def admitted_guest(cs, host: SignalingClient, rid: str, name: str) -> SignalingClient:
-    guest = await cs.knocking(rid, name)
-    knocks = await host.wait_for("knocks", lambda m: any(k["displayName"] == name and k["state"] == "waiting"
-                                                         for k in m["knocks"]))
-    knock = next(k for k in knocks["knocks"] if k["displayName"] == name)
-    await host.request("admit", knockId=knock["knockId"])
-    await guest.wait_for("joined")
-    return guest
 
 
 def about(pid: str):
@@ -49,12 +39,9 @@ def carries(client: SignalingClient, secret: str) -> bool:
 
 async def test_a_guest_of_a_locked_room_resumes_without_knocking(settings_factory, auth):
     async with server(settings_factory, 15) as client:
-        room = await make_room(client, auth, isLocked=True)
-        rid = room["roomId"]
-        async with clients(client) as cs:
-            host = await cs.joined(rid, "Hana", host_key(room))
-            gus = await admitted_guest(cs, host, rid, "Gus")
-            olga = await admitted_guest(cs, host, rid, "Olga")
+        async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
+            gus = (await cs.admitted(host, rid, "Gus"))[0]
+            olga = (await cs.admitted(host, rid, "Olga"))[0]
             pid, token = gus.participant_id, gus.resume_token
             assert token and len(token) >= 22 and token != olga.resume_token != host.resume_token
             seen = {c: len(c.history) for c in (host, olga)}
@@ -108,11 +95,8 @@ async def test_the_old_half_open_connection_is_closed_when_its_token_is_reused(s
 
 async def test_after_the_grace_the_participant_leaves_and_a_resume_knocks_again(settings_factory, auth):
     async with server(settings_factory, 0.5) as client:
-        room = await make_room(client, auth, isLocked=True)
-        rid = room["roomId"]
-        async with clients(client) as cs:
-            host = await cs.joined(rid, "Hana", host_key(room))
-            gus = await admitted_guest(cs, host, rid, "Gus")
+        async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
+            gus = (await cs.admitted(host, rid, "Gus"))[0]
             pid, token = gus.participant_id, gus.resume_token
             await gus.abort()
             left = await host.wait_for("participant_left", lambda m: m["participantId"] == pid, timeout=10)
@@ -144,11 +128,8 @@ async def test_a_token_is_good_only_for_its_own_participant_and_room(settings_fa
 @pytest.mark.parametrize("action,reason", [("kick", "kicked"), ("end_meeting", "meeting_ended")])
 async def test_removed_during_the_grace_a_resume_is_told_why(settings_factory, auth, action, reason):
     async with server(settings_factory, 15) as client:
-        room = await make_room(client, auth, isLocked=True)
-        rid = room["roomId"]
-        async with clients(client) as cs:
-            host = await cs.joined(rid, "Hana", host_key(room))
-            gus = await admitted_guest(cs, host, rid, "Gus")
+        async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
+            gus = (await cs.admitted(host, rid, "Gus"))[0]
             pid, token = gus.participant_id, gus.resume_token
             await gus.abort()
             await host.wait_for("participant_updated", lambda m: m["participant"]["participantId"] == pid)
@@ -167,11 +148,8 @@ async def test_removed_during_the_grace_a_resume_is_told_why(settings_factory, a
 
 async def test_sent_to_the_waiting_room_during_the_grace_a_resume_knocks(settings_factory, auth):
     async with server(settings_factory, 15) as client:
-        room = await make_room(client, auth, isLocked=True)
-        rid = room["roomId"]
-        async with clients(client) as cs:
-            host = await cs.joined(rid, "Hana", host_key(room))
-            gus = await admitted_guest(cs, host, rid, "Gus")
+        async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
+            gus = (await cs.admitted(host, rid, "Gus"))[0]
             pid, token = gus.participant_id, gus.resume_token
             await gus.abort()
             await host.wait_for("participant_updated", lambda m: m["participant"]["participantId"] == pid)
@@ -242,10 +220,7 @@ def knock_named(msg, name: str):
 
 async def test_a_dropped_knocker_keeps_its_place_and_held_message(settings_factory, auth):
     async with server(settings_factory, 15) as client:
-        room = await make_room(client, auth, isLocked=True)
-        rid = room["roomId"]
-        async with clients(client) as cs:
-            host = await cs.joined(rid, "Hana", host_key(room))
+        async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
             first = await cs.open()
             status = await first.join(rid, "Ann")
             token = status["resumeToken"]
@@ -283,10 +258,7 @@ async def test_a_dropped_knocker_keeps_its_place_and_held_message(settings_facto
 @pytest.mark.parametrize("decision", ["admit", "reject", "end_meeting"])
 async def test_a_knock_decided_while_away_is_told_on_resume(settings_factory, auth, decision):
     async with server(settings_factory, 15) as client:
-        room = await make_room(client, auth, isLocked=True)
-        rid = room["roomId"]
-        async with clients(client) as cs:
-            host = await cs.joined(rid, "Hana", host_key(room))
+        async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
             gus = await cs.open()
             token = (await gus.join(rid, "Gus"))["resumeToken"]
             queue = await host.wait_for("knocks", lambda m: knock_named(m, "Gus") is not None)
@@ -321,10 +293,7 @@ async def test_a_knock_decided_while_away_is_told_on_resume(settings_factory, au
 
 async def test_after_the_grace_a_dropped_knock_is_cancelled(settings_factory, auth):
     async with server(settings_factory, 0.5) as client:
-        room = await make_room(client, auth, isLocked=True)
-        rid = room["roomId"]
-        async with clients(client) as cs:
-            host = await cs.joined(rid, "Hana", host_key(room))
+        async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
             gus = await cs.open()
             token = (await gus.join(rid, "Gus"))["resumeToken"]
             await host.wait_for("knocks", lambda m: knock_named(m, "Gus") is not None)
@@ -341,10 +310,7 @@ async def test_after_the_grace_a_dropped_knock_is_cancelled(settings_factory, au
 
 async def test_leave_or_cancel_still_cancels_a_knock_at_once(settings_factory, auth):
     async with server(settings_factory, 15) as client:
-        room = await make_room(client, auth, isLocked=True)
-        rid = room["roomId"]
-        async with clients(client) as cs:
-            host = await cs.joined(rid, "Hana", host_key(room))
+        async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
             for name in ("Ann", "Ben"):
                 c = await cs.open()
                 token = (await c.join(rid, name))["resumeToken"]
@@ -366,10 +332,7 @@ async def test_leave_or_cancel_still_cancels_a_knock_at_once(settings_factory, a
 
 async def test_a_live_knocker_token_reused_closes_the_old_connection(settings_factory, auth):
     async with server(settings_factory, 15) as client:
-        room = await make_room(client, auth, isLocked=True)
-        rid = room["roomId"]
-        async with clients(client) as cs:
-            host = await cs.joined(rid, "Hana", host_key(room))
+        async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
             gus = await cs.open()
             first = await gus.join(rid, "Gus")
             back = await cs.open()
