@@ -2,17 +2,20 @@
 # Installs everything the tests need, then runs the whole test suite.
 #   - Debian packages: chromium and firefox-esr (browser tests), ffmpeg (ffprobe/ffmpeg read recordings back),
 #     redis-server when no Redis answers on 127.0.0.1:6379 (the tests then start their own)
-#   - the project with its test extras (pip)
+#   - the project with its test extras (pip), in a virtual environment of its own (.venv/), so a
+#     package that the tests import but pyproject.toml does not declare fails here as on a new machine.
+#     Under CI (CI=true) the environment is made anew on every run; elsewhere it is reused.
+#     PYTHON=/path/to/python skips the virtual environment and installs into that interpreter.
 # Extra arguments go to pytest, e.g.  bash tests/run.sh -k knock
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
-PY="${PYTHON:-python3}"
+BASE_PY="${PYTHON:-python3}"
 
 redis_up() {
-  "$PY" - <<'PY' 2>/dev/null
+  "$BASE_PY" - <<'PY' 2>/dev/null
 import socket, sys
 try:
     s = socket.create_connection(("127.0.0.1", 6379), timeout=1); s.sendall(b"PING\r\n")
@@ -33,6 +36,15 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+if [ -n "${PYTHON:-}" ]; then
+  PY="$PYTHON"
+else
+  VENV=".venv"
+  if [ "${CI:-}" = "true" ] && [ -d "$VENV" ]; then rm -rf "$VENV"; fi
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  PY="$VENV/bin/python"
+fi
+echo "installing the project and its test extras into $("$PY" -c 'import sys; print(sys.prefix)')"
 "$PY" -m pip install -q --disable-pip-version-check -e '.[test]'
 
 exec "$PY" -m pytest -p no:cacheprovider "$@"
