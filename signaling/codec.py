@@ -1,4 +1,10 @@
-"""Frame encoding: JSON text frames by default, msgpack binary frames on request. Pure."""
+"""Frame encoding: JSON text frames by default, msgpack binary frames on request. Pure.
+
+``encode`` raises ``EncodeError`` (a ValueError) for a message that cannot be
+sent (a string that is not valid Unicode, a value neither codec knows): the
+writer drops that one message and the connection goes on (session.py).
+Decoding is strict: invalid UTF-8 in a msgpack string is a ``bad_message``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,10 @@ import msgpack
 from .errors import BadMessage, MessageTooLarge
 
 MSGPACK_SUBPROTOCOL = "antechamber.msgpack"
+
+
+class EncodeError(ValueError):
+    """An outgoing message this codec cannot encode (never carries the message's content)."""
 
 
 class Codec:
@@ -24,9 +34,16 @@ class Codec:
         return "msgpack" if self.binary else "json"
 
     def encode(self, message: dict[str, Any]) -> str | bytes:
-        if self.binary:
-            return msgpack.packb(message, use_bin_type=True)
-        return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+        """The frame for ``message``: bytes (msgpack) or a str that is valid UTF-8 (JSON)."""
+        try:
+            if self.binary:
+                return msgpack.packb(message, use_bin_type=True, unicode_errors="strict")
+            frame = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+            if not frame.isascii():
+                frame.encode("utf-8")      # a lone surrogate would fail later, in send_str
+            return frame
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+            raise EncodeError(f"cannot encode as {self.name}: {type(exc).__name__}") from None
 
     def decode_text(self, text: str) -> Any:
         if len(text) > self.max_bytes or len(text.encode("utf-8", "replace")) > self.max_bytes:
@@ -40,6 +57,7 @@ class Codec:
         if len(data) > self.max_bytes:
             raise MessageTooLarge(f"a message may be at most {self.max_bytes} bytes")
         try:
-            return msgpack.unpackb(data, raw=False, strict_map_key=True)
+            # unicode_errors="strict": invalid UTF-8 raises (never surrogate-escaped into str)
+            return msgpack.unpackb(data, raw=False, strict_map_key=True, unicode_errors="strict")
         except Exception:  # msgpack raises many kinds (ExtraData, FormatError, ValueError...)
             raise BadMessage("the binary frame is not valid msgpack") from None

@@ -24,6 +24,7 @@ from .protocol import Request
 from .resume import GRACE_REASONS, Graces, new_token
 from .room import LiveRoom, Meeting, new_room_session_id
 from .session import CLOSED, CONNECTED, JOINED, KNOCKING, Session
+from .text import name_skeleton
 from .waiting_room import (ADMITTED, CANCELLED, REJECTED, Cooldowns, Knock, RateLimiter,
                            new_knock_id)
 
@@ -188,8 +189,10 @@ class Hub:
 
     @staticmethod
     def _cooldown_keys(room: LiveRoom, session: Session) -> tuple[Any, ...]:
+        """Per connection, and per (address, name skeleton): "Rex", "rex", "R\u200bex", "Ｒｅｘ" and
+        "Rex." share one cooldown (text.name_skeleton; docs/protocol.md "Rate limits and cooldowns")."""
         return (("session", room.room_id, session.sid),
-                ("name", room.room_id, session.ip, session.display_name.casefold()))
+                ("name", room.room_id, session.ip, name_skeleton(session.display_name)))
 
     # --- entering and leaving the meeting ---------------------------------------------------
 

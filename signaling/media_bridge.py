@@ -191,13 +191,13 @@ def register_handlers(messages: "MessageRegistry") -> None:
     """Add publish, subscribe_answer and ice to a hub's registry (``hub.messages``)."""
     F = protocol.Field
     messages.register("publish", on_publish, reply=False, fields={
-        "sdp": F(str, min_len=1, max_len=MAX_SDP_CHARS),
+        "sdp": F(str, min_len=1, max_len=MAX_SDP_CHARS, text=protocol.LINES),   # SDP keeps \r\n
         "sources": F(dict, required=False, max_len=16),
     })
     messages.register("subscribe_answer", on_subscribe_answer, fields={
-        "sdp": F(str, min_len=1, max_len=MAX_SDP_CHARS),
+        "sdp": F(str, min_len=1, max_len=MAX_SDP_CHARS, text=protocol.LINES),   # SDP keeps \r\n
     })
     messages.register("ice", on_ice, fields={
         "pc": F(str, choices=("publish", "subscribe")),
-        "candidate": F(dict, required=False, max_len=8),
+        "candidate": F(dict, required=False, max_len=8, text=protocol.LINES),
     })

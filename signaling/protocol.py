@@ -6,6 +6,11 @@ error (``errors.py``). ``SPECS`` holds the built-in messages and is never
 changed; other modules (the SFU, recording) add their messages to a hub's
 registry (``registry.py``), whose ``spec`` lookup the session passes to
 ``parse``. docs/protocol.md documents every message.
+
+Every string of a frame (``type``, ``id``, each field, and strings nested in
+list/dict fields) is checked or normalised by ``text.py`` as the field's
+``text`` policy says, so nothing that is not clean Unicode text gets past
+``parse`` (docs/protocol.md, "Text").
 """
 
 from __future__ import annotations
@@ -14,12 +19,21 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from . import text
 from .errors import BadMessage, InvalidField, UnknownType
+from .text import MAX_DISPLAY_NAME, TextError
 
 MAX_ID_CHARS = 64
-MAX_DISPLAY_NAME = 100
+MAX_NESTING = 8          # list/dict fields: levels of nesting allowed
 MAX_CHAT_BYTES = 4096
 MUTE_KINDS = ("audio", "video", "screen")
+
+# a string field's text policy (text.py; docs/protocol.md "Text"). Strings nested in a list/dict
+# field follow LINES if the field is LINES, else STRICT.
+STRICT = "strict"   # refused: lone surrogates, C0/C1 controls, U+2028/U+2029, bidi controls, noncharacters
+LINES = "lines"     # as STRICT, but \r, \n and \t are allowed (SDP, ICE candidates)
+CHAT = "chat"       # cleaned: text.clean_chat (keeps \n and \t, removes other controls and bidi controls)
+NAME = "name"       # normalised: text.normalize_display_name (NFKC, invisible characters removed, 1-64 chars)
 
 
 @dataclass(frozen=True)
@@ -31,6 +45,7 @@ class Field:
     min_len: int = 0
     choices: tuple[Any, ...] | None = None
     strip: bool = False
+    text: str = STRICT              # how strings are checked: STRICT, LINES, CHAT or NAME
 
 
 @dataclass(frozen=True)
@@ -51,7 +66,7 @@ _BUILTIN_SPECS: dict[str, dict[str, Field]] = {
     "join": {
         "roomName": Field(_S, required=False, min_len=1, max_len=200),
         "roomId": Field(_S, required=False, min_len=1, max_len=200),
-        "displayName": Field(_S, min_len=1, max_len=MAX_DISPLAY_NAME, strip=True),
+        "displayName": Field(_S, min_len=1, max_len=MAX_DISPLAY_NAME, text=NAME),
         "key": Field(_S, required=False, max_len=512),
         "resumeToken": Field(_S, required=False, max_len=128),   # from an earlier `joined` (reconnect)
     },
@@ -66,7 +81,7 @@ _BUILTIN_SPECS: dict[str, dict[str, Field]] = {
     "kick": {"participantId": Field(_S, min_len=1, max_len=64), "reason": Field(_S, required=False, max_len=200)},
     "mute": {"participantId": Field(_S, min_len=1, max_len=64), "kind": Field(_S, choices=MUTE_KINDS)},
     "set_muted": {"kind": Field(_S, choices=MUTE_KINDS), "muted": Field(bool)},
-    "set_display_name": {"displayName": Field(_S, min_len=1, max_len=MAX_DISPLAY_NAME, strip=True)},
+    "set_display_name": {"displayName": Field(_S, min_len=1, max_len=MAX_DISPLAY_NAME, text=NAME)},
     "send_to_waiting_room": {
         "participantId": Field(_S, min_len=1, max_len=64),
         "message": Field(_S, required=False, max_len=500),
@@ -74,7 +89,7 @@ _BUILTIN_SPECS: dict[str, dict[str, Field]] = {
     "end_meeting": {},
     "promote": {"participantId": Field(_S, min_len=1, max_len=64)},
     "demote": {"participantId": Field(_S, min_len=1, max_len=64)},
-    "chat": {"text": Field(_S, min_len=1, max_bytes=MAX_CHAT_BYTES)},
+    "chat": {"text": Field(_S, min_len=1, max_bytes=MAX_CHAT_BYTES, text=CHAT)},
 }
 
 
@@ -86,6 +101,40 @@ del _BUILTIN_SPECS
 SpecLookup = Callable[[str], "Mapping[str, Field] | None"]
 
 
+def _checked(value: str, field: str, allow: str = "") -> str:
+    try:
+        return text.check_text(value, field, allow=allow)
+    except TextError as err:
+        raise InvalidField(err.message, field=field) from None
+
+
+def _check_text(name: str, spec: Field, value: str) -> str:
+    try:
+        if spec.text == NAME:
+            return text.normalize_display_name(value, name, max_len=spec.max_len or MAX_DISPLAY_NAME)
+        if spec.text == CHAT:
+            return text.clean_chat(value, name)
+        return text.check_text(value, name, allow=text.LINE_BREAKS if spec.text == LINES else "")
+    except TextError as err:
+        raise InvalidField(err.message, field=name) from None
+
+
+def _check_nested(name: str, spec: Field, value: list | dict) -> None:
+    """Every string inside a list/dict field (keys and values, at any depth) is checked."""
+    allow = text.LINE_BREAKS if spec.text == LINES else ""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise InvalidField(f"{name} is nested more than {MAX_NESTING} levels deep", field=name)
+        children = [c for kv in item.items() for c in kv] if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, str):
+                _checked(child, name, allow)
+            elif isinstance(child, (list, dict)):
+                stack.append((child, depth + 1))
+
+
 def _check_id(value: Any) -> Any:
     if value is None:
         return None
@@ -93,6 +142,8 @@ def _check_id(value: Any) -> Any:
         raise InvalidField("id must be a string or an integer", field="id")
     if isinstance(value, str) and len(value) > MAX_ID_CHARS:
         raise InvalidField(f"id is longer than {MAX_ID_CHARS} characters", field="id")
+    if isinstance(value, str):
+        _checked(value, "id")
     if isinstance(value, int) and abs(value) > 2**53:
         raise InvalidField("id is out of range", field="id")
     return value
@@ -105,6 +156,7 @@ def _check_field(name: str, spec: Field, value: Any) -> Any:
         names = "/".join(k.__name__.replace("str", "string").replace("bool", "boolean") for k in kinds)
         raise InvalidField(f"{name} must be a {names}", field=name)
     if isinstance(value, str):
+        value = _check_text(name, spec, value)
         if spec.strip:
             value = value.strip()
         if len(value) < spec.min_len:
@@ -113,8 +165,10 @@ def _check_field(name: str, spec: Field, value: Any) -> Any:
             raise InvalidField(f"{name} is longer than {spec.max_len} characters", field=name)
         if spec.max_bytes is not None and len(value.encode("utf-8", "replace")) > spec.max_bytes:
             raise InvalidField(f"{name} is larger than {spec.max_bytes} bytes", field=name)
-    elif isinstance(value, (list, dict)) and spec.max_len is not None and len(value) > spec.max_len:
-        raise InvalidField(f"{name} has more than {spec.max_len} entries", field=name)
+    elif isinstance(value, (list, dict)):
+        if spec.max_len is not None and len(value) > spec.max_len:
+            raise InvalidField(f"{name} has more than {spec.max_len} entries", field=name)
+        _check_nested(name, spec, value)
     if spec.choices is not None and value not in spec.choices:
         raise InvalidField(f"{name} must be one of {', '.join(map(str, spec.choices))}", field=name)
     return value
@@ -138,6 +192,7 @@ def parse(obj: Any, spec_for: SpecLookup = SPECS.get) -> Request:
     msg_type = obj.get("type")
     if not isinstance(msg_type, str) or not msg_type:
         raise UnknownType("a message needs a string type")
+    _checked(msg_type, "type")
     spec = spec_for(msg_type)
     if spec is None:
         raise UnknownType(f"unknown message type {msg_type[:40]!r}")

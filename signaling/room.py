@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import structlog
 
 from .admission import Counts, is_moderator
+from .codec import EncodeError
 from .ports import RoomInfo
 from .waiting_room import WaitingRoom
 
@@ -69,15 +70,26 @@ class LiveRoom:
 
     def broadcast(self, message: dict[str, Any], to: Iterable[Session] | None = None,
                   exclude: Session | None = None, when: Callable[[Session], bool] | None = None) -> None:
-        """Send one message to many sessions, encoding it once per codec."""
+        """Send one message to many sessions, encoding it once per codec. Never raises for a
+        message a codec cannot encode: it is logged once (its type only) and not sent to that
+        codec's sessions; the others still get it."""
         encoded: dict[str, Any] = {}
         for s in list(self.participants.values() if to is None else to):
             if s is exclude or (when is not None and not when(s)):
                 continue
-            frame = encoded.get(s.codec.name)
-            if frame is None:
-                frame = encoded[s.codec.name] = s.codec.encode(message)
-            s.send(frame)
+            name = s.codec.name
+            if name not in encoded:
+                try:
+                    encoded[name] = s.codec.encode(message)
+                except EncodeError as exc:
+                    encoded[name] = None
+                    msg_type = message.get("type")
+                    log.error("broadcast dropped: cannot encode", room_id=self.room_id, codec=name,
+                              type=msg_type if isinstance(msg_type, str) and msg_type.isascii() else None,
+                              error=type(exc).__name__)
+            frame = encoded[name]
+            if frame is not None:
+                s.send(frame)
 
     def knocks_message(self, now_ms: int, change: dict[str, Any] | None = None) -> dict[str, Any]:
         msg: dict[str, Any] = {"type": "knocks", "knocks": self.waiting.snapshot(now_ms)}

@@ -2,6 +2,10 @@
 
 Other code never writes to the socket: it calls ``send()`` (non-blocking). A
 client whose queue overflows is disconnected rather than stalling the room.
+A message the codec cannot encode is dropped (logged without its content) and
+the connection goes on; any other failure of the writer closes the connection
+(1011) and the hub forgets the session: a socket is never left open that no
+longer delivers.
 The session's identity (participant id, role, permissions) is set by the hub
 from the ``join``; later messages cannot change it.
 """
@@ -17,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from .codec import Codec
+from .codec import Codec, EncodeError
 from .errors import InternalError, SignalingError
 from .protocol import parse, request_id
 
@@ -111,19 +115,19 @@ class Session:
         except asyncio.QueueFull:
             self.abort("too_slow")
 
-    def abort(self, reason: str) -> None:
-        """Drop the connection now (slow client); the hub forgets the session at once."""
+    def abort(self, reason: str, code: int = WSCloseCode.POLICY_VIOLATION, message: bytes = b"too slow") -> None:
+        """Drop the connection now (slow client, broken writer); the hub forgets the session at once."""
         if self._close_reason == "aborted":
             return
         self._close_reason = "aborted"
-        if self._writer is not None:
+        if self._writer is not None and self._writer is not asyncio.current_task():
             self._writer.cancel()
-        asyncio.get_running_loop().create_task(self._hard_close())
+        asyncio.get_running_loop().create_task(self._hard_close(code, message))
         self.hub.disconnected(self, reason)
 
-    async def _hard_close(self) -> None:
+    async def _hard_close(self, code: int, message: bytes) -> None:
         try:
-            await asyncio.wait_for(self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"too slow"), 2)
+            await asyncio.wait_for(self.ws.close(code=code, message=message), 2)
         except (asyncio.TimeoutError, Exception):
             transport = getattr(self.ws, "_req", None) and self.ws._req.transport
             if transport is not None:
@@ -137,15 +141,32 @@ class Session:
                 if type(item) is tuple and item[0] is _CLOSE:
                     await ws.close(code=item[1])
                     return
-                frame = codec.encode(item) if isinstance(item, dict) else item
-                if isinstance(frame, bytes):
-                    await ws.send_bytes(frame)
-                else:
-                    await ws.send_str(frame)
-        except (ConnectionError, RuntimeError, asyncio.CancelledError):
+                try:
+                    frame = codec.encode(item) if isinstance(item, dict) else item
+                    if isinstance(frame, bytes):
+                        await ws.send_bytes(frame)
+                    else:
+                        await ws.send_str(frame)    # encodes first: nothing is written if that fails
+                except (EncodeError, UnicodeEncodeError) as exc:
+                    self._dropped(item, exc)
+        except asyncio.CancelledError:
             return
+        except (ConnectionError, RuntimeError):     # the connection is gone or going
+            self._writer_gone("disconnected")
         except Exception:
-            log.exception("writer failed", participant_id=self.sid)
+            log.exception("writer failed, closing the connection", participant_id=self.sid)
+            self._writer_gone("disconnected")
+
+    def _dropped(self, item: Any, exc: Exception) -> None:
+        """One message could not be encoded: log it once (its type only, never its content)."""
+        msg_type = item.get("type") if isinstance(item, dict) else None
+        log.error("message dropped: cannot encode", participant_id=self.sid, codec=self.codec.name,
+                  type=msg_type if isinstance(msg_type, str) and msg_type.isascii() else None,
+                  error=type(exc).__name__)
+
+    def _writer_gone(self, reason: str) -> None:
+        """The writer stopped without being told to: close the socket and let the hub forget us."""
+        self.abort(reason, WSCloseCode.INTERNAL_ERROR, b"internal error")   # no-op if aborted already
 
     # --- reading -------------------------------------------------------------------------
 
@@ -169,7 +190,10 @@ class Session:
                 else:   # CLOSE, CLOSING, CLOSED, ERROR
                     break
         finally:
-            self.hub.disconnected(self, reason)
+            try:
+                self.hub.disconnected(self, reason)
+            except Exception:   # a bug there must not leave the writer (and the socket) behind
+                log.exception("disconnect handling failed", participant_id=self.sid)
             await self._finish_writer()
 
     async def _finish_writer(self) -> None:
