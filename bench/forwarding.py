@@ -105,7 +105,7 @@ def run_server_app(mode: str, port_file: Path) -> None:
 def setup_forward(app: Any, state: dict[str, Any], forwarding: str) -> None:
     from aiohttp import web
 
-    import media.forwarding as fwd
+    import media.aiortc_compat as fwd
     from media.ports import MediaConfig, SubscribeOffer
     from media.sfu import MediaService
 

@@ -56,7 +56,7 @@ async def client_main(args: argparse.Namespace) -> None:
     from aiortc import RTCPeerConnection, RTCSessionDescription
     from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-    from media.forwarding import Packer, Vp8Packer, attach_sender, tap_receiver
+    from media.aiortc_compat import Packer, Vp8Packer, attach_sender, tap_receiver
     from media.ice import prepare_gathering, rtc_configuration
     from media.ports import EncodedFrame
 

@@ -17,7 +17,7 @@ from typing import Any, Optional
 from aiortc import RTCRtpReceiver
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-from .forwarding import restart_reception, tap_receiver
+from .aiortc_compat import restart_reception, tap_receiver
 from .ports import EncodedFrame
 from .publication import Publication
 

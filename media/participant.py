@@ -19,10 +19,10 @@ from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver, RTCSessio
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.sdp import candidate_from_sdp
 
-from .forwarding import ForwardTrack, attach_sender, packer_for
+from .aiortc_compat import ForwardTrack, attach_sender, packer_for
 from .inbound import InboundSlot
 from .ice import prepare_gathering, rtc_configuration, want_loopback
-from .packets import IdleTrack, PacketSubscription
+from .forward.packet import IdleTrack, PacketSubscription
 from .ports import BadDescription, IceFailed, Listener, MediaConfig, NotAllowed, SubscribeOffer, WrongState
 from .publication import Publication
 from .sources import assign_sources, codec_allowed, parse_offer

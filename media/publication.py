@@ -19,9 +19,9 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from aiortc.rtp import unwrap_rtx
 
-from .forwarding import ForwardTrack, restart_reception, send_pli
-from .keyframes import KeyframeRequester
-from .packets import PacketSubscription
+from .aiortc_compat import ForwardTrack, restart_reception, send_pli
+from .forward.keyframes import KeyframeRequester
+from .forward.packet import PacketSubscription
 from .ports import EncodedFrame, FrameSink, MediaConfig, PublicationInfo
 
 log = logging.getLogger(__name__)

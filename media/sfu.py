@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 import structlog
 
-from .forwarding import check_aiortc
+from .aiortc_compat import check_aiortc
 from .ice import browser_ice_servers, parse_ice_server
 from .ports import Listener, MediaConfig
 from .room import MediaRoom

@@ -21,7 +21,7 @@ import numpy as np
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack, VideoStreamTrack
 
-from media.forwarding import Packer, Vp8Packer, attach_sender, tap_receiver
+from media.aiortc_compat import Packer, Vp8Packer, attach_sender, tap_receiver
 from media.ice import prepare_gathering, rtc_configuration
 from media.ports import EncodedFrame, SubscribeOffer
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from media.keyframes import KeyframeRequester, is_keyframe
+from media.forward.keyframes import KeyframeRequester, is_keyframe
 from tests.helpers.media_peers import COLOURS, encode_vp8
 
 

@@ -9,7 +9,7 @@ from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
-from media.packets import _element, _extension_block, starts_keyframe
+from media.forward.packet import _element, _extension_block, starts_keyframe
 from tests.helpers.media_peers import COLOURS, encode_vp8
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from media.forwarding import _Unwrapper
+from media.aiortc_compat import _Unwrapper
 
 
 def test_unwraps_across_the_32_bit_boundary_and_keeps_late_frames_before():

@@ -34,7 +34,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpreceiver import NackGenerator
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-from .keyframes import is_keyframe
+from .forward.keyframes import is_keyframe
 from .ports import EncodedFrame
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""Forwarding to subscribers: the packet path and keyframe handling."""
