@@ -12,8 +12,6 @@ never logged.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import time
 import uuid
@@ -31,7 +29,8 @@ from .errors import ApiError, Conflict, NotFound
 from .keys import derive_key
 from .live import LIVE
 from .recordings import RECORDINGS
-from .store.base import AlreadyExists, RecordingQuery
+from .store.base import AlreadyExists, RecordingQuery, StoreConflict
+from .store.cas import KeyedLocks  # noqa: F401  (re-exported: the per-room lock now lives in the stores)
 from .store.records import Room
 
 log = structlog.get_logger("antechamber.rooms")
@@ -84,29 +83,7 @@ class RandomPool:
         return out
 
 
-class KeyedLocks:
-    """One asyncio.Lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str):
-        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 ROOM_RANDOM = web.AppKey("room_random", RandomPool)
-ROOM_LOCKS = web.AppKey("room_locks", KeyedLocks)
 
 
 def generate_name(pattern: str, pool: RandomPool | None = None) -> str:
@@ -126,8 +103,6 @@ def install(app: web.Application) -> None:
     """Give the app its random pool (call from route setup, before the app starts)."""
     if ROOM_RANDOM not in app:
         app[ROOM_RANDOM] = RandomPool()
-    if ROOM_LOCKS not in app:
-        app[ROOM_LOCKS] = KeyedLocks()
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -147,6 +122,13 @@ _SNAPSHOTS: dict[str, Callable[[Room], Any]] = {
     "status": lambda r: r.status, "lock": lambda r: r.is_locked, "closed": lambda r: r.status,
     "scheduled deletion": lambda r: r.pending_deletion, "keys": lambda r: f"key_version={r.key_version}",
 }
+
+
+@dataclass(frozen=True)
+class Updated:
+    room: Room                   # as stored after the change (the current room if nothing changed)
+    changed: bool                # False: the change altered nothing, nothing was written
+    result: Any = None           # what the change function returned
 
 
 @dataclass(frozen=True)
@@ -170,7 +152,6 @@ class RoomService:
         self.secret = app[CREDENTIALS].server_secret
         self.live = app[LIVE]
         self.random = app.get(ROOM_RANDOM)
-        self.locks = app.get(ROOM_LOCKS) or KeyedLocks()
 
     # --- links and rendering ------------------------------------------------------------
 
@@ -248,21 +229,47 @@ class RoomService:
             raise NotFound(f"room {room_id!r} does not exist", code="room_not_found")
         return room
 
-    async def update(self, room_id: str, change: Callable[[Room], None], what: str) -> Room:
-        """Apply ``change`` to the stored room, save it and tell the live meeting.
+    async def change(self, room_id: str, change: Callable[[Room], Any], what: str, *,
+                     tell_live: bool = True) -> Updated | None:
+        """The one way a room is written: ``change`` applied to the room as stored now.
 
-        Read-modify-write is serialised per room within this process, so concurrent
-        REST updates of one room never lose each other's changes.
+        The store applies it under compare-and-set (``Store.modify_room``: re-read and re-applied
+        on a conflict, so ``change`` must be pure and may run more than once), then the change is
+        logged and, if something changed and ``tell_live``, the live meeting is told with the room
+        AS STORED by this write (its version orders it against other writes' news). None if the
+        room does not exist. ``tell_live=False`` is for a caller that applies the result to the live
+        room itself (the hub's ``lock``).
         """
-        async with self.locks.hold(room_id):
-            room = await self.get(room_id)
-            snapshot = _SNAPSHOTS.get(what, lambda r: None)
-            before = repr(snapshot(room))
-            change(room)
-            await self.store.update_room(room)
-        log.info("room updated", room_id=room_id, what=what, change=f"{before} -> {snapshot(room)!r}")
-        await self.live.room_updated(room)
-        return room
+        snapshot = _SNAPSHOTS.get(what, lambda r: None)
+
+        def apply(room: Room) -> tuple[str, int, Any]:
+            before, seen = repr(snapshot(room)), room.version
+            return before, seen, change(room)
+
+        try:
+            out = await self.store.modify_room(room_id, apply)
+        except StoreConflict:
+            raise ApiError(f"room {room_id!r} is being changed by others right now; try again",
+                           code="room_busy", status=503) from None
+        if out is None:
+            return None
+        room, (before, seen, result) = out
+        changed = room.version != seen
+        if changed:
+            log.info("room updated", room_id=room_id, what=what, change=f"{before} -> {snapshot(room)!r}",
+                     version=room.version)
+            if tell_live:
+                await self.live.room_updated(room)
+        else:
+            log.debug("room unchanged", room_id=room_id, what=what, version=room.version)
+        return Updated(room, changed, result)
+
+    async def update(self, room_id: str, change: Callable[[Room], Any], what: str) -> Room:
+        """``change`` the room (see ``change``); NotFound if it does not exist. Returns the room as stored."""
+        updated = await self.change(room_id, change, what)
+        if updated is None:
+            raise NotFound(f"room {room_id!r} does not exist", code="room_not_found")
+        return updated.room
 
     # --- delete ---------------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ def room_info(settings: Settings, room: Room) -> RoomInfo:
         room_id=room.room_id, display_name=room.room_name, status=room.status, is_locked=room.is_locked,
         mode=room.room_mode, max_participants=max_participants(settings, room), max_viewers=settings.max_viewers,
         config=deep_merge(DEFAULT_CONFIG, room.config or {}), roles=room.roles or {}, source=room,
+        version=room.version,
     )
 
 
@@ -100,41 +101,45 @@ class StoreDirectory:
                                 custom_permissions=dict(member.custom_permissions or {}))
         return None
 
+    def _rooms(self):
+        from .rooms import RoomService
+
+        return RoomService(self.app)
+
     async def set_locked(self, room_id: str, locked: bool) -> RoomInfo | None:
-        room = await self.store.get_room(room_id)
-        if room is None:
-            return None
-        if room.is_locked != locked:
-            room.is_locked = locked
-            await self.store.update_room(room)
-        return room_info(self.app[SETTINGS], room)
+        """Lock or unlock through the room service (compare-and-set). Returns the room as stored by
+        THIS write (its version included): the hub applies it to the live room itself, so the
+        service does not tell the live room too; a REST write landing after it has a newer version
+        and reaches the live room after it."""
+        def lock(r: Room) -> None:
+            r.is_locked = locked
+        updated = await self._rooms().change(room_id, lock, "lock", tell_live=False)
+        return room_info(self.app[SETTINGS], updated.room) if updated is not None else None
 
     async def meeting_started(self, room_id: str, room_session_id: str, start_ms: int) -> None:
         await self.store.create_meeting(Meeting(room_session_id=room_session_id, room_id=room_id,
                                                 start_date=start_ms, peak_participants=1))
-        room = await self.store.get_room(room_id)
-        if room is not None and room.status == "open":
-            room.status = "active_meeting"
-            await self.store.update_room(room)
-            log.info("room status", room_id=room_id, change="open -> active_meeting")
+
+        def start(r: Room) -> None:
+            if r.status == "open":
+                r.status = "active_meeting"
+        await self._rooms().change(room_id, start, "status")
 
     async def meeting_ended(self, room_id: str, room_session_id: str, start_ms: int, end_ms: int,
                             peak: int, reason: str) -> None:
         await self.store.update_meeting(Meeting(room_session_id=room_session_id, room_id=room_id,
                                                 start_date=start_ms, end_date=end_ms, peak_participants=peak,
                                                 end_reason=reason))
-        room = await self.store.get_room(room_id)
-        if room is None:
-            return
         hub = self.app[HUB]
         if hub.has_meeting(room_id):    # a new meeting started meanwhile
             return
-        if room.status == "active_meeting":
-            room.status = "open"
-            await self.store.update_room(room)
-            log.info("room status", room_id=room_id, change="active_meeting -> open")
-        if room.pending_deletion:
-            await self._finish_pending_deletion(room)
+
+        def end(r: Room) -> None:       # checked again on every (re)try: a meeting may start meanwhile
+            if r.status == "active_meeting" and not hub.has_meeting(room_id):
+                r.status = "open"
+        updated = await self._rooms().change(room_id, end, "status")
+        if updated is not None and updated.room.pending_deletion and not hub.has_meeting(room_id):
+            await self._finish_pending_deletion(updated.room)
 
     async def _finish_pending_deletion(self, room: Room) -> None:
         from .rooms import RoomService

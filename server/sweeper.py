@@ -8,7 +8,8 @@
   closes the room instead of deleting it.
 
 Runs as a background task in the app's cleanup_ctx; a failure on one room is
-logged and never stops the task.
+logged and never stops the task. Rooms are written only through RoomService (compare-and-set
+on the stored room), so a sweep racing a REST or live write never puts a stale room back.
 """
 
 from __future__ import annotations
@@ -33,8 +34,14 @@ async def sweep_once(app: web.Application, now: int | None = None) -> dict[str, 
     """One pass over the expired rooms; returns counts per success code (and ``errors``)."""
     svc = RoomService(app)
     counts: dict[str, int] = {}
-    due = await svc.store.rooms_due_for_deletion(now if now is not None else now_ms(), BATCH)
-    for room in due:
+    now = now if now is not None else now_ms()
+    due = await svc.store.rooms_due_for_deletion(now, BATCH)
+    for listed in due:
+        # decide on the room as it is now, not as listed: a REST write may have moved its date or
+        # closed it meanwhile (every write below goes through the room service, compare-and-set)
+        room = await svc.store.get_room(listed.room_id)
+        if room is None or room.auto_deletion_date is None or room.auto_deletion_date > now:
+            continue
         pending = room.pending_deletion
         try:
             if pending:

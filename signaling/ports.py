@@ -26,6 +26,8 @@ class RoomInfo:
     config: Mapping[str, Any] = field(default_factory=dict)
     roles: Mapping[str, Any] = field(default_factory=dict)   # per-role permission overrides
     source: Any = field(default=None, compare=False, repr=False)  # the directory's own record (opaque here)
+    # the stored room's version (+1 per write): a live room ignores news older than what it has
+    version: int = 0
 
     @property
     def chat_enabled(self) -> bool:

@@ -27,6 +27,10 @@ log = structlog.get_logger("antechamber.signaling")
 
 def apply_room_info(hub: "Hub", room: "LiveRoom", info: RoomInfo, by: "Session | None" = None) -> None:
     old = room.info
+    if info.version < old.version:
+        # news of an older write arriving after a newer one's (writes are applied in version order)
+        log.debug("stale room info ignored", room_id=room.room_id, version=info.version, live_version=old.version)
+        return
     room.info = info
     if old.is_locked != info.is_locked:
         log.info("room lock", room_id=room.room_id, change=f"{old.is_locked} -> {info.is_locked}")

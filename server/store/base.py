@@ -2,12 +2,17 @@
 
 All methods are coroutines. Pagination is keyset-based: a page carries an
 opaque ``next_token`` (None on the last page) that continues the same query.
+
+Rooms are versioned (``Room.version``: 1 when created, +1 on every write) and written only
+by compare-and-set: ``modify_room`` applies a change to the room as stored now (see
+server/store/cas.py). There is no blind whole-room write, so no writer can put back a stale
+room over another's change, in this process or another one sharing the store.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import Callable, Generic, Literal, Protocol, TypeVar
 
 from .records import Meeting, Member, Recording, Room
 
@@ -21,6 +26,10 @@ class StoreError(Exception):
 
 class AlreadyExists(StoreError):
     """An id (room id, member id...) is taken."""
+
+
+class StoreConflict(StoreError):
+    """A compare-and-set write of a room kept losing to other writers (bounded retries ran out)."""
 
 
 class InvalidToken(StoreError):
@@ -62,9 +71,20 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     # rooms
-    async def create_room(self, room: Room) -> None: ...          # AlreadyExists
+    async def create_room(self, room: Room) -> None: ...          # AlreadyExists; stored (and room.version set) as version 1
     async def get_room(self, room_id: str) -> Room | None: ...
-    async def update_room(self, room: Room) -> None: ...          # replace whole; no-op if gone
+
+    async def modify_room(self, room_id: str, change: Callable[[Room], T]) -> tuple[Room, T] | None:
+        """Apply ``change`` (mutating the Room it is given, returning anything) to a copy of the
+        stored room and write it if the stored version is still the one read; on a conflict read
+        again and re-apply. Returns (the room as stored after the write, change's result), or None
+        if the room does not exist. A change that alters nothing writes nothing (same version).
+        ``change`` must be pure: it may run more than once. Raises StoreConflict when retries run out."""
+
+    async def update_room_if(self, room: Room, expected_version: int) -> bool:
+        """Low level compare-and-set: store ``room`` as version ``expected_version + 1`` (and set
+        room.version) only if the stored room is at ``expected_version``; False otherwise or if gone.
+        Indexes (name, status, api, dates) change in the same atomic step."""
     async def delete_room(self, room_id: str) -> bool: ...        # also its members; True if it existed
     async def list_rooms(self, query: RoomQuery) -> Page[Room]: ...   # InvalidToken
     async def rooms_due_for_deletion(self, now_ms: int, limit: int = 100) -> list[Room]: ...

@@ -59,6 +59,11 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         "CREATE INDEX recordings_by_size ON recordings (size, recording_id)",
         "CREATE INDEX recordings_by_room ON recordings (room_id, start_date, recording_id)",
     )),
+    # rooms are written by compare-and-set on their version; rooms stored before read as version 0
+    # (their documents have no version either), and their first write makes them version 1
+    (2, (
+        "ALTER TABLE rooms ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
+    )),
 )
 
 LATEST = MIGRATIONS[-1][0]

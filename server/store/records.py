@@ -38,6 +38,8 @@ class Room:
     template_type: str | None = None  # "viewerMode" (Whereby)
     api: str = "native"               # which surface created it: native | whereby
     pending_deletion: dict[str, str] | None = None  # set by DELETE ... when_meeting_ends
+    # set by the store: 1 when created, +1 on every write (compare-and-set); 0 = stored before versions
+    version: int = 0
 
     def to_doc(self) -> dict[str, Any]:
         # shallow: the stores serialise the document at once (asdict's deep copy cost ~35 us per room)

@@ -8,10 +8,15 @@ Creates, updates and deletes that touch a document and its indexes run as one
 Lua script or MULTI transaction, so they are atomic; a create on a taken id
 raises AlreadyExists. Filters (name, status, api, room) are applied in Python
 while walking the sorted set from the page token's position.
+
+Rooms are written only by compare-and-set: the room script decodes the stored document's
+``version`` (cmsgpack; a document without one is version 0) and writes the new document and
+its indexes only if it is still the version the writer read (see server/store/cas.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -21,6 +26,7 @@ import redis.asyncio as aioredis
 import structlog
 
 from .base import AlreadyExists, Page, RecordingQuery, RoomQuery, StoreError
+from .cas import KeyedLocks, modify_room
 from .paging import (
     TokenCodec, check_recording_query, check_room_query, deletion_key, name_key, page_limit,
     recording_matches, recording_sort_value, room_matches, room_sort_value,
@@ -32,10 +38,16 @@ log = structlog.get_logger(__name__)
 DEFAULT_PREFIX = "antechamber:"
 
 # KEYS: room doc, by-creation, by-deletion, by-name (lex), name-member hash
-# ARGV: mode (create|update), doc, id, creation score, deletion score, lex member
+# ARGV: mode (create|cas), doc, id, creation score, deletion score, lex member, expected version (cas)
 _ROOM_PUT = """
-local exists = redis.call('EXISTS', KEYS[1])
-if (ARGV[1] == 'create') == (exists == 1) then return 0 end
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == 'create' then
+  if current then return 0 end
+else
+  if not current then return 0 end
+  local version = cmsgpack.unpack(current)['version'] or 0
+  if version ~= tonumber(ARGV[7]) then return 0 end
+end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[3])
@@ -111,6 +123,7 @@ class RedisStore:
         self.url, self.prefix = split_prefix(url)
         self._redis: aioredis.Redis | None = None
         self._tokens: TokenCodec | None = None
+        self._room_locks = KeyedLocks()
 
     def _k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -160,23 +173,31 @@ class RedisStore:
         return [self._k("room", room_id), self._k("rooms:created"), self._k("rooms:deletion"),
                 self._k("rooms:name"), self._k("rooms:name_member")]
 
-    async def _put_room(self, mode: str, room: Room) -> int:
+    async def _put_room(self, mode: str, room: Room, expected_version: int = 0) -> int:
         self._require_open()
         return await self._room_put(
             keys=self._room_keys(room.room_id),
             args=[mode, _pack(room.to_doc()), room.room_id, int(room.creation_date), deletion_key(room),
-                  _lex_member(room)])
+                  _lex_member(room), int(expected_version)])
 
     async def create_room(self, room: Room) -> None:
-        if not await self._put_room("create", room):
+        if not await self._put_room("create", dataclasses.replace(room, version=1)):
             raise AlreadyExists(f"room {room.room_id!r} exists")
+        room.version = 1
 
     async def get_room(self, room_id: str) -> Room | None:
         raw = await self._r.get(self._k("room", room_id))
         return Room.from_doc(_unpack(raw)) if raw is not None else None
 
-    async def update_room(self, room: Room) -> None:
-        await self._put_room("update", room)
+    async def update_room_if(self, room: Room, expected_version: int) -> bool:
+        version = int(expected_version) + 1
+        written = bool(await self._put_room("cas", dataclasses.replace(room, version=version), expected_version))
+        if written:
+            room.version = version
+        return written
+
+    async def modify_room(self, room_id: str, change: Callable[[Room], Any]) -> tuple[Room, Any] | None:
+        return await modify_room(self, self._room_locks, room_id, change)
 
     async def delete_room(self, room_id: str) -> bool:
         self._require_open()

@@ -5,11 +5,20 @@ blocks on disk. Calls are queued to it; the thread drains whatever is queued
 and runs it as one transaction (each call inside its own SAVEPOINT, so a
 failing call rolls back only itself), then hands all results back to the
 loop in one callback. Under load many writes thus share one commit.
+
+Rooms are written by compare-and-set on their ``version`` column (``UPDATE ... WHERE
+room_id = ? AND version = ?``, see server/store/cas.py). That works inside the batch: each
+job sees the transaction's state so far, and the batch holds SQLite's write lock from
+``BEGIN IMMEDIATE`` to ``COMMIT``, so another process (another connection on the same file)
+writes before or after it, never in between; a write whose version moved meanwhile matches no
+row and is retried on the room as it is now. A CAS only counts as done once its batch is
+committed: if the commit fails, the caller gets the error, never a false success.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import queue
@@ -23,6 +32,7 @@ import structlog
 
 from . import migrations
 from .base import AlreadyExists, Page, RecordingQuery, RoomQuery, StoreError
+from .cas import KeyedLocks, modify_room
 from .paging import (
     TokenCodec, check_recording_query, check_room_query, deletion_key, name_key, page_limit,
     recording_sort_value, room_sort_value,
@@ -138,6 +148,7 @@ class SqliteStore:
         self.applied_migrations: list[int] = []
         self._worker: _Worker | None = None
         self._tokens: TokenCodec | None = None
+        self._room_locks = KeyedLocks()
 
     # lifecycle ---------------------------------------------------------------
 
@@ -191,29 +202,38 @@ class SqliteStore:
 
     @staticmethod
     def _room_row(room: Room) -> tuple:
+        # the document carries the version too (doc and column always agree)
         return (name_key(room.room_name), int(room.creation_date), deletion_key(room), room.status,
-                room.api, _dumps(room.to_doc()), room.room_id)
+                room.api, _dumps(room.to_doc()), int(room.version), room.room_id)
 
     async def create_room(self, room: Room) -> None:
-        row = self._room_row(room)
+        row = self._room_row(dataclasses.replace(room, version=1))
 
         def run(c: sqlite3.Connection) -> None:
             try:
-                c.execute("INSERT INTO rooms (name_key, creation_date, deletion_key, status, api, doc, room_id)"
-                          " VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+                c.execute("INSERT INTO rooms (name_key, creation_date, deletion_key, status, api, doc, version,"
+                          " room_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
             except sqlite3.IntegrityError:
                 raise AlreadyExists(f"room {room.room_id!r} exists") from None
         await self._call(run)
+        room.version = 1
 
     async def get_room(self, room_id: str) -> Room | None:
         row = await self._call(lambda c: c.execute("SELECT doc FROM rooms WHERE room_id = ?", (room_id,)).fetchone())
         return Room.from_doc(_loads(row[0])) if row else None
 
-    async def update_room(self, room: Room) -> None:
-        row = self._room_row(room)
-        await self._call(lambda c: c.execute(
-            "UPDATE rooms SET name_key = ?, creation_date = ?, deletion_key = ?, status = ?, api = ?, doc = ?"
-            " WHERE room_id = ?", row))
+    async def update_room_if(self, room: Room, expected_version: int) -> bool:
+        version = int(expected_version) + 1
+        row = self._room_row(dataclasses.replace(room, version=version)) + (int(expected_version),)
+        written = await self._call(lambda c: c.execute(
+            "UPDATE rooms SET name_key = ?, creation_date = ?, deletion_key = ?, status = ?, api = ?, doc = ?,"
+            " version = ? WHERE room_id = ? AND version = ?", row).rowcount == 1)
+        if written:
+            room.version = version
+        return written
+
+    async def modify_room(self, room_id: str, change: Callable[[Room], Any]) -> tuple[Room, Any] | None:
+        return await modify_room(self, self._room_locks, room_id, change)
 
     async def delete_room(self, room_id: str) -> bool:
         def run(c: sqlite3.Connection) -> bool:

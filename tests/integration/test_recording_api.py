@@ -142,13 +142,14 @@ async def test_who_may_fetch_a_file(world, auth):
     rk = derive_key(world.secret, "room-a", "recording", 0)
     assert (await world.client.get(url, params={"recordingKey": rk})).status == 200
     # a host whose room denies canRetrieveRecordings
-    room = await world.store.get_room("room-a")
-    room.roles = {"moderator": {"permissions": {"canRetrieveRecordings": False}}}
-    await world.store.update_room(room)
+    def deny(room):
+        room.roles = {"moderator": {"permissions": {"canRetrieveRecordings": False}}}
+    await world.store.modify_room("room-a", deny)
     assert (await world.client.get(url, params={"roomKey": world.host_key("room-a")})).status == 403
     # host keys never delete without canDeleteRecordings... which the default moderator has
-    room.roles = {}
-    await world.store.update_room(room)
+    def allow(room):
+        room.roles = {}
+    await world.store.modify_room("room-a", allow)
     resp = await world.client.delete(f"{R}/rec_a", params={"roomKey": world.host_key("room-b")})
     assert resp.status == 403 and world.path("rec_a").exists()
 

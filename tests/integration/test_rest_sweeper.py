@@ -94,9 +94,9 @@ async def test_background_task_deletes_expired_rooms(settings, auth):
     async with running_app(settings, extra={SWEEP_INTERVAL: 0.05}) as (client, app, _):
         room = await make_room(client, auth)
         store = store_of(app)
-        stored = await store.get_room(room["roomId"])
-        stored.auto_deletion_date = int(time.time() * 1000) - 1000   # as if its hour had passed
-        await store.update_room(stored)
+        def expire(r):   # as if its hour had passed
+            r.auto_deletion_date = int(time.time() * 1000) - 1000
+        await store.modify_room(room["roomId"], expire)
         deadline = time.monotonic() + 15
         while await exists(client, auth, room["roomId"]):
             assert time.monotonic() < deadline, "sweeper did not delete the expired room"

@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 
-from server.store.base import AlreadyExists, InvalidToken, RecordingQuery, RoomQuery, StoreError
+from server.store.base import AlreadyExists, InvalidToken, RecordingQuery, RoomQuery, StoreConflict, StoreError
 from server.store.migrations import MIGRATIONS
 from server.store.records import Meeting, Member, Recording, Room
 from server.store.redis_store import RedisStore
@@ -112,26 +112,158 @@ async def test_concurrent_creates_of_one_id_let_exactly_one_win(store):
     assert len((await store.list_rooms(RoomQuery(limit=100))).items) == 1
 
 
-async def test_update_room_replaces_the_whole_record(store):
+async def test_created_rooms_are_version_1(store):
+    room = make_room("v")
+    await store.create_room(room)
+    assert room.version == 1
+    assert (await store.get_room("v")).version == 1
+
+
+async def test_modify_room_applies_the_change_and_bumps_the_version(store):
     room = make_room("r1", room_name="Old name", config={"chat": {"enabled": True}, "a": 1})
     await store.create_room(room)
-    new = make_room("r1", room_name="New name", config={"chat": {"enabled": False}}, status="closed",
-                    auto_deletion_date=NOW + 5)
-    await store.update_room(new)
-    assert await store.get_room("r1") == new
-    # indexes follow the update: filters, name sort and expiry see the new values
+
+    def change(r: Room) -> str:
+        r.room_name, r.status, r.auto_deletion_date = "New name", "closed", NOW + 5
+        r.config["chat"]["enabled"] = False           # nested, in place: the store's copy is not shared
+        return "done"
+    stored, result = await store.modify_room("r1", change)
+    assert result == "done" and stored.version == 2 and stored.room_name == "New name"
+    assert await store.get_room("r1") == stored
+    assert room.config["chat"]["enabled"] is True     # the caller's object was never touched
+    # indexes follow the write: filters, name sort and expiry see the new values
     assert [r.room_id for r in (await store.list_rooms(RoomQuery(room_name="new"))).items] == ["r1"]
     assert (await store.list_rooms(RoomQuery(room_name="old"))).items == []
     assert [r.room_id for r in (await store.list_rooms(RoomQuery(status="closed"))).items] == ["r1"]
+    assert (await store.list_rooms(RoomQuery(status="open"))).items == []
     assert [r.room_id for r in await store.rooms_due_for_deletion(NOW + 5)] == ["r1"]
     by_name = await store.list_rooms(RoomQuery(sort_field="roomName", limit=10))
     assert [r.room_name for r in by_name.items] == ["New name"]
+    # each write is one version more; a change that changes nothing writes nothing
+    for want in (3, 4):
+        stored, _ = await store.modify_room("r1", lambda r: setattr(r, "key_version", r.key_version + 1))
+        assert stored.version == want and (await store.get_room("r1")).version == want
+    same, result = await store.modify_room("r1", lambda r: r.room_name)
+    assert result == "New name" and same.version == 4 and await store.get_room("r1") == same
+    # the store owns the version: a change cannot set it
+    stored, _ = await store.modify_room("r1", lambda r: setattr(r, "version", 99) or setattr(r, "is_locked", True))
+    assert stored.version == 5 and (await store.get_room("r1")).version == 5
 
 
-async def test_update_of_a_missing_room_creates_nothing(store):
-    await store.update_room(make_room("ghost"))
-    assert await store.get_room("ghost") is None
+async def test_modify_room_of_a_missing_room_creates_nothing(store):
+    calls = []
+    assert await store.modify_room("ghost", calls.append) is None
+    assert calls == [] and await store.get_room("ghost") is None
     assert (await store.list_rooms(RoomQuery())).items == []
+
+
+async def test_a_failing_change_writes_nothing(store):
+    await store.create_room(make_room("r", room_name="Kept"))
+
+    def change(r: Room) -> None:
+        r.room_name = "Half done"
+        raise ValueError("no")
+    with pytest.raises(ValueError):
+        await store.modify_room("r", change)
+    assert (await store.get_room("r")).room_name == "Kept"
+    assert (await store.get_room("r")).version == 1
+
+
+async def test_update_room_if_is_compare_and_set(store):
+    await store.create_room(make_room("r", room_name="First"))
+    stale = await store.get_room("r")
+    ours = await store.get_room("r")
+    ours.room_name = "Second"
+    assert await store.update_room_if(ours, 1) is True and ours.version == 2
+    stale.room_name, stale.status = "Stale", "closed"
+    assert await store.update_room_if(stale, 1) is False and stale.version == 1     # lost: version moved
+    assert await store.update_room_if(stale, 0) is False
+    assert await store.update_room_if(stale, 7) is False
+    got = await store.get_room("r")
+    assert got.room_name == "Second" and got.status == "open" and got.version == 2
+    # the failed writes left the indexes alone
+    assert (await store.list_rooms(RoomQuery(room_name="stale"))).items == []
+    assert (await store.list_rooms(RoomQuery(status="closed"))).items == []
+    assert [r.room_name for r in (await store.list_rooms(RoomQuery(sort_field="roomName"))).items] == ["Second"]
+    # a room that is gone is not brought back
+    assert await store.update_room_if(make_room("ghost"), 0) is False
+    assert await store.update_room_if(make_room("ghost"), 1) is False
+    assert await store.get_room("ghost") is None
+
+
+async def test_a_conflict_is_retried_on_the_latest_version(store):
+    """Another store instance writes between our read and our write: our change runs again on its room."""
+    await store.create_room(make_room("r", config={"mine": 0, "theirs": 0}))
+    other = reopen(store)
+    await other.open()
+    try:
+        real = store.update_room_if
+        interfered = []
+
+        async def racing_update(room: Room, expected: int) -> bool:
+            if not interfered:
+                interfered.append(True)
+                await other.modify_room("r", lambda r: r.config.update(theirs=1))
+            return await real(room, expected)
+        store.update_room_if = racing_update
+        seen = []
+
+        def mine(r: Room) -> None:
+            seen.append((r.version, dict(r.config)))
+            r.config["mine"] = 1
+        stored, _ = await store.modify_room("r", mine)
+    finally:
+        await other.close()
+    assert seen == [(1, {"mine": 0, "theirs": 0}), (2, {"mine": 0, "theirs": 1})]
+    assert stored.version == 3 and stored.config == {"mine": 1, "theirs": 1}
+    assert await store.get_room("r") == stored
+
+
+async def test_endless_conflicts_give_up_with_store_conflict(store, monkeypatch):
+    from server.store import cas
+
+    monkeypatch.setattr(cas, "MODIFY_ATTEMPTS", 4)
+    await store.create_room(make_room("r"))
+    tries = []
+
+    async def always_lose(room: Room, expected: int) -> bool:
+        tries.append(expected)
+        return False
+    store.update_room_if = always_lose
+    with pytest.raises(StoreConflict):
+        await store.modify_room("r", lambda r: setattr(r, "is_locked", True))
+    assert tries == [1, 1, 1, 1]
+    assert (await store.get_room("r")).is_locked is False
+
+
+async def test_concurrent_modify_from_separate_store_instances_loses_nothing(store):
+    """Separate connections on one SQLite file, or separate Redis clients: like separate processes."""
+    await store.create_room(make_room("r", config={"count": 0}))
+    others = [reopen(store) for _ in range(2)]
+    for o in others:
+        await o.open()
+    per_writer = 15
+    try:
+        def bump(writer: str):
+            def change(r: Room) -> int:
+                r.config["count"] += 1
+                r.config[writer] = r.config.get(writer, 0) + 1
+                return r.config["count"]
+            return change
+
+        async def writer(s, name: str) -> list[int]:
+            return [(await s.modify_room("r", bump(name)))[1] for _ in range(per_writer)]
+        stores = [store, *others]
+        results = await asyncio.gather(*(writer(s, f"w{i}{j}") for i, s in enumerate(stores) for j in range(3)))
+    finally:
+        for o in others:
+            await o.close()
+    total = len(results) * per_writer
+    final = await store.get_room("r")
+    assert final.config["count"] == total and final.version == 1 + total
+    assert all(final.config[f"w{i}{j}"] == per_writer for i in range(3) for j in range(3))
+    counts = sorted(c for r in results for c in r)
+    assert counts == list(range(1, total + 1))          # every write saw the one before it
 
 
 async def test_delete_room_also_deletes_its_members(store):
@@ -514,6 +646,32 @@ async def test_redis_prefix_namespaces_every_key(redis_url):
             await s.close()
         for prefix in prefixes:
             await _drop_prefix(redis_url, prefix)
+
+
+async def test_redis_room_documents_without_a_version_read_as_version_0(redis_url):
+    """Documents written before rooms had versions: version 0, and the first write makes them 1."""
+    import msgpack
+
+    prefix = f"test{uuid.uuid4().hex[:12]}:"
+    s = RedisStore(f"{redis_url}{'&' if '?' in redis_url else '?'}prefix={prefix}")
+    await s.open()
+    try:
+        old = make_room("old", room_name="From before").to_doc()
+        del old["version"]
+        r = aioredis.from_url(redis_url)
+        try:
+            await r.set(f"{prefix}room:old", msgpack.packb(old, use_bin_type=True))
+        finally:
+            await r.aclose()
+        assert (await s.get_room("old")).version == 0
+        assert await s.update_room_if(make_room("old", room_name="Wrong"), 1) is False
+        stored, _ = await s.modify_room("old", lambda room: setattr(room, "is_locked", True))
+        assert stored.version == 1 and stored.is_locked and stored.room_name == "From before"
+        assert await s.get_room("old") == stored
+        assert [x.room_id for x in (await s.list_rooms(RoomQuery(room_name="before"))).items] == ["old"]
+    finally:
+        await s.close()
+        await _drop_prefix(redis_url, prefix)
 
 
 async def test_sqlite_open_failure_is_reported_and_leaves_nothing_running(tmp_path):

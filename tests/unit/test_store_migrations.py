@@ -53,3 +53,39 @@ def test_a_database_newer_than_the_code_is_refused(tmp_path):
     migrations.apply(conn, (V1, V2))
     with pytest.raises(RuntimeError, match="newer"):
         migrations.apply(conn, (V1,))
+
+
+async def test_rooms_stored_before_versions_read_as_version_0_and_then_count_up(tmp_path):
+    """Migration 2 adds rooms.version: an existing room reads as version 0 (its document has no
+    version either) and its first compare-and-set write makes it version 1."""
+    import json
+
+    from server.store.sqlite_store import SqliteStore
+
+    path = tmp_path / "db"
+    conn = connect(path)
+    migrations.apply(conn, migrations.MIGRATIONS[:1])
+    doc = {"room_id": "old", "room_name": "From before", "creation_date": 5, "status": "open", "api": "native",
+           "is_locked": False, "config": {"chat": {"enabled": True}}}
+    conn.execute("INSERT INTO rooms (room_id, name_key, creation_date, deletion_key, status, api, doc)"
+                 " VALUES ('old', 'from before', 5, ?, 'open', 'native', ?)", (2**62, json.dumps(doc)))
+    conn.close()
+
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        assert store.applied_migrations == [2]
+        room = await store.get_room("old")
+        assert room.version == 0 and room.room_name == "From before"
+        stale = await store.get_room("old")
+        stored, _ = await store.modify_room("old", lambda r: setattr(r, "is_locked", True))
+        assert stored.version == 1 and stored.is_locked
+        assert await store.update_room_if(stale, 0) is False       # the version moved on
+        assert await store.get_room("old") == stored
+    finally:
+        await store.close()
+    conn = connect(path)
+    try:
+        assert conn.execute("SELECT version FROM rooms WHERE room_id = 'old'").fetchone() == (1,)
+    finally:
+        conn.close()
