@@ -1,82 +1,6 @@
-// Small DOM helpers shared by every page: element builder, toasts, clipboard, icons.
+// The inline SVG icons of the pages (constant markup, safe under the page's CSP).
 
-/** Build an element: h("button", {class: "x", onclick: fn, dataset: {testid: "y"}}, "text", child) */
-export function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "class") el.className = value;
-    else if (key === "dataset") Object.assign(el.dataset, value);
-    else if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
-    else if (key === "html") el.innerHTML = value; // only ever used with constant icon markup
-    else if (value === true) el.setAttribute(key, "");
-    else el.setAttribute(key, String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return el;
-}
-
-export function $(selector, root = document) {
-  return root.querySelector(selector);
-}
-
-/** Show a short message in the page's toast area; returns a function that removes it. */
-export function toast(message, { kind = "info", timeout = 5000, action = null } = {}) {
-  const area = document.getElementById("toasts");
-  if (!area) return () => {};
-  const el = h("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" },
-    h("span", { class: "msg" }, message));
-  if (action) {
-    el.append(h("button", { type: "button", class: "btn-sm btn-primary",
-      onclick: () => { action.run(); remove(); } }, action.label));
-  }
-  el.append(h("button", { type: "button", class: "btn-sm btn-ghost", "aria-label": "Dismiss",
-    onclick: () => remove() }, "✕"));
-  area.append(el);
-  let timer = timeout ? setTimeout(() => remove(), timeout) : null;
-  function remove() {
-    if (timer) clearTimeout(timer);
-    timer = null;
-    el.remove();
-  }
-  return remove;
-}
-
-export async function copyText(text) {
-  try {
-    await navigator.clipboard.writeText(text);
-    return true;
-  } catch {
-    // Clipboard API unavailable (plain http on a LAN address): fall back to a selection copy.
-    const area = h("textarea", { class: "sr-only", readonly: true });
-    area.value = text;
-    document.body.append(area);
-    area.select();
-    let ok = false;
-    try { ok = document.execCommand("copy"); } catch { ok = false; }
-    area.remove();
-    return ok;
-  }
-}
-
-export function initials(name) {
-  const parts = String(name || "?").trim().split(/\s+/).filter(Boolean);
-  const letters = parts.length > 1 ? parts[0][0] + parts[parts.length - 1][0] : (parts[0] || "?").slice(0, 1);
-  return letters.toUpperCase();
-}
-
-export function formatDuration(ms) {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min`;
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
-}
-
-const ICON_PATHS = {
+const ICON_PATHS = Object.freeze({
   mic: '<path d="M12 3a3 3 0 0 0-3 3v6a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3z"/><path d="M5 11a7 7 0 0 0 14 0M12 18v3"/>',
   micOff: '<path d="M3 3l18 18"/><path d="M9 9v3a3 3 0 0 0 5.1 2.1M15 9.3V6a3 3 0 0 0-5.7-1.3"/><path d="M5 11a7 7 0 0 0 11.5 5.4M19 11a7 7 0 0 1-.6 2.8M12 18v3"/>',
   cam: '<rect x="3" y="6" width="13" height="12" rx="2"/><path d="M16 10l5-3v10l-5-3z"/>',
@@ -97,7 +21,7 @@ const ICON_PATHS = {
   door: '<path d="M5 21V4a1 1 0 0 1 1-1h9v18M3 21h18M15 5l4 1v15"/><circle cx="12" cy="12" r=".8" fill="currentColor"/>',
   gear: '<circle cx="12" cy="12" r="3"/><path d="M19.4 15a1.7 1.7 0 0 0 .3 1.8l.1.1a2 2 0 1 1-2.8 2.8l-.1-.1a1.7 1.7 0 0 0-1.8-.3 1.7 1.7 0 0 0-1 1.5V21a2 2 0 1 1-4 0v-.1a1.7 1.7 0 0 0-1.1-1.5 1.7 1.7 0 0 0-1.8.3l-.1.1a2 2 0 1 1-2.8-2.8l.1-.1a1.7 1.7 0 0 0 .3-1.8 1.7 1.7 0 0 0-1.5-1H3a2 2 0 1 1 0-4h.1a1.7 1.7 0 0 0 1.5-1.1 1.7 1.7 0 0 0-.3-1.8l-.1-.1a2 2 0 1 1 2.8-2.8l.1.1a1.7 1.7 0 0 0 1.8.3H9a1.7 1.7 0 0 0 1-1.5V3a2 2 0 1 1 4 0v.1a1.7 1.7 0 0 0 1 1.5 1.7 1.7 0 0 0 1.8-.3l.1-.1a2 2 0 1 1 2.8 2.8l-.1.1a1.7 1.7 0 0 0-.3 1.8V9a1.7 1.7 0 0 0 1.5 1H21a2 2 0 1 1 0 4h-.1a1.7 1.7 0 0 0-1.5 1z"/>',
   end: '<path d="M3 15c5-5 13-5 18 0l-2.5 2.5-3-1.5v-3a11 11 0 0 0-7 0v3l-3 1.5z"/>',
-};
+});
 
 /** An inline SVG icon (constant markup, safe under the page's CSP). */
 export function icon(name) {

@@ -1,6 +1,7 @@
 // Host controls for the waiting room: the knock panel (let in / hold with a message /
 // reject / admit all), with a sound and a badge when someone new knocks.
-import { h, $, toast, formatDuration } from "./ui.js";
+import { h, $, toast } from "./dom.js";
+import { formatDuration } from "./format.js";
 import { msg } from "./protocol.js";
 
 const DEFAULT_HOLD = "The host will let you in shortly.";

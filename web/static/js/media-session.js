@@ -19,7 +19,7 @@ export function toIceServers(list) {
   return out;
 }
 
-const SOURCE_FOR_KIND = { audio: "microphone", video: "camera" };
+const SOURCE_FOR_KIND = Object.freeze({ audio: "microphone", video: "camera" });
 // A connection that has started connecting but is not up by then is treated as failed
 // (browsers wait ~30 s before saying "failed"); the room then reconnects.
 const CONNECT_TIMEOUT_MS = 10000;

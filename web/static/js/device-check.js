@@ -1,10 +1,7 @@
-// Device check before joining: camera preview, microphone level meter, device
+// The join view's device check: camera preview, microphone level meter, device
 // selection, and turning either off before joining.
-import { $, h, setIcon } from "./ui.js";
-
-let meterFrame = 0;
-let active = false;
-let localRef = null;
+import { $, h } from "./dom.js";
+import { setIcon } from "./icons.js";
 
 function renderButtons(local) {
   const mic = $("#preview-mic");
@@ -54,43 +51,56 @@ async function fillSelects(local) {
   fill($("#camera-select"), video, local.videoDeviceId, "Camera");
 }
 
-function meterLoop() {
-  if (!active) return;
-  const level = localRef.level();
-  const meter = $("#mic-meter");
-  meter.firstElementChild.style.width = `${Math.round(level * 100)}%`;
-  meter.setAttribute("aria-valuenow", String(Math.round(level * 100)));
-  meterFrame = requestAnimationFrame(meterLoop);
-}
+export class DeviceCheck {
+  #local;
+  #active = false;
+  #meterFrame = 0;
 
-export function setupDeviceView(local) {
-  localRef = local;
-  active = true;
-  local.addEventListener("change", () => {
-    if (!active) return;
-    renderButtons(local);
-    fillSelects(local);
-  });
-  $("#preview-mic").addEventListener("click", async () => {
-    await local.toggleAudio();
-  });
-  $("#preview-camera").addEventListener("click", async () => {
-    await local.toggleVideo();
-  });
-  $("#mic-select").addEventListener("change", (e) => local.selectAudio(e.target.value));
-  $("#camera-select").addEventListener("change", (e) => local.selectVideo(e.target.value));
-  navigator.mediaDevices?.addEventListener?.("devicechange", () => active && fillSelects(local));
-  renderButtons(local);
-  local.ready = local.start().then(() => {
-    renderButtons(local);
-    fillSelects(local);
-  });
-  meterFrame = requestAnimationFrame(meterLoop);
-}
+  /** local: the page's LocalMedia. */
+  constructor(local) {
+    this.#local = local;
+  }
 
-export function stopDeviceView() {
-  active = false;
-  cancelAnimationFrame(meterFrame);
-  const video = $("#preview-video");
-  if (video) video.srcObject = null;
+  #meterLoop = () => {
+    if (!this.#active) return;
+    const level = this.#local.level();
+    const meter = $("#mic-meter");
+    meter.firstElementChild.style.width = `${Math.round(level * 100)}%`;
+    meter.setAttribute("aria-valuenow", String(Math.round(level * 100)));
+    this.#meterFrame = requestAnimationFrame(this.#meterLoop);
+  };
+
+  /** Wire the device check up and start the camera and microphone (sets `local.ready`). */
+  start() {
+    const local = this.#local;
+    this.#active = true;
+    local.addEventListener("change", () => {
+      if (!this.#active) return;
+      renderButtons(local);
+      fillSelects(local);
+    });
+    $("#preview-mic").addEventListener("click", async () => {
+      await local.toggleAudio();
+    });
+    $("#preview-camera").addEventListener("click", async () => {
+      await local.toggleVideo();
+    });
+    $("#mic-select").addEventListener("change", (e) => local.selectAudio(e.target.value));
+    $("#camera-select").addEventListener("change", (e) => local.selectVideo(e.target.value));
+    navigator.mediaDevices?.addEventListener?.("devicechange", () => this.#active && fillSelects(local));
+    renderButtons(local);
+    local.ready = local.start().then(() => {
+      renderButtons(local);
+      fillSelects(local);
+    });
+    this.#meterFrame = requestAnimationFrame(this.#meterLoop);
+  }
+
+  /** Leave the join view: stop the meter and the preview (the tracks stay for the meeting). */
+  stop() {
+    this.#active = false;
+    cancelAnimationFrame(this.#meterFrame);
+    const video = $("#preview-video");
+    if (video) video.srcObject = null;
+  }
 }

@@ -1,8 +1,10 @@
 // The meeting view: video grid (one tile per participant), screen share on the big
 // stage, active-speaker highlight, people list with host actions, chat log.
-import { h, $, icon, initials } from "./ui.js";
+import { h, $ } from "./dom.js";
+import { icon } from "./icons.js";
+import { initials } from "./format.js";
 
-const ROLE_LABEL = { host: "Host", guest: "Guest", viewer: "Viewer" };
+const ROLE_LABEL = Object.freeze({ host: "Host", guest: "Guest", viewer: "Viewer" });
 
 /** Columns and tile size giving the largest 16:9 tiles for n tiles in a w x h box. */
 export function bestLayout(n, w, hgt, gap = 10) {

@@ -1,0 +1,126 @@
+// How the meeting's controls look: the top bar (room title, role, lock and recording
+// pills), which buttons of the control bar show and their state, the side panel, and
+// the people button's badge. Follows role and permissions, the room, recording and the
+// local tracks; the buttons' actions are in button-actions.js.
+import { $, toast } from "./dom.js";
+import { setIcon } from "./icons.js";
+
+/** The controls view of one room page; app: {state, local, meeting, knocks}. */
+export function createControlsView({ state, local, meeting, knocks }) {
+  function notice(text) {
+    const el = $("#media-notice");
+    el.textContent = text;
+    el.hidden = !text;
+  }
+
+  function applyPermissions() {
+    const perms = (state.me && state.me.permissions) || {};
+    const moderate = Boolean(perms.canKickParticipants);
+    for (const el of document.querySelectorAll(".host-only")) el.hidden = !moderate;
+    $("#record-toggle").hidden = !perms.canRecord;
+    $("#end-meeting").hidden = !perms.canEndMeeting;
+    knocks.setEnabled(moderate);
+    $("#role-pill").textContent = state.me.role === "host" ? "Host" : state.me.role === "viewer" ? "Viewer" : "Guest";
+    $("#role-pill").classList.toggle("host", state.me.role === "host");
+    $("#toggle-mic").hidden = !perms.canPublishAudio;
+    $("#toggle-camera").hidden = !perms.canPublishVideo;
+    $("#share-screen").hidden = !perms.canShareScreen || !navigator.mediaDevices?.getDisplayMedia;
+    $("#settings").hidden = !perms.canPublishAudio && !perms.canPublishVideo;
+    $("#sep-media").hidden = ["#toggle-mic", "#toggle-camera", "#share-screen"].every((id) => $(id).hidden);
+    meeting.setMe(state.me);
+    applyRoom();
+  }
+
+  function applyRoom() {
+    const room = state.room || {};
+    if (room.roomName) {
+      $("#room-title").textContent = room.roomName;
+      document.title = `${room.roomName} · Antechamber`;
+    }
+    $("#lock-pill").hidden = !room.isLocked;
+    const lock = $("#lock-toggle");
+    lock.setAttribute("aria-pressed", String(Boolean(room.isLocked)));
+    lock.setAttribute("aria-label", room.isLocked ? "Unlock the room" : "Lock the room");
+    lock.title = lock.getAttribute("aria-label");
+    lock.classList.toggle("active", Boolean(room.isLocked));
+    setIcon(lock, room.isLocked ? "lock" : "unlock");
+    const perms = (state.me && state.me.permissions) || {};
+    const chatOn = room.config?.chat?.enabled !== false && perms.canReadChat !== false;
+    $("#toggle-chat").hidden = !chatOn;
+    $("#chat-form").hidden = !perms.canWriteChat;
+    if (!chatOn && !$("#panel-chat").hidden) openSide("people");
+  }
+
+  // `recording {recording: {recordingId, status, ...}}` from the recording module.
+  function setRecording(f) {
+    const rec = (f && f.recording) || f || {};
+    const active = rec.active !== undefined ? Boolean(rec.active) : ["starting", "active"].includes(rec.status);
+    if (active !== state.recording && state.phase === "meeting") {
+      toast(active ? "This meeting is being recorded." : "Recording stopped.", { timeout: 3500 });
+    }
+    state.recording = active;
+    $("#recording-indicator").hidden = !active;
+    const btn = $("#record-toggle");
+    btn.setAttribute("aria-pressed", String(active));
+    btn.setAttribute("aria-label", active ? "Stop recording" : "Start recording");
+    btn.title = btn.getAttribute("aria-label");
+    btn.classList.toggle("off", active);
+  }
+
+  function openSide(tab) {
+    const side = $("#side");
+    if (tab === null || (!side.hidden && !$(`#panel-${tab}`).hidden)) {
+      side.hidden = true;
+    } else {
+      side.hidden = false;
+      for (const name of ["people", "chat"]) {
+        $(`#panel-${name}`).hidden = name !== tab;
+        $(`#tab-${name}`).setAttribute("aria-selected", String(name === tab));
+      }
+      if (tab === "chat") {
+        state.unreadChat = 0;
+        $("#chat-badge").hidden = true;
+        $("#chat-input").focus();
+      }
+    }
+    $("#toggle-chat").setAttribute("aria-expanded", String(!side.hidden && !$("#panel-chat").hidden));
+    $("#toggle-people").setAttribute("aria-expanded", String(!side.hidden && !$("#panel-people").hidden));
+    $("#toggle-chat").classList.toggle("active", !side.hidden && !$("#panel-chat").hidden);
+    $("#toggle-people").classList.toggle("active", !side.hidden && !$("#panel-people").hidden);
+    meeting.layout();
+  }
+
+  function updateControls() {
+    const mic = $("#toggle-mic");
+    const on = Boolean(local.audioTrack);
+    mic.classList.toggle("off", !on);
+    mic.setAttribute("aria-pressed", String(on));
+    mic.setAttribute("aria-label", on ? "Mute microphone" : "Unmute microphone");
+    mic.title = mic.getAttribute("aria-label");
+    setIcon(mic, on ? "mic" : "micOff");
+    const cam = $("#toggle-camera");
+    const camOn = Boolean(local.videoTrack);
+    cam.classList.toggle("off", !camOn);
+    cam.setAttribute("aria-pressed", String(camOn));
+    cam.setAttribute("aria-label", camOn ? "Turn camera off" : "Turn camera on");
+    cam.title = cam.getAttribute("aria-label");
+    setIcon(cam, camOn ? "cam" : "camOff");
+    const share = $("#share-screen");
+    share.classList.toggle("active", Boolean(state.screenTrack));
+    share.setAttribute("aria-pressed", String(Boolean(state.screenTrack)));
+    share.setAttribute("aria-label", state.screenTrack ? "Stop sharing your screen" : "Share your screen");
+    share.title = share.getAttribute("aria-label");
+  }
+
+  // The number of knocks waiting (hosts only; 0 otherwise), from the knock panel.
+  function setKnockCount(count) {
+    const badge = $("#knock-badge");
+    badge.hidden = count === 0;
+    badge.textContent = String(count);
+    $("#waiting-summary").hidden = count === 0;
+    $("#waiting-count").textContent = String(count);
+    $("#toggle-people").setAttribute("aria-label", count ? `People (${count} waiting)` : "People");
+  }
+
+  return { notice, applyPermissions, applyRoom, setRecording, openSide, updateControls, setKnockCount };
+}

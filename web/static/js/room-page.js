@@ -1,0 +1,80 @@
+// The room page (room.html): `createApp()` builds the page's one app object (the
+// signaling connection, local media, the state, the views and the flow) and passes
+// the parts to each other explicitly; `app.start()` attaches the handlers and shows the
+// first view. Importing any module of the page only defines things: the one call at the
+// bottom of this file is what starts the page.
+import { toast } from "./dom.js";
+import { msg } from "./protocol.js";
+import { Signaling } from "./signaling.js";
+import { readRoomLink } from "./room-link.js";
+import { LocalMedia } from "./local-media.js";
+import { MeetingView } from "./meeting-view.js";
+import { KnockPanel } from "./knock-panel.js";
+import { KnockChime } from "./knock-chime.js";
+import { DeviceCheck } from "./device-check.js";
+import { WaitingView } from "./waiting-view.js";
+import { createControlsView } from "./controls-view.js";
+import { createRoomFlow } from "./room-flow.js";
+import { bindButtons } from "./button-actions.js";
+
+/** The room page's app object for `location` (the room and key come from the link). */
+export function createApp(location = window.location) {
+  const link = readRoomLink(location);
+  const signaling = new Signaling();
+  const local = new LocalMedia();
+  const state = {
+    phase: "join", // join | connecting | knocking | meeting | ended
+    me: null,
+    room: null,
+    displayName: "",
+    media: null,
+    screenTrack: null,
+    recording: false,
+    reconnectAttempt: 0,
+    reconnectTimer: null,
+    lastEnded: null,
+    unreadChat: 0,
+    knockSounds: 0,
+  };
+  const chime = new KnockChime();
+  const app = { link, signaling, local, state };
+
+  /** Send a request; toast `done` when it succeeds, the error when it fails. */
+  app.act = async (message, done) => {
+    try {
+      await signaling.request(message);
+      if (done) toast(done, { timeout: 2500 });
+    } catch (err) {
+      toast(err.message, { kind: "error" });
+    }
+  };
+  const { act } = app;
+  const meeting = new MeetingView({
+    mute: (pid) => act(msg.mute(pid, "audio"), "Muted."),
+    kick: (pid) => act(msg.kick(pid), `${meeting.displayName(pid)} was removed.`),
+    sendToWaiting: (pid) => act(msg.sendToWaitingRoom(pid, "The host moved you back to the waiting room."),
+      `${meeting.displayName(pid)} is back in the waiting room.`),
+    promote: (pid) => act(msg.promote(pid), `${meeting.displayName(pid)} is now a host.`),
+    demote: (pid) => act(msg.demote(pid), `${meeting.displayName(pid)} is now a guest.`),
+  });
+  app.meeting = meeting;
+  app.knocks = new KnockPanel(signaling, {
+    ring: () => { if (chime.play(local.ensureAudioContext())) state.knockSounds += 1; },
+    onChange: (count) => app.controls.setKnockCount(count),
+  });
+  app.deviceCheck = new DeviceCheck(local);
+  app.waiting = new WaitingView();
+  app.controls = createControlsView(app);
+  app.flow = createRoomFlow(app);
+
+  app.start = () => {
+    // A handle for tests and debugging (no secrets in it: not the link's key, not the resume token).
+    window.antechamber = { signaling, state, local, meeting, get media() { return state.media; } };
+    app.flow.listen();
+    bindButtons(app);
+    app.flow.begin();
+  };
+  return app;
+}
+
+createApp().start();
