@@ -68,9 +68,9 @@ async def hosts_still_work(cs, rid: str, hosts: list[SignalingClient], name: str
 
 
 @contextlib.asynccontextmanager
-async def locked_room_with_two_hosts(client, auth):
+async def locked_room_with_two_hosts(client, auth, **body):
     """A locked room with a JSON host and a msgpack host."""
-    room = await make_room(client, auth, isLocked=True)
+    room = await make_room(client, auth, isLocked=True, **body)
     rid, key = room["roomId"], host_key(room)
     async with clients(client) as cs:
         json_host = await cs.joined(rid, "Hana", key)
@@ -310,3 +310,247 @@ async def test_a_writer_that_fails_otherwise_closes_the_connection(client, auth)
             m = await h.wait_for(None, lambda m: m["type"] in ("participant_left", "participant_updated"))
             assert m.get("participantId", m.get("participant", {}).get("participantId")) == guest.participant_id
         await hosts_still_work(cs, rid, hosts)
+
+
+# ------------------------------------------------------------------------------------------------
+# property-based: arbitrary text into every string field of every message of the hub's registry
+
+SPECIAL = (
+    [chr(c) for c in range(0x00, 0x20)] + ["\x7f", "\x85", "\x9f", "\r\n"]
+    + list("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")      # bidi
+    + list("\u200b\u200c\u200d\u2060\ufeff\u00ad\u2028\u2029\u3164\u034f\U000e0041")        # invisible
+    + ["\ufffe", "\uffff", "\ufdd0", "\U0001fffe", "\U0010ffff", "\ufffd"]                  # noncharacters
+    + ["Ｒ", "ﬁ", "①", "\u0301", "é", "😀", "👩\u200d💻", " ", "\u00a0", "\u3000", "'", '"', "\\"]
+)
+LONE_SURROGATE = st.integers(0xD800, 0xDFFF).map(chr)
+PLAIN = st.text(st.characters(codec="utf-8", categories=["L", "N", "P", "Zs"]), max_size=8)
+TEXT = st.one_of(
+    st.tuples(PLAIN, st.one_of(st.sampled_from(SPECIAL), LONE_SURROGATE), PLAIN).map("".join),  # one odd char
+    st.lists(st.one_of(st.text(max_size=12), st.sampled_from(SPECIAL), LONE_SURROGATE), max_size=10)
+    .map("".join),
+    st.text(),
+    st.tuples(st.sampled_from(["a", "é", "\u200b", "😀", "\ud800", " ", "\x00"]),
+              st.integers(30, 70_000)).map(lambda t: t[0] * t[1]),        # very long
+)
+
+STRIPPED_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+FRAME_ERRORS = {"bad_message", "message_too_large", "unknown_type", "invalid_field"}
+HANDLER_ERRORS = {"not_joined", "already_joined", "forbidden", "invalid_key", "room_not_found", "room_closed",
+                  "room_full", "rejected_recently", "rate_limited", "no_pending_knock", "knock_not_found",
+                  "participant_not_found", "invalid_target", "chat_disabled", "bad_description",
+                  "wrong_state", "recording_unavailable"}
+STRANGER_TYPES = ("join", "leave", "cancel_knock")     # sent by a connection that has not joined
+
+
+def _is_nonchar(cp: int) -> bool:
+    return 0xFDD0 <= cp <= 0xFDEF or (cp & 0xFFFE) == 0xFFFE
+
+
+def must_refuse(value: str, policy: str) -> bool:
+    """Independent of signaling/text.py: what the docs say is refused in a field of this policy."""
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        return True
+    if policy in (NAME, CHAT):
+        return False
+    allowed = "\r\n\t" if policy == LINES else ""
+    return any((unicodedata.category(c) == "Cc" and c not in allowed) or c in STRIPPED_CONTROLS
+               or c in "\u2028\u2029" or _is_nonchar(ord(c)) for c in value)
+
+
+def assert_clean_name(name: str) -> None:
+    assert 1 <= len(name) <= 64, name
+    assert name == name.strip() and "  " not in name, name
+    assert unicodedata.normalize("NFKC", name) == name, name
+    assert not any(unicodedata.category(c) in ("Cc", "Cf", "Cs") or _is_nonchar(ord(c)) for c in name), name
+    assert not any(c.isspace() and c != " " for c in name), name
+
+
+def assert_clean_chat(text: str) -> None:
+    assert text
+    assert not any(unicodedata.category(c) == "Cs" or c in STRIPPED_CONTROLS or _is_nonchar(ord(c))
+                   or (unicodedata.category(c) == "Cc" and c not in "\n\t") for c in text), text
+
+
+@dataclass
+class Arena:
+    client: Any
+    auth: dict[str, str]
+    rid: str
+    cs: Any
+    hosts: list[SignalingClient]
+    store_before: dict[str, Any]
+    senders: dict[tuple[str, str], SignalingClient] = field(default_factory=dict)  # (kind, codec)
+    targets: list[tuple[str, str]] = field(default_factory=list)
+    n: int = 0
+
+    async def sender(self, kind: str, codec: str) -> SignalingClient:
+        """A live stranger (not joined) or joined guest on this codec; replaced if it went away."""
+        c = self.senders.get((kind, codec))
+        if c is None or c.closed.is_set():
+            c = await self.cs.open(use_msgpack=codec == "msgpack")
+            if kind == "guest":
+                status = await c.join(self.rid, f"Guest {codec}")
+                await self.hosts[0].request("admit", knockId=status["knockId"])
+                await c.wait_for("joined")
+                for h in self.hosts:
+                    await h.wait_for("participant_joined", lambda m: m["participant"]["participantId"]
+                                     == c.participant_id)
+            self.senders[(kind, codec)] = c
+        return c
+
+
+@pytest.fixture
+async def arena(client, auth):
+    hub(client).knock_rate.limit = 0        # this test knocks far more than 30 times a minute
+    async with locked_room_with_two_hosts(client, auth, roomMode="group") as (rid, cs, hosts):
+        await hub(client).idle()
+        a = Arena(client, auth, rid, cs, hosts, await get_room(client, auth, rid))
+        messages = hub(client).messages
+        for t in sorted(messages.types()):
+            for name, spec in (messages.spec(t) or {}).items():
+                kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
+                if {str, dict, list} & set(kinds):
+                    a.targets.append((t, name))
+            a.targets += [(t, "id"), (t, "type")]
+        assert ("join", "displayName") in a.targets and ("chat", "text") in a.targets
+        assert ("publish", "sdp") in a.targets and ("ice", "candidate") in a.targets
+        yield a
+
+
+def base_message(arena: Arena, msg_type: str, fields: dict[str, Field]) -> dict[str, Any]:
+    msg: dict[str, Any] = {"type": msg_type}
+    for name, spec in fields.items():
+        if not spec.required:
+            continue
+        kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
+        if spec.choices:
+            msg[name] = spec.choices[0]
+        elif bool in kinds:
+            msg[name] = True
+        elif str in kinds:
+            msg[name] = {"roomName": arena.rid, "displayName": "Fuzz"}.get(name, "x")
+        elif dict in kinds:
+            msg[name] = {}
+        elif list in kinds:
+            msg[name] = []
+        else:
+            msg[name] = 1
+    if msg_type == "join":
+        msg["roomName"] = arena.rid
+    return msg
+
+
+def encode(msg: dict[str, Any], codec: str, ascii_json: bool) -> str | bytes:
+    if codec == "json":
+        has_surrogate = any(0xD800 <= ord(c) <= 0xDFFF for c in json.dumps(msg, ensure_ascii=False))
+        return json.dumps(msg, ensure_ascii=ascii_json or has_surrogate)   # surrogates as \\udxxx escapes
+    try:
+        return msgpack.packb(msg, use_bin_type=True)
+    except UnicodeEncodeError:
+        return msgpack.packb(msg, use_bin_type=True, unicode_errors="surrogatepass")   # not UTF-8
+
+
+def expected_outcome(arena: Arena, frame: str | bytes) -> tuple[str, str | None]:
+    """What the frame must get, by the codec rules and protocol.parse: (code or "ok", field)."""
+    size = len(frame) if isinstance(frame, bytes) else len(frame.encode())
+    if size > 64 * 1024:
+        return "message_too_large", None
+    try:
+        obj = json.loads(frame) if isinstance(frame, str) else msgpack.unpackb(frame, raw=False)
+    except ValueError:
+        return "bad_message", None
+    try:
+        parse(obj, hub(arena.client).messages.spec)
+    except InvalidField as err:
+        return "invalid_field", err.extra["field"]
+    except (UnknownType, BadMessage, MessageTooLarge, SignalingError) as err:
+        return err.code, None
+    return "ok", None
+
+
+@hsettings(max_examples=100, deadline=None, database=None, derandomize=False,
+           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                  HealthCheck.data_too_large, HealthCheck.large_base_example])
+@given(data=st.data())
+async def test_arbitrary_text_in_any_field_gets_an_error_or_is_normalised(arena, data):
+    arena.n += 1
+    n = arena.n
+    # every target, and half the time one whose text is normalised or multi-line (names, chat, SDP)
+    special = [(t, f) for t, f in arena.targets
+               if (hub(arena.client).messages.spec(t) or {}).get(f, Field(str)).text != "strict"]
+    msg_type, target = data.draw(st.one_of(st.sampled_from(arena.targets), st.sampled_from(special)),
+                                 label="target")
+    codec = data.draw(st.sampled_from(["json", "msgpack"]), label="codec")
+    value = data.draw(TEXT, label="value")
+    fields = hub(arena.client).messages.spec(msg_type) or {}
+    msg = base_message(arena, msg_type, fields)
+    msg["id"] = f"f{n}"
+    policy = fields[target].text if target in fields else "strict"
+    if target in ("id", "type"):
+        msg[target] = value
+    else:
+        kinds = fields[target].kind if isinstance(fields[target].kind, tuple) else (fields[target].kind,)
+        if str in kinds:
+            msg[target] = value
+        elif dict in kinds:
+            as_key = data.draw(st.booleans(), label="as dict key")
+            msg[target] = {value: "x"} if as_key else {"candidate": value, "sdpMid": "0"}
+            policy = LINES if policy == LINES else "strict"
+        else:
+            msg[target] = [value]
+            policy = LINES if policy == LINES else "strict"
+    frame = encode(msg, codec, data.draw(st.booleans(), label="ascii json"))
+    expect, expect_field = expected_outcome(arena, frame)
+
+    sender = await arena.sender("stranger" if msg_type in STRANGER_TYPES else "guest", codec)
+    sender.drain()
+    for h in arena.hosts:
+        h.drain()
+    await sender.send_raw(frame)
+    if not (msg_type == "leave" and expect == "ok"):
+        await sender.request("ping")            # in order: everything the frame caused came before
+    else:
+        await sender.wait_closed()
+    got = [m for m in sender.drain() if m.get("type") == "error" or m.get("id") == msg.get("id")]
+    errors = [m for m in got if m.get("type") == "error"]
+
+    assert all(e["code"] != "internal_error" for e in errors), (msg_type, target, errors)
+    assert all(isinstance(e.get("message"), str) and "Traceback" not in e["message"] for e in errors)
+    if must_refuse(value, policy):
+        assert expect != "ok", (msg_type, target, policy, ascii(value)[:200])
+    if expect != "ok":
+        assert [e["code"] for e in errors] == [expect], (msg_type, target, ascii(value)[:200], errors)
+        if expect == "invalid_field":
+            assert errors[0]["field"] == expect_field
+        # a refusal changes nothing in the store
+        assert await get_room(arena.client, arena.auth, arena.rid) == arena.store_before
+    else:
+        assert not [e for e in errors if e["code"] in FRAME_ERRORS], (msg_type, target, errors)
+        assert all(e["code"] in HANDLER_ERRORS for e in errors), errors
+        await check_accepted(arena, sender, msg_type, target, value, got)
+
+    # whatever came in, both hosts still answer and see the next knock
+    await hosts_still_work(arena.cs, arena.rid, arena.hosts, name=f"Probe {n}")
+
+
+async def check_accepted(arena: Arena, sender: SignalingClient, msg_type: str, target: str, value: str,
+                         got: list[dict[str, Any]]) -> None:
+    """The documented normalisation is what the hosts are shown."""
+    if msg_type == "join" and got and got[-1]["type"] == "knock_status":
+        shown = await knock_seen_by(arena.hosts, got[-1]["knockId"])
+        want = normalize_display_name(value) if target == "displayName" else "Fuzz"
+        assert shown == [want, want]
+        assert_clean_name(want)
+        await sender.request("cancel_knock")
+    elif msg_type == "set_display_name" and target == "displayName":
+        want = normalize_display_name(value)
+        assert_clean_name(want)
+        for h in arena.hosts:
+            upd = await h.wait_for("participant_updated", lambda m: m["participant"]["participantId"]
+                                   == sender.participant_id)
+            assert upd["participant"]["displayName"] == want
+    elif msg_type == "chat" and target == "text":
+        want = clean_chat(value)
+        assert_clean_chat(want)
+        for h in arena.hosts:
+            assert (await h.wait_for("chat"))["text"] == want
