@@ -38,7 +38,7 @@ function describeJoinError(err) {
     case "room_full": return "The room is full. Try again later.";
     case "invalid_key": return "This link is not valid any more. Ask for a new one.";
     case "rate_limited": return `Too many attempts. Try again in ${Math.ceil(err.retryAfter || 60)} seconds.`;
-    case "invalid_field": return err.field === "displayName" ? "Pick a name of 1 to 100 characters." : err.message;
+    case "invalid_field": return err.field === "displayName" ? "Pick a name of 1 to 64 characters." : err.message;
     case "disconnected": return "Could not reach the server. Check your connection and try again.";
     default: return err.message || "Could not join.";
   }
