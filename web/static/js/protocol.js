@@ -57,7 +57,7 @@ export const ENDED_REASONS = Object.freeze([
 ]);
 
 /** Message builders: one per client message, fields exactly as documented. */
-export const msg = {
+export const msg = Object.freeze({
   // resumeToken: from our own earlier `joined` or pending `knock_status`, to take our place
   // (in the meeting, or our knock in the waiting queue) back after a drop
   join: (roomName, displayName, key, resumeToken) => ({
@@ -88,4 +88,4 @@ export const msg = {
   publish: (sdp, sources) => ({ type: CLIENT.PUBLISH, sdp, sources }),
   subscribeAnswer: (sdp) => ({ type: CLIENT.SUBSCRIBE_ANSWER, sdp }),
   ice: (pc, candidate) => ({ type: CLIENT.ICE, pc, candidate }),
-};
+});
