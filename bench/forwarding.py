@@ -5,12 +5,15 @@
 This process runs the SFU (uvloop) behind a tiny HTTP control API on
 127.0.0.1; for each step a separate client process (`--client`) starts P
 publishers that send pre-encoded ~1 Mbit/s VP8 video (640x360, 30 fps) plus
-Opus-sized audio packets, and S subscribers that count what they receive
-without decoding (aiortc receive path, frames tapped before any decoder).
-Each video frame carries a 16-byte trailer (frame index, send time) so the
-client measures frame loss and end-to-end latency; the server records the time
-from a frame being complete on the server to being packetized for each
-subscriber ("server queue" latency).
+Opus-sized audio packets, and S subscribers that count the RTP packets they
+receive (no jitter buffer, no decoding). Each video frame carries a 16-byte
+trailer (frame index, send time) so the client measures frame loss and
+end-to-end latency; the server records the time from a video packet reaching
+its RTP handler to its copy being sent to the last subscriber ("server"
+latency).
+
+Reports written before the frame-level path was removed also hold a
+"forward_frame_level" series; `--plot-only` still draws it.
 
 The same run measures a baseline: aiortc's decode -> MediaRelay -> re-encode
 pattern (plain RTCPeerConnection, VP8 decoded once per publisher and encoded
@@ -77,8 +80,8 @@ def run_server_app(mode: str, port_file: Path) -> None:
     uvloop.install()
     app = web.Application()
     state: dict[str, Any] = {"latency": []}
-    if mode in ("forward", "frame"):
-        setup_forward(app, state, "packet" if mode == "forward" else "frame")
+    if mode == "forward":
+        setup_forward(app, state)
     else:
         setup_relay(app, state)
 
@@ -102,20 +105,12 @@ def run_server_app(mode: str, port_file: Path) -> None:
     asyncio.run(start())
 
 
-def setup_forward(app: Any, state: dict[str, Any], forwarding: str) -> None:
+def setup_forward(app: Any, state: dict[str, Any]) -> None:
     from aiohttp import web
 
-    import media.aiortc_compat as fwd
+    import media.publication as publication
     from media.ports import MediaConfig, SubscribeOffer
     from media.sfu import MediaService
-
-    original = fwd.Vp8Packer.pack
-
-    def timed_pack(self: Any, frame: Any) -> Any:
-        state["latency"].append((time.monotonic() - frame.arrival) * 1000)
-        return original(self, frame)
-
-    import media.publication as publication
 
     original_forward = publication.Publication._forward
 
@@ -126,17 +121,16 @@ def setup_forward(app: Any, state: dict[str, Any], forwarding: str) -> None:
             state["latency"].append((time.perf_counter() - started) * 1000)
 
     # bench-only instrumentation
-    fwd.Vp8Packer.pack = timed_pack
     publication.Publication._forward = timed_forward
-    service = MediaService(MediaConfig(loopback_candidates=True, forwarding=forwarding))
+    service = MediaService(MediaConfig(loopback_candidates=True))
     queues: dict[str, asyncio.Queue] = {}
 
     def stats() -> Any:
         room = service.get_room("bench")
         if room is None:
             return None
-        return {p.id: {"frames_in": p.frames_in, "forwarded": {k: v.forwarded for k, v in p.packet_subscribers.items()},
-                       "dropped": {k: v.dropped for k, v in p.packet_subscribers.items()}}
+        return {p.id: {"frames_in": p.frames_in, "forwarded": {k: v.forwarded for k, v in p.subscribers.items()},
+                       "dropped": {k: v.dropped for k, v in p.subscribers.items()}}
                 for p in room.pubs.values()}
 
     state["stats"] = stats
@@ -284,8 +278,7 @@ def _loss(row: dict[str, Any]) -> float:
     return max(row.get("video_packet_loss") or 0, row.get("video_frame_loss") or 0)
 
 
-def summarise(forward: list[dict[str, Any]], relay: list[dict[str, Any]],
-              frame: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def summarise(forward: list[dict[str, Any]], relay: list[dict[str, Any]]) -> dict[str, Any]:
     def per_core(rows: list[dict[str, Any]]) -> dict[str, Any]:
         ok = [r for r in rows if "error" not in r and _loss(r) <= 0.01 and r["video_streams"]]
         if not ok:
@@ -304,8 +297,7 @@ def summarise(forward: list[dict[str, Any]], relay: list[dict[str, Any]],
     ratio = None
     if f and r:
         ratio = round(f["streams_per_core_at_max"] / r["streams_per_core_at_max"], 1)
-    return {"forward": f, "forward_frame_level": per_core(frame or []), "relay_baseline": r,
-            "streams_per_core_vs_baseline": ratio}
+    return {"forward": f, "relay_baseline": r, "streams_per_core_vs_baseline": ratio}
 
 
 def plot(report: dict[str, Any], path: Path) -> bool:
@@ -317,10 +309,13 @@ def plot(report: dict[str, Any], path: Path) -> bool:
     except ImportError:
         return False
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    for mode, rows in (("forward, packet level", report["forward"]),
-                       ("forward, frame level", report.get("forward_frame_level", [])),
-                       ("relay (decode+encode)", report["relay_baseline"])):
+    series = [("forward, packet level", report["forward"]),
+              ("forward, frame level (removed)", report.get("forward_frame_level", [])),
+              ("relay (decode+encode)", report["relay_baseline"])]
+    for mode, rows in series:
         rows = [x for x in rows if "error" not in x]
+        if not rows:
+            continue
         flowing = [x for x in rows if x["video_packets_per_s"] > 0]  # a collapsed step has no CPU to show
         xs = [x["video_streams"] for x in flowing]
         axes[0].plot(xs, [100 * x["server_cpu_cores"] for x in flowing], "o-", label=mode)
@@ -339,7 +334,7 @@ def plot(report: dict[str, Any], path: Path) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--serve", choices=["forward", "frame", "relay"])
+    parser.add_argument("--serve", choices=["forward", "relay"])
     parser.add_argument("--port-file")
     parser.add_argument("--quick", action="store_true", help="few small steps (smoke run)")
     parser.add_argument("--steps", help="comma-separated subscriber counts for the forwarding run")
@@ -365,9 +360,7 @@ def main() -> None:
     else:
         fwd_steps = [1, 5, 10] if args.quick else [1, 10, 25, 50, 75, 100, 125]
     relay_steps = [1, 2] if args.quick else [1, 2, 4, 8, 12]
-    frame_steps = [5] if args.quick else [10, 25, 50, 75]
     forward = run_mode("forward", 2, fwd_steps, clip_path, out.parent)
-    frame = run_mode("frame", 2, frame_steps, clip_path, out.parent)
     relay = run_mode("relay", 1, relay_steps, clip_path, out.parent)
     report = {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -380,19 +373,16 @@ def main() -> None:
             "video_packet_loss / audio_packet_loss: gaps in each subscriber stream's RTP sequence numbers "
             "during the window; video_frame_loss: frames whose first packet (carrying the frame index) never "
             "arrived (forward modes) or frames missing against the publisher's rate (relay).",
-            "forward = packet-level forwarding (default, media/packets.py); forward_frame_level = frames "
-            "reassembled by aiortc's receiver and re-packetized by its sender (MediaConfig(forwarding='frame')).",
-            "server_latency: packet level: a video packet reaching the SFU's RTP handler -> its copy sent to "
-            "the last subscriber; frame level: frame complete on the server -> packetized for a subscriber (the "
-            "receive jitter buffer additionally holds each frame until the next frame's first packet, ~33 ms).",
+            "forward = the SFU's packet-level forwarding (media/forward/packet.py).",
+            "server_latency: a video packet reaching the SFU's RTP handler -> its copy sent to the last "
+            "subscriber.",
             "e2e_latency: publisher hands a frame to its sender -> the frame's first packet reaches the "
             "subscriber's RTP handler (loopback; subscribers count packets without a jitter buffer).",
             "Clients run in a separate process on the same 2-core machine and compete with the server for CPU.",
         ],
         "forward": forward,
-        "forward_frame_level": frame,
         "relay_baseline": relay,
-        "summary": summarise(forward, relay, frame),
+        "summary": summarise(forward, relay),
     }
     out.write_text(json.dumps(report, indent=2))
     clip_path.unlink(missing_ok=True)

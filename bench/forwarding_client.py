@@ -1,7 +1,7 @@
 """Client process of bench/forwarding.py: P publishers sending pre-encoded VP8 + Opus-sized
 packets and S subscribers counting what they receive (no decoding). Prints one JSON result.
 
-    python bench/forwarding_client.py --url URL --mode forward|frame|relay --clip FILE \
+    python bench/forwarding_client.py --url URL --mode forward|relay --clip FILE \
         --publishers P --subscribers S
 """
 
@@ -56,7 +56,7 @@ async def client_main(args: argparse.Namespace) -> None:
     from aiortc import RTCPeerConnection, RTCSessionDescription
     from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-    from media.aiortc_compat import Packer, Vp8Packer, attach_sender, tap_receiver
+    from media.aiortc_compat import rtp_only, send_preencoded
     from media.ice import prepare_gathering, rtc_configuration
     from media.ports import EncodedFrame
 
@@ -128,9 +128,9 @@ async def client_main(args: argparse.Namespace) -> None:
             video, audio = VideoTrack(), AudioTrack()
             videos.append(video)
             tv = pc.addTransceiver(video, direction="sendonly")
-            attach_sender(tv.sender, Vp8Packer(), video.keyframe)
+            send_preencoded(tv.sender, "video/VP8", video.keyframe)
             ta = pc.addTransceiver(audio, direction="sendonly")
-            attach_sender(ta.sender, Packer(), lambda: None)
+            send_preencoded(ta.sender, "audio/opus", lambda: None)
             prepare_gathering(pc, loopback=True)
             await pc.setLocalDescription(await pc.createOffer())
             res = await post("/publish", {"id": pid, "sdp": pc.localDescription.sdp,
@@ -142,9 +142,8 @@ async def client_main(args: argparse.Namespace) -> None:
         def light_receiver(receiver: Any, stream: _Stream) -> None:
             """Count packets and frames straight from the RTP handler: no jitter buffer, no
             depayloading, no decoder (the client must stay cheaper than the server)."""
-            tap_receiver(receiver, lambda codec, f: None, lambda: None)  # no decoder thread
 
-            async def handle(packet: Any, arrival_time_ms: int) -> None:
+            def handle(packet: Any) -> None:
                 stream.add(packet.sequence_number)
                 if stream.kind != "video":
                     stream.frames += 1
@@ -157,7 +156,7 @@ async def client_main(args: argparse.Namespace) -> None:
                         stream.indices.add(index)
                         stream.latency_ms.append((time.monotonic_ns() - sent_ns) / 1e6)
 
-            receiver._handle_rtp_packet = handle
+            rtp_only(receiver, handle)
 
         async def subscriber(sid: str) -> None:
             await post("/join", {"id": sid})

@@ -1,20 +1,27 @@
 """The SFU: forwards encoded media between aiortc peer connections.
 
 Entry points: `media.ports` (the contract signaling and the recorder use) and
-`media.sfu.MediaService` (its implementation). Layout:
+`media.sfu.MediaService` (its implementation). Layout, top to bottom:
 
-- ports.py        MediaConfig, MediaRoomPort / MediaServicePort, events, FrameSink
-- sfu.py          MediaService: one MediaRoom per live meeting
-- room.py         MediaRoom: participants, publications, recorder sinks, active speaker
-- participant.py  a participant's publish and subscribe peer connections, renegotiation
-- publication.py  one published track and its fan-out
-- packets.py      packet-level forwarding (default): per-subscriber RTP rewrite + SRTP
-- forwarding.py   aiortc hooks: receiver tap (frames, no decoder), packers, frame-level path
-- keyframes.py    keyframe detection, throttled PLI requester
-- speaker.py      active speaker detection (audio level extension)
-- sources.py      publish offer validation (sources, permissions, codecs)
-- ice.py          ICE servers, loopback host candidates, announced public IP
-- recording/      the recorder (a FrameSink; owned separately)
+- ports.py         MediaConfig, MediaRoomPort / MediaServicePort, events, FrameSink
+- sfu.py           MediaService: one MediaRoom per live meeting; probes aiortc at start
+- room.py          MediaRoom: participants, publications, recorder sinks, active speaker;
+                   implements the listeners below
+- participant.py   a participant's publish and subscribe peer connections, renegotiation;
+                   defines ParticipantListener (what it tells its room)
+- publication.py   one published track, its subscribers and sinks; defines
+                   PublicationListener and Reception
+- inbound.py       a publish m-line's tapped receiver (the publication's Reception),
+                   RTP timestamp unwrapping
+- forward/         to subscribers: packet.py (the forwarding path: per-subscriber RTP
+                   rewrite + SRTP), keyframes.py (detection, throttled PLI requests)
+- sources.py       publish offer validation (sources, permissions, codecs)
+- ice.py           ICE servers, loopback host candidates, announced public IP
+- speaker.py       active speaker detection (audio level extension)
+- aiortc_compat.py every private aiortc/aioice access, and the start-up probe
+- recording/       the recorder (a FrameSink; owned separately)
 
-Nothing here imports `signaling` or `server`; nothing is decoded or encoded.
+Objects talk upward only through listeners (room <- participant <- publication
+<- inbound slot); nothing here imports `signaling` or `server`; nothing is
+decoded or encoded.
 """

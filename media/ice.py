@@ -11,6 +11,7 @@ is loopback gathers no candidate at all. Rather than patching aioice globally,
 `Connection` objects of *one* peer connection (instance attribute, installed
 once per connection before `setLocalDescription` gathers) to add a 127.0.0.1
 host candidate and/or a copy of each IPv4 host candidate carrying the public IP.
+The connections are reached through `aiortc_compat.ice_connections`.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from typing import Any, Iterable
 from urllib.parse import unquote
 
 from aioice import Candidate
-from aioice.candidate import candidate_foundation, candidate_priority
-import aioice.ice
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCPeerConnection
 
-_MARK = "_antechamber_gathering"
+from . import aiortc_compat as compat
+
+MARK = "antechamber_gathering"  # set on an aioice Connection once its gathering is wrapped
 
 
 def parse_ice_server(url: str) -> RTCIceServer:
@@ -59,7 +60,7 @@ def browser_ice_servers(ice_servers: Iterable[str]) -> list[dict[str, Any]]:
 
 def want_loopback(setting: Any) -> bool:
     if setting == "auto":
-        return not aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False)
+        return not compat.host_addresses()
     return bool(setting)
 
 
@@ -70,11 +71,10 @@ def prepare_gathering(pc: RTCPeerConnection, *, loopback: bool, public_ip: str =
     """
     if not loopback and not public_ip:
         return
-    for transport in list(pc._RTCPeerConnection__iceTransports):  # type: ignore[attr-defined]
-        connection = transport.iceGatherer._connection
-        if getattr(connection, _MARK, False):
+    for connection in compat.ice_connections(pc):
+        if getattr(connection, MARK, False):
             continue
-        setattr(connection, _MARK, True)
+        setattr(connection, MARK, True)
         connection.get_component_candidates = _wrap(connection.get_component_candidates, loopback, public_ip)
 
 
@@ -96,16 +96,6 @@ def _announced(candidates: list[Candidate], component: int, public_ip: str) -> l
     for c in candidates:
         if c.type != "host" or ":" in c.host or c.host.startswith("127.") or c.host == public_ip:
             continue
-        out.append(
-            Candidate(
-                foundation=candidate_foundation("host", "udp", public_ip),
-                component=component,
-                transport="udp",
-                priority=candidate_priority(component, "host") - 1,
-                host=public_ip,
-                port=c.port,
-                type="host",
-            )
-        )
+        out.append(compat.host_candidate(component, public_ip, c.port, priority_offset=1))
     return out
 

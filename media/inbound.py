@@ -4,40 +4,97 @@ aiortc keeps a transceiver (and its receiver) per m-line for as long as the
 peer connection lives, whatever the client later does with that m-line: set it
 `inactive` (stop a screen share), make it send again (share again), put a new
 track with a new SSRC on it, or reuse it for another source. A receiver can be
-tapped (media/forwarding.py) only before it starts, so the tap belongs to the
-m-line, not to a publication: `InboundSlot` taps it once and routes packets and
-frames to whichever `Publication` the m-line currently carries (none while it
-is inactive: whatever still arrives is dropped).
+tapped (`aiortc_compat.tap_receiver`) only before it starts, so the tap belongs
+to the m-line, not to a publication: `InboundSlot` taps it once and routes
+packets and frames to whichever `Publication` the m-line currently carries
+(none while it is inactive: whatever still arrives is dropped). It is the
+publication's `Reception`: restarts of the stream and keyframe requests go
+through it to the receiver.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, Optional
 
-from aiortc import RTCRtpReceiver
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc import RTCRtpCodecParameters, RTCRtpReceiver
 
-from .aiortc_compat import restart_reception, tap_receiver
+from . import aiortc_compat as compat
+from .forward.keyframes import is_keyframe
 from .ports import EncodedFrame
 from .publication import Publication
 
 
+class TimestampUnwrapper:
+    """Stands in for aiortc's timestamp mapper: unwraps 32-bit RTP timestamps into
+    a monotonic int without rebasing them to zero (late frames map just before).
+    `continue_after(gap)`: the next timestamp starts a new stream (new SSRC) and
+    maps to `gap` after the last one, so the output stays monotonic. `reset()`:
+    start afresh (a new publication on the m-line)."""
+
+    __slots__ = ("_last", "_shift", "_gap")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._last: Optional[int] = None  # last unwrapped input timestamp
+        self._shift = 0
+        self._gap: Optional[int] = None
+
+    def continue_after(self, gap: int) -> None:
+        if self._last is not None:
+            self._gap = gap
+
+    def map(self, timestamp: int) -> int:
+        last = self._last
+        if last is None:
+            self._last = timestamp
+            return timestamp
+        if self._gap is not None:
+            self._shift = last + self._shift + self._gap - timestamp
+            self._gap = None
+            self._last = timestamp
+            return timestamp + self._shift
+        diff = ((timestamp - last + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        value = last + diff
+        if diff > 0:
+            self._last = value
+        return value + self._shift
+
+
 class InboundSlot:
-    __slots__ = ("receiver", "publication")
+    __slots__ = ("receiver", "publication", "timestamps")
 
     def __init__(self, receiver: RTCRtpReceiver) -> None:
         self.receiver = receiver
         self.publication: Optional[Publication] = None
-        tap_receiver(receiver, self._on_frame, self._on_end, self._on_rtp)
+        self.timestamps = TimestampUnwrapper()
+        compat.tap_receiver(receiver, on_frame=self._on_frame, on_end=self._on_end, on_rtp=self._on_rtp,
+                            timestamps=self.timestamps)
 
     def attach(self, pub: Publication) -> None:
         """The m-line now carries `pub` (a new publication: timestamps start afresh)."""
-        restart_reception(self.receiver, new_publication=True)
+        self.timestamps.reset()
+        compat.reset_jitter_buffer(self.receiver)
         self.publication = pub
 
     def detach(self, pub: Publication) -> None:
         if self.publication is pub:
             self.publication = None
+
+    # --- Reception (what the publication asks of its m-line) ---
+
+    def continue_stream(self) -> None:
+        """The publisher put a new SSRC on the m-line: timestamps continue about one
+        frame after the last, and aiortc's buffered packets of the old stream go."""
+        self.timestamps.continue_after(3000 if self.receiver.track.kind == "video" else 960)
+        compat.reset_jitter_buffer(self.receiver)
+
+    def send_pli(self, media_ssrc: int) -> None:
+        compat.send_pli(self.receiver, media_ssrc)
+
+    # --- from the tapped receiver ---
 
     def _current(self) -> Optional[Publication]:
         pub = self.publication
@@ -45,14 +102,15 @@ class InboundSlot:
             return None
         return pub
 
-    def _on_rtp(self, packet: Any) -> Any:
-        pub = self._current()
-        return pub.on_rtp(packet) if pub is not None else None
-
-    def _on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None:
+    def _on_rtp(self, packet: Any) -> None:
         pub = self._current()
         if pub is not None:
-            pub.on_frame(codec, frame)
+            pub.on_rtp(packet)
+
+    def _on_frame(self, codec: RTCRtpCodecParameters, data: bytes, timestamp: int) -> None:
+        pub = self._current()
+        if pub is not None:
+            pub.on_frame(codec, EncodedFrame(data, timestamp, is_keyframe(codec.name, data), time.monotonic()))
 
     def _on_end(self) -> None:
         pub = self._current()

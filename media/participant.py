@@ -4,42 +4,49 @@ subscribe (server offers, re-offered whenever publications change).
 Subscribe renegotiation is one task per participant driven by an event: it
 wakes when the room's publications change, brings the transceivers in line,
 sends one offer and waits for its answer before looking again. No sleeps.
+
+A participant talks upward only through its `ParticipantListener` (the room
+implements it) and the signaling `Listener` it was given; it never imports the
+room.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional, Protocol
 
 import structlog
-from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver, RTCSessionDescription
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.sdp import candidate_from_sdp
+from aiortc import RTCPeerConnection, RTCRtpCodecParameters, RTCRtpSender, RTCRtpTransceiver, RTCSessionDescription
 
-from .aiortc_compat import ForwardTrack, attach_sender, packer_for
-from .inbound import InboundSlot
-from .ice import prepare_gathering, rtc_configuration, want_loopback
+from . import aiortc_compat as compat
 from .forward.packet import IdleTrack, PacketSubscription
+from .ice import prepare_gathering, rtc_configuration, want_loopback
+from .inbound import InboundSlot
 from .ports import BadDescription, IceFailed, Listener, MediaConfig, NotAllowed, SubscribeOffer, WrongState
-from .publication import Publication
+from .publication import Publication, PublicationListener
 from .sources import assign_sources, codec_allowed, parse_offer
 
-if TYPE_CHECKING:
-    from .room import MediaRoom
-
 log = structlog.get_logger("media.participant")
-_counter = itertools.count(1)
+
+
+class ParticipantListener(PublicationListener, Protocol):
+    """What a participant tells (and asks) its room; `MediaRoom` implements it."""
+
+    def new_publication_id(self, participant_id: str, source: str) -> str:
+        """A publication id unique within the room (also the msid track id)."""
+
+    def subscribable(self, subscriber_id: str) -> Iterable[Publication]:
+        """The publications this participant should receive now."""
+
+    def publication_added(self, publication: Publication) -> None: ...
 
 
 @dataclass
 class Subscription:
     publication: Publication
     transceiver: RTCRtpTransceiver
-    track: Any  # ForwardTrack (frame mode) or IdleTrack (packet mode)
-    packet: Optional[PacketSubscription] = None
+    forward: PacketSubscription
 
 
 def codec_capabilities(kind: str, codec: RTCRtpCodecParameters) -> list[Any]:
@@ -65,17 +72,14 @@ def _same_codec(a: RTCRtpCodecParameters, b: Optional[RTCRtpCodecParameters]) ->
     return a.mimeType.lower() != "video/h264" or a.parameters.get(key) == b.parameters.get(key)
 
 
-def _ignore() -> None:
-    return None
-
-
 class MediaParticipant:
-    def __init__(self, room: "MediaRoom", participant_id: str, allowed: frozenset[str], listener: Listener) -> None:
+    def __init__(self, room: ParticipantListener, room_id: str, config: MediaConfig, participant_id: str,
+                 allowed: frozenset[str], listener: Listener) -> None:
         self.room = room
         self.id = participant_id
         self.allowed = allowed
-        self.listener = listener
-        self.config: MediaConfig = room.config
+        self.listener = listener  # signaling's: SubscribeOffer, IceFailed
+        self.config = config
         self.publish_pc: Optional[RTCPeerConnection] = None
         self.subscribe_pc: Optional[RTCPeerConnection] = None
         self.publications: dict[str, Publication] = {}  # mid -> publication
@@ -89,7 +93,7 @@ class MediaParticipant:
         self._answered: Optional[asyncio.Future[None]] = None
         self._early_candidates: dict[str, list[Any]] = {}
         self._negotiator = asyncio.ensure_future(self._negotiate_loop())
-        self._log = log.bind(room=room.id, participant=participant_id)
+        self._log = log.bind(room=room_id, participant=participant_id)
 
     # --- peer connections ---
 
@@ -112,7 +116,7 @@ class MediaParticipant:
         try:
             self.listener(event)
         except Exception:
-            logging.getLogger(__name__).exception("media listener failed")
+            self._log.exception("media listener failed", event=type(event).__name__)
 
     def _prepare(self, pc: RTCPeerConnection) -> None:
         prepare_gathering(pc, loopback=self._loopback, public_ip=self.config.public_ip)
@@ -125,7 +129,7 @@ class MediaParticipant:
         parsed = None
         if text:
             try:
-                parsed = candidate_from_sdp(str(text).removeprefix("candidate:"))
+                parsed = compat.parse_candidate(str(text).removeprefix("candidate:"))
             except Exception:
                 raise BadDescription("malformed ICE candidate") from None
             mid, index = candidate.get("sdpMid"), candidate.get("sdpMLineIndex")  # type: ignore[union-attr]
@@ -173,7 +177,7 @@ class MediaParticipant:
                 if t.mid is not None and t.mid not in self._slots:
                     self._slots[t.mid] = InboundSlot(t.receiver)  # tapped before it starts
                 if t.mid in mids:
-                    t._codecs = self._usable_codecs(t._codecs)
+                    compat.set_negotiated_codecs(t, self._usable_codecs(compat.negotiated_codecs(t)))
             self._prepare(pc)
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
@@ -190,8 +194,9 @@ class MediaParticipant:
             source = mids.get(t.mid) if t.mid is not None else None
             codec = rtx = None
             if source is not None:
-                codec = next(c for c in t._codecs if c.name.lower() != "rtx")
-                rtx = next((c.payloadType for c in t._codecs
+                codecs = compat.negotiated_codecs(t)
+                codec = next(c for c in codecs if c.name.lower() != "rtx")
+                rtx = next((c.payloadType for c in codecs
                             if c.name.lower() == "rtx" and c.parameters.get("apt") == codec.payloadType), None)
             if current is not None:
                 if source == current.source and codec is not None and _same_codec(codec, current.codec):
@@ -199,20 +204,19 @@ class MediaParticipant:
                     continue
                 self._log.info("publication ended by renegotiation", publication=current.id, mid=t.mid,
                                change=f"{current.source} -> {source or 'not sending'}")
-                self.room.remove_publication(current)  # forgets it here and in its slot
+                self.room.publication_ended(current)  # forgets it here and in its slot
             if source is None or codec is None:
                 continue
-            pub = Publication(
-                f"{self.id}-{source}-{next(_counter)}", self.id, source, t.kind, t.receiver,
-                self.config, self.room.on_audio_level, self.room.on_publication_ended,
-            )
+            slot = self._slots[t.mid]
+            pub = Publication(self.room.new_publication_id(self.id, source), self.id, source, t.kind, slot,
+                              self.config, self.room)
             pub.with_codec(codec, rtx)
             self.publications[t.mid] = pub
-            self._slots[t.mid].attach(pub)
+            slot.attach(pub)
             added.append(pub)
         for pub in added:
             self._log.info("publication added", publication=pub.id, source=pub.source, codec=pub.codec.mimeType)
-            self.room.add_publication(pub)
+            self.room.publication_added(pub)
 
     def _usable_codecs(self, codecs: list[RTCRtpCodecParameters]) -> list[RTCRtpCodecParameters]:
         usable = [c for c in codecs if codec_allowed(c.mimeType, c.parameters, self.config.video_codecs)]
@@ -287,7 +291,7 @@ class MediaParticipant:
             pass
         except Exception:
             pc = self.subscribe_pc
-            pc_closed = pc is not None and bool(getattr(pc, "_RTCPeerConnection__isClosed", None))
+            pc_closed = pc is not None and compat.is_closed(pc)
             if not self.closed and not pc_closed:
                 self._log.exception("subscribe negotiation failed")
             # a connection closed under us (leaving, or the peer went away) ends negotiation
@@ -299,38 +303,24 @@ class MediaParticipant:
             if pub_id in desired:
                 continue
             del self.subscriptions[pub_id]
-            sub.publication.remove_subscriber(self.id)
-            if isinstance(sub.track, IdleTrack):
-                sub.track.end()
+            sub.publication.remove_subscriber(self.id)  # closes sub.forward: it forgets the publication
             sub.transceiver.direction = "inactive"
             sender = sub.transceiver.sender
             await sender.stop()
-            # the m-line stays in the SDP: drop every reference to the publication
-            sender.replaceTrack(None)
-            sender._send_keyframe = _ignore
-            if sub.packet is not None:
-                sub.packet.detach()
-            else:
-                sub.track.detach()
+            sender.replaceTrack(None)  # the m-line stays in the SDP, the sender with it
             changed = True
         for pub in desired.values():
             if pub.id in self.subscriptions or pub.codec is None:
                 continue
             if self.subscribe_pc is None:
                 self.subscribe_pc = self._new_pc("subscribe")
-            packet: Optional[PacketSubscription] = None
-            if pub.packet_mode:
-                track: Any = IdleTrack(pub.kind, pub.id)
-            else:
-                track = pub.add_subscriber(self.id, self.config.subscriber_queue_frames)
+            track = IdleTrack(pub.kind, pub.id)
             t = self.subscribe_pc.addTransceiver(track, direction="sendonly")
             t.setCodecPreferences(codec_capabilities(pub.kind, pub.codec))
-            t.sender._stream_id = pub.participant_id
-            attach_sender(t.sender, packer_for(pub.codec.mimeType), pub.request_keyframe)
-            if pub.packet_mode:
-                packet = PacketSubscription(t.sender, pub.kind, pub.codec.name, pub.request_keyframe)
-                pub.add_packet_subscriber(self.id, packet)
-            self.subscriptions[pub.id] = Subscription(pub, t, track, packet)
+            compat.set_stream_id(t.sender, pub.participant_id)
+            forward = PacketSubscription(t.sender, track, pub.codec.name, pub.request_keyframe)
+            pub.add_subscriber(self.id, forward)
+            self.subscriptions[pub.id] = Subscription(pub, t, forward)
             changed = True
         return changed
 
@@ -343,7 +333,7 @@ class MediaParticipant:
         for sub in self.subscriptions.values():
             sub.publication.remove_subscriber(self.id)
         for pub in list(self.publications.values()):
-            self.room.remove_publication(pub)
+            self.room.publication_ended(pub)
         self.publications.clear()
         self._negotiator.cancel()
         await asyncio.gather(self._negotiator, return_exceptions=True)

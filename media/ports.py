@@ -24,15 +24,16 @@ later) with its RTP timestamp, keyframe flag and codec, and a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Callable, Literal, Mapping, Optional, Protocol, Union
 
 # --- sources and permissions -------------------------------------------------
 
 Source = Literal["microphone", "camera", "screen"]
 SOURCES: tuple[str, ...] = ("microphone", "camera", "screen")
-SOURCE_KIND: Mapping[str, str] = {"microphone": "audio", "camera": "video", "screen": "video"}
+SOURCE_KIND: Mapping[str, str] = MappingProxyType({"microphone": "audio", "camera": "video", "screen": "video"})
 # permission name (as used by signaling: canPublishAudio/Video, canShareScreen)
-SOURCE_PERMISSION: Mapping[str, str] = {"microphone": "audio", "camera": "video", "screen": "screen"}
+SOURCE_PERMISSION: Mapping[str, str] = MappingProxyType({"microphone": "audio", "camera": "video", "screen": "screen"})
 PERMISSIONS: frozenset[str] = frozenset({"audio", "video", "screen"})
 
 ConnectionName = Literal["publish", "subscribe"]
@@ -55,21 +56,18 @@ class MediaConfig:
         loopback). "auto" = only when the host has no other IPv4 address.
     video_codecs: accepted video codecs ("VP8", "H264"); among them the
         publisher's offer order decides.
-    forwarding: "packet" (default) or "frame" (see below).
+
+    Each RTP packet is rewritten and forwarded to every subscriber as it
+    arrives (media/forward/packet.py).
     """
 
     ice_servers: tuple[str, ...] = ()
     public_ip: str = ""
     loopback_candidates: Union[bool, Literal["auto"]] = "auto"
     video_codecs: tuple[str, ...] = ("VP8", "H264")
-    # "packet": rewrite and forward each RTP packet as it arrives (media/packets.py);
-    # "frame": forward reassembled frames through aiortc's sender (media/forwarding.py)
-    forwarding: str = "packet"
     # keyframe requests (PLI) to a publisher: minimum gap, and retry period
     keyframe_min_interval: float = 0.25
     keyframe_retry_interval: float = 0.5
-    # frames buffered per subscription before it drops and waits for a keyframe
-    subscriber_queue_frames: int = 64
     # active speaker events at most this often
     active_speaker_interval: float = 0.25
 

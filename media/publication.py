@@ -1,30 +1,52 @@
-"""One published track: fans its encoded frames out to subscriptions and sinks.
+"""One published track: fans its RTP packets out to subscriptions and its
+encoded frames to sinks.
 
-It is fed by the `InboundSlot` of the m-line that carries it (media/inbound.py);
-a publication lives from the m-line starting to send until it stops (inactive,
-rejected, reused for another source) or the participant leaves. A new SSRC on
-the same m-line (a new track on a reused transceiver) continues the same
-publication: subscribers are re-based and get a keyframe.
+It is fed by the `InboundSlot` of the m-line that carries it (media/inbound.py),
+which is also its `Reception`; it tells its room through a
+`PublicationListener`. A publication lives from the m-line starting to send
+until it stops (inactive, rejected, reused for another source) or the
+participant leaves. A new SSRC on the same m-line (a new track on a reused
+transceiver) continues the same publication: subscribers are re-based and get
+a keyframe.
+
+Subscriber bookkeeping: `subscribers` maps a subscriber's participant id to
+its `PacketSubscription` (media/forward/packet.py); sinks (the recorder) get
+every complete frame.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import logging
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Optional, Protocol
 
-from aiortc import RTCRtpReceiver
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+import structlog
+from aiortc import RTCRtpCodecParameters
 
-from aiortc.rtp import unwrap_rtx
-
-from .aiortc_compat import ForwardTrack, restart_reception, send_pli
+from . import aiortc_compat as compat
 from .forward.keyframes import KeyframeRequester
 from .forward.packet import PacketSubscription
 from .ports import EncodedFrame, FrameSink, MediaConfig, PublicationInfo
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger("media.publication")
+
+
+class Reception(Protocol):
+    """The m-line a publication arrives on (implemented by `InboundSlot`)."""
+
+    def continue_stream(self) -> None:
+        """A new SSRC on the m-line: its timestamps continue the old stream's."""
+
+    def send_pli(self, media_ssrc: int) -> None: ...
+
+
+class PublicationListener(Protocol):
+    """What a publication tells its room (implemented by `MediaRoom`)."""
+
+    def audio_level(self, participant_id: str, level: int) -> None:
+        """An audio packet's RFC 6464 level (-dBov) while not muted."""
+
+    def publication_ended(self, publication: "Publication") -> None:
+        """The receiver stopped: remove the publication everywhere."""
 
 
 class Publication:
@@ -34,28 +56,25 @@ class Publication:
         participant_id: str,
         source: str,
         kind: str,
-        receiver: RTCRtpReceiver,
+        reception: Reception,
         config: MediaConfig,
-        on_audio_level: Callable[[str, int], None],
-        on_ended: Callable[["Publication"], None],
+        listener: PublicationListener,
     ) -> None:
         self.id = publication_id
         self.participant_id = participant_id
         self.source = source
         self.kind = kind
-        self.receiver = receiver
+        self.reception = reception
         self.codec: Optional[RTCRtpCodecParameters] = None  # set once the answer is made
         self.muted = False
         self.closed = False
         self.media_ssrc: Optional[int] = None
-        self.subscribers: dict[str, ForwardTrack] = {}  # subscriber participant id -> track (frame mode)
-        self.packet_subscribers: dict[str, PacketSubscription] = {}  # (packet mode)
-        self.packet_mode = config.forwarding == "packet"
+        self.subscribers: dict[str, PacketSubscription] = {}  # subscriber participant id -> its copy
         self._rtx_pt: Optional[int] = None
         self.sinks: list[FrameSink] = []
         self.frames_in = 0
-        self._on_audio_level = on_audio_level
-        self._on_ended = on_ended
+        self._listener = listener
+        self._log = log.bind(publication=publication_id)
         self.keyframes = KeyframeRequester(
             self._send_pli,
             min_interval=config.keyframe_min_interval,
@@ -81,24 +100,23 @@ class Publication:
 
     # --- receive path (event loop, per packet / per frame; called by its InboundSlot) ---
 
-    def on_rtp(self, packet: Any) -> Any:
+    def on_rtp(self, packet: Any) -> None:
         codec = self.codec
         if codec is None:
-            return None
+            return
         if packet.payload_type == codec.payloadType:
             if packet.ssrc != self.media_ssrc:
                 self._new_stream(packet.ssrc)
             if self.kind == "audio" and not self.muted:
                 level = packet.extensions.audio_level
                 if level is not None:
-                    self._on_audio_level(self.participant_id, level[1])
+                    self._listener.audio_level(self.participant_id, level[1])
         elif packet.payload_type == self._rtx_pt and self.media_ssrc is not None and len(packet.payload) >= 2:
-            packet = unwrap_rtx(packet, payload_type=codec.payloadType, ssrc=self.media_ssrc)
+            packet = compat.unwrap_rtx(packet, payload_type=codec.payloadType, ssrc=self.media_ssrc)
         else:
-            return None
-        if self.packet_subscribers and not self.muted and not self.closed:
+            return
+        if self.subscribers and not self.muted and not self.closed:
             self._forward(packet)
-        return None
 
     def _new_stream(self, ssrc: int) -> None:
         """The first packet, or the publisher put a new source (SSRC) on the m-line."""
@@ -107,17 +125,15 @@ class Publication:
             if self.keyframes.pending:  # asked before any packet said where to send it
                 self._send_pli()
             return
-        log.info("publication %s: SSRC %d -> %d", self.id, previous, ssrc)
-        restart_reception(self.receiver, new_publication=False)
-        for sub in self.packet_subscribers.values():
+        self._log.info("publication source changed", change=f"ssrc {previous} -> {ssrc}")
+        self.reception.continue_stream()
+        for sub in self.subscribers.values():
             sub.new_stream()
-        for track in self.subscribers.values():
-            track.resync()
         self.request_keyframe()
 
     def _forward(self, packet: Any) -> None:
         now = time.time()
-        for sub in list(self.packet_subscribers.values()):
+        for sub in list(self.subscribers.values()):
             sub.forward(packet, now)
 
     def on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None:
@@ -128,17 +144,15 @@ class Publication:
         self.frames_in += 1
         if frame.keyframe and self.kind == "video":
             self.keyframes.keyframe_received()
-        for track in self.subscribers.values():
-            track.deliver(frame)
         for sink in self.sinks:
             try:
                 sink.on_frame(self.id, frame)
             except Exception:
-                log.exception("frame sink failed")
+                self._log.exception("frame sink failed")
 
     def on_end(self) -> None:
         if not self.closed:
-            self._on_ended(self)
+            self._listener.publication_ended(self)
 
     # --- keyframes ---
 
@@ -148,34 +162,31 @@ class Publication:
 
     def _send_pli(self) -> None:
         if self.media_ssrc is not None:
-            send_pli(self.receiver, self.media_ssrc)
+            self.reception.send_pli(self.media_ssrc)
 
-    # --- subscriptions ---
+    # --- subscriptions and sinks ---
 
-    def add_subscriber(self, subscriber_id: str, maxsize: int) -> ForwardTrack:
-        track = ForwardTrack(self.kind, self.id, self.request_keyframe, maxsize)
-        self.subscribers[subscriber_id] = track
-        return track
-
-    def add_packet_subscriber(self, subscriber_id: str, sub: PacketSubscription) -> None:
-        self.packet_subscribers[subscriber_id] = sub
+    def add_subscriber(self, subscriber_id: str, sub: PacketSubscription) -> None:
+        self.subscribers[subscriber_id] = sub
 
     def remove_subscriber(self, subscriber_id: str) -> None:
-        track = self.subscribers.pop(subscriber_id, None)
-        if track is not None:
-            track.end()
-        sub = self.packet_subscribers.pop(subscriber_id, None)
+        sub = self.subscribers.pop(subscriber_id, None)
         if sub is not None:
             sub.close()
+
+    def add_sink(self, sink: FrameSink) -> None:
+        self.sinks.append(sink)
+
+    def remove_sink(self, sink: FrameSink) -> None:
+        if sink in self.sinks:
+            self.sinks.remove(sink)
 
     def set_muted(self, muted: bool) -> bool:
         if muted == self.muted:
             return False
         self.muted = muted
         if not muted:
-            for track in self.subscribers.values():
-                track.resync()
-            for sub in self.packet_subscribers.values():
+            for sub in self.subscribers.values():
                 sub.resync()
             self.request_keyframe()
         return True
@@ -185,15 +196,11 @@ class Publication:
             return
         self.closed = True
         self.keyframes.close()
-        for sid in list(self.subscribers) + list(self.packet_subscribers):
+        for sid in list(self.subscribers):
             self.remove_subscriber(sid)
         for sink in self.sinks:
             try:
                 sink.on_publication_removed(self.id)
             except Exception:
-                log.exception("frame sink failed")
+                self._log.exception("frame sink failed")
         self.sinks = []
-
-
-def info_with(info: PublicationInfo, **changes: Any) -> PublicationInfo:
-    return dataclasses.replace(info, **changes)

@@ -1,12 +1,14 @@
 """The media side of one live meeting: participants, publications, sinks,
-active speaker. Implements `ports.MediaRoomPort`."""
+active speaker. Implements `ports.MediaRoomPort` (downward, for signaling) and
+the `ParticipantListener` / `PublicationListener` its participants and
+publications report to (upward); they never import this module."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import itertools
 import time
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 import structlog
 
@@ -45,13 +47,20 @@ class _SinkHandle:
     def detach(self) -> None:
         if self.attached:
             self.attached = False
-            self.room._detach(self)
+            self.room.detach_sink(self)
 
 
 class MediaRoom:
     def __init__(
-        self, room_id: str, config: MediaConfig, listener: Optional[Listener], on_closed: Callable[["MediaRoom"], None]
+        self,
+        room_id: str,
+        config: MediaConfig,
+        listener: Optional[Listener],
+        on_closed: Callable[["MediaRoom"], None],
+        publication_numbers: Optional[Iterator[int]] = None,
     ) -> None:
+        """`publication_numbers`: where publication ids get their number (the service
+        shares one among its rooms, so ids stay unique across a room's reopening)."""
         self.id = room_id
         self.config = config
         self.listener = listener
@@ -63,6 +72,7 @@ class MediaRoom:
         self._speaker = ActiveSpeakerDetector(config.active_speaker_interval)
         self._speaker_timer: Optional[asyncio.TimerHandle] = None
         self._speaker_eval = 0.0
+        self._numbers = publication_numbers if publication_numbers is not None else itertools.count(1)
         self._log = log.bind(room=room_id)
 
     # --- events ---
@@ -73,7 +83,7 @@ class MediaRoom:
         try:
             self.listener(event)
         except Exception:
-            logging.getLogger(__name__).exception("media room listener failed")
+            self._log.exception("media room listener failed", event=type(event).__name__)
 
     def _publications_changed(self) -> None:
         self._emit(PublicationsChanged(self.publications_info()))
@@ -92,7 +102,7 @@ class MediaRoom:
         if participant_id in self.participants:
             raise WrongState(f"participant {participant_id!r} is already in the media room")
         allowed = frozenset(allowed) & PERMISSIONS
-        participant = MediaParticipant(self, participant_id, allowed, listener)
+        participant = MediaParticipant(self, self.id, self.config, participant_id, allowed, listener)
         self.participants[participant_id] = participant
         self._log.info("participant added", participant=participant_id, allowed=sorted(allowed))
         participant.mark_dirty()
@@ -129,7 +139,10 @@ class MediaRoom:
         self._log.info("participant removed", participant=participant_id, reason=reason)
         await participant.close()
 
-    # --- publications ---
+    # --- publications (ParticipantListener, PublicationListener) ---
+
+    def new_publication_id(self, participant_id: str, source: str) -> str:
+        return f"{participant_id}-{source}-{next(self._numbers)}"
 
     def subscribable(self, subscriber_id: str) -> list[Publication]:
         return [p for p in self.pubs.values() if p.participant_id != subscriber_id and not p.closed]
@@ -140,7 +153,7 @@ class MediaRoom:
     def publications(self) -> tuple[PublicationInfo, ...]:
         return self.publications_info()
 
-    def add_publication(self, pub: Publication) -> None:
+    def publication_added(self, pub: Publication) -> None:
         self.pubs[pub.id] = pub
         for handle in self._sinks:
             self._sink_add(handle, pub)
@@ -149,7 +162,8 @@ class MediaRoom:
                 participant.mark_dirty()
         self._publications_changed()
 
-    def remove_publication(self, pub: Publication) -> None:
+    def publication_ended(self, pub: Publication) -> None:
+        """Renegotiation ended it, its receiver stopped, or its participant left."""
         if self.pubs.pop(pub.id, None) is None:
             return
         owner = self.participants.get(pub.participant_id)
@@ -162,9 +176,6 @@ class MediaRoom:
             participant.mark_dirty()
         self._log.info("publication removed", publication=pub.id)
         self._publications_changed()
-
-    def on_publication_ended(self, pub: Publication) -> None:
-        self.remove_publication(pub)
 
     def set_muted(self, participant_id: str, source: str, muted: bool) -> bool:
         participant = self._get(participant_id)
@@ -181,7 +192,7 @@ class MediaRoom:
 
     # --- active speaker ---
 
-    def on_audio_level(self, participant_id: str, level: int) -> None:
+    def audio_level(self, participant_id: str, level: int) -> None:
         self._speaker.add(participant_id, level)
         now = time.monotonic()
         if now - self._speaker_eval >= SPEAKER_EVAL_INTERVAL:
@@ -214,16 +225,15 @@ class MediaRoom:
 
     def _sink_add(self, handle: _SinkHandle, pub: Publication) -> None:
         handle.sink.on_publication_added(pub.info)
-        pub.sinks.append(handle.sink)
+        pub.add_sink(handle.sink)
         if handle.want_keyframes:
             pub.request_keyframe()
 
-    def _detach(self, handle: _SinkHandle) -> None:
+    def detach_sink(self, handle: _SinkHandle) -> None:
         if handle in self._sinks:
             self._sinks.remove(handle)
         for pub in self.pubs.values():
-            if handle.sink in pub.sinks:
-                pub.sinks.remove(handle.sink)
+            pub.remove_sink(handle.sink)
 
     # --- lifecycle ---
 
@@ -243,6 +253,6 @@ class MediaRoom:
                 try:
                     closed_hook(reason)
                 except Exception:
-                    log.exception("frame sink failed")
+                    self._log.exception("frame sink failed", hook="on_room_closed")
         self._log.info("media room closed", reason=reason)
         self._on_closed(self)

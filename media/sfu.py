@@ -1,11 +1,14 @@
 """MediaService: owns the media rooms of this process (one per live meeting).
 
 Create one per application (e.g. in an aiohttp AppKey from cleanup_ctx) and
-`await close()` it on shutdown. Implements `ports.MediaServicePort`.
+`await close()` it on shutdown. Implements `ports.MediaServicePort`. Creating
+it probes aiortc's internals (`aiortc_compat.check_aiortc`) and the configured
+ICE servers, so an unusable set-up fails at start-up, not at the first call.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Optional
 
 import structlog
@@ -24,15 +27,14 @@ class MediaService:
         self.config = config or MediaConfig()
         for url in self.config.ice_servers:
             parse_ice_server(url)  # fail at start-up, not at the first call
-        if self.config.forwarding not in ("packet", "frame"):
-            raise ValueError(f"forwarding must be 'packet' or 'frame', not {self.config.forwarding!r}")
         self.rooms: dict[str, MediaRoom] = {}
         self.closed = False
+        self._publication_numbers = itertools.count(1)
 
     def open_room(self, room_id: str, listener: Optional[Listener] = None) -> MediaRoom:
         room = self.rooms.get(room_id)
         if room is None:
-            room = MediaRoom(room_id, self.config, listener, self._forget)
+            room = MediaRoom(room_id, self.config, listener, self._forget, self._publication_numbers)
             self.rooms[room_id] = room
             log.info("media room opened", room=room_id)
         elif listener is not None:

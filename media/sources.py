@@ -1,25 +1,26 @@
 """Validate a publish offer before applying it: which m-line carries which
 source, whether the participant may publish it, and whether a codec is usable.
 
-Pure logic over aiortc's SDP parser; raises `BadDescription` / `NotAllowed`.
+Pure logic over aiortc's SDP parser (`aiortc_compat.parse_sdp`); raises
+`BadDescription` / `NotAllowed`.
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
-from aiortc import sdp as aiortc_sdp
-
+from . import aiortc_compat as compat
+from .aiortc_compat import SessionDescription
 from .ports import SOURCE_KIND, SOURCE_PERMISSION, BadDescription, NotAllowed
 
 SENDING = ("sendrecv", "sendonly")
 
 
-def parse_offer(text: str) -> aiortc_sdp.SessionDescription:
+def parse_offer(text: str) -> SessionDescription:
     if not isinstance(text, str) or not text.strip():
         raise BadDescription("the offer is empty")
     try:
-        description = aiortc_sdp.SessionDescription.parse(_bundle_only_as_bundled(text))
+        description = compat.parse_sdp(_bundle_only_as_bundled(text))
     except Exception as exc:  # aiortc raises ValueError/KeyError/IndexError on garbage
         raise BadDescription(f"the offer is not valid SDP: {exc}") from None
     if not description.media:
@@ -57,7 +58,7 @@ def codec_allowed(mime: str, parameters: Mapping[str, object], video_codecs: tup
 
 
 def assign_sources(
-    description: aiortc_sdp.SessionDescription,
+    description: SessionDescription,
     labels: Mapping[str, str],
     allowed: frozenset[str],
     video_codecs: tuple[str, ...],
@@ -106,7 +107,7 @@ def assign_sources(
     return result
 
 
-def _check_codecs(media: aiortc_sdp.MediaDescription, video_codecs: tuple[str, ...]) -> None:
+def _check_codecs(media: Any, video_codecs: tuple[str, ...]) -> None:
     if not any(codec_allowed(c.mimeType, c.parameters, video_codecs) for c in media.rtp.codecs):
         wanted = "Opus" if media.kind == "audio" else " or ".join(video_codecs)
         raise BadDescription(f"mid {media.rtp.muxId}: no usable codec offered (need {wanted})")

@@ -1,4 +1,6 @@
-"""Keyframe detection on depayloaded frames, and throttled keyframe requests.
+"""Keyframe detection, on RTP payloads (the packet path's gating) and on
+depayloaded frames (keyframe tracking, recording sinks), and throttled
+keyframe requests.
 
 VP8 (RFC 7741 §4.3): the first byte of the VP8 payload header has P (inverse
 key frame flag) in its lowest bit: 0 means keyframe. H.264: a keyframe holds an
@@ -9,8 +11,53 @@ after the payload descriptor and H.264 in Annex B (start codes before each NAL).
 from __future__ import annotations
 
 import asyncio
+import struct
 import time
 from typing import Callable, Optional
+
+
+def starts_keyframe(codec_name: str, payload: bytes) -> bool:
+    """Is this RTP payload the first packet of a keyframe?"""
+    name = codec_name.lower()
+    if not payload:
+        return False
+    if name == "vp8":
+        # RFC 7741: X/N/S/PID; S=1 and PID=0 starts the frame, then optional extensions
+        b0 = payload[0]
+        if not (b0 & 0x10) or (b0 & 0x0F):
+            return False
+        pos = 1
+        if b0 & 0x80:
+            if len(payload) < 2:
+                return False
+            x = payload[1]
+            pos = 2
+            if x & 0x80:  # I: picture id
+                pos += 2 if len(payload) > 2 and payload[2] & 0x80 else 1
+            if x & 0x40:  # L: TL0PICIDX
+                pos += 1
+            if x & 0x30:  # T/K
+                pos += 1
+        return len(payload) > pos and (payload[pos] & 0x01) == 0
+    if name == "h264":
+        nal = payload[0] & 0x1F
+        if nal in (5, 7):
+            return True
+        if nal == 28 and len(payload) > 1:  # FU-A: start bit + IDR
+            return bool(payload[1] & 0x80) and (payload[1] & 0x1F) == 5
+        if nal == 24:  # STAP-A
+            return is_keyframe("h264", _stap_to_annexb(payload[1:]))
+        return False
+    return True
+
+
+def _stap_to_annexb(data: bytes) -> bytes:
+    out, pos = [], 0
+    while pos + 2 <= len(data):
+        (size,) = struct.unpack_from("!H", data, pos)
+        out.append(b"\x00\x00\x01" + data[pos + 2:pos + 2 + size])
+        pos += 2 + size
+    return b"".join(out)
 
 
 def is_keyframe(codec_name: str, data: bytes) -> bool:

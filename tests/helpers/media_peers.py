@@ -21,7 +21,8 @@ import numpy as np
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack, VideoStreamTrack
 
-from media.aiortc_compat import Packer, Vp8Packer, attach_sender, tap_receiver
+from media.aiortc_compat import send_preencoded, tap_receiver
+from media.forward.keyframes import is_keyframe
 from media.ice import prepare_gathering, rtc_configuration
 from media.ports import EncodedFrame, SubscribeOffer
 
@@ -182,8 +183,8 @@ class PeerClient:
                 prefs = [c for c in caps if c.mimeType.lower() == f"video/{video_codec.lower()}"]
                 t.setCodecPreferences(prefs + [c for c in caps if c.mimeType.lower() == "video/rtx"])
             if isinstance(track, PreEncodedTrack):
-                packer = Vp8Packer() if track.kind == "video" else Packer()
-                attach_sender(t.sender, packer, track.keyframe_requested)
+                send_preencoded(t.sender, "video/VP8" if track.kind == "video" else "audio/opus",
+                                track.keyframe_requested)
             self._published[source] = t
         prepare_gathering(self.publish_pc, loopback=True)
         await self.publish_pc.setLocalDescription(await self.publish_pc.createOffer())
@@ -207,7 +208,8 @@ class PeerClient:
             if self.decode:
                 self._spawn(self._consume(t.receiver.track, rec))
             else:
-                tap_receiver(t.receiver, lambda codec, frame, rec=rec: self._count(rec, frame), lambda: None)
+                tap_receiver(t.receiver, on_frame=lambda codec, data, ts, rec=rec: self._count(rec, codec, data),
+                             on_end=lambda: None)
         for t in pc.getTransceivers():
             if t.mid not in tracks and t.mid not in self._ended:
                 # the server ended this subscription (m-line inactive): stop our
@@ -220,10 +222,10 @@ class PeerClient:
         self._notify()
         return pc.localDescription.sdp
 
-    def _count(self, rec: Received, frame: EncodedFrame) -> None:
+    def _count(self, rec: Received, codec: Any, data: bytes) -> None:
         now = time.monotonic()
         rec.frames += 1
-        rec.keyframes += frame.keyframe
+        rec.keyframes += is_keyframe(codec.name, data)
         rec.first_frame_at = rec.first_frame_at or now
         rec.last_frame_at = now
         self._notify()

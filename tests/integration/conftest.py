@@ -9,10 +9,10 @@ from media.sfu import MediaService
 from tests.helpers.media_peers import PeerClient
 
 
-@pytest.fixture(params=["packet", "frame"])
-async def sfu(request):
-    """The SFU in each forwarding mode (a module may override it with one mode)."""
-    service = MediaService(MediaConfig(loopback_candidates=True, forwarding=request.param))
+@pytest.fixture
+async def sfu():
+    """The SFU, with loopback host candidates."""
+    service = MediaService(MediaConfig(loopback_candidates=True))
     yield service
     await service.close()
 

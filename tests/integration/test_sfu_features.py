@@ -142,11 +142,10 @@ async def test_active_speaker_from_audio_levels(sfu, clients):
     assert all(b - a >= 0.24 for a, b in zip(times, times[1:])), "more than 4 active speaker events per second"
 
 
-@pytest.mark.parametrize("forwarding", ["packet", "frame"])
-async def test_no_decoder_or_encoder_on_the_server(forwarding, clients, monkeypatch):
+async def test_no_decoder_or_encoder_on_the_server(clients, monkeypatch):
     """Pre-encoded publishers and counting (non-decoding) subscribers: any codec
     object created in this process would be the server's."""
-    sfu = MediaService(MediaConfig(loopback_candidates=True, forwarding=forwarding))
+    sfu = MediaService(MediaConfig(loopback_candidates=True))
     vp8 = encode_vp8(COLOURS["red"], count=30)
     created: list[str] = []
     real_decoder, real_encoder = aiortc_receiver.get_decoder, aiortc_sender.get_encoder

@@ -4,32 +4,36 @@ from __future__ import annotations
 
 import struct
 
-from aiortc.codecs.h264 import H264Encoder
-from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
-from media.forward.packet import _element, _extension_block, starts_keyframe
+from media.aiortc_compat import h264_payloads, vp8_payloads
+from media.forward.keyframes import starts_keyframe
+from media.forward.packet import extension_block, extension_element
 from tests.helpers.media_peers import COLOURS, encode_vp8
 
 
 def test_vp8_keyframe_starts_only_on_the_first_packet_of_a_keyframe():
     frames = encode_vp8(COLOURS["blue"], count=3, width=640, height=480)
-    key_packets = Vp8Encoder._packetize(frames[0] + bytes(3000), picture_id=300)  # 2-byte picture id
+    key_packets = vp8_payloads(frames[0] + bytes(3000), picture_id=300)  # 2-byte picture id
     assert len(key_packets) > 1
     assert starts_keyframe("VP8", key_packets[0])
     assert not any(starts_keyframe("VP8", p) for p in key_packets[1:])
-    delta_packets = Vp8Encoder._packetize(frames[1] + bytes(3000), picture_id=5)  # 1-byte picture id
+    delta_packets = vp8_payloads(frames[1] + bytes(3000), picture_id=5)  # 1-byte picture id
     assert not any(starts_keyframe("VP8", p) for p in delta_packets)
+
+
+def annexb(*nal_units: bytes) -> bytes:
+    return b"".join(b"\x00\x00\x00\x01" + nal for nal in nal_units)
 
 
 def test_h264_keyframe_starts():
     sps, pps, idr = b"\x67\x42\x00\x1f", b"\x68\xce", b"\x65" + bytes(3000)
-    packets = H264Encoder._packetize([sps, pps, idr])  # STAP-A(sps, pps) then FU-A(idr)
+    packets = h264_payloads(annexb(sps, pps, idr))  # STAP-A(sps, pps) then FU-A(idr)
     assert starts_keyframe("H264", packets[0])
     fu_a = [p for p in packets if p[0] & 0x1F == 28]
     assert starts_keyframe("H264", fu_a[0]) and not starts_keyframe("H264", fu_a[1])
-    non_idr = H264Encoder._packetize([b"\x41" + bytes(3000)])
+    non_idr = h264_payloads(annexb(b"\x41" + bytes(3000)))
     assert not any(starts_keyframe("H264", p) for p in non_idr)
 
 
@@ -45,7 +49,8 @@ def test_extension_block_parses_back_with_aiortc():
     ])
     hmap = HeaderExtensionsMap()
     hmap.configure(params)
-    ext = _extension_block(_element(1, b"7") + _element(3, b"\x01\x02\x03") + _element(2, bytes([0x80 | 33])))
+    ext = extension_block(extension_element(1, b"7") + extension_element(3, b"\x01\x02\x03")
+                          + extension_element(2, bytes([0x80 | 33])))
     assert len(ext) % 4 == 0
     data = struct.pack("!BBHII", 0x90, 0x80 | 111, 4242, 123456, 99) + ext + b"payload"
     packet = RtpPacket.parse(data, hmap)
@@ -55,4 +60,4 @@ def test_extension_block_parses_back_with_aiortc():
     assert packet.extensions.abs_send_time == 0x010203
     assert packet.extensions.audio_level == (True, 33)
     assert packet.payload == b"payload"
-    assert _extension_block(b"") == b""
+    assert extension_block(b"") == b""
