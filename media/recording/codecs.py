@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -18,11 +20,11 @@ class CodecInfo:
     clock_rate: int
 
 
-CODECS: dict[str, CodecInfo] = {
+CODECS: Mapping[str, CodecInfo] = MappingProxyType({
     "vp8": CodecInfo("VP8", "vp8", "video", 90000),
     "h264": CodecInfo("H264", "h264", "video", 90000),
     "opus": CodecInfo("opus", "opus", "audio", 48000),
-}
+})
 
 
 def codec_info(name: str) -> CodecInfo:

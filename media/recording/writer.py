@@ -20,6 +20,8 @@ import io
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
 
 import av
 
@@ -31,12 +33,12 @@ MS = Fraction(1, 1000)
 TRACK_TAG = "ANTECHAMBER_TRACK"
 
 # muxer options: see `ffmpeg -h muxer=matroska`
-MUX_OPTIONS = {
+MUX_OPTIONS: Mapping[str, str] = MappingProxyType({
     "cluster_time_limit": "1000",      # ms: at most ~1 s of media is lost on kill -9
     "cluster_size_limit": "1048576",
     "flush_packets": "1",              # hand every packet's bytes to the OS at once
     "max_interleave_delta": "500000",  # us: never hold packets back longer for a silent track
-}
+})
 
 
 @dataclass
