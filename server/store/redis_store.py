@@ -11,7 +11,9 @@ while walking the sorted set from the page token's position.
 
 Rooms are written only by compare-and-set: the room script decodes the stored document's
 ``version`` (cmsgpack; a document without one is version 0) and writes the new document and
-its indexes only if it is still the version the writer read (see server/store/cas.py).
+its indexes only if it is still the version the writer read (see server/store/cas.py). The
+document stays the one source of truth for the version. Redis 7.0's cmsgpack cannot decode
+msgpack's bin type, so room documents hold no bytes values (rooms come from JSON: they don't).
 """
 
 from __future__ import annotations
