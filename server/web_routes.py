@@ -7,6 +7,10 @@ Routes:
 - ``/{roomName}``       the room page for any room slug; the page joins over ``/ws``
 - ``/{roomName}/recordings``  the room's recordings (``?recordingKey=`` or ``?roomKey=``)
 
+A room page whose query string (``?roomKey=``, ``?memberKey=``, ...) is not UTF-8
+or holds text the server refuses (server/api/text.py) answers 400: the page would
+only hand that text on to ``/ws``.
+
 The catch-all room route must be registered after every other route (see
 ``setup``); it only matches one path segment and refuses reserved names, so it
 never shadows ``/api``, ``/meet``, ``/v1``, ``/ws``, ``/healthz`` or ``/readyz``.
@@ -19,6 +23,9 @@ from importlib import resources
 from pathlib import Path
 
 from aiohttp import web
+
+from .api.query import check_query
+from .api.text import TextError
 
 # Names the room route never serves: they belong to other surfaces.
 RESERVED = frozenset({
@@ -79,10 +86,20 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     return _page(request, "dashboard.html", keyed=True)
 
 
-async def room_page(request: web.Request) -> web.StreamResponse:
+def _room_slug(request: web.Request) -> str:
+    """The page's room name, 404 unless it is a room slug; 400 if its query string is not acceptable text."""
     name = request.match_info["roomName"]
     if name.lower() in RESERVED or not _ROOM_SLUG.match(name):
         raise web.HTTPNotFound(text="not found")
+    try:
+        check_query(request)
+    except TextError as err:
+        raise web.HTTPBadRequest(text=f"this link is not valid: {err.field} {err.message}") from None
+    return name
+
+
+async def room_page(request: web.Request) -> web.StreamResponse:
+    _room_slug(request)
     # Room pages are always treated as keyed: a host, viewer or member link carries a
     # secret in the query string, and guest pages gain nothing from sending a referrer.
     return _page(request, "room.html", keyed=True)
@@ -126,9 +143,7 @@ def setup(app: web.Application, root: Path | None = None) -> None:
 
 
 async def recordings_page(request: web.Request) -> web.StreamResponse:
-    name = request.match_info["roomName"]
-    if name.lower() in RESERVED or not _ROOM_SLUG.match(name):
-        raise web.HTTPNotFound(text="not found")
+    _room_slug(request)
     return _page(request, "recordings.html", keyed=True)
 
 

@@ -1,4 +1,9 @@
-"""Error translation at the edge: typed errors and aiohttp's HTTP errors become JSON."""
+"""Error translation at the edge: typed errors and aiohttp's HTTP errors become JSON.
+
+Every API request's URL (path segments, query parameters) and credential headers are
+checked for acceptable text here, before routing reaches a handler (server/api/query.py
+``check_url``); JSON bodies are checked where they are parsed (server/api/jsonbody.py).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import structlog
 from aiohttp import web
 
 from ..errors import ApiError
+from .query import check_url, is_whereby, text_refused
+from .text import TextError
 
 log = structlog.get_logger("antechamber.http")
 
@@ -29,6 +36,11 @@ def _is_api(request: web.Request) -> bool:
 @web.middleware
 async def errors_middleware(request: web.Request, handler):
     try:
+        if _is_api(request):
+            try:
+                check_url(request)
+            except TextError as err:
+                raise text_refused(err, is_whereby(request)) from None
         return await handler(request)
     except ApiError as err:
         return error_response(err)

@@ -170,8 +170,27 @@ def _resp(description: str, ref: str | None = None) -> dict[str, Any]:
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {400: "malformed JSON, duplicate keys or bad parameter", 401: "missing or invalid API key",
             404: "no such room", 409: "conflict: " + ", ".join(ERROR_CODES), 413: "body larger than the limit",
-            422: "wrong type or unknown field; details name each field"}
+            422: "wrong type, unknown field or text that is not acceptable; details name each field"}
     return {str(s): _resp(text[s], "Error") for s in statuses}
+
+
+TEXT_RULES = ("Text: every string in a request body (object keys too, at any depth), every path and query "
+              "parameter and the credential headers must be UTF-8 Unicode text without lone surrogates, "
+              "control characters (C0, DEL, C1, U+2028/U+2029), bidirectional embedding/override/isolate "
+              "controls (U+202A-U+202E, U+2066-U+2069) or noncharacters; otherwise the native API answers "
+              "422 and the Whereby-compatible one 400, code validation_error, details naming the field. "
+              "Refused text is never stored, logged or repeated in the answer.")
+
+
+def _with_text_errors(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation may refuse text: 400 on /v1 (Whereby), 422 on the native API."""
+    for path, item in paths.items():
+        status = "400" if path.startswith("/v1/") else "422"
+        for method, op in item.items():
+            if method != "parameters":
+                op["responses"].setdefault(status, _resp(
+                    "text that is not acceptable; details name the field", "Error"))
+    return paths
 
 
 def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
@@ -273,7 +292,8 @@ def _native_paths(prefix: str, tag: str) -> dict[str, Any]:
 
 def _whereby_paths() -> dict[str, Any]:
     tag = "Whereby-compatible meetings"
-    bad = {"400": _resp("bad input; details name the field", "Error"), "401": _resp("missing or invalid key", "Error")}
+    bad = {"400": _resp("bad input (also text that is not acceptable); details name the field", "Error"),
+           "401": _resp("missing or invalid key", "Error")}
     fields = _query("fields", {"type": "string"}, "comma-separated: hostRoomUrl, viewerRoomUrl")
     return {
         "/v1/meetings": {
@@ -306,14 +326,14 @@ def build_spec() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for prefix in PREFIXES:
         tag = "Rooms" if prefix == "/api/v1" else "Rooms (OpenVidu Meet base path)"
-        paths.update(_native_paths(prefix, tag))
-    paths.update(_whereby_paths())
+        paths.update(_with_text_errors(_native_paths(prefix, tag)))
+    paths.update(_with_text_errors(_whereby_paths()))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Antechamber REST API", "version": "1.0.0",
                  "description": "Native rooms API shaped like OpenVidu Meet 3.8 (at /api/v1 and /meet/api/v1) "
                                 "and a Whereby-compatible meetings API (at /v1). Times are epoch milliseconds "
-                                "in the native API and ISO 8601 UTC in the Whereby one."},
+                                "in the native API and ISO 8601 UTC in the Whereby one. " + TEXT_RULES},
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}, {"apiKeyHeader": []}],
         "components": {

@@ -1,12 +1,22 @@
-"""Query-string parameters of the native REST handlers: validated, with 422 errors naming the field."""
+"""Query-string parameters of the native REST handlers: validated, with 422 errors naming the field.
+
+Also the text check of every URL at the REST edge (``check_url``, called by the
+error middleware for every API request before any handler): every path segment
+and every query parameter name and value must be UTF-8 once percent-decoded and
+acceptable text (server/api/text.py), and so must the credential headers the API
+reads. A refusal names the field (the path parameter, query parameter or header)
+and never repeats the value: 422 on the native API, 400 on the Whereby one.
+"""
 
 from __future__ import annotations
 
 from typing import Optional
+from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 
-from ..errors import BadRequest, Unprocessable
+from ..errors import ApiError, BadRequest, Unprocessable
+from .text import TextError, check
 
 
 def invalid(field: str, message: str) -> Unprocessable:
@@ -49,3 +59,85 @@ def id_list(request: web.Request, name: str, noun: str, limit: int) -> list[str]
     if len(ids) > limit:
         raise invalid(name, f"at most {limit} {noun}s per request")
     return ids
+
+
+# --- text at the edge --------------------------------------------------------------------
+
+CHECKED_HEADERS = ("X-API-KEY", "Authorization", "X-Room-Key")   # the request headers the API reads
+
+
+def is_whereby(request: web.Request) -> bool:
+    return request.path.startswith("/v1/")
+
+
+def text_refused(err: TextError, whereby: bool) -> ApiError:
+    """The API error for refused text: 400 on the Whereby surface, 422 on the native one."""
+    error = BadRequest if whereby else Unprocessable
+    return error(f"invalid request: {err.field}: {err.message}", code="validation_error",
+                 details=[{"field": err.field, "message": err.message}])
+
+
+def _decoded(raw: str, field: str, *, plus: bool = False) -> str:
+    """Percent-decode ``raw`` strictly as UTF-8, then check the text."""
+    try:
+        text = unquote_to_bytes(raw.replace("+", " ") if plus else raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise TextError(field, "is not valid UTF-8 once percent-decoded", "encoding") from None
+    return check(text, field)
+
+
+def _param(segment: str) -> Optional[str]:
+    """The name of a route parameter segment ("{roomId}", "{path:.+}"), else None."""
+    if segment.startswith("{") and segment.endswith("}"):
+        return segment[1:-1].split(":", 1)[0]
+    return None
+
+
+def _path_field(request: web.Request, segments: list[str], index: int) -> str:
+    """The route parameter that path segment ``index`` fills ("roomId"), else "path". Also for a
+    method the route does not serve (405): any route whose fixed segments fit the path names it."""
+    matched = request.match_info.route.resource
+    candidates = [matched] if matched is not None else list(request.app.router.resources())
+    for resource in candidates:
+        canonical = resource.canonical.split("/")
+        if len(canonical) == len(segments) and all(
+                i == index or _param(c) is not None or c == seg
+                for i, (c, seg) in enumerate(zip(canonical, segments))):
+            return _param(canonical[index]) or "path"
+    return "path"
+
+
+def check_query(request: web.Request) -> None:
+    """Raise TextError for the first query parameter (name or value) that is not acceptable text."""
+    for part in request.rel_url.raw_query_string.split("&"):
+        if not part:
+            continue
+        raw_name, _, raw_value = part.partition("=")
+        try:
+            name = _decoded(raw_name, "query", plus=True)
+        except TextError as err:
+            raise TextError("query", f"a parameter name {err.message}", err.reason) from None
+        _decoded(raw_value, name or "query", plus=True)
+
+
+def check_url(request: web.Request) -> None:
+    """Raise TextError for the first path segment, query parameter or credential header that is
+    not acceptable text."""
+    segments = request.rel_url.raw_path.split("/")
+    for index, segment in enumerate(segments):
+        if segment:
+            try:
+                _decoded(segment, "path")
+            except TextError as err:
+                raise TextError(_path_field(request, segments, index), err.message, err.reason) from None
+    check_query(request)
+    for header in CHECKED_HEADERS:
+        value = request.headers.get(header)
+        if value is None:
+            continue
+        try:
+            check(value, header)
+        except TextError as err:
+            if err.reason == "surrogate":   # header bytes that are not UTF-8 arrive surrogate-escaped
+                raise TextError(header, "is not valid UTF-8", "encoding") from None
+            raise
