@@ -122,8 +122,14 @@ class RecordingService:
 
     # --- lookups ---------------------------------------------------------------------
 
+    async def find(self, recording_id: str) -> Optional[Recording]:
+        """The recording, or None (also for an id that cannot be one)."""
+        return await self.store.get_recording(recording_id) if valid_id(recording_id) else None
+
     async def get(self, recording_id: str) -> Recording:
-        rec = await self.store.get_recording(recording_id) if valid_id(recording_id) else None
+        """The recording, else 404 -- for callers who may know whether it exists (the API key holder);
+        room-key and signed-link access decide their answer in server/api/recordings_native.authorize."""
+        rec = await self.find(recording_id)
         if rec is None:
             raise NotFound("recording not found", code="recording_not_found")
         return rec

@@ -13,6 +13,12 @@ Who may do what:
   download of that one recording, until it expires or is revoked.
 
 Anything else: 401 without credentials, 403 with credentials that do not fit.
+
+Only the API key holder learns whether a recording exists (404 otherwise). A room
+key or a signed link that does not open the recording gets the same 403, code and
+message whether the recording exists or not (``forbidden`` for keys,
+``invalid_link`` for links), so recording ids cannot be probed with a wrong or
+another room's key.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from ..appkeys import CREDENTIALS, SETTINGS
 from ..errors import ApiError, Conflict, Forbidden, NotFound, Unauthorized
 from ..keys import key_matches
 from ..recordings import LIVE_STATUSES, RECORDINGS, RecordingService, recordings_ctx, valid_id
-from ..signed_links import DEFAULT_VALID_SECONDS, MAX_VALID_SECONDS, LinkError
+from ..signed_links import DEFAULT_VALID_SECONDS, MAX_VALID_SECONDS, LinkError, LinkInvalid
 from ..store.base import InvalidToken, RecordingQuery
 from ..store.records import Recording
 from .auth import check_api_key, presented_key, require_api_key
@@ -85,24 +91,31 @@ async def room_key_permissions(request: web.Request, room_id: str) -> Optional[d
     return {}
 
 
+KEY_REFUSED = "this key does not allow that on this recording"
+
+
 async def authorize(request: web.Request, rec_id: str, permission: str, *, allow_link: bool = False) -> Recording:
-    """Return the recording if the caller may use ``permission`` on it; 401/403/404 otherwise."""
+    """Return the recording if the caller may use ``permission`` on it; 401/403 otherwise, and 404
+    only for the API key holder: with a room key or a signed link, a recording that does not exist
+    answers exactly as one the key or link does not open."""
     svc = service(request)
     if presented_key(request) is not None:
         check_api_key(request)
         return await svc.get(rec_id)
     if allow_link and ("signature" in request.query or "expires" in request.query):
-        rec = await svc.get(rec_id)
+        rec = await svc.find(rec_id)
         try:
+            if rec is None:
+                raise LinkInvalid("the link is not valid")   # as a forged link to one that exists
             svc.check_link(rec, request.query.get("expires"), request.query.get("signature"))
         except LinkError as err:
             raise Forbidden(str(err), code=err.code) from None
         return rec
     if request.query.get("roomKey") or request.headers.get("X-Room-Key") or request.query.get("recordingKey"):
-        rec = await svc.get(rec_id)
-        perms = await room_key_permissions(request, rec.room_id) or {}
-        if not perms.get(permission):
-            raise Forbidden("this key does not allow that on this recording", code="forbidden")
+        rec = await svc.find(rec_id)
+        perms = (await room_key_permissions(request, rec.room_id) or {}) if rec is not None else {}
+        if rec is None or not perms.get(permission):
+            raise Forbidden(KEY_REFUSED, code="forbidden")
         return rec
     raise Unauthorized("missing credentials: an API key, a room key or a signed link",
                        headers={"WWW-Authenticate": 'Bearer realm="antechamber"'})

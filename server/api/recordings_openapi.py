@@ -19,8 +19,11 @@ def _resp(desc: str, schema: Any = None, content_type: str = "application/json")
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    text = {400: "bad request", 401: "missing or invalid credentials", 403: "credentials do not allow this",
-            404: "not found", 409: "the recording is active / not active", 416: "range not satisfiable",
+    text = {400: "bad request", 401: "missing or invalid credentials",
+            403: "credentials do not allow this; a room key or signed link also gets this for a recording "
+                 "that does not exist (same code and message)",
+            404: "not found (whether a recording exists is told only to the API key holder)",
+            409: "the recording is active / not active", 416: "range not satisfiable",
             422: "invalid parameter"}
     return {str(c): _resp(text[c], ERR) for c in codes}
 
@@ -39,7 +42,9 @@ SECURED = [{"bearerAuth": []}, {"apiKeyHeader": []}, {}]  # {}: room key or sign
 
 SCHEMAS: dict[str, Any] = {
     "RecordingError": {"type": "object", "properties": {
-        "error": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}}},
+        "error": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"},
+        "details": {"type": "array", "items": {"type": "object", "properties": {
+            "field": {"type": "string"}, "message": {"type": "string"}}, "required": ["field", "message"]}}}},
     "Recording": {"type": "object", "properties": {
         "recordingId": {"type": "string"}, "roomId": {"type": "string"},
         "roomSessionId": {"type": ["string", "null"]},
@@ -144,6 +149,10 @@ def paths() -> dict[str, Any]:
                 "parameters": [RID], "responses": {"200": _resp("the file", MEDIA, "video/x-matroska"),
                                                     **_errors(401, 404, 409, 416)}},
     }
+    for path, item in out.items():   # any operation may refuse text (see the document's description)
+        status = "400" if path.startswith("/v1/") else "422"
+        for op in item.values():
+            op["responses"].setdefault(status, _resp("text that is not acceptable; details name the field", ERR))
     return out
 
 
