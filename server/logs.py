@@ -27,7 +27,10 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
     renderer = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        # plain tracebacks: the rich/better-exceptions formatters print local variables, which can
+        # hold request headers, keys and tokens
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(),
+                                           exception_formatter=structlog.dev.plain_traceback)
     )
     structlog.configure(
         processors=[
