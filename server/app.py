@@ -5,12 +5,12 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
-from . import health
-from .api import middleware
-from .appkeys import CREDENTIALS, SETTINGS, STORE
+from .http import health
+from .http import middleware
+from .http.appkeys import CREDENTIALS, SETTINGS, STORE
 from .config import Settings
 from .credentials import Credentials
-from .live import LIVE, NoLiveMeetings
+from .domain.live_meetings import LIVE, NoLiveMeetings
 from .store import open_store
 
 log = structlog.get_logger("antechamber")
@@ -32,17 +32,17 @@ def create_app(settings: Settings, credentials: Credentials) -> web.Application:
     app[CREDENTIALS] = credentials
     app[LIVE] = NoLiveMeetings()
     app.cleanup_ctx.append(_store_ctx)
-    from . import signaling_wiring
+    from .live import directory as signaling_wiring
 
     signaling_wiring.setup(app)  # the live hub: app[LIVE], /ws; after the store's ctx
-    from .sweeper import sweeper_ctx
+    from .domain.rooms.sweeper import sweeper_ctx
 
     app.cleanup_ctx.append(sweeper_ctx)  # after the store's: it needs an open store
     health.setup(app)
-    from .api import routes
+    from .http import routes
 
     routes.setup(app)
-    from . import web_routes
+    from .http import pages as web_routes
 
     web_routes.setup(app)
     # Keep this the last route added: the /{roomName} catch-all for room pages.

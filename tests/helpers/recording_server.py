@@ -21,11 +21,11 @@ from aiohttp import web
 from media.ports import MediaConfig
 from media.sfu import MediaService
 from server.app import create_app
-from server.appkeys import STORE
+from server.http.appkeys import STORE
 from server.config import Settings
 from server.credentials import load_or_create
 from server.logs import configure_logging
-from server.recordings import RECORDING_MEDIA, RECORDINGS, SfuRecordingMedia
+from server.domain.recordings.service import RECORDING_MEDIA, RECORDINGS, SfuRecordingMedia
 from server.store.records import Room
 from tests.helpers.media_peers import COLOURS, PeerClient, SolidColourTrack, ToneTrack, join_room, publish
 

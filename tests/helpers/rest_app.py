@@ -9,10 +9,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from server.app import create_app
-from server.appkeys import STORE
+from server.http.appkeys import STORE
 from server.config import Settings
 from server.credentials import Credentials, load_or_create
-from server.live import LIVE
+from server.domain.live_meetings import LIVE
 from server.store.records import Room
 
 

@@ -8,9 +8,9 @@ from urllib.parse import parse_qs, urlparse
 
 from aiohttp.test_utils import TestClient
 
-from server.appkeys import CREDENTIALS, STORE
-from server.keys import derive_key
-from server.signaling_wiring import HUB
+from server.http.appkeys import CREDENTIALS, STORE
+from server.domain.access.keys import derive_key
+from server.live.directory import HUB
 from signaling.client import SignalingClient
 
 

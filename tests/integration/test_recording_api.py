@@ -17,9 +17,9 @@ import pytest
 
 from media.recording.codecs import codec_info
 from media.recording.writer import RecordingWriter, TrackSpec
-from server.appkeys import CREDENTIALS, STORE
-from server.keys import derive_key
-from server.recordings import RECORDINGS
+from server.http.appkeys import CREDENTIALS, STORE
+from server.domain.access.keys import derive_key
+from server.domain.recordings.service import RECORDINGS
 from server.store import open_store
 from server.store.records import Recording, Room
 from tests.helpers.encoded_media import opus_clip, vp8_clip
@@ -173,7 +173,7 @@ async def test_signed_links_expire_break_when_tampered_and_can_be_revoked(world,
     # expired: sign one that ended a second ago
     svc = world.app[RECORDINGS]
     rec = await svc.get("rec_s")
-    from server.signed_links import link_query
+    from server.domain.access.signed_links import link_query
     query, _ = link_query(world.secret, "rec_s", rec.link_secret_version, time.time() - 61, 60)
     expired = await world.client.get(f"{R}/rec_s/media?{query}")
     assert expired.status == 403 and (await expired.json())["code"] == "link_expired"

@@ -11,9 +11,9 @@ import pytest
 
 from media.ports import MediaConfig
 from media.sfu import MediaService
-from server.recordings import RECORDING_MEDIA, RECORDINGS, SfuRecordingMedia
+from server.domain.recordings.service import RECORDING_MEDIA, RECORDINGS, SfuRecordingMedia
 from server.store.records import Room
-from server.appkeys import STORE
+from server.http.appkeys import STORE
 from tests.helpers.media_check import ffmpeg_decode
 from tests.helpers.media_peers import COLOURS, PeerClient, SolidColourTrack, ToneTrack, join_room, publish
 from tests.helpers.rest_app import running_app
@@ -151,7 +151,7 @@ async def test_full_disk_fails_the_recording_and_the_meeting_goes_on(settings_fa
 async def test_slow_finalizing_stays_ending_then_completes(settings_factory, auth, monkeypatch):
     """If finalizing outlasts the stop budget (joining parts of a long recording), the
     recording answers `ending` and completes by itself when the writer is done."""
-    import server.recordings as recordings
+    import server.domain.recordings.service as recordings
 
     monkeypatch.setattr(recordings, "FINALIZE_SECONDS", 0.0)
     sfu = MediaService(MediaConfig(loopback_candidates=True))

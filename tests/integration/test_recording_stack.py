@@ -12,8 +12,8 @@ import aiohttp
 import av
 import pytest
 
-from server.recordings import RECORDINGS
-from server.signaling_wiring import HUB
+from server.domain.recordings.service import RECORDINGS
+from server.live.directory import HUB
 from signaling.client import SignalingClient
 from tests.conftest import TEST_API_KEY
 from tests.helpers.media_check import ffmpeg_decode

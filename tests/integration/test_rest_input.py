@@ -7,8 +7,8 @@ import json
 import pytest
 import structlog
 
-from server.appkeys import CREDENTIALS, SETTINGS
-from server.keys import derive_key
+from server.http.appkeys import CREDENTIALS, SETTINGS
+from server.domain.access.keys import derive_key
 from tests.conftest import TEST_API_KEY
 
 NATIVE = ["/api/v1", "/meet/api/v1"]

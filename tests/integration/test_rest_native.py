@@ -9,8 +9,8 @@ import time
 import pytest
 import pytest_asyncio
 
-from server.keys import key_matches
-from server.rooms import RoomService
+from server.domain.access.keys import key_matches
+from server.domain.rooms.service import RoomService
 from server.store.records import Recording
 from signaling.permissions import PERMISSIONS
 from tests.conftest import TEST_API_KEY

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 from openapi_spec_validator import validate
 
-from server.api.openapi import add_paths
+from server.http.api.openapi import add_paths
 from tests.conftest import TEST_API_KEY
 from tests.helpers.rest_app import running_app
 from tests.helpers.server_process import ServerProcess

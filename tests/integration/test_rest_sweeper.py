@@ -8,7 +8,7 @@ import time
 import pytest_asyncio
 
 from server.store.records import Recording
-from server.sweeper import SWEEP_INTERVAL, sweep_once
+from server.domain.rooms.sweeper import SWEEP_INTERVAL, sweep_once
 from tests.helpers.rest_app import RecordingLive, running_app, store_of
 
 HOUR = 3_600_000

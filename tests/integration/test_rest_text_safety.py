@@ -29,8 +29,8 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from yarl import URL
 
-from server.appkeys import CREDENTIALS, STORE
-from server.keys import derive_key
+from server.http.appkeys import CREDENTIALS, STORE
+from server.domain.access.keys import derive_key
 from server.store.base import RecordingQuery, RoomQuery
 from server.store.records import Recording
 from tests.conftest import TEST_API_KEY

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from server.appkeys import CREDENTIALS
-from server.keys import key_matches
+from server.http.appkeys import CREDENTIALS
+from server.domain.access.keys import key_matches
 
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
@@ -172,7 +172,7 @@ async def test_requires_a_valid_key(client, headers):
 
 async def test_delete_keeps_recordings_and_the_meeting_is_gone(client, auth):
     """Whereby: deleting a meeting ends it, but its recordings outlive it."""
-    from server.appkeys import SETTINGS, STORE
+    from server.http.appkeys import SETTINGS, STORE
     from server.store.records import Recording
 
     m = await meeting(client, auth)

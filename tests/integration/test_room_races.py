@@ -31,10 +31,10 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from server.appkeys import SETTINGS
+from server.http.appkeys import SETTINGS
 from server.credentials import load_or_create
-from server.rooms import RoomService
-from server.signaling_wiring import room_info
+from server.domain.rooms.service import RoomService
+from server.live.directory import room_info
 from signaling.client import SignalingClient
 from tests.helpers.server_process import ServerProcess
 from tests.helpers.signaling import clients, host_key, hub, make_room

@@ -11,7 +11,7 @@ import struct
 import msgpack
 import pytest
 
-from server.appkeys import CREDENTIALS
+from server.http.appkeys import CREDENTIALS
 from tests.helpers.signaling import clients, host_key, hub, make_room, room_with_host, serve, viewer_key
 
 

@@ -6,8 +6,8 @@ import contextlib
 
 import pytest
 
-from server.appkeys import STORE
-from server.signaling_wiring import HUB
+from server.http.appkeys import STORE
+from server.live.directory import HUB
 from signaling.client import SignalingClient, SignalingErrorReply
 from tests.helpers.media_peers import (
     COLOURS,

@@ -1,4 +1,4 @@
-from server.keys import api_key_matches, derive_key, key_matches
+from server.domain.access.keys import api_key_matches, derive_key, key_matches
 
 SECRET = b"s" * 32
 

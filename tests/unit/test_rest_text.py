@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from server.api import query
-from server.api.jsonbody import check_strings, parse_object
-from server.api.text import TextError, check
-from server.errors import BadRequest, Unprocessable
+from server.http.api import query
+from server.http.api.jsonbody import check_strings, parse_object
+from server.http.api.text import TextError, check
+from server.domain.errors import BadRequest, Unprocessable
 
 BIDI_CONTROLS = [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
 

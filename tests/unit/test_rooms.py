@@ -8,11 +8,11 @@ import uuid
 
 import pytest
 
-from server.api.jsonbody import parse_object
-from server.api.schemas import CreateMeetingIn, CreateRoomIn, UpdateLockIn, validate
-from server.api.whereby import iso_utc, parse_end_date
-from server.errors import BadRequest, Unprocessable
-from server.rooms import HUMAN_ALPHABET, DeletionResult, deep_merge, generate_name
+from server.http.api.jsonbody import parse_object
+from server.http.api.schemas import CreateMeetingIn, CreateRoomIn, UpdateLockIn, validate
+from server.http.api.whereby import iso_utc, parse_end_date
+from server.domain.errors import BadRequest, Unprocessable
+from server.domain.rooms.service import HUMAN_ALPHABET, DeletionResult, deep_merge, generate_name
 
 
 def test_uuid_names_carry_122_random_bits():
@@ -103,7 +103,7 @@ def test_end_date_parsing_and_rendering():
 async def test_keyed_locks_serialise_per_key_and_forget_idle_keys():
     import asyncio
 
-    from server.rooms import KeyedLocks
+    from server.domain.rooms.service import KeyedLocks
 
     locks = KeyedLocks()
     order: list[str] = []

@@ -24,14 +24,14 @@ from aiohttp import web
 
 from signaling.permissions import effective_permissions
 
-from .appkeys import CREDENTIALS, SETTINGS, STORE
-from .errors import ApiError, Conflict, NotFound
-from .keys import derive_key
-from .live import LIVE
-from .recordings import RECORDINGS
-from .store.base import AlreadyExists, RecordingQuery, StoreConflict
-from .store.cas import KeyedLocks  # noqa: F401  (re-exported: the per-room lock now lives in the stores)
-from .store.records import Room
+from ...http.appkeys import CREDENTIALS, SETTINGS, STORE
+from ..errors import ApiError, Conflict, NotFound
+from ..access.keys import derive_key
+from ..live_meetings import LIVE
+from ..recordings.service import RECORDINGS
+from ...store.base import AlreadyExists, RecordingQuery, StoreConflict
+from ...store.cas import KeyedLocks  # noqa: F401  (re-exported: the per-room lock now lives in the stores)
+from ...store.records import Room
 
 log = structlog.get_logger("antechamber.rooms")
 

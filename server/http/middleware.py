@@ -10,9 +10,9 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
-from ..errors import ApiError
-from .query import check_url, is_whereby, text_refused
-from .text import TextError
+from ..domain.errors import ApiError
+from .api.query import check_url, is_whereby, text_refused
+from .api.text import TextError
 
 log = structlog.get_logger("antechamber.http")
 

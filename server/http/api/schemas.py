@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from signaling.permissions import PERMISSIONS
 
-from ..errors import ApiError, Unprocessable
+from ...domain.errors import ApiError, Unprocessable
 
 ROOM_NAME_MAX = 50
 PREFIX_MAX = 39

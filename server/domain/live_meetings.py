@@ -10,7 +10,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from .store.records import Room
+from ..store.records import Room
 
 
 class LiveMeetings(Protocol):

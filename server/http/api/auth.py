@@ -11,8 +11,8 @@ from typing import Awaitable, Callable
 from aiohttp import web
 
 from ..appkeys import CREDENTIALS
-from ..errors import Unauthorized
-from ..keys import api_key_matches
+from ...domain.errors import Unauthorized
+from ...domain.access.keys import api_key_matches
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..signed_links import MAX_VALID_SECONDS
+from ...domain.access.signed_links import MAX_VALID_SECONDS
 
 ERR = {"$ref": "#/components/schemas/RecordingError"}
 

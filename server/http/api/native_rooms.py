@@ -10,11 +10,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ..rooms import (
+from ...domain.rooms.service import (
     DEFAULT_ACCESS, DEFAULT_CONFIG, DEFAULT_POLICY, RoomService, deep_merge, install as install_rooms,
 )
-from ..store.base import InvalidToken, RoomQuery
-from ..store.records import Room
+from ...store.base import InvalidToken, RoomQuery
+from ...store.records import Room
 from .auth import require_api_key
 from .jsonbody import read_object
 from .query import bad_page_token, choice, id_list, invalid, max_items

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from ..appkeys import SETTINGS
-from ..errors import BadRequest, PayloadTooLarge
+from ...domain.errors import BadRequest, PayloadTooLarge
 from .query import is_whereby, text_refused
 from .text import TextError, check
 

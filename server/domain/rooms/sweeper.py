@@ -20,8 +20,8 @@ import contextlib
 import structlog
 from aiohttp import web
 
-from .errors import ApiError
-from .rooms import RoomService, now_ms
+from ..errors import ApiError
+from .service import RoomService, now_ms
 
 log = structlog.get_logger("antechamber.sweeper")
 

@@ -25,8 +25,8 @@ from aiohttp import web
 from signaling.errors import SignalingError
 from signaling.protocol import Request
 
-from .errors import ApiError
-from .recordings import RECORDINGS, RecordingService
+from ..domain.errors import ApiError
+from ..domain.recordings.service import RECORDINGS, RecordingService
 
 log = structlog.get_logger("antechamber.recordings")
 
@@ -105,7 +105,7 @@ async def on_stop_recording(hub: Any, session: Any, req: Request) -> dict[str, A
 
 
 def setup(app: web.Application) -> None:
-    from .signaling_wiring import HUB
+    from .directory import HUB
 
     hub = app.get(HUB)
     if hub is None:

@@ -31,12 +31,12 @@ from aiohttp import web
 from signaling.permissions import effective_permissions
 
 from ..appkeys import CREDENTIALS, SETTINGS
-from ..errors import ApiError, Conflict, Forbidden, NotFound, Unauthorized
-from ..keys import key_matches
-from ..recordings import LIVE_STATUSES, RECORDINGS, RecordingService, recordings_ctx, valid_id
-from ..signed_links import DEFAULT_VALID_SECONDS, MAX_VALID_SECONDS, LinkError, LinkInvalid
-from ..store.base import InvalidToken, RecordingQuery
-from ..store.records import Recording
+from ...domain.errors import ApiError, Conflict, Forbidden, NotFound, Unauthorized
+from ...domain.access.keys import key_matches
+from ...domain.recordings.service import LIVE_STATUSES, RECORDINGS, RecordingService, recordings_ctx, valid_id
+from ...domain.access.signed_links import DEFAULT_VALID_SECONDS, MAX_VALID_SECONDS, LinkError, LinkInvalid
+from ...store.base import InvalidToken, RecordingQuery
+from ...store.records import Recording
 from .auth import check_api_key, presented_key, require_api_key
 from .jsonbody import read_object
 from .query import bad_page_token, choice, id_list, invalid, max_items
@@ -262,7 +262,7 @@ async def stop_recording(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     """Routes on both prefixes; the service lives in a cleanup_ctx (after the store's)."""
     app.cleanup_ctx.append(recordings_ctx)
-    from .. import recording_signaling
+    from ...live import recording_messages as recording_signaling
     from . import recordings_openapi
 
     recordings_openapi.setup(app)

@@ -15,7 +15,7 @@ from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 
-from ..errors import ApiError, BadRequest, Unprocessable
+from ...domain.errors import ApiError, BadRequest, Unprocessable
 from .text import TextError, check
 
 

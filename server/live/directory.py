@@ -18,11 +18,11 @@ from signaling.ports import Identity, RoomInfo
 from signaling.session import Limits
 from signaling.ws import make_handler
 
-from .appkeys import CREDENTIALS, SETTINGS, STORE
-from .config import Settings
-from .keys import derive_key, key_matches
-from .live import LIVE
-from .store.records import Meeting, Member, Room
+from ..http.appkeys import CREDENTIALS, SETTINGS, STORE
+from ..config import Settings
+from ..domain.access.keys import derive_key, key_matches
+from ..domain.live_meetings import LIVE
+from ..store.records import Meeting, Member, Room
 
 log = structlog.get_logger("antechamber.signaling")
 
@@ -45,7 +45,7 @@ def max_participants(settings: Settings, room: Room) -> int:
 
 
 def room_info(settings: Settings, room: Room) -> RoomInfo:
-    from .rooms import DEFAULT_CONFIG, deep_merge
+    from ..domain.rooms.service import DEFAULT_CONFIG, deep_merge
 
     return RoomInfo(
         room_id=room.room_id, display_name=room.room_name, status=room.status, is_locked=room.is_locked,
@@ -102,7 +102,7 @@ class StoreDirectory:
         return None
 
     def _rooms(self):
-        from .rooms import RoomService
+        from ..domain.rooms.service import RoomService
 
         return RoomService(self.app)
 
@@ -142,7 +142,7 @@ class StoreDirectory:
             await self._finish_pending_deletion(updated.room)
 
     async def _finish_pending_deletion(self, room: Room) -> None:
-        from .rooms import RoomService
+        from ..domain.rooms.service import RoomService
 
         result = await RoomService(self.app).complete_pending_deletion(room.room_id)
         if result is not None:
@@ -213,9 +213,9 @@ def setup_media(app: web.Application, hub: Hub) -> None:
     from media.sfu import MediaService
     from signaling.media_bridge import SfuBridge
 
-    from .recordings import RECORDING_MEDIA, SfuRecordingMedia
+    from ..domain.recordings.service import RECORDING_MEDIA, SfuRecordingMedia
 
-    from .config import ConfigError
+    from ..config import ConfigError
 
     settings = app[SETTINGS]
     try:

@@ -6,12 +6,12 @@ from aiohttp import web
 
 
 def setup(app: web.Application) -> None:
-    from . import members, native_rooms, openapi, whereby
+    from .api import members, native_rooms, openapi, whereby
 
     native_rooms.setup(app)
     members.setup(app)
     whereby.setup(app)
-    from . import recordings_native, recordings_whereby
+    from .api import recordings_native, recordings_whereby
 
     recordings_native.setup(app)   # also adds the recording service's cleanup_ctx
     recordings_whereby.setup(app)

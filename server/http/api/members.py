@@ -19,10 +19,10 @@ from pydantic import Field
 from signaling.permissions import effective_permissions
 
 from ..appkeys import CREDENTIALS, SETTINGS, STORE
-from ..errors import NotFound, Unprocessable
-from ..live import LIVE
-from ..signaling_wiring import member_key
-from ..store.records import Member, Room
+from ...domain.errors import NotFound, Unprocessable
+from ...domain.live_meetings import LIVE
+from ...live.directory import member_key
+from ...store.records import Member, Room
 from .auth import require_api_key
 from .jsonbody import read_object
 from .schemas import PermissionsIn, Strict, validate

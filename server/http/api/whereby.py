@@ -11,12 +11,12 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import BadRequest, NotFound
-from ..rooms import (
+from ...domain.errors import BadRequest, NotFound
+from ...domain.rooms.service import (
     DEFAULT_ACCESS, DEFAULT_CONFIG, DEFAULT_POLICY, RoomService, deep_merge, now_ms, install as install_rooms,
 )
-from ..store.base import InvalidToken, RoomQuery
-from ..store.records import Room
+from ...store.base import InvalidToken, RoomQuery
+from ...store.records import Room
 from .auth import require_api_key
 from .jsonbody import read_object
 from .schemas import MAX_EPOCH_MS, CreateMeetingIn, validate

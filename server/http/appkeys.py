@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from .config import Settings
-from .credentials import Credentials
+from ..config import Settings
+from ..credentials import Credentials
 
 if TYPE_CHECKING:
-    from .store.base import Store
+    from ..store.base import Store
 
 SETTINGS = web.AppKey("settings", Settings)
 CREDENTIALS = web.AppKey("credentials", Credentials)

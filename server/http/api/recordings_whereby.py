@@ -6,10 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import BadRequest
-from ..store.base import InvalidToken, RecordingQuery
-from ..store.records import Recording
-from ..signed_links import DEFAULT_VALID_SECONDS, MAX_VALID_SECONDS
+from ...domain.errors import BadRequest
+from ...store.base import InvalidToken, RecordingQuery
+from ...store.records import Recording
+from ...domain.access.signed_links import DEFAULT_VALID_SECONDS, MAX_VALID_SECONDS
 from .auth import require_api_key
 from .jsonbody import read_object
 from .recordings_native import delete_many, media_url, send_file, service

@@ -28,11 +28,11 @@ from media.ports import MediaRoomPort
 from media.recording import MuxResult, recover
 from media.recording.recorder import Recorder
 
-from . import signed_links
-from .appkeys import CREDENTIALS, SETTINGS, STORE
-from .errors import Conflict, NotFound
-from .store.base import RecordingQuery
-from .store.records import Recording
+from ..access import signed_links
+from ...http.appkeys import CREDENTIALS, SETTINGS, STORE
+from ..errors import Conflict, NotFound
+from ...store.base import RecordingQuery
+from ...store.records import Recording
 
 log = structlog.get_logger("antechamber.recordings")
 
