@@ -424,6 +424,40 @@ class Hub:
         self.kick(room, target, reason)
         return True
 
+    # --- the public API for the server (it never touches rooms or sessions) -----------------
+
+    def announce(self, room_id: str, message: dict[str, Any]) -> bool:
+        """Send ``message`` to everyone in the room's meeting; False if the room is not live here."""
+        room = self.rooms.get(room_id)
+        if room is None:
+            return False
+        room.broadcast(message)
+        return True
+
+    def send_to(self, room_id: str, participant_id: str, message: dict[str, Any]) -> bool:
+        """Send ``message`` to one participant of the meeting; False if it is not there."""
+        room = self.rooms.get(room_id)
+        target = room.find(participant_id) if room is not None else None
+        if target is None:
+            return False
+        target.send(message)
+        return True
+
+    def display_name(self, room_id: str, participant_id: str) -> str | None:
+        """The display name of a participant in the meeting, or None."""
+        room = self.rooms.get(room_id)
+        target = room.find(participant_id) if room is not None else None
+        return target.display_name if target is not None else None
+
+    def participant_count(self, room_id: str) -> int:
+        """Joined participants of the meeting, viewers not counted."""
+        room = self.rooms.get(room_id)
+        return room.counts().participants if room is not None else 0
+
+    def install_media(self, media: MediaHooks) -> None:
+        """Plug the SFU (or any MediaHooks) in: ``SfuBridge(service).install(hub)`` calls this."""
+        self.media = media
+
     # --- the LiveMeetings port (called by REST through the server's adapter) -----------------
 
     def has_meeting(self, room_id: str) -> bool:

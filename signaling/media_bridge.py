@@ -69,7 +69,7 @@ class SfuBridge(MediaHooks):
 
     def install(self, hub: "Hub") -> "SfuBridge":
         self.hub = hub
-        hub.media = self
+        hub.install_media(self)
         return self
 
     def ice_servers(self) -> list[dict[str, Any]]:

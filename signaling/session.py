@@ -81,6 +81,11 @@ class Session:
             log.debug("session state", participant_id=self.sid, change=f"{self.state} -> {new}")
             self.state = new
 
+    @property
+    def room_id(self) -> str:
+        """The id of the room this participant is in or knocking at ("" before a join)."""
+        return self.room.room_id if self.room is not None else ""
+
     def can(self, permission: str) -> bool:
         return bool(self.permissions.get(permission))
 
