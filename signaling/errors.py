@@ -47,4 +47,5 @@ KnockNotFound = _kind("KnockNotFound", "knock_not_found", "no such pending knock
 ParticipantNotFound = _kind("ParticipantNotFound", "participant_not_found", "no such participant in this meeting")
 InvalidTarget = _kind("InvalidTarget", "invalid_target", "that participant cannot be the target of this action")
 ChatDisabled = _kind("ChatDisabled", "chat_disabled", "chat is disabled in this room")
+NoMedia = _kind("NoMedia", "bad_description", "this server has no media")
 InternalError = _kind("InternalError", "internal_error", "internal error")

@@ -1,13 +1,16 @@
-"""The SFU's side of signaling: media messages and the hub's media callbacks.
+"""The SFU's side of signaling: the hub's media callbacks and the media messages, over ``media.ports``.
 
-`SfuBridge(media_service).install(hub)` makes the hub tell the SFU about
-admissions, departures, mutes and ended meetings (`MediaHooks`) and adds the
-client messages `publish`, `subscribe_answer` and `ice` (see docs/protocol.md).
-The SFU talks back through listeners: `subscribe_offer` to one participant,
-`active_speaker` to the room; a failed ICE connection drops the participant.
+``SfuBridge(media_service).install(hub)`` (``hub.install_media``) makes the
+live rooms tell the SFU about admissions, departures, mutes and ended meetings
+(``ports.MediaHooks``), and answers the client messages ``publish``,
+``subscribe_answer`` and ``ice`` (see docs/protocol.md "Media (SFU)"). The SFU
+talks back through listeners: ``subscribe_offer`` to one participant,
+``active_speaker`` to the room (``hub.announce``); a failed ICE connection
+drops the participant (``hub.drop``). docs/architecture.md "Seams for the cluster".
 
-Only `media.ports` is imported (signaling -> media); the service object is
-whatever the server passes in (a `media.ports.MediaServicePort`).
+Only ``media.ports`` is imported (signaling -> media); the service object is
+whatever the server passes in (a ``media.ports.MediaServicePort``). This module
+sits above the live layer: the hub never imports it.
 """
 
 from __future__ import annotations
@@ -27,18 +30,15 @@ from media.ports import (
     SubscribeOffer,
 )
 
-from . import protocol
 from .errors import Forbidden, SignalingError
+from .live.participant import Participant
 from .ports import MediaHooks
-from .session import Session
 
 if TYPE_CHECKING:
-    from .hub import Hub
-    from .registry import MessageRegistry
+    from .live.hub import Hub
 
 log = structlog.get_logger("signaling.media")
 
-MAX_SDP_CHARS = 60_000
 # mute kinds (protocol) -> media sources, and the permission that allows publishing each
 KIND_SOURCE = {"audio": "microphone", "video": "camera", "screen": "screen"}
 KIND_PERMISSION = {"audio": "canPublishAudio", "video": "canPublishVideo", "screen": "canShareScreen"}
@@ -58,8 +58,8 @@ def _translate(exc: MediaError) -> SignalingError:
     return MediaRefused(exc)
 
 
-def allowed_kinds(session: Session) -> frozenset[str]:
-    return frozenset(kind for kind, perm in KIND_PERMISSION.items() if session.can(perm))
+def allowed_kinds(participant: Participant) -> frozenset[str]:
+    return frozenset(kind for kind, perm in KIND_PERMISSION.items() if participant.can(perm))
 
 
 class SfuBridge(MediaHooks):
@@ -77,13 +77,12 @@ class SfuBridge(MediaHooks):
 
     # --- MediaHooks (run in order on the hub's background queue) ---
 
-    async def participant_admitted(self, room_id: str, participant_id: str, session: Any) -> None:
+    async def participant_admitted(self, room_id: str, participant_id: str, participant: Any) -> None:
         room = self.service.open_room(room_id, listener=lambda e: self._room_event(room_id, e))
         if room.has_participant(participant_id):  # type: ignore[attr-defined]
             return
-        room.add_participant(participant_id, allowed_kinds(session),
-                             lambda e: self._participant_event(room_id, session, e))
-        session.ext["media_room"] = room_id
+        room.add_participant(participant_id, allowed_kinds(participant),
+                             lambda e: self._participant_event(room_id, participant, e))
 
     async def participant_left(self, room_id: str, participant_id: str, reason: str) -> None:
         room = self.service.get_room(room_id)
@@ -106,12 +105,12 @@ class SfuBridge(MediaHooks):
 
     # --- events from the SFU ---
 
-    def _participant_event(self, room_id: str, session: Session, event: MediaEvent) -> None:
+    def _participant_event(self, room_id: str, participant: Participant, event: MediaEvent) -> None:
         if isinstance(event, SubscribeOffer):
             tracks = {mid: {"participantId": i.participant_id, "source": i.source, "kind": i.kind,
                             "trackId": i.publication_id, "muted": i.muted}
                       for mid, i in event.tracks.items()}
-            session.send({"type": "subscribe_offer", "sdp": event.sdp, "tracks": tracks})
+            participant.send({"type": "subscribe_offer", "sdp": event.sdp, "tracks": tracks})
         elif isinstance(event, IceFailed) and self.hub is not None:
             log.info("ICE failed, removing participant", room_id=room_id, participant_id=event.participant_id,
                      connection=event.connection)
@@ -119,85 +118,45 @@ class SfuBridge(MediaHooks):
 
     def _room_event(self, room_id: str, event: MediaEvent) -> None:
         if isinstance(event, ActiveSpeaker) and self.hub is not None:
-            room = self.hub.rooms.get(room_id)
-            if room is not None:
-                room.broadcast({"type": "active_speaker", "participantId": event.participant_id})
+            self.hub.announce(room_id, {"type": "active_speaker", "participantId": event.participant_id})
 
-    # --- client messages ---
+    # --- the media messages (ports.MediaHooks) ---
 
-    async def _media_room(self, session: Session) -> Any:
-        assert self.hub is not None and session.room is not None
-        room_id = session.room.room_id
+    async def _media_room(self, participant: Participant) -> Any:
+        assert self.hub is not None
+        room_id, pid = participant.room_id, participant.participant_id
         room = self.service.get_room(room_id)
-        if room is None or not room.has_participant(session.sid):
+        if room is None or not room.has_participant(pid):
             await self.hub.idle()  # the admission job may still be queued
             room = self.service.get_room(room_id)
-        if room is None or not room.has_participant(session.sid):
+        if room is None or not room.has_participant(pid):
             raise MediaRefused(BadDescription("media is not ready for this participant"))
         return room
 
-    async def publish(self, session: Session, sdp: str, sources: Mapping[str, Any]) -> str:
-        room = await self._media_room(session)
+    async def publish(self, participant: Any, sdp: str, sources: Mapping[str, Any]) -> str:
+        room = await self._media_room(participant)
+        pid = participant.participant_id
         labels = {str(k): str(v) for k, v in sources.items() if isinstance(v, str)}
         try:
-            room.set_allowed(session.sid, allowed_kinds(session))  # roles may have changed since admission
-            answer = await room.publish(session.sid, sdp, labels)
+            room.set_allowed(pid, allowed_kinds(participant))  # roles may have changed since admission
+            answer = await room.publish(pid, sdp, labels)
         except MediaError as exc:
             raise _translate(exc) from None
         for kind, source in KIND_SOURCE.items():  # mutes set before publishing still hold
-            if session.muted.get(kind):
-                room.set_muted(session.sid, source, True)
+            if participant.muted.get(kind):
+                room.set_muted(pid, source, True)
         return answer
 
-    async def subscribe_answer(self, session: Session, sdp: str) -> None:
-        room = await self._media_room(session)
+    async def subscribe_answer(self, participant: Any, sdp: str) -> None:
+        room = await self._media_room(participant)
         try:
-            await room.subscribe_answer(session.sid, sdp)
+            await room.subscribe_answer(participant.participant_id, sdp)
         except MediaError as exc:
             raise _translate(exc) from None
 
-    async def ice(self, session: Session, pc: str, candidate: Mapping[str, Any] | None) -> None:
-        room = await self._media_room(session)
+    async def ice(self, participant: Any, pc: str, candidate: Mapping[str, Any] | None) -> None:
+        room = await self._media_room(participant)
         try:
-            await room.add_ice_candidate(session.sid, pc, candidate or {})
+            await room.add_ice_candidate(participant.participant_id, pc, candidate or {})
         except MediaError as exc:
             raise _translate(exc) from None
-
-
-def _bridge(hub: "Hub") -> SfuBridge:
-    media = hub.media
-    if not isinstance(media, SfuBridge):
-        raise MediaRefused(BadDescription("this server has no media"))
-    return media
-
-
-async def on_publish(hub: "Hub", s: Session, req: protocol.Request) -> None:
-    answer = await _bridge(hub).publish(s, req["sdp"], req.get("sources") or {})
-    msg: dict[str, Any] = {"type": "publish_answer", "sdp": answer}
-    if req.id is not None:
-        msg["id"] = req.id
-    s.send(msg)
-
-
-async def on_subscribe_answer(hub: "Hub", s: Session, req: protocol.Request) -> None:
-    await _bridge(hub).subscribe_answer(s, req["sdp"])
-
-
-async def on_ice(hub: "Hub", s: Session, req: protocol.Request) -> None:
-    await _bridge(hub).ice(s, req["pc"], req.get("candidate"))
-
-
-def register_handlers(messages: "MessageRegistry") -> None:
-    """Add publish, subscribe_answer and ice to a hub's registry (``hub.messages``)."""
-    F = protocol.Field
-    messages.register("publish", on_publish, reply=False, fields={
-        "sdp": F(str, min_len=1, max_len=MAX_SDP_CHARS, text=protocol.LINES),   # SDP keeps \r\n
-        "sources": F(dict, required=False, max_len=16),
-    })
-    messages.register("subscribe_answer", on_subscribe_answer, fields={
-        "sdp": F(str, min_len=1, max_len=MAX_SDP_CHARS, text=protocol.LINES),   # SDP keeps \r\n
-    })
-    messages.register("ice", on_ice, fields={
-        "pc": F(str, choices=("publish", "subscribe")),
-        "candidate": F(dict, required=False, max_len=8, text=protocol.LINES),
-    })

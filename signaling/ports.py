@@ -1,15 +1,19 @@
 """What signaling needs from outside, and the hooks it offers to media.
 
 The server implements ``RoomDirectory`` on top of its Store, keys and Settings
-(server/signaling_wiring.py); signaling never imports server. ``MediaHooks`` is
-called by the hub when participants come, go or are muted; the SFU plugs in
-here later (the default does nothing).
+(server/live/); signaling never imports server. ``MediaHooks`` is called by the
+live rooms when participants come, go or are muted, and by the media messages'
+handlers; the SFU plugs in here (``media_bridge.SfuBridge``; the default does
+nothing and answers media messages with an error). docs/architecture.md
+"Seams for the cluster".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol
+
+from .errors import NoMedia
 
 
 @dataclass(frozen=True)
@@ -72,9 +76,10 @@ class RoomDirectory(Protocol):
 
 
 class MediaHooks:
-    """Callbacks for the SFU. Every method is optional; these defaults do nothing."""
+    """Callbacks for the SFU. Every method is optional; these defaults do nothing (the media
+    messages are refused: this server has no media). ``participant`` is a live.participant.Participant."""
 
-    async def participant_admitted(self, room_id: str, participant_id: str, session: Any) -> None:
+    async def participant_admitted(self, room_id: str, participant_id: str, participant: Any) -> None:
         return None
 
     async def participant_left(self, room_id: str, participant_id: str, reason: str) -> None:
@@ -89,3 +94,15 @@ class MediaHooks:
     def ice_servers(self) -> list[dict[str, Any]]:
         """RTCIceServer dicts handed to clients in ``joined.iceServers`` (synchronous)."""
         return []
+
+    # --- the media messages (docs/protocol.md "Media (SFU)") ---
+
+    async def publish(self, participant: Any, sdp: str, sources: Mapping[str, Any]) -> str:
+        """The SDP answer to the participant's publish offer."""
+        raise NoMedia()
+
+    async def subscribe_answer(self, participant: Any, sdp: str) -> None:
+        raise NoMedia()
+
+    async def ice(self, participant: Any, pc: str, candidate: Mapping[str, Any] | None) -> None:
+        raise NoMedia()

@@ -280,7 +280,7 @@ async def test_a_knock_decided_while_away_is_told_on_resume(settings_factory, au
                 assert reply["resumeToken"] == token
             elif decision == "end_meeting":
                 assert reply["type"] == "ended" and reply["reason"] == "meeting_ended"
-                assert not client.server.app[HUB].away_knockers
+                assert not client.server.app[HUB].graces.knockers()
             else:
                 assert reply["type"] == "knock_status" and reply["state"] == "rejected"
                 assert reply["knockId"] == kid and reply["reason"] == "not today"
@@ -301,7 +301,7 @@ async def test_after_the_grace_a_dropped_knock_is_cancelled(settings_factory, au
             gone = await host.wait_for("knocks", lambda m: m.get("change", {}).get("state") == "cancelled",
                                        timeout=10)
             assert gone["knocks"] == []
-            assert client.server.app[HUB].graces.pending() == 0 and not client.server.app[HUB].away_knockers
+            assert client.server.app[HUB].graces.pending() == 0 and not client.server.app[HUB].graces.knockers()
             back = await cs.open()
             reply = await back.join(rid, "Gus", resume_token=token)
             assert reply["type"] == "knock_status" and reply["state"] == "waiting"   # a new knock
@@ -327,7 +327,7 @@ async def test_leave_or_cancel_still_cancels_a_knock_at_once(settings_factory, a
                 assert reply["type"] == "knock_status" and reply["state"] == "waiting"
                 assert reply["knockId"] != change["knockId"] and "resumed" not in reply
                 await back.close()
-            assert not client.server.app[HUB].away_knockers
+            assert not client.server.app[HUB].graces.knockers()
 
 
 async def test_a_live_knocker_token_reused_closes_the_old_connection(settings_factory, auth):

@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 
 from signaling.client import SignalingClient, SignalingErrorReply
 from signaling.errors import BadMessage, InvalidField, MessageTooLarge, SignalingError, UnknownType
-from signaling.protocol import CHAT, LINES, NAME, Field, parse
-from signaling.text import clean_chat, normalize_display_name
+from signaling.wire.protocol import CHAT, LINES, NAME, Field, parse
+from signaling.wire.text import clean_chat, normalize_display_name
 from tests.helpers.signaling import clients, host_key, hub, make_room, until
 
 # ------------------------------------------------------------------------------------------------
@@ -234,7 +234,7 @@ async def test_the_reject_cooldown_compares_name_skeletons(client, auth, no_unha
 
 
 def session_of(client, c: SignalingClient):
-    return next(s for s in hub(client).sessions if s.sid == c.participant_id)
+    return next(p for p in hub(client).participants if p.participant_id == c.participant_id)
 
 
 async def test_an_unencodable_message_is_dropped_and_the_connection_goes_on(client, auth):
@@ -271,7 +271,7 @@ async def test_a_knocker_with_unencodable_name_disconnecting_breaks_nothing(clie
             knocker = await cs.open()
             status = await knocker.join(rid, "Kim")
             await knock_seen_by(hosts, status["knockId"])
-            owner = next(s for s in hub(client).sessions
+            owner = next(s for s in hub(client).participants
                          if s.knock is not None and s.knock.knock_id == status["knockId"])
             with structlog.testing.capture_logs() as events:
                 owner.knock.display_name = "\ud800Kim"       # as if it had got in
@@ -300,11 +300,11 @@ async def test_a_writer_that_fails_otherwise_closes_the_connection(client, auth)
 
         async def broken(*_a, **_k):
             raise OSError("disk on fire")
-        session.ws.send_str = broken        # the next frame to this guest fails
+        session.connection.ws.send_str = broken        # the next frame to this guest fails
         with structlog.testing.capture_logs() as events:
             await guest.send("ping", id="p")
             assert await guest.wait_closed() == 1011
-        assert session not in hub(client).sessions
+        assert session not in hub(client).participants
         assert any(e["event"].startswith("writer failed") for e in events)
         for h in hosts:     # it left (its place kept for the reconnect grace, or gone)
             m = await h.wait_for(None, lambda m: m["type"] in ("participant_left", "participant_updated"))
@@ -401,7 +401,7 @@ class Arena:
 
 @pytest.fixture
 async def arena(client, auth):
-    hub(client).knock_rate.limit = 0        # this test knocks far more than 30 times a minute
+    hub(client).services.limits.rate.limit = 0        # this test knocks far more than 30 times a minute
     async with locked_room_with_two_hosts(client, auth, roomMode="group") as (rid, cs, hosts):
         await hub(client).idle()
         a = Arena(client, auth, rid, cs, hosts, await get_room(client, auth, rid))

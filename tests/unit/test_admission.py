@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from signaling.admission import ENTER, KNOCK, Counts, decide, has_room_for, permissions_for
+from signaling.rules.admission import ENTER, KNOCK, Counts, decide, has_room_for, permissions_for
 from signaling.errors import Forbidden, RoomClosed, RoomFull
 from signaling.ports import Identity, RoomInfo
 

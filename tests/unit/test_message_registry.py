@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from signaling.errors import UnknownType
-from signaling.handlers import BUILTINS
-from signaling.hub import Hub
-from signaling.protocol import SPECS, Field, parse
+from signaling.live.handlers import BUILTINS
+from signaling.live.hub import Hub
+from signaling.wire.protocol import SPECS, Field, parse
 
 
 async def _on_wave(hub, session, req):

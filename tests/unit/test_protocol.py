@@ -7,9 +7,9 @@ import json
 import msgpack
 import pytest
 
-from signaling.codec import Codec
+from signaling.wire.codec import Codec
 from signaling.errors import BadMessage, InvalidField, MessageTooLarge, UnknownType
-from signaling.protocol import SPECS, parse, request_id
+from signaling.wire.protocol import SPECS, parse, request_id
 
 
 def test_join_is_parsed_and_display_name_trimmed():

@@ -81,7 +81,7 @@ def test_check_agrees_with_the_rule_for_any_text(value):
 @given(value=ANY_TEXT)
 def test_the_same_rule_as_the_websocket_edge(value):
     """Folding the two checkers into one later must not change what either edge accepts."""
-    signaling_text = pytest.importorskip("signaling.text")
+    signaling_text = pytest.importorskip("signaling.wire.text")
     try:
         signaling_text.check_text(value, "f")
         theirs = None

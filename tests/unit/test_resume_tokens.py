@@ -1,11 +1,11 @@
-"""Pure logic of resume tokens and the records of removals during the grace (signaling/resume.py)."""
+"""Pure logic of resume tokens and the records of removals during the grace (signaling/live/resume.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from types import SimpleNamespace
 
-from signaling.resume import Graces, find, new_token, same_token
+from signaling.live.resume import Graces, find, new_token, same_token
 
 
 def test_tokens_are_long_random_and_compared_exactly():

@@ -11,11 +11,11 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from signaling.codec import Codec, EncodeError
+from signaling.wire.codec import Codec, EncodeError
 from signaling.errors import BadMessage, InvalidField, SignalingError
-from signaling.hub import Hub
-from signaling.protocol import CHAT, LINES, NAME, SPECS, parse
-from signaling.text import (LINE_BREAKS, MAX_DISPLAY_NAME, TextError, check_text, clean_chat, name_skeleton,
+from signaling.live.hub import Hub
+from signaling.wire.protocol import CHAT, LINES, NAME, SPECS, parse
+from signaling.wire.text import (LINE_BREAKS, MAX_DISPLAY_NAME, TextError, check_text, clean_chat, name_skeleton,
                             normalize_display_name)
 
 FAST = hsettings(max_examples=200, deadline=None, database=None)

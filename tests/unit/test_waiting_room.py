@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from signaling.errors import KnockNotFound
-from signaling.waiting_room import (ADMITTED, CANCELLED, HELD, REJECTED, WAITING, Cooldowns, InvalidTransition,
-                                    Knock, RateLimiter, WaitingRoom)
+from signaling.rules.cooldowns import Cooldowns, RateLimiter
+from signaling.rules.waiting_room import (ADMITTED, CANCELLED, HELD, REJECTED, WAITING, InvalidTransition, Knock,
+                                          WaitingRoom)
 
 
 def knock(i: int, at: int = 1000) -> Knock:

@@ -1,5 +1,7 @@
 """The knock state machine and the waiting queue of one room. Pure: no I/O, clock passed in.
 
+docs/architecture.md "Life cycles" (the knock).
+
 States move forward only: waiting -> held -> admitted/rejected/cancelled
 (held may be re-held with a new message; a decided knock never changes again;
 a new knock is a new object).
@@ -8,11 +10,10 @@ a new knock is a new object).
 from __future__ import annotations
 
 import secrets
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import KnockNotFound
+from ..errors import KnockNotFound
 
 WAITING, HELD, ADMITTED, REJECTED, CANCELLED = "waiting", "held", "admitted", "rejected", "cancelled"
 PENDING = frozenset({WAITING, HELD})
@@ -36,12 +37,12 @@ class Knock:
     knock_id: str
     display_name: str
     knocked_at_ms: int
-    owner: Any = None                # the session that knocked (opaque here)
+    owner: Any = None                # the participant that knocked (opaque here)
     ip: str = ""
     state: str = WAITING
     message: str | None = None       # hold message
     reason: str | None = None        # reject reason
-    reconnecting: bool = False       # the knocker's websocket is down; kept for the grace
+    reconnecting: bool = False       # the knocker's connection is away; kept for the grace
 
     @property
     def pending(self) -> bool:
@@ -102,49 +103,3 @@ class WaitingRoom:
 
     def snapshot(self, now_ms: int) -> list[dict[str, Any]]:
         return [k.for_hosts(now_ms) for k in self._pending.values()]
-
-
-class Cooldowns:
-    """Keys (e.g. (ip, display name)) that may not knock again until a time."""
-
-    def __init__(self) -> None:
-        self._until: dict[Any, float] = {}
-
-    def add(self, key: Any, now: float, seconds: float) -> None:
-        self._until[key] = max(self._until.get(key, 0.0), now + seconds)
-        if len(self._until) > 1024:
-            self.prune(now)
-
-    def remaining(self, key: Any, now: float) -> float:
-        until = self._until.get(key)
-        if until is None:
-            return 0.0
-        if until <= now:
-            del self._until[key]
-            return 0.0
-        return until - now
-
-    def prune(self, now: float) -> None:
-        for key in [k for k, t in self._until.items() if t <= now]:
-            del self._until[key]
-
-
-class RateLimiter:
-    """At most ``limit`` events per ``window`` seconds per key (sliding window)."""
-
-    def __init__(self, limit: int, window: float = 60.0) -> None:
-        self.limit, self.window = limit, window
-        self._events: dict[Any, deque[float]] = {}
-
-    def hit(self, key: Any, now: float) -> float:
-        """Record an event; returns 0 if allowed, else seconds until one is allowed (not recorded)."""
-        events = self._events.setdefault(key, deque())
-        while events and events[0] <= now - self.window:
-            events.popleft()
-        if self.limit > 0 and len(events) >= self.limit:
-            return events[0] + self.window - now
-        events.append(now)
-        if len(self._events) > 4096:
-            for k in [k for k, q in self._events.items() if not q or q[-1] <= now - self.window]:
-                del self._events[k]
-        return 0.0

@@ -1,25 +1,29 @@
 """The client messages one hub accepts: each type's handler (state, permission, reply) and field spec.
 
 Every ``Hub`` owns a ``MessageRegistry`` (``hub.messages``), started from the
-built-in messages (``handlers.builtin_messages()``: the ``@handler`` table,
-``protocol.SPECS`` and the SFU's messages). Extensions such as recording add
-theirs with ``hub.messages.register(...)`` on their own hub only, so two apps
-in one process never share registrations.
+built-in messages (``live.handlers.builtin_messages()``: the ``@handler`` table
+and ``protocol.SPECS``). Extensions such as recording add theirs with
+``hub.messages.register(...)`` on their own hub only, so two apps in one
+process never share registrations. A handler is ``async fn(hub, participant,
+request)`` (docs/architecture.md "Objects and ownership").
+
+A message may require the sender's participant to be in a state (the states
+of docs/protocol.md's join flow; the participant's life cycle is in
+``live/participant.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
-from .protocol import Field, Request
-from .session import JOINED, Session
+from .protocol import Field
 
-if TYPE_CHECKING:
-    from .hub import Hub
+# what a message requires of its sender
+ANY, CONNECTED, KNOCKING, JOINED = "any", "connected", "knocking", "joined"
 
-HandlerFn = Callable[["Hub", Session, Request], Awaitable[Any]]
+HandlerFn = Callable[[Any, Any, Any], Awaitable[Any]]    # async fn(hub, participant, request)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,13 @@
-"""Who enters at once, who knocks, who is turned away. Pure: no I/O."""
+"""Who enters at once, who knocks, who is turned away. Pure: no I/O (docs/architecture.md "Paths: a knock, an RTP packet")."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Mapping
 
-from .errors import Forbidden, RoomClosed, RoomFull
+from ..errors import Forbidden, RoomClosed, RoomFull
+from ..ports import Identity, RoomInfo
 from .permissions import effective_permissions
-from .ports import Identity, RoomInfo
 
 ENTER, KNOCK = "enter", "knock"
 MODERATION = "canKickParticipants"

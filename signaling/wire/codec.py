@@ -2,7 +2,7 @@
 
 ``encode`` raises ``EncodeError`` (a ValueError) for a message that cannot be
 sent (a string that is not valid Unicode, a value neither codec knows): the
-writer drops that one message and the connection goes on (session.py).
+writer drops that one message and the connection goes on (transport/websocket.py).
 Decoding is strict: invalid UTF-8 in a msgpack string is a ``bad_message``.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import msgpack
 
-from .errors import BadMessage, MessageTooLarge
+from ..errors import BadMessage, MessageTooLarge
 
 MSGPACK_SUBPROTOCOL = "antechamber.msgpack"
 

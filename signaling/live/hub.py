@@ -1,0 +1,243 @@
+"""The live rooms of one node: the registry of rooms, message dispatch and the background job queue.
+
+docs/architecture.md "Objects and ownership": the hub owns its rooms (by room
+id, while someone is in or waiting), the participants that have a connection to
+this node, its message registry, its job queue, and the node-wide knock limits
+and reconnect graces that its rooms share through one ``RoomServices``. The
+flows are the rooms' (``room.py``); the hub turns a ``join`` into a room (or a
+resume) and dispatches every other message to its handler. Connections
+(``transport/``) call ``connect``, ``handle`` and ``disconnected``.
+
+The server uses only the public API below (``announce``, ``send_to``,
+``display_name``, ``participant_count``, ``drop``, ``install_media``), the
+LiveMeetings port methods, ``messages.register``, ``events.subscribe`` and
+``start`` / ``close`` / ``idle`` / ``shutdown``; never a room or a participant.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import structlog
+
+from ..errors import AlreadyJoined, Forbidden, InvalidKey, NoPendingKnock, NotJoined, RoomNotFound, UnknownType
+from ..ports import MediaHooks, RoomDirectory, RoomInfo
+from ..rules.cooldowns import KnockLimits
+from ..wire.protocol import Request
+from .events import Events
+from .handlers import builtin_messages
+from .jobs import Jobs
+from .participant import CLOSED, CONNECTED, JOINED, KNOCKING, Connection, Participant
+from .resume import GRACE_REASONS, Graces, claim
+from .room import LiveRoom
+from .services import RoomServices
+
+log = structlog.get_logger("antechamber.signaling")
+
+_NEEDS = {JOINED: NotJoined, KNOCKING: NoPendingKnock, CONNECTED: AlreadyJoined}   # a message's state -> error
+
+
+class Hub:
+    def __init__(self, directory: RoomDirectory, *, knock_cooldown_seconds: float = 30.0,
+                 knocks_per_ip_per_minute: int = 30, media: MediaHooks | None = None,
+                 reconnect_grace_seconds: float = 0.0,
+                 wall_clock: Callable[[], float] = time.time, clock: Callable[[], float] = time.monotonic):
+        self.directory = directory
+        self.events = Events()      # room.client.* / room.session.* for webhooks and metrics
+        self.rooms: dict[str, LiveRoom] = {}
+        self.participants: set[Participant] = set()    # those with a connection to this node
+        self.graces = Graces(reconnect_grace_seconds, clock)
+        self.jobs = Jobs()
+        self.messages = builtin_messages()   # this hub's client messages; extensions add theirs here
+        self.services = RoomServices(directory, media or MediaHooks(), self.events, self.jobs,
+                                     KnockLimits(knock_cooldown_seconds, knocks_per_ip_per_minute), self.graces,
+                                     self.rooms, wall_clock, clock)
+
+    @property
+    def media(self) -> MediaHooks:
+        return self.services.media
+
+    def install_media(self, media: MediaHooks) -> None:
+        """Plug the SFU (or any MediaHooks) in: ``SfuBridge(service).install(hub)`` calls this."""
+        self.services.media = media
+
+    def room(self, room_id: str) -> LiveRoom | None:
+        return self.rooms.get(room_id)
+
+    # --- life of the hub -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.jobs.start()
+
+    async def close(self) -> None:
+        await self.shutdown("server_shutdown")
+        self.graces.close()
+        await self.jobs.close()
+
+    async def idle(self) -> None:
+        """Wait until every queued background job has run (tests, shutdown)."""
+        await self.jobs.idle()
+
+    async def shutdown(self, reason: str = "server_shutdown") -> None:
+        for room in list(self.rooms.values()):
+            room.end(reason)
+        for p in list(self.participants):
+            if p.state != CLOSED:
+                p.end(reason)
+        self.participants.clear()
+
+    # --- connections -----------------------------------------------------------------------
+
+    def connect(self, connection: Connection) -> Participant:
+        """A new connection: a participant that has not joined yet speaks through it."""
+        p = Participant(connection)
+        self.participants.add(p)
+        return p
+
+    async def handle(self, p: Participant, req: Request) -> None:
+        h = self.messages.get(req.type)
+        if h is None:
+            raise UnknownType(f"unknown message type {req.type!r}")
+        if h.state in _NEEDS and p.state != h.state:
+            raise _NEEDS[h.state]()
+        if h.permission and not p.can(h.permission):
+            raise Forbidden(f"your role does not allow {req.type} ({h.permission})")
+        result = await h.fn(self, p, req)
+        if h.reply and req.id is not None and p.state != CLOSED:
+            p.send({"type": "ok", "id": req.id, **(result or {})})
+
+    def disconnected(self, p: Participant, reason: str = "disconnected") -> None:
+        """``p``'s connection ended (or is ending): keep its place or knock for the reconnect grace
+        (an involuntary drop), else cancel its knock or take it out of the meeting."""
+        self.participants.discard(p)
+        if p.state == CLOSED:
+            return
+        keep = reason in GRACE_REASONS and self.graces.enabled
+        if not (isinstance(p.room, LiveRoom) and p.room.connection_lost(p, reason, keep)):
+            p.set_state(CLOSED)
+
+    # --- join and resume -------------------------------------------------------------------
+
+    async def join(self, p: Participant, req: Request) -> None:
+        info = await self.directory.resolve(req["roomName"])
+        if info is None:
+            raise RoomNotFound()
+        token = req.get("resumeToken")
+        if token and p.state == CONNECTED and self._resume(info, p, token, req.id):
+            return
+        identity = await self.directory.identify(info, req.get("key"))
+        if identity is None:
+            raise InvalidKey()
+        if p.state != CONNECTED:    # closed or joined meanwhile
+            return
+        room = self._open(info)
+        try:
+            room.join(p, identity, req["displayName"], req.id)
+        finally:
+            room.forget_if_empty()      # turned away: no room kept for nobody
+
+    def _open(self, info: RoomInfo) -> LiveRoom:
+        room = self.rooms.get(info.room_id)
+        if room is None:
+            room = self.rooms[info.room_id] = LiveRoom(info, self.services)
+        return room
+
+    def _resume(self, info: RoomInfo, fresh: Participant, token: str, request_id: Any) -> bool:
+        """Hand ``fresh``'s connection to the participant holding ``token`` (live/resume.py); False if
+        nobody holds it (a normal join follows)."""
+        room = self.rooms.get(info.room_id)
+        found = claim(self.graces, info.room_id, token, room.participants if room else {},
+                      [k.owner for k in room.waiting.pending() if k.owner is not None] if room else [])
+        if found is None:
+            log.info("resume token unknown or expired: normal join", room_id=info.room_id)
+            return False
+        if found.holder is None:
+            log.info("resume refused: removed meanwhile", room_id=info.room_id, reason=found.ended)
+            ended = {"type": "ended", "reason": found.ended}
+            fresh.close(ended if request_id is None else {**ended, "id": request_id})
+            fresh.set_state(CLOSED)
+            self.participants.discard(fresh)
+            return True
+        holder = found.holder
+        was_away = holder.away
+        self.graces.cancel(holder)
+        connection = fresh.detach()
+        assert connection is not None
+        fresh.set_state(CLOSED)
+        self.participants.discard(fresh)
+        stale = holder.attach(connection)
+        if stale is not None:   # still half-alive: this token's new connection wins
+            stale.close({"type": "ended", "reason": "resumed_elsewhere"})
+        self.participants.add(holder)
+        if found.place:
+            assert room is not None
+            room.resume_place(holder, was_away, request_id)
+        else:
+            self._open(info).resume_knock(holder, was_away, request_id)
+        return True
+
+    # --- the public API for the server (it never touches rooms or participants) ------------
+
+    def _find(self, room_id: str, participant_id: str) -> Participant | None:
+        room = self.rooms.get(room_id)
+        return room.find(participant_id) if room is not None else None
+
+    def announce(self, room_id: str, message: dict[str, Any]) -> bool:
+        """Send ``message`` to everyone in the room's meeting; False if the room is not live here."""
+        room = self.rooms.get(room_id)
+        if room is not None:
+            room.broadcast(message)
+        return room is not None
+
+    def send_to(self, room_id: str, participant_id: str, message: dict[str, Any]) -> bool:
+        """Send ``message`` to one participant of the meeting; False if it is not there."""
+        target = self._find(room_id, participant_id)
+        if target is not None:
+            target.send(message)
+        return target is not None
+
+    def display_name(self, room_id: str, participant_id: str) -> str | None:
+        """The display name of a participant in the meeting, or None."""
+        target = self._find(room_id, participant_id)
+        return target.display_name if target is not None else None
+
+    def participant_count(self, room_id: str) -> int:
+        """Joined participants of the meeting, viewers not counted."""
+        room = self.rooms.get(room_id)
+        return room.counts().participants if room is not None else 0
+
+    def drop(self, room_id: str, participant_id: str, reason: str = "disconnected") -> bool:
+        """Remove a participant from outside (e.g. the SFU saw its ICE fail); True if found. One
+        whose connection is away already is left to its reconnect grace."""
+        room, target = self.rooms.get(room_id), self._find(room_id, participant_id)
+        if room is not None and target is not None:
+            room.drop(target, reason)
+        return target is not None
+
+    # --- the LiveMeetings port (called by REST through the server's adapter) -----------------
+
+    def has_meeting(self, room_id: str) -> bool:
+        room = self.rooms.get(room_id)
+        return room is not None and room.meeting is not None
+
+    async def end_meeting(self, room_id: str, reason: str) -> None:
+        room = self.rooms.get(room_id)
+        if room is not None:
+            room.end(reason)
+
+    async def room_updated(self, info: RoomInfo) -> None:
+        room = self.rooms.get(info.room_id)
+        if room is not None:
+            room.apply_info(info)
+
+    async def member_removed(self, room_id: str, member_id: str) -> None:
+        room = self.rooms.get(room_id)
+        if room is not None:
+            room.member_removed(member_id)
+
+    async def member_updated(self, room_id: str, member_id: str, base_role: str,
+                             custom_permissions: dict[str, bool]) -> None:
+        room = self.rooms.get(room_id)
+        if room is not None:
+            room.member_updated(member_id, base_role, custom_permissions)

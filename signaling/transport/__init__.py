@@ -1,0 +1,1 @@
+"""Connections to participants: the websocket actor (docs/architecture.md "Layers", "Seams for the cluster")."""

@@ -1,0 +1,232 @@
+"""The websocket endpoint and its connection actor: a reader loop, one writer task with a bounded queue.
+
+docs/architecture.md "Objects and ownership": a ``WebSocketConnection`` is
+the ``Connection`` port (``live/participant.py``) over one aiohttp websocket.
+It owns the socket, the codec and the send queue, and speaks for one
+participant at a time (``bind``; a resume binds it to the participant that
+held the token). Other code never writes to the socket: it calls ``send()``
+(non-blocking). A client whose queue overflows is disconnected rather than
+stalling the room. A message the codec cannot encode is dropped (logged
+without its content) and the connection goes on; any other failure of the
+writer closes the connection (1011) and the hub is told at once: a socket is
+never left open that no longer delivers. Every frame read is parsed
+(``wire.protocol.parse``) and dispatched in order (``hub.handle``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import structlog
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from ..errors import InternalError, SignalingError
+from ..live.hub import Hub
+from ..live.participant import Participant
+from ..wire.codec import MSGPACK_SUBPROTOCOL, Codec, EncodeError
+from ..wire.protocol import parse, request_id
+
+log = structlog.get_logger("antechamber.signaling")
+
+# frames above this close the connection (1009); frames between the message limit and
+# this get an error and the connection stays usable
+HARD_FRAME_LIMIT = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_message_bytes: int = 64 * 1024
+    heartbeat_seconds: float = 20.0
+    idle_timeout_seconds: float = 60.0
+    send_queue: int = 256
+
+
+_CLOSE = object()
+
+
+class WebSocketConnection:
+    __slots__ = ("ws", "codec", "remote", "hub", "participant", "_queue", "_writer", "_close_reason",
+                 "__weakref__")
+
+    def __init__(self, ws: web.WebSocketResponse, codec: Codec, remote: str, hub: Hub, queue_size: int = 256):
+        self.ws, self.codec, self.remote, self.hub = ws, codec, remote, hub
+        self.participant: Participant | None = None
+        self._queue: asyncio.Queue = asyncio.Queue(queue_size)
+        self._writer: asyncio.Task | None = None
+        self._close_reason: str | None = None
+
+    def bind(self, participant: Participant | None) -> None:
+        self.participant = participant
+
+    def _pid(self) -> str | None:
+        return self.participant.participant_id if self.participant is not None else None
+
+    def _gone(self, reason: str) -> None:
+        """Tell the hub (once) that the participant this connection speaks for lost it."""
+        participant, self.participant = self.participant, None
+        if participant is not None:
+            self.hub.disconnected(participant, reason)
+
+    # --- sending -------------------------------------------------------------------------
+
+    def send(self, message: dict[str, Any] | str | bytes) -> None:
+        """Queue a message (dict) or an already encoded frame for this connection's codec."""
+        if self._close_reason is not None:
+            return
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            log.warning("client too slow, disconnecting", participant_id=self._pid())
+            self.abort("too_slow")
+
+    def close(self, message: dict[str, Any] | None = None, code: int = WSCloseCode.OK) -> None:
+        """Send ``message`` (if any), then close the connection once the queue is flushed."""
+        if self._close_reason is not None:
+            return
+        if message is not None:
+            self.send(message)
+        self._close_reason = "closed"
+        try:
+            self._queue.put_nowait((_CLOSE, code))
+        except asyncio.QueueFull:
+            self.abort("too_slow")
+
+    def abort(self, reason: str, code: int = WSCloseCode.POLICY_VIOLATION, message: bytes = b"too slow") -> None:
+        """Drop the connection now (slow client, broken writer); the hub is told at once."""
+        if self._close_reason == "aborted":
+            return
+        self._close_reason = "aborted"
+        if self._writer is not None and self._writer is not asyncio.current_task():
+            self._writer.cancel()
+        asyncio.get_running_loop().create_task(self._hard_close(code, message))
+        self._gone(reason)
+
+    async def _hard_close(self, code: int, message: bytes) -> None:
+        try:
+            await asyncio.wait_for(self.ws.close(code=code, message=message), 2)
+        except (asyncio.TimeoutError, Exception):
+            transport = getattr(self.ws, "_req", None) and self.ws._req.transport
+            if transport is not None:
+                transport.close()
+
+    async def _write_loop(self) -> None:
+        ws, codec = self.ws, self.codec
+        try:
+            while True:
+                item = await self._queue.get()
+                if type(item) is tuple and item[0] is _CLOSE:
+                    await ws.close(code=item[1])
+                    return
+                try:
+                    frame = codec.encode(item) if isinstance(item, dict) else item
+                    if isinstance(frame, bytes):
+                        await ws.send_bytes(frame)
+                    else:
+                        await ws.send_str(frame)    # encodes first: nothing is written if that fails
+                except (EncodeError, UnicodeEncodeError) as exc:
+                    self._dropped(item, exc)
+        except asyncio.CancelledError:
+            return
+        except (ConnectionError, RuntimeError):     # the connection is gone or going
+            self._writer_gone("disconnected")
+        except Exception:
+            log.exception("writer failed, closing the connection", participant_id=self._pid())
+            self._writer_gone("disconnected")
+
+    def _dropped(self, item: Any, exc: Exception) -> None:
+        """One message could not be encoded: log it once (its type only, never its content)."""
+        msg_type = item.get("type") if isinstance(item, dict) else None
+        log.error("message dropped: cannot encode", participant_id=self._pid(), codec=self.codec.name,
+                  type=msg_type if isinstance(msg_type, str) and msg_type.isascii() else None,
+                  error=type(exc).__name__)
+
+    def _writer_gone(self, reason: str) -> None:
+        """The writer stopped without being told to: close the socket and tell the hub."""
+        self.abort(reason, WSCloseCode.INTERNAL_ERROR, b"internal error")   # no-op if aborted already
+
+    # --- reading -------------------------------------------------------------------------
+
+    async def run(self, limits: Limits) -> None:
+        """Read until the connection closes; every frame is dispatched in order."""
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+        reason = "disconnected"
+        try:
+            while self._close_reason is None:
+                try:
+                    msg = await self.ws.receive(timeout=limits.idle_timeout_seconds)
+                except asyncio.TimeoutError:
+                    log.info("idle connection closed", participant_id=self._pid())
+                    reason = "idle"
+                    self.close(code=WSCloseCode.GOING_AWAY)
+                    break
+                if msg.type == WSMsgType.TEXT:
+                    await self._dispatch(msg.data, binary=False)
+                elif msg.type == WSMsgType.BINARY:
+                    await self._dispatch(msg.data, binary=True)
+                else:   # CLOSE, CLOSING, CLOSED, ERROR
+                    break
+        finally:
+            try:
+                self._gone(reason)
+            except Exception:   # a bug there must not leave the writer (and the socket) behind
+                log.exception("disconnect handling failed", participant_id=self._pid())
+            await self._finish_writer()
+
+    async def _finish_writer(self) -> None:
+        writer = self._writer
+        if writer is None or writer.done():
+            return
+        if self._close_reason is None:
+            self._close_reason = "closed"
+            try:
+                self._queue.put_nowait((_CLOSE, WSCloseCode.OK))
+            except asyncio.QueueFull:
+                writer.cancel()
+        try:
+            await asyncio.wait_for(asyncio.shield(writer), 5)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            writer.cancel()
+
+    async def _dispatch(self, data: Any, binary: bool) -> None:
+        obj: Any = None
+        try:
+            obj = self.codec.decode_binary(data) if binary else self.codec.decode_text(data)
+            req = parse(obj, self.hub.messages.spec)
+            participant = self.participant
+            if participant is None:     # replaced by a resume elsewhere: nobody to speak for
+                return
+            started = time.perf_counter()
+            await self.hub.handle(participant, req)
+            elapsed = time.perf_counter() - started
+            if elapsed > 0.5:
+                log.warning("slow handler", type=req.type, seconds=round(elapsed, 3))
+        except SignalingError as err:
+            self.send(err.to_message(request_id(obj)))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("handler failed", participant_id=self._pid())
+            self.send(InternalError().to_message(request_id(obj)))
+
+
+def make_handler(get_hub: Callable[[web.Request], Hub], limits: Limits):
+    """The aiohttp handler of the websocket route: negotiates the codec, runs one connection."""
+    async def websocket(request: web.Request) -> web.StreamResponse:
+        hub = get_hub(request)
+        ws = web.WebSocketResponse(
+            protocols=(MSGPACK_SUBPROTOCOL,),
+            heartbeat=limits.heartbeat_seconds or None,
+            compress=False,
+            max_msg_size=max(HARD_FRAME_LIMIT, limits.max_message_bytes * 2),
+        )
+        await ws.prepare(request)
+        codec = Codec(ws.ws_protocol == MSGPACK_SUBPROTOCOL, limits.max_message_bytes)
+        connection = WebSocketConnection(ws, codec, request.remote or "", hub, limits.send_queue)
+        hub.connect(connection)
+        await connection.run(limits)
+        return ws
+
+    return websocket
