@@ -1,50 +1,108 @@
-"""Application wiring: settings, credentials, store, routes, background tasks."""
+"""The composition root: the one place that builds the server's objects and wires them together
+(docs/architecture.md, "Layers" and "Objects and ownership").
+
+``create_app`` builds, once, with explicit arguments: the store (opened when the app starts),
+the access rule and links, the SFU, the signaling hub on the room directory, the LiveMeetings
+port on the hub, the recording and room services, the sweeper; then mounts the HTTP surfaces,
+the websocket and, last, the room pages' catch-all. REST handlers find the services through
+server/http/appkeys.py. Start-up and shutdown order: "Life cycles" in docs/architecture.md.
+"""
 
 from __future__ import annotations
+
+from typing import AsyncIterator, Awaitable, Callable, Optional
 
 import structlog
 from aiohttp import web
 
-from .http import health
-from .http import middleware
-from .http.appkeys import CREDENTIALS, SETTINGS, STORE
 from .config import Settings
 from .credentials import Credentials
-from .domain.live_meetings import LIVE, NoLiveMeetings
-from .store import open_store
+from .domain.access.identity import RoomAccess
+from .domain.access.links import RoomLinks
+from .domain.live_meetings import LiveMeetings
+from .domain.recordings.media import RecordingMedia
+from .domain.recordings.recovery import recover_interrupted
+from .domain.recordings.service import RecordingService
+from .domain.rooms.meetings import MeetingLog
+from .domain.rooms.members import MemberService
+from .domain.rooms.names import RandomPool
+from .domain.rooms.service import RoomService
+from .domain.rooms.sweeper import Sweeper
+from .http import routes
+from .http.appkeys import ACCESS, CREDENTIALS, LINKS, MEMBERS, RECORDINGS, ROOMS, SETTINGS, STORE
+from .http.middleware import errors_middleware
+from .live.directory import StoreDirectory
+from .live.hub import new_hub, new_sfu, websocket_handler
+from .live.meetings import HubLiveMeetings
+from .live.recording_media import SfuRecordingMedia
+from .live.recording_messages import RecordingMessages
+from .store import new_store
 
 log = structlog.get_logger("antechamber")
 
-
-async def _store_ctx(app: web.Application):
-    store = await open_store(app[SETTINGS])
-    app[STORE] = store
-    yield
-    await store.close()
+# what only the composition root uses (tests reach the live objects through these)
+HUB = web.AppKey("signaling_hub", object)      # the signaling.hub.Hub of this node
+SFU = web.AppKey("sfu", object)                # the media.sfu.MediaService behind the hub
+SWEEPER = web.AppKey("sweeper", Sweeper)
 
 
-def create_app(settings: Settings, credentials: Credentials) -> web.Application:
-    app = web.Application(
-        middlewares=[middleware.errors_middleware],
-        client_max_size=settings.max_body_bytes,
-    )
-    app[SETTINGS] = settings
-    app[CREDENTIALS] = credentials
-    app[LIVE] = NoLiveMeetings()
-    app.cleanup_ctx.append(_store_ctx)
-    from .live import directory as signaling_wiring
+def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetings | None = None,
+               recording_media: RecordingMedia | None = None) -> web.Application:
+    """The application. ``live`` and ``recording_media`` replace the hub's LiveMeetings port and
+    the SFU's RecordingMedia for the domain (tests drive meetings and media through them)."""
+    store = new_store(settings)
+    access = RoomAccess(credentials.server_secret, store)
+    sfu = new_sfu(settings)                                   # ConfigError for unusable ICE servers
+    # the hub asks the domain through its directory, the domain asks the hub through LiveMeetings:
+    # the directory is connected to the room service once that exists
+    directory = StoreDirectory(settings, store, access)
+    hub = new_hub(settings, directory, sfu)
+    hub_live = HubLiveMeetings(hub, settings)
+    live = live or hub_live
+    recordings = RecordingService(store, recording_media or SfuRecordingMedia.on_live(sfu, hub_live),
+                                  directory=settings.data_dir / "recordings", server_secret=credentials.server_secret)
+    rooms = RoomService(store, live, recordings, random=RandomPool())
+    directory.connect(rooms, MeetingLog(store, rooms, live))
+    RecordingMessages(recordings, hub_live).register(hub)
+    sweeper = Sweeper(store, live, rooms)
 
-    signaling_wiring.setup(app)  # the live hub: app[LIVE], /ws; after the store's ctx
-    from .domain.rooms.sweeper import sweeper_ctx
+    app = web.Application(middlewares=[errors_middleware], client_max_size=settings.max_body_bytes)
+    app[SETTINGS], app[CREDENTIALS], app[STORE] = settings, credentials, store
+    app[ACCESS], app[LINKS] = access, RoomLinks(settings.base_url, access)
+    app[ROOMS], app[MEMBERS], app[RECORDINGS] = rooms, MemberService(store, live), recordings
+    app[HUB], app[SFU], app[SWEEPER] = hub, sfu, sweeper
 
-    app.cleanup_ctx.append(sweeper_ctx)  # after the store's: it needs an open store
-    health.setup(app)
-    from .http import routes
+    # started in this order, stopped in the reverse one
+    app.cleanup_ctx.append(_lifetime(store.open, store.close))
+    app.cleanup_ctx.append(_lifetime(hub.start, hub.close))
+    app.cleanup_ctx.append(_lifetime(None, sfu.close))
+    app.cleanup_ctx.append(_lifetime(lambda: _recover(recordings, settings), recordings.shutdown))
+    app.cleanup_ctx.append(_lifetime(sweeper.start, sweeper.close))
+    app.on_shutdown.append(lambda app: hub.shutdown("server_shutdown"))   # before any of the above stops
 
     routes.setup(app)
-    from .http import pages as web_routes
-
-    web_routes.setup(app)
-    # Keep this the last route added: the /{roomName} catch-all for room pages.
-    web_routes.setup_room_route(app)
+    app.router.add_get("/ws", websocket_handler(hub, settings))
+    routes.setup_room_route(app)   # the /{roomName} catch-all: keep it the last route added
     return app
+
+
+Step = Optional[Callable[[], Awaitable[None]]]
+
+
+def _lifetime(start: Step, stop: Step):
+    """A cleanup_ctx entry: ``await start()`` when the app starts, ``await stop()`` when it stops."""
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        if start is not None:
+            await start()
+        yield
+        if stop is not None:
+            await stop()
+    return ctx
+
+
+async def _recover(recordings: RecordingService, settings: Settings) -> None:
+    """Settle what a crash left recording; a failure here never keeps the server from starting."""
+    try:
+        await recover_interrupted(recordings, single_node=not settings.redis_url)
+    except Exception:  # noqa: BLE001
+        log.exception("recording recovery failed")

@@ -7,7 +7,10 @@ import asyncio
 import sys
 
 import structlog
+import uvloop
+from aiohttp import web
 
+from .app import create_app
 from .config import ConfigError, load_settings
 from .credentials import load_or_create
 from .logs import configure_logging
@@ -55,11 +58,6 @@ def main(argv: list[str] | None = None) -> int:
             f"-H 'Content-Type: application/json' -d '{{\"roomName\": \"Standup\"}}' {settings.base_url}/api/v1/rooms\n",
             file=sys.stdout, flush=True,
         )
-    import uvloop
-    from aiohttp import web
-
-    from .app import create_app
-
     try:
         app = create_app(settings, creds)
     except ConfigError as exc:  # e.g. an ICE server URL the SFU cannot use

@@ -1,32 +1,60 @@
-"""What the REST layer may ask of live meetings (implemented by the signaling hub).
+"""LiveMeetings: everything the server asks of the meetings running now (docs/architecture.md,
+"Layers" and "Seams for the cluster").
 
-The REST handlers never reach into signaling internals; they call this port,
-found at ``app[LIVE]``. ``NoLiveMeetings`` stands in until the hub is wired.
+The domain services (rooms, members, the sweeper) and the live wiring (recording messages,
+the recorder's participant names) reach live meetings only through this port, never the hub's
+rooms or a connection. server/live/meetings.py implements it on the signaling hub;
+``NoLiveMeetings`` is the port of a server without meetings (and a base for stand-ins).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from aiohttp import web
+from typing import Any, Callable, Protocol
 
 from ..store.records import Room
+
+# (event name, data): room.client.joined | room.client.resumed | room.client.left | room.session.started | ...
+LiveListener = Callable[[str, dict[str, Any]], None]
 
 
 class LiveMeetings(Protocol):
     def has_meeting(self, room_id: str) -> bool: ...
+
     async def end_meeting(self, room_id: str, reason: str) -> None:
         """End the live meeting, if any; reason: meeting_ended | room_deleted | room_expired."""
+
     async def room_updated(self, room: Room) -> None:
-        """Lock state, config, roles or status changed through REST."""
+        """Lock state, config, roles or status changed: the room as stored by that write."""
+
     async def member_removed(self, room_id: str, member_id: str) -> None:
         """A member was deleted: disconnect them if connected."""
+
     async def member_updated(self, room_id: str, member_id: str, base_role: str,
                              custom_permissions: dict[str, bool]) -> None:
         """A member's baseRole/customPermissions changed: apply them to a connected member now."""
 
+    def announce(self, room_id: str, message: dict[str, Any]) -> bool:
+        """Send ``message`` to everyone in the room's meeting; False if there is none."""
+
+    def send_to(self, room_id: str, participant_id: str, message: dict[str, Any]) -> bool:
+        """Send ``message`` to one participant; False if they are not in the room."""
+
+    def participant_name(self, room_id: str, participant_id: str) -> str | None:
+        """The participant's display name, None if they are not in the room."""
+
+    def participant_count(self, room_id: str) -> int:
+        """Participants (viewers not counted) in the room's meeting now."""
+
+    def subscribe(self, listener: LiveListener) -> Callable[[], None]:
+        """Call ``listener(name, data)`` on every live event (it must not block); returns the unsubscriber."""
+
+    async def idle(self) -> None:
+        """Wait until the work the meetings queued so far (persistence, media) has run."""
+
 
 class NoLiveMeetings:
+    """No meeting runs anywhere."""
+
     def has_meeting(self, room_id: str) -> bool:
         return False
 
@@ -43,5 +71,20 @@ class NoLiveMeetings:
                              custom_permissions: dict[str, bool]) -> None:
         return None
 
+    def announce(self, room_id: str, message: dict[str, Any]) -> bool:
+        return False
 
-LIVE = web.AppKey("live_meetings", object)
+    def send_to(self, room_id: str, participant_id: str, message: dict[str, Any]) -> bool:
+        return False
+
+    def participant_name(self, room_id: str, participant_id: str) -> str | None:
+        return None
+
+    def participant_count(self, room_id: str) -> int:
+        return 0
+
+    def subscribe(self, listener: LiveListener) -> Callable[[], None]:
+        return lambda: None
+
+    async def idle(self) -> None:
+        return None

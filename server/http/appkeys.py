@@ -1,17 +1,26 @@
-"""Typed keys for the aiohttp application state (no module-level singletons)."""
+"""Where the REST handlers find what the composition root (server/app.py) built, once per app.
+
+No module-level singletons, no service rebuilt per request: a handler reads
+``request.app[ROOMS]`` and so on.
+"""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from ..config import Settings
 from ..credentials import Credentials
-
-if TYPE_CHECKING:
-    from ..store.base import Store
+from ..domain.access.identity import RoomAccess
+from ..domain.access.links import RoomLinks
+from ..domain.recordings.service import RecordingService
+from ..domain.rooms.members import MemberService
+from ..domain.rooms.service import RoomService
 
 SETTINGS = web.AppKey("settings", Settings)
-CREDENTIALS = web.AppKey("credentials", Credentials)
-STORE = web.AppKey("store", object)  # a server.store.base.Store
+CREDENTIALS = web.AppKey("credentials", Credentials)     # the API keys checked by server/http/api/auth.py
+STORE = web.AppKey("store", object)                      # the server.store.base.Store (opened at start-up)
+ACCESS = web.AppKey("room_access", RoomAccess)           # key -> identity (recording access by room key)
+LINKS = web.AppKey("room_links", RoomLinks)              # access links in room and member objects
+ROOMS = web.AppKey("rooms", RoomService)
+MEMBERS = web.AppKey("members", MemberService)
+RECORDINGS = web.AppKey("recordings", RecordingService)

@@ -1,8 +1,8 @@
 """Error translation at the edge: typed errors and aiohttp's HTTP errors become JSON.
 
 Every API request's URL (path segments, query parameters) and credential headers are
-checked for acceptable text here, before routing reaches a handler (server/api/query.py
-``check_url``); JSON bodies are checked where they are parsed (server/api/jsonbody.py).
+checked for acceptable text here, before routing reaches a handler (server/http/api/query.py
+``check_url``); JSON bodies are checked where they are parsed (server/http/api/jsonbody.py).
 """
 
 from __future__ import annotations

@@ -1,18 +1,23 @@
-"""Mounts every HTTP surface on the application."""
+"""Every HTTP surface of the app except the websocket: probes, both REST APIs, their OpenAPI
+document, and the browser client's pages (``setup_room_route`` adds the room catch-all: call it last)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from . import health, pages
+from .api import members, native_rooms, openapi, recordings_native, recordings_openapi, recordings_whereby, whereby
+
+setup_room_route = pages.setup_room_route
+
 
 def setup(app: web.Application) -> None:
-    from .api import members, native_rooms, openapi, whereby
-
+    health.setup(app)
     native_rooms.setup(app)
     members.setup(app)
     whereby.setup(app)
-    from .api import recordings_native, recordings_whereby
-
-    recordings_native.setup(app)   # also adds the recording service's cleanup_ctx
+    recordings_native.setup(app)
     recordings_whereby.setup(app)
+    recordings_openapi.setup(app)
     openapi.setup(app)
+    pages.setup(app)

@@ -5,113 +5,84 @@
   messages with the REST codes (``recording_disabled``, ``recording_already_started``,
   ``recording_not_active``, ``room_has_no_meeting``).
 * Everyone in the meeting gets ``{type: "recording", recording: {recordingId, status}}``
-  when a recording becomes active and when it ends (sent by the hub wiring through
-  ``RecordingMedia.recording_changed``); someone who joins while a recording runs gets
-  it right after ``joined``.
+  when a recording becomes active and when it ends (server/live/recording_media.py);
+  someone who joins while a recording runs gets it right after ``joined``.
 * The room's ``config.recording.startTrigger`` (``automatic``: first participant,
   ``automatic-2nd-participant``: second one) starts a recording by itself.
 
-``setup(app)`` runs after the signaling hub exists (``server.signaling_wiring``). The
-handlers find the service through ``hub.recording_control`` (no module state).
+``RecordingMessages(recordings, live).register(hub)`` adds the two messages to that hub
+(its public message registry) and follows the meetings through the LiveMeetings port.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import structlog
-from aiohttp import web
-
 from signaling.errors import SignalingError
-from signaling.protocol import Request
+from signaling.live.hub import Hub
+from signaling.wire.protocol import Request
 
 from ..domain.errors import ApiError
-from ..domain.recordings.service import RECORDINGS, RecordingService
+from ..domain.live_meetings import LiveMeetings
+from ..domain.recordings.service import RecordingService
+from ..store.records import Recording
 
-log = structlog.get_logger("antechamber.recordings")
+
+def recording_message(info: dict[str, Any]) -> dict[str, Any]:
+    """The ``recording`` message everyone in the meeting gets."""
+    return {"type": "recording", "recording": info}
 
 
-def _refused(err: ApiError) -> SignalingError:
-    exc = SignalingError(err.message)
-    exc.code = err.code
+def _status(rec: Recording) -> dict[str, Any]:
+    return {"recordingId": rec.recording_id, "status": rec.status}
+
+
+def _refused(message: str, code: str) -> SignalingError:
+    exc = SignalingError(message)
+    exc.code = code
     return exc
 
 
-class RecordingControl:
-    def __init__(self, app: web.Application, hub: Any) -> None:
-        self.app, self.hub = app, hub
+class RecordingMessages:
+    def __init__(self, recordings: RecordingService, live: LiveMeetings) -> None:
+        self.recordings, self.live = recordings, live
 
-    @property
-    def service(self) -> RecordingService:
-        return self.app[RECORDINGS]
+    def register(self, hub: Hub) -> None:
+        """Add start_recording / stop_recording to ``hub`` and follow its meetings."""
+        async def on_start(hub: Hub, participant: Any, req: Request) -> dict[str, Any]:
+            return await self.start(participant.room_id)
+
+        async def on_stop(hub: Hub, participant: Any, req: Request) -> dict[str, Any]:
+            return await self.stop(participant.room_id)
+
+        hub.messages.register("start_recording", on_start, permission="canRecord", fields={})
+        hub.messages.register("stop_recording", on_stop, permission="canRecord", fields={})
+        self.live.subscribe(self.on_event)
 
     async def start(self, room_id: str) -> dict[str, Any]:
-        await self.hub.idle()   # the SFU's admission of this participant may still be queued
+        await self.live.idle()   # the SFU's admission of this participant may still be queued
         try:
-            rec = await self.service.start(room_id)
+            rec = await self.recordings.start(room_id)
         except ApiError as err:
-            raise _refused(err) from None
-        return {"recording": {"recordingId": rec.recording_id, "status": rec.status}}
+            raise _refused(err.message, err.code) from None
+        return {"recording": _status(rec)}
 
     async def stop(self, room_id: str) -> dict[str, Any]:
-        active = self.service.active_for_room(room_id)
+        active = self.recordings.active_for_room(room_id)
         if active is None:
-            exc = SignalingError("nothing is being recorded")
-            exc.code = "recording_not_active"
-            raise exc
+            raise _refused("nothing is being recorded", "recording_not_active")
         try:
-            rec = await self.service.stop(active.recording_id)
+            rec = await self.recordings.stop(active.recording_id)
         except ApiError as err:
-            raise _refused(err) from None
-        return {"recording": {"recordingId": rec.recording_id, "status": rec.status}}
+            raise _refused(err.message, err.code) from None
+        return {"recording": _status(rec)}
 
     def on_event(self, name: str, data: dict[str, Any]) -> None:
-        if name not in ("room.client.joined", "room.client.resumed") or RECORDINGS not in self.app:
+        if name not in ("room.client.joined", "room.client.resumed"):
             return
         room_id = data.get("room_id", "")
-        active = self.service.active_for_room(room_id)
-        room = self.hub.rooms.get(room_id)
-        if active is not None and room is not None:
-            session = room.find(data.get("participant_id", ""))
-            if session is not None:
-                session.send({"type": "recording",
-                              "recording": {"recordingId": active.recording_id, "status": active.status}})
-        elif room is not None and name == "room.client.joined":
-            count = room.counts().participants
-            self.service._spawn(self._autostart(room_id, count))
-
-    async def _autostart(self, room_id: str, participants: int) -> None:
-        await self.hub.idle()
-        rec = await self.service.maybe_autostart(room_id, participants)
-        if rec is not None:
-            log.info("recording started by the room's trigger", recording_id=rec.recording_id, room_id=room_id)
-
-
-def _control(hub: Any) -> RecordingControl:
-    control = getattr(hub, "recording_control", None)
-    if control is None:
-        exc = SignalingError("recording is not available on this server")
-        exc.code = "recording_unavailable"
-        raise exc
-    return control
-
-
-async def on_start_recording(hub: Any, session: Any, req: Request) -> dict[str, Any]:
-    return await _control(hub).start(session.room.room_id)
-
-
-async def on_stop_recording(hub: Any, session: Any, req: Request) -> dict[str, Any]:
-    return await _control(hub).stop(session.room.room_id)
-
-
-def setup(app: web.Application) -> None:
-    from .directory import HUB
-
-    hub = app.get(HUB)
-    if hub is None:
-        return
-    control = RecordingControl(app, hub)
-    hub.recording_control = control
-    hub.messages.register("start_recording", on_start_recording, permission="canRecord", fields={})
-    hub.messages.register("stop_recording", on_stop_recording, permission="canRecord", fields={})
-    hub.events.subscribe(control.on_event)
+        active = self.recordings.active_for_room(room_id)
+        if active is not None:
+            self.live.send_to(room_id, data.get("participant_id", ""), recording_message(_status(active)))
+        elif name == "room.client.joined":
+            self.recordings.autostart_soon(room_id, self.live.participant_count(room_id), after=self.live.idle)

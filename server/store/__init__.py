@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from ..config import Settings
 from .base import Store
+from .redis_store import RedisStore
+from .sqlite_store import SqliteStore
+
+
+def new_store(settings: Settings) -> Store:
+    """The store the settings ask for, not yet open (``await store.open()`` connects)."""
+    if settings.redis_url:
+        return RedisStore(settings.redis_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteStore(settings.data_dir / "antechamber.sqlite3")
 
 
 async def open_store(settings: Settings) -> Store:
-    if settings.redis_url:
-        from .redis_store import RedisStore
-
-        store = RedisStore(settings.redis_url)
-    else:
-        from .sqlite_store import SqliteStore
-
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = SqliteStore(settings.data_dir / "antechamber.sqlite3")
+    store = new_store(settings)
     await store.open()
     return store

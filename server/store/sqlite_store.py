@@ -195,6 +195,15 @@ class SqliteStore:
             raise StoreError("sqlite store is not open")
         return await self._worker.call(fn, *args)
 
+    async def _insert(self, sql: str, row: tuple, what: str) -> None:
+        """Run an INSERT; AlreadyExists naming ``what`` if its key is taken."""
+        def run(c: sqlite3.Connection) -> None:
+            try:
+                c.execute(sql, row)
+            except sqlite3.IntegrityError:
+                raise AlreadyExists(f"{what} exists") from None
+        await self._call(run)
+
     async def ping(self) -> bool:
         return await self._call(lambda c: c.execute("SELECT 1").fetchone()[0] == 1)
 
@@ -208,14 +217,8 @@ class SqliteStore:
 
     async def create_room(self, room: Room) -> None:
         row = self._room_row(dataclasses.replace(room, version=1))
-
-        def run(c: sqlite3.Connection) -> None:
-            try:
-                c.execute("INSERT INTO rooms (name_key, creation_date, deletion_key, status, api, doc, version,"
-                          " room_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
-            except sqlite3.IntegrityError:
-                raise AlreadyExists(f"room {room.room_id!r} exists") from None
-        await self._call(run)
+        await self._insert("INSERT INTO rooms (name_key, creation_date, deletion_key, status, api, doc, version,"
+                           " room_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row, f"room {room.room_id!r}")
         room.version = 1
 
     async def get_room(self, room_id: str) -> Room | None:
@@ -291,13 +294,8 @@ class SqliteStore:
 
     async def create_member(self, member: Member) -> None:
         row = (member.room_id, member.member_id, int(member.creation_date), _dumps(member.to_doc()))
-
-        def run(c: sqlite3.Connection) -> None:
-            try:
-                c.execute("INSERT INTO members (room_id, member_id, creation_date, doc) VALUES (?, ?, ?, ?)", row)
-            except sqlite3.IntegrityError:
-                raise AlreadyExists(f"member {member.member_id!r} exists") from None
-        await self._call(run)
+        await self._insert("INSERT INTO members (room_id, member_id, creation_date, doc) VALUES (?, ?, ?, ?)",
+                           row, f"member {member.member_id!r}")
 
     async def get_member(self, room_id: str, member_id: str) -> Member | None:
         row = await self._call(lambda c: c.execute(
@@ -322,13 +320,8 @@ class SqliteStore:
 
     async def create_meeting(self, meeting: Meeting) -> None:
         row = (meeting.room_id, int(meeting.start_date), _dumps(meeting.to_doc()), meeting.room_session_id)
-
-        def run(c: sqlite3.Connection) -> None:
-            try:
-                c.execute("INSERT INTO meetings (room_id, start_date, doc, room_session_id) VALUES (?, ?, ?, ?)", row)
-            except sqlite3.IntegrityError:
-                raise AlreadyExists(f"meeting {meeting.room_session_id!r} exists") from None
-        await self._call(run)
+        await self._insert("INSERT INTO meetings (room_id, start_date, doc, room_session_id) VALUES (?, ?, ?, ?)",
+                           row, f"meeting {meeting.room_session_id!r}")
 
     async def update_meeting(self, meeting: Meeting) -> None:
         row = (meeting.room_id, int(meeting.start_date), _dumps(meeting.to_doc()), meeting.room_session_id)
@@ -355,14 +348,8 @@ class SqliteStore:
 
     async def create_recording(self, rec: Recording) -> None:
         row = self._rec_row(rec)
-
-        def run(c: sqlite3.Connection) -> None:
-            try:
-                c.execute("INSERT INTO recordings (room_id, status, start_date, duration, size, doc, recording_id)"
-                          " VALUES (?, ?, ?, ?, ?, ?, ?)", row)
-            except sqlite3.IntegrityError:
-                raise AlreadyExists(f"recording {rec.recording_id!r} exists") from None
-        await self._call(run)
+        await self._insert("INSERT INTO recordings (room_id, status, start_date, duration, size, doc, recording_id)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?)", row, f"recording {rec.recording_id!r}")
 
     async def get_recording(self, recording_id: str) -> Recording | None:
         row = await self._call(lambda c: c.execute(

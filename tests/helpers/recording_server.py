@@ -21,11 +21,11 @@ from aiohttp import web
 from media.ports import MediaConfig
 from media.sfu import MediaService
 from server.app import create_app
-from server.http.appkeys import STORE
 from server.config import Settings
 from server.credentials import load_or_create
+from server.http.appkeys import RECORDINGS, STORE
+from server.live.recording_media import SfuRecordingMedia
 from server.logs import configure_logging
-from server.domain.recordings.service import RECORDING_MEDIA, RECORDINGS, SfuRecordingMedia
 from server.store.records import Room
 from tests.helpers.media_peers import COLOURS, PeerClient, SolidColourTrack, ToneTrack, join_room, publish
 
@@ -41,9 +41,9 @@ def main() -> None:
     settings = Settings(host="127.0.0.1", port=args.port, data_dir=Path(args.data_dir), api_keys=(args.api_key,),
                         log_format="json")
     configure_logging(settings.log_format, settings.log_level)
-    app = create_app(settings, load_or_create(settings.data_dir, settings.api_keys))
     sfu = MediaService(MediaConfig(loopback_candidates=True))
-    app[RECORDING_MEDIA] = SfuRecordingMedia(sfu)
+    app = create_app(settings, load_or_create(settings.data_dir, settings.api_keys),
+                     recording_media=SfuRecordingMedia(sfu))
     peer = PeerClient("alice", decode=False)
     tasks: list[asyncio.Task] = []
 

@@ -9,18 +9,18 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from server.app import create_app
-from server.http.appkeys import STORE
 from server.config import Settings
 from server.credentials import Credentials, load_or_create
-from server.domain.live_meetings import LIVE
+from server.domain.live_meetings import NoLiveMeetings
+from server.http.appkeys import STORE
 from server.store.records import Room
 
 
-class RecordingLive:
-    """The LiveMeetings port as the signaling hub will drive it, recording what REST asked.
+class RecordingLive(NoLiveMeetings):
+    """The LiveMeetings port as the signaling hub drives it, recording what REST asked.
 
-    Stands in for the hub (issue 3) so the meeting branches of the REST API can be
-    exercised now; ``meetings`` is the set of rooms with a live meeting.
+    Stands in for the hub so the meeting branches of the REST API can be exercised
+    without websockets; ``meetings`` is the set of rooms with a live meeting.
     """
 
     def __init__(self) -> None:
@@ -41,23 +41,14 @@ class RecordingLive:
     async def room_updated(self, room: Room) -> None:
         self.updated.append(room)
 
-    async def member_removed(self, room_id: str, member_id: str) -> None:
-        return None
-
-    async def member_updated(self, room_id: str, member_id: str, base_role: str,
-                             custom_permissions: dict[str, bool]) -> None:
-        return None
-
 
 @contextlib.asynccontextmanager
-async def running_app(settings: Settings, *, live: Any = None, extra: dict | None = None,
+async def running_app(settings: Settings, *, live: Any = None, recording_media: Any = None,
                       prepare: Any = None) -> AsyncIterator[tuple[TestClient, web.Application, Credentials]]:
+    """``live``: a LiveMeetings for the domain instead of the hub's; ``recording_media``: the
+    recorder's media instead of the app's SFU; ``prepare(app)`` runs before the app starts."""
     creds = load_or_create(settings.data_dir, settings.api_keys)
-    app = create_app(settings, creds)
-    if live is not None:
-        app[LIVE] = live
-    for key, value in (extra or {}).items():
-        app[key] = value
+    app = create_app(settings, creds, live=live, recording_media=recording_media)
     if prepare is not None:
         prepare(app)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:

@@ -8,9 +8,9 @@ from urllib.parse import parse_qs, urlparse
 
 from aiohttp.test_utils import TestClient
 
-from server.http.appkeys import CREDENTIALS, STORE
+from server.app import HUB
 from server.domain.access.keys import derive_key
-from server.live.directory import HUB
+from server.http.appkeys import CREDENTIALS, STORE
 from signaling.client import SignalingClient
 
 

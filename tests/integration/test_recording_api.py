@@ -17,9 +17,8 @@ import pytest
 
 from media.recording.codecs import codec_info
 from media.recording.writer import RecordingWriter, TrackSpec
-from server.http.appkeys import CREDENTIALS, STORE
+from server.http.appkeys import CREDENTIALS, RECORDINGS, STORE
 from server.domain.access.keys import derive_key
-from server.domain.recordings.service import RECORDINGS
 from server.store import open_store
 from server.store.records import Recording, Room
 from tests.helpers.encoded_media import opus_clip, vp8_clip

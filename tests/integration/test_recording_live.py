@@ -11,7 +11,8 @@ import pytest
 
 from media.ports import MediaConfig
 from media.sfu import MediaService
-from server.domain.recordings.service import RECORDING_MEDIA, RECORDINGS, SfuRecordingMedia
+from server.http.appkeys import RECORDINGS
+from server.live.recording_media import SfuRecordingMedia
 from server.store.records import Room
 from server.http.appkeys import STORE
 from tests.helpers.media_check import ffmpeg_decode
@@ -53,7 +54,7 @@ async def test_rest_start_stop_with_a_live_meeting(settings_factory, auth, tmp_p
     settings = settings_factory()
     alice = PeerClient("alice", decode=False)
     try:
-        async with running_app(settings, extra={RECORDING_MEDIA: port}) as (client, app, _):
+        async with running_app(settings, recording_media=port) as (client, app, _):
             room = await alice_publishes(app, sfu, alice, "live-room", "green")
 
             resp = await client.post(R, headers=auth, json={"roomId": "live-room"})
@@ -130,7 +131,7 @@ async def test_full_disk_fails_the_recording_and_the_meeting_goes_on(settings_fa
     sfu = MediaService(MediaConfig(loopback_candidates=True))
     alice = PeerClient("alice", decode=False)
     try:
-        async with running_app(settings_factory(), extra={RECORDING_MEDIA: SfuRecordingMedia(sfu)}) as (client, app, _):
+        async with running_app(settings_factory(), recording_media=SfuRecordingMedia(sfu)) as (client, app, _):
             app[RECORDINGS].dir = tiny_disk
             room = await alice_publishes(app, sfu, alice, "full-room", "red")
             rid = (await (await client.post(R, headers=auth, json={"roomId": "full-room"})).json())["recordingId"]
@@ -157,7 +158,7 @@ async def test_slow_finalizing_stays_ending_then_completes(settings_factory, aut
     sfu = MediaService(MediaConfig(loopback_candidates=True))
     alice = PeerClient("alice", decode=False)
     try:
-        async with running_app(settings_factory(), extra={RECORDING_MEDIA: SfuRecordingMedia(sfu)}) as (client, app, _):
+        async with running_app(settings_factory(), recording_media=SfuRecordingMedia(sfu)) as (client, app, _):
             room = await alice_publishes(app, sfu, alice, "slow-room", "blue")
             rid = (await (await client.post(R, headers=auth, json={"roomId": "slow-room"})).json())["recordingId"]
             t0 = time.monotonic()
@@ -187,7 +188,7 @@ async def test_deleting_the_room_with_recordings_force_stops_then_deletes_the_ac
     settings = settings_factory()
     alice = PeerClient("alice", decode=False)
     try:
-        async with running_app(settings, extra={RECORDING_MEDIA: port}) as (client, app, _):
+        async with running_app(settings, recording_media=port) as (client, app, _):
             room = await alice_publishes(app, sfu, alice, "doomed-room", "green")
             resp = await client.post(R, headers=auth, json={"roomId": "doomed-room"})
             assert resp.status == 201, await resp.text()

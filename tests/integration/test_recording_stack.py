@@ -12,8 +12,8 @@ import aiohttp
 import av
 import pytest
 
-from server.domain.recordings.service import RECORDINGS
-from server.live.directory import HUB
+from server.app import HUB
+from server.http.appkeys import RECORDINGS
 from signaling.client import SignalingClient
 from tests.conftest import TEST_API_KEY
 from tests.helpers.media_check import ffmpeg_decode

@@ -10,9 +10,9 @@ import pytest
 import pytest_asyncio
 
 from server.domain.access.keys import key_matches
-from server.domain.rooms.service import RoomService
+from server.http.appkeys import ROOMS
 from server.store.records import Recording
-from signaling.permissions import PERMISSIONS
+from signaling.rules.permissions import PERMISSIONS
 from tests.conftest import TEST_API_KEY
 from tests.helpers.rest_app import RecordingLive, running_app, store_of
 
@@ -274,10 +274,10 @@ async def test_delete_with_a_live_meeting(env, base, auth):
     assert live.ended == [(rooms[0], "room_deleted")]      # not ended: deleted when it ends
     assert (await client.get(f"{base}/rooms/{rooms[1]}", headers=auth)).status == 200
     live.meetings.discard(rooms[1])                         # the meeting ends; the hub completes the deletion
-    done = await RoomService(app).complete_pending_deletion(rooms[1])
+    done = await app[ROOMS].complete_pending_deletion(rooms[1])
     assert done.success_code == "room_deleted"
     assert (await client.get(f"{base}/rooms/{rooms[1]}", headers=auth)).status == 404
-    assert await RoomService(app).complete_pending_deletion(rooms[1]) is None
+    assert await app[ROOMS].complete_pending_deletion(rooms[1]) is None
 
     resp = await client.delete(f"{base}/rooms/{rooms[2]}?withMeeting=sometimes", headers=auth)
     assert resp.status == 422 and (await resp.json())["details"][0]["field"] == "withMeeting"

@@ -7,8 +7,8 @@ import time
 
 import pytest_asyncio
 
+from server.app import SWEEPER
 from server.store.records import Recording
-from server.domain.rooms.sweeper import SWEEP_INTERVAL, sweep_once
 from tests.helpers.rest_app import RecordingLive, running_app, store_of
 
 HOUR = 3_600_000
@@ -40,7 +40,7 @@ async def test_expired_rooms_are_deleted_and_others_kept(env, auth):
     soon = await make_room(client, auth, hours=2)
     later = await make_room(client, auth, hours=5)
     forever = (await (await client.post("/api/v1/rooms", json={}, headers=auth)).json())
-    counts = await sweep_once(app, now=soon["autoDeletionDate"] + 1)
+    counts = await app[SWEEPER].sweep_once(now=soon["autoDeletionDate"] + 1)
     assert counts == {"room_deleted": 1}
     assert not await exists(client, auth, soon["roomId"])
     assert await exists(client, auth, later["roomId"]) and await exists(client, auth, forever["roomId"])
@@ -51,7 +51,7 @@ async def test_force_policy_ends_the_live_meeting(env, auth):
     client, app, live = env
     room = await make_room(client, auth, {"withMeeting": "force", "withRecordings": "close"})
     live.meetings.add(room["roomId"])
-    counts = await sweep_once(app, now=room["autoDeletionDate"])
+    counts = await app[SWEEPER].sweep_once(now=room["autoDeletionDate"])
     assert counts == {"room_with_active_meeting_deleted": 1}
     assert live.ended == [(room["roomId"], "room_expired")]
     assert not await exists(client, auth, room["roomId"])
@@ -62,12 +62,12 @@ async def test_when_meeting_ends_waits_for_the_meeting(env, auth):
     room = await make_room(client, auth, {"withMeeting": "when_meeting_ends", "withRecordings": "close"})
     rid, due = room["roomId"], room["autoDeletionDate"] + 1
     live.meetings.add(rid)
-    assert await sweep_once(app, now=due) == {"room_with_active_meeting_scheduled_to_be_deleted": 1}
+    assert await app[SWEEPER].sweep_once(now=due) == {"room_with_active_meeting_scheduled_to_be_deleted": 1}
     assert (await store_of(app).get_room(rid)).pending_deletion["action"] == "delete"
-    assert await sweep_once(app, now=due) == {}          # meeting still running: nothing more
+    assert await app[SWEEPER].sweep_once(now=due) == {}          # meeting still running: nothing more
     assert live.ended == [] and await exists(client, auth, rid)
     live.meetings.discard(rid)                          # the meeting ended without the hub deleting it
-    assert await sweep_once(app, now=due) == {"room_deleted": 1}
+    assert await app[SWEEPER].sweep_once(now=due) == {"room_deleted": 1}
     assert not await exists(client, auth, rid)
 
 
@@ -80,18 +80,18 @@ async def test_recordings_close_or_go_with_the_room(env, auth):
         await store.create_recording(Recording(recording_id="rec-" + room["roomId"], room_id=room["roomId"],
                                                status="complete", start_date=1))
     due = max(keep["autoDeletionDate"], drop["autoDeletionDate"]) + 1
-    counts = await sweep_once(app, now=due)
+    counts = await app[SWEEPER].sweep_once(now=due)
     assert counts == {"room_closed": 1, "room_and_recordings_deleted": 1}
     got = await (await client.get(f"/api/v1/rooms/{keep['roomId']}", headers=auth)).json()
     assert got["status"] == "closed"
     assert await store.get_recording("rec-" + keep["roomId"]) is not None
     assert await store.get_recording("rec-" + drop["roomId"]) is None
     assert not await exists(client, auth, drop["roomId"])
-    assert await sweep_once(app, now=due) == {}          # a closed room is left alone
+    assert await app[SWEEPER].sweep_once(now=due) == {}          # a closed room is left alone
 
 
 async def test_background_task_deletes_expired_rooms(settings, auth):
-    async with running_app(settings, extra={SWEEP_INTERVAL: 0.05}) as (client, app, _):
+    async with running_app(settings, prepare=lambda app: setattr(app[SWEEPER], "interval", 0.05)) as (client, app, _):
         room = await make_room(client, auth)
         store = store_of(app)
         def expire(r):   # as if its hour had passed

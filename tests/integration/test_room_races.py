@@ -31,9 +31,8 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from server.http.appkeys import SETTINGS
+from server.http.appkeys import ROOMS, SETTINGS
 from server.credentials import load_or_create
-from server.domain.rooms.service import RoomService
 from server.live.directory import room_info
 from signaling.client import SignalingClient
 from tests.helpers.server_process import ServerProcess
@@ -276,7 +275,7 @@ async def test_the_live_room_ignores_news_older_than_what_it_has(client, auth):
     """Two writes reach the live room out of order: the older one's news changes nothing."""
     room = await make_room(client, auth)
     rid, app = room["roomId"], client.server.app
-    svc = RoomService(app)
+    svc = app[ROOMS]
     async with clients(client) as cs:
         host = await cs.joined(rid, "Hana", host_key(room))
         await hub(client).idle()                                    # the meeting's start is written

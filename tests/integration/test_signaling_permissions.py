@@ -54,7 +54,7 @@ def store_kind() -> str:
 def test_table_covers_every_registered_message(settings_factory):
     from server.app import create_app
     from server.credentials import load_or_create
-    from server.live.directory import HUB
+    from server.app import HUB
 
     settings = settings_factory()
     app = create_app(settings, load_or_create(settings.data_dir, settings.api_keys))  # every module registers its messages

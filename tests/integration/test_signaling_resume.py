@@ -7,7 +7,7 @@ import contextlib
 import pytest
 
 from server.http.appkeys import STORE
-from server.live.directory import HUB
+from server.app import HUB
 from signaling.client import SignalingClient, SignalingErrorReply
 from tests.helpers.media_peers import (
     COLOURS,

@@ -12,7 +12,9 @@ from server.http.api.jsonbody import parse_object
 from server.http.api.schemas import CreateMeetingIn, CreateRoomIn, UpdateLockIn, validate
 from server.http.api.whereby import iso_utc, parse_end_date
 from server.domain.errors import BadRequest, Unprocessable
-from server.domain.rooms.service import HUMAN_ALPHABET, DeletionResult, deep_merge, generate_name
+from server.domain.rooms.defaults import deep_merge
+from server.domain.rooms.names import HUMAN_ALPHABET, generate_name
+from server.domain.rooms.service import DeletionResult
 
 
 def test_uuid_names_carry_122_random_bits():
@@ -103,7 +105,7 @@ def test_end_date_parsing_and_rendering():
 async def test_keyed_locks_serialise_per_key_and_forget_idle_keys():
     import asyncio
 
-    from server.domain.rooms.service import KeyedLocks
+    from server.store.cas import KeyedLocks
 
     locks = KeyedLocks()
     order: list[str] = []

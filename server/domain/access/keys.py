@@ -1,7 +1,8 @@
-"""Room access keys derived from the server secret (DESIGN.md §2).
+"""Room access keys derived from the server secret (docs/architecture.md, "Objects and ownership").
 
 key = base64url(HMAC-SHA256(server_secret, room_id | role | key_version)).
-Nothing is stored; keys are compared in constant time and never logged.
+Nothing is stored; keys are compared in constant time and never logged. Which key
+makes its bearer what in a room is decided in one place: server/domain/access/identity.py.
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
 """The recording service: start/stop recordings of live meetings, persist their status,
-recover after a crash, delete them, and sign download links.
+delete them (the one place a recording's file is removed), and sign download links.
 
 Status only moves forward: ``starting -> active -> ending -> complete | failed``
 (``starting``/``active`` may also go straight to ``failed``). Files live in
 ``<data_dir>/recordings/<recording_id>.mkv``; the file name is stored in the
 record and never comes from a request (ids are looked up, not joined).
 
-Live media is reached through a small port, ``app[RECORDING_MEDIA]``
-(:class:`RecordingMedia`), that whoever wires the SFU into the signaling hub
-implements. ``NoRecordingMedia`` stands in until then: starting answers 409.
+Live media is reached through a small port (server/domain/recordings/media.py,
+``RecordingMedia``), implemented on the SFU and the live meetings by server/live/recording_media.py.
+Crash recovery is server/domain/recordings/recovery.py.
 """
 
 from __future__ import annotations
@@ -19,20 +19,18 @@ import re
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Optional, Protocol
+from typing import Any, Awaitable, Callable, Optional
 
 import structlog
-from aiohttp import web
 
-from media.ports import MediaRoomPort
-from media.recording import MuxResult, recover
+from media.recording import MuxResult
 from media.recording.recorder import Recorder
 
-from ..access import signed_links
-from ...http.appkeys import CREDENTIALS, SETTINGS, STORE
-from ..errors import Conflict, NotFound
-from ...store.base import RecordingQuery
+from ...store.base import Store
 from ...store.records import Recording
+from ..access import signed_links
+from ..errors import Conflict, NotFound
+from .media import RecordingMedia
 
 log = structlog.get_logger("antechamber.recordings")
 
@@ -46,48 +44,6 @@ _FORWARD = {
     "complete": set(),
     "failed": set(),
 }
-
-
-class RecordingMedia(Protocol):
-    """What the recording service needs from live meetings (implemented by the hub wiring)."""
-
-    def media_room(self, room_id: str) -> Optional[MediaRoomPort]:
-        """The media room of the room's live meeting, or None if nobody is in it."""
-
-    def participant_name(self, room_id: str, participant_id: str) -> str: ...
-
-    async def recording_changed(self, room_id: str, recording: dict[str, Any]) -> None:
-        """Tell everyone in the meeting (``recording`` message): status active / ended."""
-
-
-class NoRecordingMedia:
-    def media_room(self, room_id: str) -> Optional[MediaRoomPort]:
-        return None
-
-    def participant_name(self, room_id: str, participant_id: str) -> str:
-        return participant_id
-
-    async def recording_changed(self, room_id: str, recording: dict[str, Any]) -> None:
-        return None
-
-
-class SfuRecordingMedia:
-    """RecordingMedia over the SFU's MediaServicePort, for whoever wires the hub:
-    ``names(room_id, participant_id)`` gives display names, ``announce(room_id, info)``
-    tells the meeting (e.g. a ``recording`` message to everyone)."""
-
-    def __init__(self, media_service: Any, names: Any = None, announce: Any = None) -> None:
-        self.media_service, self._names, self._announce = media_service, names, announce
-
-    def media_room(self, room_id: str) -> Optional[MediaRoomPort]:
-        return self.media_service.get_room(room_id)
-
-    def participant_name(self, room_id: str, participant_id: str) -> str:
-        return self._names(room_id, participant_id) if self._names else participant_id
-
-    async def recording_changed(self, room_id: str, recording: dict[str, Any]) -> None:
-        if self._announce is not None:
-            await self._announce(room_id, recording)
 
 
 def now_ms() -> int:
@@ -106,19 +62,15 @@ class _Active:
 
 
 class RecordingService:
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
-        self.dir = Path(app[SETTINGS].data_dir) / "recordings"
+    """Recordings of this node's live meetings, their files in ``directory`` and their download links."""
+
+    def __init__(self, store: Store, media: RecordingMedia, *, directory: Path, server_secret: bytes) -> None:
+        self.store = store
+        self.media = media
+        self.dir = directory
+        self._secret = server_secret
         self._active: dict[str, _Active] = {}      # room_id -> running recording
         self._tasks: set[asyncio.Task] = set()
-
-    @property
-    def store(self) -> Any:
-        return self.app[STORE]
-
-    @property
-    def media(self) -> RecordingMedia:
-        return self.app.get(RECORDING_MEDIA) or NoRecordingMedia()
 
     # --- lookups ---------------------------------------------------------------------
 
@@ -128,7 +80,7 @@ class RecordingService:
 
     async def get(self, recording_id: str) -> Recording:
         """The recording, else 404 -- for callers who may know whether it exists (the API key holder);
-        room-key and signed-link access decide their answer in server/api/recordings_native.authorize."""
+        room-key and signed-link access decide their answer in server/http/api/recordings_native.authorize."""
         rec = await self.find(recording_id)
         if rec is None:
             raise NotFound("recording not found", code="recording_not_found")
@@ -149,6 +101,10 @@ class RecordingService:
     def active_for_room(self, room_id: str) -> Optional[Recording]:
         act = self._active.get(room_id)
         return act.rec if act else None
+
+    def is_running(self, recording_id: str) -> bool:
+        """Whether this node is recording it now."""
+        return any(a.rec.recording_id == recording_id for a in self._active.values())
 
     # --- status ------------------------------------------------------------------------
 
@@ -202,7 +158,7 @@ class RecordingService:
 
     async def maybe_autostart(self, room_id: str, participants: int) -> Optional[Recording]:
         """Honour the room's ``recording.startTrigger`` (automatic | automatic-2nd-participant)
-        when the meeting's participant count changes; call it from the hub wiring."""
+        when the meeting's participant count changes (server/live/recording_messages.py)."""
         if room_id in self._active:
             return None
         room = await self.store.get_room(room_id)
@@ -215,6 +171,18 @@ class RecordingService:
             return await self.start(room_id)
         except Conflict:
             return None
+
+    def autostart_soon(self, room_id: str, participants: int,
+                       after: Optional[Callable[[], Awaitable[Any]]] = None) -> None:
+        """``maybe_autostart`` in the background, once ``after()`` is done (e.g. the SFU's admission
+        of the participant who just joined); the service's shutdown waits for it."""
+        async def autostart() -> None:
+            if after is not None:
+                await after()
+            rec = await self.maybe_autostart(room_id, participants)
+            if rec is not None:
+                log.info("recording started by the room's trigger", recording_id=rec.recording_id, room_id=room_id)
+        self._spawn(autostart())
 
     async def stop(self, recording_id: str) -> Recording:
         rec = await self.get(recording_id)
@@ -304,12 +272,12 @@ class RecordingService:
         log.info("recording deleted", recording_id=rec.recording_id, room_id=rec.room_id)
 
     def link_query(self, rec: Recording, valid_for: int) -> tuple[str, int]:
-        return signed_links.link_query(self.app[CREDENTIALS].server_secret, rec.recording_id,
-                                       rec.link_secret_version, time.time(), valid_for)
+        return signed_links.link_query(self._secret, rec.recording_id, rec.link_secret_version, time.time(),
+                                       valid_for)
 
     def check_link(self, rec: Recording, expires: Optional[str], signature: Optional[str]) -> None:
-        signed_links.verify(self.app[CREDENTIALS].server_secret, rec.recording_id, rec.link_secret_version,
-                            expires, signature, time.time())
+        signed_links.verify(self._secret, rec.recording_id, rec.link_secret_version, expires, signature,
+                            time.time())
 
     async def revoke_links(self, recording_id: str) -> Recording:
         rec = await self.get(recording_id)
@@ -317,66 +285,3 @@ class RecordingService:
         await self.store.update_recording(rec)
         log.info("recording links revoked", recording_id=rec.recording_id)
         return rec
-
-    # --- crash recovery ------------------------------------------------------------------
-
-    async def recover_interrupted(self) -> list[Recording]:
-        """Recordings left starting/active/ending by a crash: complete if the file was
-        finalized, failed otherwise; either way the file written so far stays downloadable."""
-        fixed: list[Recording] = []
-        single_node = not self.app[SETTINGS].redis_url
-        for status in LIVE_STATUSES:
-            token = None
-            while True:
-                page = await self.store.list_recordings(RecordingQuery(status=status, limit=100, token=token))
-                for rec in page.items:
-                    if any(a.rec.recording_id == rec.recording_id for a in self._active.values()):
-                        continue
-                    path = self.path_of(rec)
-                    if not single_node and (path is None or not path.exists()):
-                        continue  # another node's recording (shared store): not ours to judge
-                    fixed.append(await self._recover_one(rec, path))
-                token = page.next_token
-                if token is None:
-                    break
-        return fixed
-
-    async def _recover_one(self, rec: Recording, path: Optional[Path]) -> Recording:
-        loop = asyncio.get_running_loop()
-        try:
-            info = None if path is None else await loop.run_in_executor(None, recover, path, "matroska")
-        except Exception as exc:  # noqa: BLE001 - an unreadable file: keep it, mark failed
-            info, err = None, f"unreadable after crash: {type(exc).__name__}"
-        else:
-            err = None if info and info.finalized else "the server stopped while recording"
-        old = rec.status
-        rec.status = "complete" if info is not None and info.finalized else "failed"
-        rec.error = None if rec.status == "complete" else (err or "the server stopped before anything was written")
-        if info is not None and path is not None:
-            rec.size, rec.duration = info.size, round(info.duration, 3)
-            rec.end_date = int(path.stat().st_mtime * 1000)
-            if not rec.tracks:
-                rec.tracks = info.streams
-        else:
-            rec.end_date = rec.start_date
-        await self.store.update_recording(rec)
-        log.info("recording recovered", recording_id=rec.recording_id, change=f"{old} -> {rec.status}")
-        return rec
-
-
-RECORDINGS = web.AppKey("recordings", RecordingService)
-RECORDING_MEDIA = web.AppKey("recording_media", object)  # a RecordingMedia
-
-
-async def recordings_ctx(app: web.Application):
-    """Create the service (after the store), fix what a crash left behind, finalize on shutdown."""
-    svc = RecordingService(app)
-    app[RECORDINGS] = svc
-    try:
-        fixed = await svc.recover_interrupted()
-        if fixed:
-            log.info("interrupted recordings recovered", count=len(fixed))
-    except Exception:  # noqa: BLE001 - recovery must not keep the server from starting
-        log.exception("recording recovery failed")
-    yield
-    await svc.shutdown()

@@ -1,54 +1,31 @@
-"""The room domain service shared by both REST surfaces (native and Whereby-compatible).
+"""The room service: the one write path of a room and its deletion policies, shared by both REST
+surfaces (native and Whereby-compatible), the live directory and the sweeper.
 
-Creates rooms with defaults and unguessable ids, derives the access links
-(guest ``<public-url>/<room_id>``, host ``?roomKey=``, viewer ``?viewerKey=``)
-from the server secret, renders the OpenVidu-Meet-shaped room object, applies
-partial updates and deletes rooms honouring OpenVidu Meet's deletion policies.
-
-Keys are derived with server.keys.derive_key(server_secret, room_id, role,
-room.key_version) for role ``host``, ``viewer`` and ``recording``; they are
-never logged.
+Every write is a change applied to the room as stored now, under compare-and-set
+(``RoomService.change``); a write that changed something reaches the live meeting with the room
+as stored by it (docs/architecture.md, "Objects and ownership"). Deletion follows OpenVidu Meet's
+policy matrix (``withMeeting`` x ``withRecordings``); recordings are deleted only through the
+recording service, which owns their files.
 """
 
 from __future__ import annotations
 
-import os
-import time
-import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import structlog
-from aiohttp import web
 
-from signaling.permissions import effective_permissions
-
-from ...http.appkeys import CREDENTIALS, SETTINGS, STORE
-from ..errors import ApiError, Conflict, NotFound
-from ..access.keys import derive_key
-from ..live_meetings import LIVE
-from ..recordings.service import RECORDINGS
-from ...store.base import AlreadyExists, RecordingQuery, StoreConflict
-from ...store.cas import KeyedLocks  # noqa: F401  (re-exported: the per-room lock now lives in the stores)
+from ...store.base import AlreadyExists, RecordingQuery, Store, StoreConflict
 from ...store.records import Room
+from ..errors import ApiError, Conflict, NotFound
+from ..live_meetings import LiveMeetings
+from ..recordings.service import RecordingService
+from .defaults import now_ms
+from .names import RandomPool, generate_name
 
 log = structlog.get_logger("antechamber.rooms")
 
-# human-short: no 0/o, 1/l/i, 2/z, 5/s, u/v lookalikes
-HUMAN_ALPHABET = "abcdefghjkmnpqrtwxy346789"
-HUMAN_LENGTH = 6
 CREATE_ATTEMPTS = 8
-
-DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
-    "chat": {"enabled": True},
-    "recording": {"enabled": True},
-    "virtualBackground": {"enabled": True},
-    "e2ee": {"enabled": False},
-}
-DEFAULT_ACCESS = {"anonymous": {"moderator": {"enabled": True}, "speaker": {"enabled": True},
-                                "recording": {"enabled": True}}}
-DEFAULT_POLICY = {"withMeeting": "when_meeting_ends", "withRecordings": "close"}
 
 # OpenVidu Meet's MeetRoomDeletionSuccessCode values; the *_scheduled_* ones answer 202.
 SCHEDULED_CODES = frozenset({
@@ -56,66 +33,6 @@ SCHEDULED_CODES = frozenset({
     "room_with_active_meeting_scheduled_to_be_closed",
     "room_with_active_meeting_and_recordings_scheduled_to_be_deleted",
 })
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-class RandomPool:
-    """Bytes from the OS's CSPRNG, fetched in blocks: one getrandom() call per block.
-
-    Each os.urandom() call releases the GIL, handing it to the store's thread under
-    load; fetching 4 KiB at a time keeps room creation off that path.
-    """
-
-    def __init__(self, block: int = 4096) -> None:
-        self._block = block
-        self._buf = b""
-        self._pos = 0
-
-    def take(self, n: int) -> bytes:
-        if self._pos + n > len(self._buf):
-            self._buf = os.urandom(max(self._block, n))
-            self._pos = 0
-        out = self._buf[self._pos:self._pos + n]
-        self._pos += n
-        return out
-
-
-ROOM_RANDOM = web.AppKey("room_random", RandomPool)
-
-
-def generate_name(pattern: str, pool: RandomPool | None = None) -> str:
-    pool = pool or RandomPool(64)
-    if pattern == "human-short":
-        chars: list[str] = []
-        limit = 256 - 256 % len(HUMAN_ALPHABET)      # rejection sampling: no modulo bias
-        while len(chars) < HUMAN_LENGTH:
-            for b in pool.take(HUMAN_LENGTH):
-                if b < limit and len(chars) < HUMAN_LENGTH:
-                    chars.append(HUMAN_ALPHABET[b % len(HUMAN_ALPHABET)])
-        return "".join(chars)
-    return str(uuid.UUID(bytes=pool.take(16), version=4))   # 122 random bits
-
-
-def install(app: web.Application) -> None:
-    """Give the app its random pool (call from route setup, before the app starts)."""
-    if ROOM_RANDOM not in app:
-        app[ROOM_RANDOM] = RandomPool()
-
-
-def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """A new dict: ``base`` overlaid with ``update``, nested dicts merged and copied (never shared)."""
-    out = {k: deep_merge(v, {}) if isinstance(v, dict) else v for k, v in base.items()}
-    for key, value in update.items():
-        if isinstance(value, dict):
-            prior = out.get(key)
-            out[key] = deep_merge(prior if isinstance(prior, dict) else {}, value)
-        else:
-            out[key] = value
-    return out
-
 
 _SNAPSHOTS: dict[str, Callable[[Room], Any]] = {
     "config": lambda r: r.config, "roles": lambda r: r.roles, "access": lambda r: r.access,
@@ -143,68 +60,20 @@ class DeletionResult:
 
 
 class RoomService:
-    """Room operations on the app's store, settings, credentials and live-meeting port."""
+    """Room operations on the store, telling live meetings what changed."""
 
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
-        self.store = app[STORE]
-        self.settings = app[SETTINGS]
-        self.secret = app[CREDENTIALS].server_secret
-        self.live = app[LIVE]
-        self.random = app.get(ROOM_RANDOM)
-
-    # --- links and rendering ------------------------------------------------------------
-
-    def key(self, room: Room, role: str) -> str:
-        return derive_key(self.secret, room.room_id, role, room.key_version)
-
-    def guest_url(self, room: Room) -> str:
-        return f"{self.settings.base_url}/{room.room_id}"
-
-    def host_url(self, room: Room) -> str:
-        return f"{self.guest_url(room)}?roomKey={self.key(room, 'host')}"
-
-    def viewer_url(self, room: Room) -> str:
-        return f"{self.guest_url(room)}?viewerKey={self.key(room, 'viewer')}"
-
-    def recording_url(self, room: Room) -> str:
-        return f"{self.guest_url(room)}/recordings?recordingKey={self.key(room, 'recording')}"
-
-    def max_participants(self, room: Room) -> int:
-        if room.room_mode == "group":
-            return self.settings.group_max_participants
-        return self.settings.normal_max_participants
+    def __init__(self, store: Store, live: LiveMeetings, recordings: RecordingService, *,
+                 random: RandomPool | None = None) -> None:
+        self.store = store
+        self.live = live
+        self.recordings = recordings
+        self.random = random or RandomPool()
 
     def status_of(self, room: Room) -> str:
+        """The status to show: a room with a live meeting here is ``active_meeting`` unless closed."""
         if room.status != "closed" and self.live.has_meeting(room.room_id):
             return "active_meeting"
         return room.status
-
-    def render(self, room: Room) -> dict[str, Any]:
-        """The native (OpenVidu Meet 3.8 shaped) room object."""
-        anonymous = (room.access or {}).get("anonymous", {})
-        access: dict[str, Any] = {}
-        for role, url_of in (("moderator", self.host_url), ("speaker", self.guest_url),
-                             ("recording", self.recording_url)):
-            enabled = bool((anonymous.get(role) or {}).get("enabled", True))
-            access[role] = {"enabled": enabled, "url": url_of(room)} if enabled else {"enabled": False}
-        return {
-            "roomId": room.room_id,
-            "roomName": room.room_name,
-            "creationDate": room.creation_date,
-            "autoDeletionDate": room.auto_deletion_date,
-            "autoDeletionPolicy": dict(room.auto_deletion_policy),
-            "config": deep_merge(DEFAULT_CONFIG, room.config or {}),
-            "roles": {
-                "moderator": {"permissions": effective_permissions("moderator", room.roles)},
-                "speaker": {"permissions": effective_permissions("speaker", room.roles)},
-            },
-            "access": {"anonymous": access},
-            "status": self.status_of(room),
-            "isLocked": room.is_locked,
-            "roomMode": room.room_mode,
-            "maxParticipants": self.max_participants(room),
-        }
 
     # --- create / read ------------------------------------------------------------------
 
@@ -278,26 +147,19 @@ class RoomService:
         return bool(page.items)
 
     async def delete_recordings(self, room_id: str) -> int:
-        """Delete a room's recordings; an active one is stopped (finalized) first."""
-        recordings = self.app.get(RECORDINGS)
-        if recordings is not None:
-            await recordings.stop_room(room_id, reason="room_deleted")
-        data = Path(self.settings.data_dir) / "recordings"
+        """Delete a room's recordings (through the recording service, which owns their files); an
+        active one is stopped (finalized) first."""
+        await self.recordings.stop_room(room_id, reason="room_deleted")
         count = 0
         token = None
         while True:
             page = await self.store.list_recordings(RecordingQuery(room_id=room_id, limit=100, token=token))
             for rec in page.items:
-                if recordings is None:
-                    if rec.filename and "/" not in rec.filename and not rec.filename.startswith("."):
-                        (data / rec.filename).unlink(missing_ok=True)
-                    await self.store.delete_recording(rec.recording_id)
-                else:
-                    try:
-                        await recordings.delete(rec.recording_id)
-                    except Conflict:   # still finishing in the background: it stays, listed by id
-                        log.warning("recording kept: still finishing", recording_id=rec.recording_id)
-                        continue
+                try:
+                    await self.recordings.delete(rec.recording_id)
+                except Conflict:   # still finishing in the background: it stays, listed by id
+                    log.warning("recording kept: still finishing", recording_id=rec.recording_id)
+                    continue
                 count += 1
             if page.next_token is None:
                 return count
@@ -372,20 +234,3 @@ class RoomService:
             r.status = "closed"
             r.pending_deletion = None
         return await self.update(room_id, mark, "closed")
-
-    async def bulk_delete(self, room_ids: list[str], with_meeting: str, with_recordings: str
-                          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        successful: list[dict[str, Any]] = []
-        failed: list[dict[str, Any]] = []
-        for room_id in room_ids:
-            try:
-                result = await self.delete(room_id, with_meeting, with_recordings)
-            except ApiError as err:
-                failed.append({"roomId": room_id, "error": err.code, "message": err.message})
-                continue
-            entry: dict[str, Any] = {"roomId": room_id, "successCode": result.success_code,
-                                     "message": result.message}
-            if result.room is not None:
-                entry["room"] = self.render(result.room)
-            successful.append(entry)
-        return successful, failed

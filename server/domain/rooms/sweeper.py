@@ -7,9 +7,10 @@
 - withRecordings=force deletes the room's recordings too; close keeps them and
   closes the room instead of deleting it.
 
-Runs as a background task in the app's cleanup_ctx; a failure on one room is
-logged and never stops the task. Rooms are written only through RoomService (compare-and-set
-on the stored room), so a sweep racing a REST or live write never puts a stale room back.
+Runs as a background task for the app's lifetime (``start``/``close``, from server/app.py);
+a failure on one room is logged and never stops the task. Rooms are written only through
+RoomService (compare-and-set on the stored room), so a sweep racing a REST or live write never
+puts a stale room back.
 """
 
 from __future__ import annotations
@@ -18,77 +19,85 @@ import asyncio
 import contextlib
 
 import structlog
-from aiohttp import web
 
+from ...store.base import Store
 from ..errors import ApiError
-from .service import RoomService, now_ms
+from ..live_meetings import LiveMeetings
+from .defaults import now_ms
+from .service import DeletionResult, RoomService
 
 log = structlog.get_logger("antechamber.sweeper")
 
-SWEEP_INTERVAL = web.AppKey("sweep_interval_seconds", float)
 DEFAULT_INTERVAL = 15.0
 BATCH = 500
 
 
-async def sweep_once(app: web.Application, now: int | None = None) -> dict[str, int]:
-    """One pass over the expired rooms; returns counts per success code (and ``errors``)."""
-    svc = RoomService(app)
-    counts: dict[str, int] = {}
-    now = now if now is not None else now_ms()
-    due = await svc.store.rooms_due_for_deletion(now, BATCH)
-    for listed in due:
-        # decide on the room as it is now, not as listed: a REST write may have moved its date or
-        # closed it meanwhile (every write below goes through the room service, compare-and-set)
-        room = await svc.store.get_room(listed.room_id)
-        if room is None or room.auto_deletion_date is None or room.auto_deletion_date > now:
-            continue
-        pending = room.pending_deletion
-        try:
-            if pending:
-                if svc.live.has_meeting(room.room_id):
-                    continue   # the hub deletes it when the meeting ends
-                result = await svc.complete_pending_deletion(room.room_id)
-                if result is None:
-                    continue
-            elif room.status == "closed" and await svc.has_recordings(room.room_id):
-                continue       # already closed to keep its recordings
-            else:
-                policy = room.auto_deletion_policy or {}
-                with_meeting = policy.get("withMeeting", "when_meeting_ends")
-                with_recordings = policy.get("withRecordings", "close")
-                if with_meeting not in ("force", "when_meeting_ends"):
-                    with_meeting = "when_meeting_ends"
-                if with_recordings not in ("force", "close"):
-                    with_recordings = "close"
-                result = await svc.delete(room.room_id, with_meeting, with_recordings, reason="room_expired")
-        except ApiError as err:   # e.g. deleted concurrently
-            log.info("expired room skipped", room_id=room.room_id, reason=err.code)
-            continue
-        except Exception:
-            log.exception("expired room could not be processed", room_id=room.room_id)
-            counts["errors"] = counts.get("errors", 0) + 1
-            continue
-        counts[result.success_code] = counts.get(result.success_code, 0) + 1
-        log.info("expired room processed", room_id=room.room_id, outcome=result.success_code)
-    return counts
+class Sweeper:
+    def __init__(self, store: Store, live: LiveMeetings, rooms: RoomService, *,
+                 interval: float = DEFAULT_INTERVAL) -> None:
+        self.store, self.live, self.rooms = store, live, rooms
+        self.interval = interval          # seconds between passes
+        self._task: asyncio.Task | None = None
 
+    async def sweep_once(self, now: int | None = None) -> dict[str, int]:
+        """One pass over the expired rooms; returns counts per success code (and ``errors``)."""
+        counts: dict[str, int] = {}
+        now = now if now is not None else now_ms()
+        for listed in await self.store.rooms_due_for_deletion(now, BATCH):
+            # decide on the room as it is now, not as listed: a REST write may have moved its date or
+            # closed it meanwhile (every write below goes through the room service, compare-and-set)
+            room = await self.store.get_room(listed.room_id)
+            if room is None or room.auto_deletion_date is None or room.auto_deletion_date > now:
+                continue
+            try:
+                result = await self._expire(room)
+            except ApiError as err:   # e.g. deleted concurrently
+                log.info("expired room skipped", room_id=room.room_id, reason=err.code)
+                continue
+            except Exception:
+                log.exception("expired room could not be processed", room_id=room.room_id)
+                counts["errors"] = counts.get("errors", 0) + 1
+                continue
+            if result is None:
+                continue
+            counts[result.success_code] = counts.get(result.success_code, 0) + 1
+            log.info("expired room processed", room_id=room.room_id, outcome=result.success_code)
+        return counts
 
-async def _run(app: web.Application) -> None:
-    interval = app.get(SWEEP_INTERVAL, DEFAULT_INTERVAL)
-    while True:
-        try:
-            await sweep_once(app)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("room sweep failed")
-        await asyncio.sleep(interval)
+    async def _expire(self, room) -> DeletionResult | None:
+        """Apply the room's autoDeletionPolicy; None when nothing is to be done now."""
+        if room.pending_deletion:
+            if self.live.has_meeting(room.room_id):
+                return None    # the hub deletes it when the meeting ends
+            return await self.rooms.complete_pending_deletion(room.room_id)
+        if room.status == "closed" and await self.rooms.has_recordings(room.room_id):
+            return None        # already closed to keep its recordings
+        policy = room.auto_deletion_policy or {}
+        with_meeting = policy.get("withMeeting", "when_meeting_ends")
+        with_recordings = policy.get("withRecordings", "close")
+        if with_meeting not in ("force", "when_meeting_ends"):
+            with_meeting = "when_meeting_ends"
+        if with_recordings not in ("force", "close"):
+            with_recordings = "close"
+        return await self.rooms.delete(room.room_id, with_meeting, with_recordings, reason="room_expired")
 
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.sweep_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("room sweep failed")
+            await asyncio.sleep(self.interval)
 
-async def sweeper_ctx(app: web.Application):
-    """cleanup_ctx entry: runs the sweeper for the app's lifetime (append after the store's)."""
-    task = asyncio.create_task(_run(app), name="room-sweeper")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async def start(self) -> None:
+        """Sweep every ``interval`` seconds from now on (the store must be open)."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="room-sweeper")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

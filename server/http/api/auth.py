@@ -1,12 +1,12 @@
 """API key authentication: ``X-API-KEY: <key>`` or ``Authorization: Bearer <key>``.
 
-Keys are compared in constant time (server.keys.api_key_matches) and never logged.
+Keys are compared in constant time (server.domain.access.keys.api_key_matches) and never logged.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Iterable
 
 from aiohttp import web
 
@@ -44,3 +44,14 @@ def require_api_key(handler: Handler) -> Handler:
         return await handler(request)
 
     return wrapped
+
+
+def add_routes(app: web.Application, prefixes: Iterable[str], routes: Iterable[tuple[str, str, Handler]], *,
+               api_key: bool = True) -> None:
+    """Add each ``(method, path, handler)`` under every prefix; with ``api_key`` behind the API key
+    (else the handler decides who may call it)."""
+    r = app.router
+    add = {"GET": r.add_get, "POST": r.add_post, "PUT": r.add_put, "DELETE": r.add_delete}
+    for prefix in prefixes:
+        for method, path, handler in routes:
+            add[method](prefix + path, require_api_key(handler) if api_key else handler)

@@ -10,14 +10,16 @@ from typing import Any
 
 from aiohttp import web
 
-from ...domain.rooms.service import (
-    DEFAULT_ACCESS, DEFAULT_CONFIG, DEFAULT_POLICY, RoomService, deep_merge, install as install_rooms,
-)
+from ...domain.errors import ApiError
+from ...domain.rooms.defaults import DEFAULT_ACCESS, DEFAULT_CONFIG, DEFAULT_POLICY, deep_merge
+from ...domain.rooms.service import RoomService
 from ...store.base import InvalidToken, RoomQuery
 from ...store.records import Room
-from .auth import require_api_key
+from ..appkeys import ROOMS, STORE
+from .auth import add_routes
 from .jsonbody import read_object
 from .query import bad_page_token, choice, id_list, invalid, max_items
+from .room_view import render
 from .schemas import (
     CreateRoomIn, UpdateAccessIn, UpdateConfigIn, UpdateLockIn, UpdateRolesIn, UpdateStatusIn, validate,
 )
@@ -37,7 +39,7 @@ def _room_id(request: web.Request) -> str:
 
 
 def _service(request: web.Request) -> RoomService:
-    return RoomService(request.app)
+    return request.app[ROOMS]
 
 
 async def create_room(request: web.Request) -> web.Response:
@@ -55,7 +57,7 @@ async def create_room(request: web.Request) -> web.Response:
         is_locked=spec.isLocked, room_mode=spec.roomMode, api="native",
     )
     location = f"{request.path.rstrip('/')}/{room.room_id}"
-    return web.json_response(svc.render(room), status=201, headers={"Location": location})
+    return web.json_response(render(request.app, room), status=201, headers={"Location": location})
 
 
 async def list_rooms(request: web.Request) -> web.Response:
@@ -73,13 +75,12 @@ async def list_rooms(request: web.Request) -> web.Response:
         limit=page_size,
         token=q.get("nextPageToken") or None,
     )
-    svc = _service(request)
     try:
-        page = await svc.store.list_rooms(query)
+        page = await request.app[STORE].list_rooms(query)
     except InvalidToken:
         raise bad_page_token() from None
     return web.json_response({
-        "rooms": [svc.render(r) for r in page.items],
+        "rooms": [render(request.app, r) for r in page.items],
         "pagination": {"isTruncated": page.next_token is not None, "nextPageToken": page.next_token,
                        "maxItems": page_size},
     })
@@ -87,7 +88,7 @@ async def list_rooms(request: web.Request) -> web.Response:
 
 async def get_room(request: web.Request) -> web.Response:
     svc = _service(request)
-    return web.json_response(svc.render(await svc.get(_room_id(request))))
+    return web.json_response(render(request.app, await svc.get(_room_id(request))))
 
 
 def _deletion_policies(request: web.Request) -> tuple[str, str]:
@@ -103,7 +104,7 @@ async def delete_room(request: web.Request) -> web.Response:
     result = await svc.delete(room_id, with_meeting, with_recordings)
     body: dict[str, Any] = {"successCode": result.success_code, "message": result.message}
     if result.room is not None:
-        body["room"] = svc.render(result.room)
+        body["room"] = render(request.app, result.room)
     return web.json_response(body, status=result.status)
 
 
@@ -112,7 +113,7 @@ async def bulk_delete_rooms(request: web.Request) -> web.Response:
     if any(len(r) > ROOM_ID_MAX for r in room_ids):
         raise invalid("roomIds", f"each room id must be at most {ROOM_ID_MAX} characters")
     with_meeting, with_recordings = _deletion_policies(request)
-    successful, failed = await _service(request).bulk_delete(room_ids, with_meeting, with_recordings)
+    successful, failed = await _delete_each(request, room_ids, with_meeting, with_recordings)
     if not failed:
         return web.json_response({"message": "all rooms processed for deletion", "successful": successful})
     body = {"error": "bulk_delete_failed", "code": "bulk_delete_failed",
@@ -121,9 +122,27 @@ async def bulk_delete_rooms(request: web.Request) -> web.Response:
     return web.json_response(body, status=400)
 
 
+async def _delete_each(request: web.Request, room_ids: list[str], with_meeting: str, with_recordings: str
+                       ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    svc = _service(request)
+    successful: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    for room_id in room_ids:
+        try:
+            result = await svc.delete(room_id, with_meeting, with_recordings)
+        except ApiError as err:
+            failed.append({"roomId": room_id, "error": err.code, "message": err.message})
+            continue
+        entry: dict[str, Any] = {"roomId": room_id, "successCode": result.success_code, "message": result.message}
+        if result.room is not None:
+            entry["room"] = render(request.app, result.room)
+        successful.append(entry)
+    return successful, failed
+
+
 async def get_config(request: web.Request) -> web.Response:
     svc = _service(request)
-    return web.json_response(svc.render(await svc.get(_room_id(request)))["config"])
+    return web.json_response(render(request.app, await svc.get(_room_id(request)))["config"])
 
 
 async def _update(request: web.Request, model, apply, what: str) -> web.Response:
@@ -131,7 +150,7 @@ async def _update(request: web.Request, model, apply, what: str) -> web.Response
     spec = validate(model, await read_object(request))
     svc = _service(request)
     room = await svc.update(room_id, lambda r: apply(r, spec), what)
-    return web.json_response({"message": f"room {room_id!r} {what} updated", "room": svc.render(room)})
+    return web.json_response({"message": f"room {room_id!r} {what} updated", "room": render(request.app, room)})
 
 
 def _apply_config(room: Room, spec: UpdateConfigIn) -> None:
@@ -182,22 +201,15 @@ async def rotate_keys(request: web.Request) -> web.Response:
     def bump(room: Room) -> None:
         room.key_version += 1
     room = await svc.update(room_id, bump, "keys")
-    return web.json_response({"message": f"room {room_id!r} keys rotated", "room": svc.render(room)})
+    return web.json_response({"message": f"room {room_id!r} keys rotated", "room": render(request.app, room)})
 
 
 def setup(app: web.Application) -> None:
-    install_rooms(app)
-    for prefix in PREFIXES:
-        r = app.router
-        r.add_post(f"{prefix}/rooms", require_api_key(create_room))
-        r.add_get(f"{prefix}/rooms", require_api_key(list_rooms))
-        r.add_delete(f"{prefix}/rooms", require_api_key(bulk_delete_rooms))
-        r.add_get(f"{prefix}/rooms/{{roomId}}", require_api_key(get_room))
-        r.add_delete(f"{prefix}/rooms/{{roomId}}", require_api_key(delete_room))
-        r.add_get(f"{prefix}/rooms/{{roomId}}/config", require_api_key(get_config))
-        r.add_put(f"{prefix}/rooms/{{roomId}}/config", require_api_key(put_config))
-        r.add_put(f"{prefix}/rooms/{{roomId}}/roles", require_api_key(put_roles))
-        r.add_put(f"{prefix}/rooms/{{roomId}}/access", require_api_key(put_access))
-        r.add_put(f"{prefix}/rooms/{{roomId}}/status", require_api_key(put_status))
-        r.add_put(f"{prefix}/rooms/{{roomId}}/lock", require_api_key(put_lock))
-        r.add_post(f"{prefix}/rooms/{{roomId}}/rotate-keys", require_api_key(rotate_keys))
+    add_routes(app, PREFIXES, [
+        ("POST", "/rooms", create_room), ("GET", "/rooms", list_rooms), ("DELETE", "/rooms", bulk_delete_rooms),
+        ("GET", "/rooms/{roomId}", get_room), ("DELETE", "/rooms/{roomId}", delete_room),
+        ("GET", "/rooms/{roomId}/config", get_config), ("PUT", "/rooms/{roomId}/config", put_config),
+        ("PUT", "/rooms/{roomId}/roles", put_roles), ("PUT", "/rooms/{roomId}/access", put_access),
+        ("PUT", "/rooms/{roomId}/status", put_status), ("PUT", "/rooms/{roomId}/lock", put_lock),
+        ("POST", "/rooms/{roomId}/rotate-keys", rotate_keys),
+    ])

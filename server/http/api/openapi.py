@@ -1,7 +1,7 @@
 """OpenAPI 3.1 document for both REST surfaces, served at /api/openapi.json.
 
 Request body schemas are generated from the pydantic models that validate the
-requests (server/api/schemas.py), so the document cannot drift from what the
+requests (server/http/api/schemas.py), so the document cannot drift from what the
 server accepts; paths and response shapes are written here by hand.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from pydantic.json_schema import models_json_schema
 
-from signaling.permissions import PERMISSIONS
+from signaling.rules.permissions import PERMISSIONS
 
 from . import members, schemas
 from .native_rooms import PREFIXES

@@ -3,7 +3,7 @@
 Also the text check of every URL at the REST edge (``check_url``, called by the
 error middleware for every API request before any handler): every path segment
 and every query parameter name and value must be UTF-8 once percent-decoded and
-acceptable text (server/api/text.py), and so must the credential headers the API
+acceptable text (server/http/api/text.py), and so must the credential headers the API
 reads. A refusal names the field (the path parameter, query parameter or header)
 and never repeats the value: 422 on the native API, 400 on the Whereby one.
 """
@@ -20,8 +20,15 @@ from .text import TextError, check
 
 
 def invalid(field: str, message: str) -> Unprocessable:
+    """A field the native API refuses: 422 naming it."""
     return Unprocessable(f"invalid request: {field}", code="validation_error",
                          details=[{"field": field, "message": message}])
+
+
+def bad(field: str, message: str) -> BadRequest:
+    """A field the Whereby-compatible API refuses: 400 naming it (Whereby's behaviour)."""
+    return BadRequest(f"invalid request: {field}: {message}", code="validation_error",
+                      details=[{"field": field, "message": message}])
 
 
 def bad_page_token() -> BadRequest:
@@ -40,14 +47,21 @@ def choice(request: web.Request, name: str, allowed: tuple[str, ...], default: O
     return value
 
 
-def max_items(request: web.Request, default: int, maximum: int) -> int:
-    """The page size `maxItems`: an integer from 1 to `maximum`, `default` when absent or empty."""
-    raw = request.query.get("maxItems")
+def int_param(request: web.Request, name: str, default: int, maximum: int, *, whereby: bool = False,
+              unit: str = "") -> int:
+    """Query parameter `name`: an integer from 1 to `maximum`, `default` when absent or empty
+    (refused: 422 on the native API, 400 with ``whereby``)."""
+    raw = request.query.get(name)
     if raw in (None, ""):
         return default
     if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise invalid("maxItems", f"must be an integer from 1 to {maximum}")
+        raise (bad if whereby else invalid)(name, f"must be an integer from 1 to {maximum}{unit}")
     return int(raw)
+
+
+def max_items(request: web.Request, default: int, maximum: int) -> int:
+    """The page size `maxItems`: an integer from 1 to `maximum`, `default` when absent or empty."""
+    return int_param(request, "maxItems", default, maximum)
 
 
 def id_list(request: web.Request, name: str, noun: str, limit: int) -> list[str]:

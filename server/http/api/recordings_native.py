@@ -3,14 +3,15 @@
 Who may do what:
 
 * the API key holder: everything;
-* a host of the recording's room (``roomKey`` = host key or a moderator member
-  key, as query parameter or ``X-Room-Key`` header): what their effective
-  permissions allow (``canRetrieveRecordings`` to read and download,
-  ``canDeleteRecordings`` to delete);
-* the room's recording key (``recordingKey``), when the room enables anonymous
-  recording access: read and download;
-* a signed link (``expires`` + ``signature``, see server/signed_links.py):
+* a host of the recording's room (``roomKey`` = host key or a member key, as query
+  parameter or ``X-Room-Key`` header): what their effective permissions allow
+  (``canRetrieveRecordings`` to read and download, ``canDeleteRecordings`` to delete);
+* the room's recording key (``recordingKey``): read and download;
+* a signed link (``expires`` + ``signature``, see server/domain/access/signed_links.py):
   download of that one recording, until it expires or is revoked.
+
+Who a key makes its bearer is the one access rule (server/domain/access/identity.py), the
+same the websocket joins by: a link the room has turned off opens nothing.
 
 Anything else: 401 without credentials, 403 with credentials that do not fit.
 
@@ -28,18 +29,16 @@ from typing import Any, Optional
 
 from aiohttp import web
 
-from signaling.permissions import effective_permissions
-
-from ..appkeys import CREDENTIALS, SETTINGS
-from ...domain.errors import ApiError, Conflict, Forbidden, NotFound, Unauthorized
-from ...domain.access.keys import key_matches
-from ...domain.recordings.service import LIVE_STATUSES, RECORDINGS, RecordingService, recordings_ctx, valid_id
+from ...domain.access.identity import HOST, MEMBER, RECORDING
 from ...domain.access.signed_links import DEFAULT_VALID_SECONDS, MAX_VALID_SECONDS, LinkError, LinkInvalid
+from ...domain.errors import ApiError, Conflict, Forbidden, NotFound, Unauthorized
+from ...domain.recordings.service import LIVE_STATUSES, RecordingService
 from ...store.base import InvalidToken, RecordingQuery
 from ...store.records import Recording
-from .auth import check_api_key, presented_key, require_api_key
+from ..appkeys import ACCESS, RECORDINGS, SETTINGS, STORE
+from .auth import add_routes, check_api_key, presented_key
 from .jsonbody import read_object
-from .query import bad_page_token, choice, id_list, invalid, max_items
+from .query import bad_page_token, choice, id_list, int_param, invalid, max_items
 
 PREFIXES = ("/api/v1", "/meet/api/v1")
 MAX_ITEMS = 100
@@ -64,31 +63,19 @@ def render(rec: Recording) -> dict[str, Any]:
 
 
 async def room_key_permissions(request: web.Request, room_id: str) -> Optional[dict[str, bool]]:
-    """Permissions that the room key in the request grants in this room; None without a key."""
+    """Permissions that the room key in the request grants in this room; None without a key.
+
+    ``roomKey`` / ``X-Room-Key`` takes a host or member key, ``recordingKey`` the recording key."""
     host_key = request.query.get("roomKey") or request.headers.get("X-Room-Key")
     recording_key = request.query.get("recordingKey")
     if not host_key and not recording_key:
         return None
-    svc = service(request)
-    room = await svc.store.get_room(room_id)
+    room = await request.app[STORE].get_room(room_id)
     if room is None:
         return {}
-    secret = request.app[CREDENTIALS].server_secret
-    if host_key:
-        if key_matches(secret, room.room_id, "host", room.key_version, host_key):
-            return effective_permissions("moderator", room.roles)
-        member_id, dot, key = host_key.partition(".")
-        if dot and valid_id(member_id):
-            member = await svc.store.get_member(room.room_id, member_id)
-            if member is not None and key_matches(secret, room.room_id, f"member:{member_id}",
-                                                  member.key_version, key):
-                return effective_permissions(member.base_role, room.roles, member.custom_permissions)
-        return {}
-    anonymous = ((room.access or {}).get("anonymous") or {}).get("recording") or {}
-    if anonymous.get("enabled", True) and key_matches(secret, room.room_id, "recording", room.key_version,
-                                                     recording_key or ""):
-        return {"canRetrieveRecordings": True}
-    return {}
+    key, kinds = (host_key, (HOST, MEMBER)) if host_key else (recording_key or "", (RECORDING,))
+    bearer = await request.app[ACCESS].bearer(room, key)
+    return bearer.permissions(room) if bearer is not None and bearer.kind in kinds else {}
 
 
 KEY_REFUSED = "this key does not allow that on this recording"
@@ -170,7 +157,7 @@ async def list_recordings(request: web.Request) -> web.Response:
         limit=page_size, token=q.get("nextPageToken") or None,
     )
     try:
-        page = await service(request).store.list_recordings(query)
+        page = await request.app[STORE].list_recordings(query)
     except InvalidToken:
         raise bad_page_token() from None
     return web.json_response({
@@ -217,12 +204,7 @@ async def delete_many(svc: RecordingService, ids: list[str]) -> tuple[list[str],
 
 
 def valid_for(request: web.Request, name: str) -> int:
-    raw = request.query.get(name)
-    if raw in (None, ""):
-        return DEFAULT_VALID_SECONDS
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_VALID_SECONDS:
-        raise invalid(name, f"must be an integer from 1 to {MAX_VALID_SECONDS} (seconds)")
-    return int(raw)
+    return int_param(request, name, DEFAULT_VALID_SECONDS, MAX_VALID_SECONDS, unit=" (seconds)")
 
 
 def media_url(request: web.Request, rec: Recording, seconds: int) -> tuple[str, int]:
@@ -260,21 +242,13 @@ async def stop_recording(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    """Routes on both prefixes; the service lives in a cleanup_ctx (after the store's)."""
-    app.cleanup_ctx.append(recordings_ctx)
-    from ...live import recording_messages as recording_signaling
-    from . import recordings_openapi
-
-    recordings_openapi.setup(app)
-    recording_signaling.setup(app)   # start/stop_recording over /ws, startTrigger (needs app[HUB])
-    r = app.router
-    for p in PREFIXES:
-        r.add_get(f"{p}/recordings", list_recordings)
-        r.add_post(f"{p}/recordings", require_api_key(start_recording))
-        r.add_delete(f"{p}/recordings", require_api_key(bulk_delete))
-        r.add_get(f"{p}/recordings/{{recordingId}}", get_recording)
-        r.add_delete(f"{p}/recordings/{{recordingId}}", delete_recording)
-        r.add_get(f"{p}/recordings/{{recordingId}}/media", get_media)
-        r.add_get(f"{p}/recordings/{{recordingId}}/url", get_url)
-        r.add_delete(f"{p}/recordings/{{recordingId}}/url", revoke_urls)
-        r.add_post(f"{p}/recordings/{{recordingId}}/stop", require_api_key(stop_recording))
+    """Routes on both prefixes: the API key's, and those that also take room keys or links."""
+    one = "/recordings/{recordingId}"
+    for prefix in PREFIXES:
+        add_routes(app, [prefix], [("GET", "/recordings", list_recordings)], api_key=False)
+        add_routes(app, [prefix], [("POST", "/recordings", start_recording), ("DELETE", "/recordings", bulk_delete)])
+        add_routes(app, [prefix], [
+            ("GET", one, get_recording), ("DELETE", one, delete_recording), ("GET", one + "/media", get_media),
+            ("GET", one + "/url", get_url), ("DELETE", one + "/url", revoke_urls),
+        ], api_key=False)
+        add_routes(app, [prefix], [("POST", one + "/stop", stop_recording)])

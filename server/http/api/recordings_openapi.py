@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from ...domain.access.signed_links import MAX_VALID_SECONDS
+from .openapi import add_paths
 
 ERR = {"$ref": "#/components/schemas/RecordingError"}
 
@@ -157,6 +158,4 @@ def paths() -> dict[str, Any]:
 
 
 def setup(app: web.Application) -> None:
-    from .openapi import add_paths
-
     add_paths(app, paths(), SCHEMAS)

@@ -6,12 +6,13 @@ from typing import Any
 
 from aiohttp import web
 
-from ...domain.errors import BadRequest
+from ...domain.access.signed_links import DEFAULT_VALID_SECONDS, MAX_VALID_SECONDS
 from ...store.base import InvalidToken, RecordingQuery
 from ...store.records import Recording
-from ...domain.access.signed_links import DEFAULT_VALID_SECONDS, MAX_VALID_SECONDS
-from .auth import require_api_key
+from ..appkeys import STORE
+from .auth import add_routes
 from .jsonbody import read_object
+from .query import bad, int_param
 from .recordings_native import delete_many, media_url, send_file, service
 from .whereby import iso_utc
 
@@ -19,11 +20,6 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
 MAX_BULK = 100
 SORTS = ("startDate", "duration", "size")
-
-
-def _bad(field: str, message: str) -> BadRequest:
-    return BadRequest(f"invalid request: {field}: {message}", code="validation_error",
-                      details=[{"field": field, "message": message}])
 
 
 def render(rec: Recording) -> dict[str, Any]:
@@ -39,26 +35,21 @@ def _sort(raw: str | None) -> tuple[str, str]:
         return "startDate", "desc"
     field, _, order = raw.partition(":")
     if field not in SORTS or order not in ("", "asc", "desc"):
-        raise _bad("sortBy", f"must be one of {', '.join(SORTS)}, optionally followed by :asc or :desc")
+        raise bad("sortBy", f"must be one of {', '.join(SORTS)}, optionally followed by :asc or :desc")
     return field, order or "desc"
 
 
 async def list_recordings(request: web.Request) -> web.Response:
     q = request.query
-    limit = DEFAULT_LIMIT
-    raw = q.get("limit")
-    if raw not in (None, ""):
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-            raise _bad("limit", f"must be an integer from 1 to {MAX_LIMIT}")
-        limit = int(raw)
+    limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT, whereby=True)
     room_name = (q.get("roomName") or "").lstrip("/") or None
     field, order = _sort(q.get("sortBy"))
     query = RecordingQuery(room_id=room_name, sort_field=field, sort_order=order,  # type: ignore[arg-type]
                            limit=limit, token=q.get("cursor") or None)
     try:
-        page = await service(request).store.list_recordings(query)
+        page = await request.app[STORE].list_recordings(query)
     except InvalidToken:
-        raise _bad("cursor", "is not a cursor this server handed out") from None
+        raise bad("cursor", "is not a cursor this server handed out") from None
     return web.json_response({"results": [render(r) for r in page.items], "cursor": page.next_token})
 
 
@@ -77,7 +68,7 @@ async def bulk_delete(request: web.Request) -> web.Response:
     ids = body.get("recordingIds")
     if (not isinstance(ids, list) or not ids or len(ids) > MAX_BULK
             or not all(isinstance(i, str) and i for i in ids)):
-        raise _bad("recordingIds", f"must be a list of 1 to {MAX_BULK} recording ids")
+        raise bad("recordingIds", f"must be a list of 1 to {MAX_BULK} recording ids")
     deleted, failed = await delete_many(service(request), list(dict.fromkeys(ids)))
     if not failed:
         return web.Response(status=204)
@@ -86,12 +77,7 @@ async def bulk_delete(request: web.Request) -> web.Response:
 
 async def access_link(request: web.Request) -> web.Response:
     rec = await service(request).get(request.match_info["recordingId"])
-    raw = request.query.get("validForSeconds")
-    seconds = DEFAULT_VALID_SECONDS
-    if raw not in (None, ""):
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_VALID_SECONDS:
-            raise _bad("validForSeconds", f"must be an integer from 1 to {MAX_VALID_SECONDS}")
-        seconds = int(raw)
+    seconds = int_param(request, "validForSeconds", DEFAULT_VALID_SECONDS, MAX_VALID_SECONDS, whereby=True)
     url, expires = media_url(request, rec, seconds)
     return web.json_response({"accessLink": url, "expires": expires * 1000})
 
@@ -102,10 +88,9 @@ async def download(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    r = app.router
-    r.add_get("/v1/recordings", require_api_key(list_recordings))
-    r.add_post("/v1/recordings/bulk-delete", require_api_key(bulk_delete))
-    r.add_get("/v1/recordings/{recordingId}", require_api_key(get_recording))
-    r.add_delete("/v1/recordings/{recordingId}", require_api_key(delete_recording))
-    r.add_get("/v1/recordings/{recordingId}/access-link", require_api_key(access_link))
-    r.add_get("/v1/recordings/{recordingId}/media", require_api_key(download))
+    one = "/recordings/{recordingId}"
+    add_routes(app, ["/v1"], [
+        ("GET", "/recordings", list_recordings), ("POST", "/recordings/bulk-delete", bulk_delete),
+        ("GET", one, get_recording), ("DELETE", one, delete_recording),
+        ("GET", one + "/access-link", access_link), ("GET", one + "/media", download),
+    ])

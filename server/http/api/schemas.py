@@ -13,7 +13,7 @@ from typing import Any, Literal, Optional, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
-from signaling.permissions import PERMISSIONS
+from signaling.rules.permissions import PERMISSIONS
 
 from ...domain.errors import ApiError, Unprocessable
 

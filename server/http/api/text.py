@@ -30,7 +30,7 @@ _FORBIDDEN = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI_CONTROLS}{_NONCH
 class TextError(ValueError):
     """A string from outside was refused: ``field`` names it, ``message`` says why (human, safe to
     show), ``reason`` is one of surrogate, control, bidi, noncharacter (and ``encoding``, from
-    server/api/query.py: percent-encoded or header bytes that are not UTF-8)."""
+    server/http/api/query.py: percent-encoded or header bytes that are not UTF-8)."""
 
     def __init__(self, field: str, message: str, reason: str) -> None:
         super().__init__(message)

@@ -11,14 +11,15 @@ from typing import Any
 
 from aiohttp import web
 
+from ...domain.access.links import RoomLinks
 from ...domain.errors import BadRequest, NotFound
-from ...domain.rooms.service import (
-    DEFAULT_ACCESS, DEFAULT_CONFIG, DEFAULT_POLICY, RoomService, deep_merge, now_ms, install as install_rooms,
-)
+from ...domain.rooms.defaults import DEFAULT_ACCESS, DEFAULT_CONFIG, DEFAULT_POLICY, deep_merge, now_ms
 from ...store.base import InvalidToken, RoomQuery
 from ...store.records import Room
-from .auth import require_api_key
+from ..appkeys import LINKS, ROOMS, STORE
+from .auth import add_routes
 from .jsonbody import read_object
+from .query import bad, int_param
 from .schemas import MAX_EPOCH_MS, CreateMeetingIn, validate
 
 URL_FIELDS = ("hostRoomUrl", "viewerRoomUrl")
@@ -26,27 +27,22 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
 
 
-def _bad(field: str, message: str) -> BadRequest:
-    return BadRequest(f"invalid request: {field}: {message}", code="validation_error",
-                      details=[{"field": field, "message": message}])
-
-
 def parse_end_date(text: str, now: int) -> int:
     """ISO 8601 -> epoch ms; UTC unless an offset is given; must lie in the future."""
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise _bad("endDate", "must be an ISO 8601 date, e.g. 2099-08-11T07:56:01Z") from None
+        raise bad("endDate", "must be an ISO 8601 date, e.g. 2099-08-11T07:56:01Z") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     try:
         ms = int(parsed.timestamp() * 1000)
     except (OverflowError, ValueError, OSError):
-        raise _bad("endDate", "is out of range") from None
+        raise bad("endDate", "is out of range") from None
     if ms <= now:
-        raise _bad("endDate", "must not be in the past")
+        raise bad("endDate", "must not be in the past")
     if ms > MAX_EPOCH_MS:
-        raise _bad("endDate", "is out of range")
+        raise bad("endDate", "is out of range")
     return ms
 
 
@@ -57,18 +53,18 @@ def iso_utc(ms: int | None) -> str | None:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
-def render_meeting(svc: RoomService, room: Room, fields: set[str] | tuple[str, ...]) -> dict[str, Any]:
+def render_meeting(links: RoomLinks, room: Room, fields: set[str] | tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "meetingId": room.room_id,
         "roomName": "/" + room.room_id,
-        "roomUrl": svc.guest_url(room),
+        "roomUrl": links.guest(room),
         "startDate": iso_utc(room.creation_date),
         "endDate": iso_utc(room.auto_deletion_date),
     }
     if "hostRoomUrl" in fields:
-        out["hostRoomUrl"] = svc.host_url(room)
+        out["hostRoomUrl"] = links.host(room)
     if "viewerRoomUrl" in fields or room.template_type == "viewerMode":
-        out["viewerRoomUrl"] = svc.viewer_url(room)
+        out["viewerRoomUrl"] = links.viewer(room)
     return out
 
 
@@ -77,7 +73,7 @@ def _fields_param(request: web.Request) -> set[str]:
     fields = {f.strip() for f in raw.split(",") if f.strip()}
     unknown = sorted(fields - set(URL_FIELDS))
     if unknown:
-        raise _bad("fields", f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(URL_FIELDS)}")
+        raise bad("fields", f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(URL_FIELDS)}")
     return fields
 
 
@@ -89,8 +85,7 @@ async def create_meeting(request: web.Request) -> web.Response:
     if spec.recording is not None:
         config["recording"] = {"enabled": spec.recording.type != "none", "type": spec.recording.type,
                                "startTrigger": spec.recording.startTrigger}
-    svc = RoomService(request.app)
-    room = await svc.create(
+    room = await request.app[ROOMS].create(
         prefix=spec.roomNamePrefix, pattern=spec.roomNamePattern,
         room_name=spec.roomNamePrefix.rstrip("-") or "Meeting",
         auto_deletion_date=end, auto_deletion_policy=dict(DEFAULT_POLICY),
@@ -100,53 +95,44 @@ async def create_meeting(request: web.Request) -> web.Response:
         template_type="viewerMode" if viewer_mode else None,
         api="whereby",
     )
-    return web.json_response(render_meeting(svc, room, set(spec.fields)), status=201)
+    return web.json_response(render_meeting(request.app[LINKS], room, set(spec.fields)), status=201)
 
 
 async def list_meetings(request: web.Request) -> web.Response:
-    raw = request.query.get("limit")
-    limit = DEFAULT_LIMIT
-    if raw not in (None, ""):
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-            raise _bad("limit", f"must be an integer from 1 to {MAX_LIMIT}")
-        limit = int(raw)
+    limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT, whereby=True)
     fields = _fields_param(request)
-    svc = RoomService(request.app)
     query = RoomQuery(api="whereby", sort_field="creationDate", sort_order="asc", limit=limit,
                       token=request.query.get("cursor") or None)
     try:
-        page = await svc.store.list_rooms(query)
+        page = await request.app[STORE].list_rooms(query)
     except InvalidToken:
-        raise _bad("cursor", "is not a cursor this server handed out") from None
-    return web.json_response({"results": [render_meeting(svc, r, fields) for r in page.items],
+        raise bad("cursor", "is not a cursor this server handed out") from None
+    links = request.app[LINKS]
+    return web.json_response({"results": [render_meeting(links, r, fields) for r in page.items],
                               "cursor": page.next_token})
 
 
 async def get_meeting(request: web.Request) -> web.Response:
     fields = _fields_param(request)
-    svc = RoomService(request.app)
-    room = await svc.store.get_room(request.match_info["meetingId"])
+    room = await request.app[STORE].get_room(request.match_info["meetingId"])
     if room is None:
         raise NotFound("meeting not found", code="meeting_not_found")
-    return web.json_response(render_meeting(svc, room, fields))
+    return web.json_response(render_meeting(request.app[LINKS], room, fields))
 
 
 async def delete_meeting(request: web.Request) -> web.Response:
     """Delete the room (Whereby: a live meeting is ended, recordings are kept and outlive it). Idempotent."""
-    svc = RoomService(request.app)
     meeting_id = request.match_info["meetingId"]
-    if await svc.store.get_room(meeting_id) is not None:
+    if await request.app[STORE].get_room(meeting_id) is not None:
         try:
-            await svc.delete(meeting_id, "force", "keep")
+            await request.app[ROOMS].delete(meeting_id, "force", "keep")
         except NotFound:
             pass  # deleted concurrently
     return web.Response(status=204)
 
 
 def setup(app: web.Application) -> None:
-    install_rooms(app)
-    r = app.router
-    r.add_post("/v1/meetings", require_api_key(create_meeting))
-    r.add_get("/v1/meetings", require_api_key(list_meetings))
-    r.add_get("/v1/meetings/{meetingId}", require_api_key(get_meeting))
-    r.add_delete("/v1/meetings/{meetingId}", require_api_key(delete_meeting))
+    add_routes(app, ["/v1"], [
+        ("POST", "/meetings", create_meeting), ("GET", "/meetings", list_meetings),
+        ("GET", "/meetings/{meetingId}", get_meeting), ("DELETE", "/meetings/{meetingId}", delete_meeting),
+    ])

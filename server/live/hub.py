@@ -1,0 +1,41 @@
+"""The signaling hub of this node, with the SFU behind it, and its websocket endpoint (/ws).
+
+Built once by the composition root (server/app.py); nothing else in the server holds the hub:
+the domain reaches it through the LiveMeetings port (server/live/meetings.py).
+"""
+
+from __future__ import annotations
+
+from media.ports import MediaConfig, MediaServicePort
+from media.sfu import MediaService
+from signaling.live.hub import Hub
+from signaling.media_bridge import SfuBridge
+from signaling.ports import RoomDirectory
+from signaling.transport.websocket import Limits, make_handler
+
+from ..config import ConfigError, Settings
+
+
+def new_sfu(settings: Settings) -> MediaService:
+    """This node's SFU; ConfigError for ICE servers it cannot use."""
+    try:
+        return MediaService(MediaConfig(ice_servers=tuple(settings.ice_servers), public_ip=settings.public_ip))
+    except ValueError as exc:
+        raise ConfigError(f"ice_servers: {exc}") from None
+
+
+def new_hub(settings: Settings, directory: RoomDirectory, sfu: MediaServicePort) -> Hub:
+    """The hub on ``directory``, telling the SFU who comes and goes (the SFU's messages included)."""
+    hub = Hub(directory, knock_cooldown_seconds=settings.knock_cooldown_seconds,
+              knocks_per_ip_per_minute=settings.knocks_per_ip_per_minute,
+              reconnect_grace_seconds=settings.reconnect_grace_seconds)
+    SfuBridge(sfu).install(hub)
+    return hub
+
+
+def websocket_handler(hub: Hub, settings: Settings):
+    """The aiohttp handler of /ws: one signaling session per connection, within the settings' limits."""
+    limits = Limits(max_message_bytes=settings.ws_max_message_bytes,
+                    heartbeat_seconds=settings.ws_heartbeat_seconds,
+                    idle_timeout_seconds=settings.ws_idle_timeout_seconds)
+    return make_handler(lambda request: hub, limits)
