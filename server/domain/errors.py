@@ -5,7 +5,7 @@ Body: {"error": <stable code>, "code": <stable code>, "message": <human text>,
 server/http/middleware.py renders. No stack trace ever reaches a client.
 
 Text that is not acceptable (lone surrogates, invalid UTF-8 in a URL, control or
-bidi control characters, noncharacters; server/http/api/text.py) anywhere in a body,
+bidi control characters, noncharacters; signaling/wire/text.py) anywhere in a body,
 path, query or credential header is a ``validation_error`` naming the field: 422
 on the native API, 400 on the Whereby-compatible one (server/http/api/query.py
 ``text_refused``). The value itself is never repeated.

@@ -11,8 +11,7 @@ import structlog
 from aiohttp import web
 
 from ..domain.errors import ApiError
-from .api.query import check_url, is_whereby, text_refused
-from .api.text import TextError
+from .api.query import TextError, check_url, is_whereby, text_refused
 
 log = structlog.get_logger("antechamber.http")
 

@@ -8,7 +8,7 @@ Routes:
 - ``/{roomName}/recordings``  the room's recordings (``?recordingKey=`` or ``?roomKey=``)
 
 A room page whose query string (``?roomKey=``, ``?memberKey=``, ...) is not UTF-8
-or holds text the server refuses (server/http/api/text.py) answers 400: the page would
+or holds text the server refuses (server/http/api/query.py ``check``) answers 400: the page would
 only hand that text on to ``/ws``.
 
 The catch-all room route must be registered after every other route (see
@@ -24,8 +24,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .api.query import check_query
-from .api.text import TextError
+from .api.query import TextError, check_query
 
 # Names the room route never serves: they belong to other surfaces.
 RESERVED = frozenset({

@@ -72,7 +72,7 @@ _INVISIBLE_EXTRA = frozenset("\u034f\u180b\u180c\u180d\u180f\u115f\u1160\u3164\u
 def _describe(ch: str) -> str:
     cp = ord(ch)
     if 0xD800 <= cp <= 0xDFFF:
-        return "a lone surrogate (not valid Unicode)"
+        return f"a lone surrogate (U+{cp:04X}, not valid Unicode)"
     if ch in _BIDI_CONTROLS:
         return f"a bidirectional control character (U+{cp:04X})"
     if ch in "\u2028\u2029":

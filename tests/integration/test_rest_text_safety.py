@@ -3,7 +3,7 @@
 A lone UTF-16 surrogate sent as a JSON escape ("\\ud800") used to reach the stores and crash
 their encoders (SQLite: 500 internal_error; msgpack/Redis raised). Now every string of a body
 (object keys too, at any depth), every path and query parameter and the credential headers are
-checked once at the edge (server/api/text.py, jsonbody.py, query.py, middleware.py): text that
+checked once at the edge (server/http/api/jsonbody.py, query.py, middleware.py): text that
 is not acceptable — lone surrogates, invalid UTF-8 in a URL, control characters, bidi
 embedding/override/isolate controls, noncharacters — is refused with a stable code, a human
 message naming the field and never repeating the value (422 native, 400 Whereby), and nothing

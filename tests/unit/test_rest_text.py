@@ -1,4 +1,5 @@
-"""The REST edge's text check (server/api/text.py) and the body walk / URL decoding built on it."""
+"""The REST edge's text check (server/http/api/query.py ``check``, on signaling/wire/text.py's rule) and
+the body walk / URL decoding built on it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from server.http.api import query
 from server.http.api.jsonbody import check_strings, parse_object
-from server.http.api.text import TextError, check
+from server.http.api.query import TextError, check
 from server.domain.errors import BadRequest, Unprocessable
 
 BIDI_CONTROLS = [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]

@@ -4,7 +4,7 @@
 - malformed JSON, duplicate keys, non-object top level -> 400
 - an empty body counts as ``{}`` only when the caller allows it
 - every string in it, object keys included, at any depth, must be acceptable text
-  (server/http/api/text.py): else 422 on the native API, 400 on the Whereby one
+  (``query.check``): else 422 on the native API, 400 on the Whereby one
   (``/v1/...``), naming the field by its dotted path (``config.chat``, ``fields[1]``)
 """
 
@@ -17,8 +17,7 @@ from aiohttp import web
 
 from ..appkeys import SETTINGS
 from ...domain.errors import BadRequest, PayloadTooLarge
-from .query import is_whereby, text_refused
-from .text import TextError, check
+from .query import TextError, check, is_whereby, text_refused
 
 
 class _DuplicateKey(ValueError):

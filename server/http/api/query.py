@@ -1,9 +1,10 @@
 """Query-string parameters of the native REST handlers: validated, with 422 errors naming the field.
 
-Also the text check of every URL at the REST edge (``check_url``, called by the
-error middleware for every API request before any handler): every path segment
-and every query parameter name and value must be UTF-8 once percent-decoded and
-acceptable text (server/http/api/text.py), and so must the credential headers the API
+Also the REST edge's text check: ``check`` applies the one text rule of both edges
+(signaling/wire/text.py ``check_text``: what the REST API accepts, the websocket
+accepts), and ``check_url`` (called by the error middleware for every API request
+before any handler) applies it to every path segment and every query parameter name
+and value, once percent-decoded as UTF-8, and to the credential headers the API
 reads. A refusal names the field (the path parameter, query parameter or header)
 and never repeats the value: 422 on the native API, 400 on the Whereby one.
 """
@@ -15,8 +16,9 @@ from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 
+from signaling.wire.text import TextError, check_text
+
 from ...domain.errors import ApiError, BadRequest, Unprocessable
-from .text import TextError, check
 
 
 def invalid(field: str, message: str) -> Unprocessable:
@@ -78,6 +80,15 @@ def id_list(request: web.Request, name: str, noun: str, limit: int) -> list[str]
 # --- text at the edge --------------------------------------------------------------------
 
 CHECKED_HEADERS = ("X-API-KEY", "Authorization", "X-Room-Key")   # the request headers the API reads
+
+
+def check(value: str, field: str) -> str:
+    """``value`` unchanged if it is acceptable text, else ``TextError`` naming ``field`` (reason:
+    surrogate | control | bidi | noncharacter). The message leaves the field out: REST errors name it."""
+    try:
+        return check_text(value, field)
+    except TextError as err:
+        raise TextError(field, err.message.removeprefix(f"{field} "), err.reason) from None
 
 
 def is_whereby(request: web.Request) -> bool:
