@@ -100,6 +100,10 @@ def _unpack(raw: bytes) -> dict[str, Any]:
     return msgpack.unpackb(raw, raw=False)
 
 
+POOL_SIZE = 100             # connections to Redis per node
+POOL_WAIT_SECONDS = 10.0    # how long a command waits for one of them
+
+
 def split_prefix(url: str) -> tuple[str, str]:
     """Take the ``prefix`` query parameter out of a Redis URL: (url without it, prefix)."""
     parts = urlsplit(url)
@@ -135,7 +139,11 @@ class RedisStore:
     async def open(self) -> None:
         if self._redis is not None:
             return
-        r = aioredis.from_url(self.url, decode_responses=False)
+        # a burst of requests waits for a free connection instead of failing (redis-py's default
+        # pool refuses the 101st concurrent command: "Too many connections", a 500)
+        pool = aioredis.BlockingConnectionPool.from_url(self.url, max_connections=POOL_SIZE,
+                                                        timeout=POOL_WAIT_SECONDS, decode_responses=False)
+        r = aioredis.Redis.from_pool(pool)
         try:
             await r.set(self._k("token_secret"), secrets.token_bytes(32), nx=True)
             secret = await r.get(self._k("token_secret"))
