@@ -41,7 +41,7 @@ from .store import new_store
 log = structlog.get_logger("antechamber")
 
 # what only the composition root uses (tests reach the live objects through these)
-HUB = web.AppKey("signaling_hub", object)      # the signaling.hub.Hub of this node
+HUB = web.AppKey("signaling_hub", object)      # the signaling.live.hub.Hub of this node
 SFU = web.AppKey("sfu", object)                # the media.sfu.MediaService behind the hub
 SWEEPER = web.AppKey("sweeper", Sweeper)
 
@@ -58,7 +58,7 @@ def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetin
     directory = StoreDirectory(settings, store, access)
     hub = new_hub(settings, directory, sfu)
     hub_live = HubLiveMeetings(hub, settings)
-    live = live or hub_live
+    live = hub_live if live is None else live
     recordings = RecordingService(store, recording_media or SfuRecordingMedia.on_live(sfu, hub_live),
                                   directory=settings.data_dir / "recordings", server_secret=credentials.server_secret)
     rooms = RoomService(store, live, recordings, random=RandomPool())

@@ -1,0 +1,1 @@
+"""The rules of rooms, members, recordings and access, on the store and the LiveMeetings port; no HTTP, no hub."""

@@ -1,0 +1,1 @@
+"""Recordings: the service (start/stop/delete/links), its RecordingMedia port, crash recovery."""

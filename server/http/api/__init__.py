@@ -1,0 +1,2 @@
+"""REST handlers of both surfaces (native, OpenVidu Meet shaped; Whereby-compatible) and their
+OpenAPI document."""
