@@ -153,6 +153,25 @@ async def test_who_may_fetch_a_file(world, auth):
     assert resp.status == 403 and world.path("rec_a").exists()
 
 
+
+async def test_a_link_the_room_turned_off_opens_no_recording(world, auth):
+    """The one access rule (as for joining): a turned-off host or recording link grants nothing."""
+    await world.recording("rec_off", "room-a")
+    url = f"{R}/rec_off/media"
+    host, rk = world.host_key("room-a"), derive_key(world.secret, "room-a", "recording", 0)
+    assert (await world.client.get(url, params={"roomKey": host})).status == 200
+    assert (await world.client.get(url, params={"recordingKey": rk})).status == 200
+
+    def turn_off(room):
+        room.access = {"anonymous": {"moderator": {"enabled": False}, "recording": {"enabled": False}}}
+    await world.store.modify_room("room-a", turn_off)
+    for params in ({"roomKey": host}, {"recordingKey": rk}):
+        resp = await world.client.get(url, params=params)
+        assert resp.status == 403 and (await resp.json())["code"] == "forbidden", params
+    listed = await world.client.get(R, params={"roomId": "room-a", "roomKey": host})
+    assert listed.status == 403
+    assert (await world.client.get(url, headers=auth)).status == 200     # the API key still may
+
 async def test_signed_links_expire_break_when_tampered_and_can_be_revoked(world, auth):
     await world.recording("rec_s", "room-a")
     resp = await world.client.get(f"{R}/rec_s/url", headers=auth, params={"expiresIn": "60"})

@@ -12,9 +12,11 @@ import pytest_asyncio
 from server.domain.access.keys import key_matches
 from server.http.appkeys import ROOMS
 from server.store.records import Recording
+from signaling.client import SignalingErrorReply
 from signaling.rules.permissions import PERMISSIONS
 from tests.conftest import TEST_API_KEY
 from tests.helpers.rest_app import RecordingLive, running_app, store_of
+from tests.helpers.signaling import clients, host_key, make_room, store
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 ROOM_FIELDS = {"roomId", "roomName", "creationDate", "autoDeletionDate", "autoDeletionPolicy", "config", "roles",
@@ -375,3 +377,20 @@ async def test_concurrent_updates_of_one_room_are_all_kept(env, base, auth):
     got = await (await client.get(url, headers=auth)).json()
     assert not any(got["roles"]["speaker"]["permissions"].values())
     assert got["isLocked"] is True
+
+
+async def test_rest_and_the_live_room_agree_on_the_participant_cap(client, auth):
+    """One rule: a room's own config.maxParticipants caps the meeting and is what REST shows."""
+    room = await make_room(client, auth)
+    rid = room["roomId"]
+    assert room["maxParticipants"] == 4
+
+    def cap(r):
+        r.config = {**r.config, "maxParticipants": 1}
+    await store(client).modify_room(rid, cap)
+    assert (await (await client.get(f"/api/v1/rooms/{rid}", headers=auth)).json())["maxParticipants"] == 1
+    async with clients(client) as cs:
+        await cs.joined(rid, "Hana", host_key(room))
+        with pytest.raises(SignalingErrorReply) as exc:
+            await (await cs.open()).join(rid, "Hugo", host_key(room))
+        assert exc.value.code == "room_full"

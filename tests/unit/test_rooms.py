@@ -12,9 +12,11 @@ from server.http.api.jsonbody import parse_object
 from server.http.api.schemas import CreateMeetingIn, CreateRoomIn, UpdateLockIn, validate
 from server.http.api.whereby import iso_utc, parse_end_date
 from server.domain.errors import BadRequest, Unprocessable
-from server.domain.rooms.defaults import deep_merge
+from server.config import Settings
+from server.domain.rooms.defaults import deep_merge, max_participants
 from server.domain.rooms.names import HUMAN_ALPHABET, generate_name
 from server.domain.rooms.service import DeletionResult
+from server.store.records import Room
 
 
 def test_uuid_names_carry_122_random_bits():
@@ -43,6 +45,16 @@ def test_deep_merge_is_partial_and_does_not_mutate():
     copy = deep_merge(base, {})
     copy["chat"]["enabled"] = False          # nested dicts are never shared with the base
     assert base["chat"]["enabled"] is True
+
+
+@pytest.mark.parametrize("mode, config, expected", [
+    ("normal", {}, 4), ("group", {}, 200), ("normal", {"maxParticipants": 9}, 9), ("group", {"maxParticipants": 2}, 2),
+    ("normal", {"maxParticipants": 0}, 4), ("normal", {"maxParticipants": -3}, 4),
+    ("normal", {"maxParticipants": True}, 4), ("group", {"maxParticipants": "12"}, 200),
+])
+def test_the_participant_cap_is_the_rooms_own_else_the_servers_for_its_mode(mode, config, expected):
+    settings = Settings(normal_max_participants=4, group_max_participants=200)
+    assert max_participants(settings, Room(room_id="r", room_mode=mode, config=config)) == expected
 
 
 @pytest.mark.parametrize("code, status", [
