@@ -162,13 +162,8 @@ class Hub:
         holder = found.holder
         was_away = holder.away
         self.graces.cancel(holder)
-        connection = fresh.detach()
-        assert connection is not None
-        fresh.set_state(CLOSED)
+        holder.take_connection_of(fresh)
         self.participants.discard(fresh)
-        stale = holder.attach(connection)
-        if stale is not None:   # still half-alive: this token's new connection wins
-            stale.close({"type": "ended", "reason": "resumed_elsewhere"})
         self.participants.add(holder)
         if found.place:
             assert room is not None
@@ -180,8 +175,7 @@ class Hub:
     # --- the public API for the server (it never touches rooms or participants) ------------
 
     def _find(self, room_id: str, participant_id: str) -> Participant | None:
-        room = self.rooms.get(room_id)
-        return room.find(participant_id) if room is not None else None
+        return room.find(participant_id) if (room := self.rooms.get(room_id)) is not None else None
 
     def announce(self, room_id: str, message: dict[str, Any]) -> bool:
         """Send ``message`` to everyone in the room's meeting; False if the room is not live here."""

@@ -93,7 +93,9 @@ class Lobby(MeetingFlows):
         if owner is not None and owner.state == KNOCKING:
             if turned_away:
                 self.services.limits.turned_away(owner.cooldown_keys(self.room_id), self.services.clock())
-            if not owner.away:
+            if owner.away and state == ADMITTED:     # its place is kept until it resumes
+                self.admitted_away.add(owner)
+            elif not owner.away:
                 extra = {"retryAfter": int(self.services.limits.seconds)} if turned_away else {}
                 owner.send(self.knock_status(owner, **extra))
                 if state == ADMITTED:
@@ -146,6 +148,8 @@ class Lobby(MeetingFlows):
             self.decide(knock, CANCELLED, by=None)
         p.knock = None
         p.set_state(CLOSED)
+        self.admitted_away.discard(p)
+        self.forget_if_empty()
 
     def resume_knock(self, p: Participant, was_away: bool, request_id: Any) -> None:
         """A new connection was attached to knocker ``p`` (its token): the same knock back if still
@@ -159,6 +163,7 @@ class Lobby(MeetingFlows):
             p.send(self.knock_status(p, request_id, resumed=True))
             self.tell_hosts(knock, connection="connected")
         elif knock.state == ADMITTED:
+            self.admitted_away.discard(p)
             self.enter(p, request_id)
         else:
             status: dict[str, Any] = {"type": "knock_status", "knockId": knock.knock_id, "state": knock.state,

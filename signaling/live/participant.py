@@ -168,6 +168,17 @@ class Participant:
         stale.bind(None)
         return stale
 
+    def take_connection_of(self, fresh: "Participant") -> None:
+        """A resume: ``fresh`` (a new connection that has not joined) hands its connection to this
+        participant, which held the token, and is closed; a connection this one still had (half-open)
+        is told ``ended {reason: resumed_elsewhere}``: the token's new connection wins."""
+        connection = fresh.detach()
+        assert connection is not None
+        fresh.set_state(CLOSED)
+        stale = self.attach(connection)
+        if stale is not None:
+            stale.close({"type": "ended", "reason": "resumed_elsewhere"})
+
     def detach(self) -> Connection | None:
         """The connection is gone (or handed to another participant): nothing is sent any more."""
         connection, self.connection = self.connection, None

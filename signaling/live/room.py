@@ -20,9 +20,10 @@ from typing import Any
 
 import structlog
 
+from ..errors import RoomFull
 from ..ports import Identity, RoomInfo
 from ..rules import admission
-from ..rules.admission import is_moderator, permissions_for
+from ..rules.admission import has_room_for, is_moderator, permissions_for
 from ..rules.waiting_room import CANCELLED, REJECTED
 from .lobby import Lobby
 from .participant import JOINED, KNOCKING, Participant
@@ -70,6 +71,9 @@ class LiveRoom(Lobby):
             del self.participants[p.participant_id]
             self.close_participant(p, reason)
             self._media_left(p.participant_id, reason)
+        for p in list(self.admitted_away):    # a resume is told it ended
+            self.admitted_away.discard(p)
+            self.close_participant(p, reason)
         self._finish_meeting(reason)
         self.forget_if_empty()
 
@@ -113,7 +117,10 @@ class LiveRoom(Lobby):
             self.tell_knockers_host_presence()
 
     def change_role(self, target: Participant, role: str) -> None:
-        """promote (role host, base moderator) or demote (role guest, base speaker) for this meeting."""
+        """promote (role host, base moderator) or demote (role guest, base speaker) for this meeting.
+        A viewer made host takes a participant's place: refused (RoomFull) when there is none."""
+        if target.role == "viewer" and not has_room_for(self.info, role, self.counts()):
+            raise RoomFull("the room is full: that viewer cannot take part now")
         base = "moderator" if role == "host" else "speaker"
         old = target.role
         member_id = target.identity.member_id if target.identity else None
@@ -157,9 +164,14 @@ class LiveRoom(Lobby):
             if owner in self._members(member_id, [owner]):
                 self.decide(knock, CANCELLED, None, "member_deleted")
                 self.close_participant(owner, "member_deleted")
+        for p in self._members(member_id, self.admitted_away):
+            self.admitted_away.discard(p)
+            self.close_participant(p, "member_deleted")
+        self.forget_if_empty()
 
     def _knockers(self) -> list[Participant]:
-        return [k.owner for k in self.waiting.pending() if k.owner is not None]
+        """Who waits to be in the meeting: owners of pending knocks, and those admitted while away."""
+        return [k.owner for k in self.waiting.pending() if k.owner is not None] + list(self.admitted_away)
 
     @staticmethod
     def _members(member_id: str, participants: Any) -> list[Participant]:

@@ -45,6 +45,9 @@ class Roster:
         self.services = services
         self.participants: dict[str, Participant] = {}    # the meeting, in joining order
         self.waiting = WaitingRoom()                       # pending knocks; each knock's owner is a Participant
+        # knockers admitted while their connection was away: each holds its place until it resumes
+        # (and enters) or its grace ends (live/lobby.py)
+        self.admitted_away: set[Participant] = set()
         self.meeting: Meeting | None = None
 
     def __repr__(self) -> str:
@@ -56,17 +59,20 @@ class Roster:
 
     @property
     def empty(self) -> bool:
-        return not self.participants and not len(self.waiting)
+        return not self.participants and not len(self.waiting) and not self.admitted_away
 
     def forget_if_empty(self) -> None:
-        """Leave the hub's registry when nobody is in or waiting (docs/architecture.md "Life cycles")."""
+        """Leave the hub's registry when nobody is in, waiting, or admitted while away
+        (docs/architecture.md "Life cycles")."""
         rooms = self.services.rooms
         if self.empty and rooms.get(self.room_id) is self:
             del rooms[self.room_id]
 
     def counts(self) -> Counts:
-        viewers = sum(1 for p in self.participants.values() if p.role == "viewer")
-        return Counts(participants=len(self.participants) - viewers, viewers=viewers)
+        """Places taken: the meeting, and the places knockers admitted while away hold."""
+        people = (*self.participants.values(), *self.admitted_away)
+        viewers = sum(1 for p in people if p.role == "viewer")
+        return Counts(participants=len(people) - viewers, viewers=viewers)
 
     def hosts(self) -> list[Participant]:
         return [p for p in self.participants.values() if is_moderator(p.permissions)]
