@@ -2,7 +2,7 @@
 
 A guest outside a locked room once silenced every JSON host with one escaped lone surrogate
 in its displayName (the hosts' writers died on UnicodeEncodeError, sockets left open). Now every
-string is checked or normalised when the frame is parsed (signaling/text.py, docs/protocol.md
+string is checked or normalised when the frame is parsed (signaling/wire/text.py, docs/protocol.md
 "Text"), and a message that cannot be encoded is dropped without silencing the connection.
 
 The property-based test feeds arbitrary text into every string field of every message of the
@@ -360,7 +360,7 @@ def _is_nonchar(cp: int) -> bool:
 
 
 def must_refuse(value: str, policy: str) -> bool:
-    """Independent of signaling/text.py: what the docs say is refused in a field of this policy."""
+    """Independent of signaling/wire/text.py: what the docs say is refused in a field of this policy."""
     if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
         return True
     if policy in (NAME, CHAT):

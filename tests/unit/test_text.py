@@ -1,4 +1,4 @@
-"""signaling/text.py: what is refused, what is stripped, how names are normalised and compared (pure)."""
+"""signaling/wire/text.py: what is refused, what is stripped, how names are normalised and compared (pure)."""
 
 from __future__ import annotations
 
