@@ -1,4 +1,6 @@
-"""Domain events of live rooms, for webhooks and metrics (Whereby-style names; docs/architecture.md "Seams for the cluster").
+"""Domain events of live rooms, for webhooks and metrics (Whereby-style names).
+
+docs/architecture.md "Seams for the cluster".
 
 ``room.client.knocked``, ``room.client.knock_cancelled``, ``room.client.knock_decided``,
 ``room.client.joined``, ``room.client.resumed`` (same participant, new connection),

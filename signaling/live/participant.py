@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import structlog
 
 from ..ports import Identity
+from ..rules.waiting_room import Knock
 from ..wire.registry import CONNECTED, JOINED, KNOCKING
 from ..wire.text import name_skeleton
 
@@ -90,7 +91,7 @@ class Participant:
         self.identity: Identity | None = None
         self.permissions: dict[str, bool] = {}
         self.role = ""
-        self.knock: Any = None            # its rules.waiting_room.Knock while knocking
+        self.knock: Knock | None = None   # while knocking (and, decided while away, until it resumes)
         self.muted = {"audio": False, "video": False, "screen": False}
         self.joined_at_ms = 0
         self.resume_token: str | None = None   # secret; only ever sent to this participant (live/resume.py)

@@ -1,4 +1,7 @@
-"""Who enters at once, who knocks, who is turned away. Pure: no I/O (docs/architecture.md "Paths: a knock, an RTP packet")."""
+"""Who enters at once, who knocks, who is turned away. Pure: no I/O.
+
+docs/architecture.md "Paths: a knock, an RTP packet".
+"""
 
 from __future__ import annotations
 
