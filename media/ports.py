@@ -5,7 +5,7 @@
 meeting and drives it with plain method calls; the room reports back through
 listeners that receive the typed events defined here.
 
-Per participant there are two peer connections (DESIGN.md §6):
+Per participant there are two peer connections (docs/architecture.md "Paths: a knock, an RTP packet"):
 
 * publish: the client offers, the server answers  -> `MediaRoom.publish()`;
 * subscribe: the server offers (`SubscribeOffer` event), the client answers

@@ -1,6 +1,6 @@
 """The recorder: a `FrameSink` on a media room that feeds a RecordingMuxer.
 
-It is "just another subscriber" (DESIGN.md §3): `MediaRoom.attach_sink()`
+It is "just another subscriber" (docs/architecture.md "Objects and ownership"): `MediaRoom.attach_sink()`
 hands it every publication present now and every later one, and every encoded
 frame of each. It asks for keyframes through the sink handle when a video
 track starts (and again while waiting), and never blocks the event loop.

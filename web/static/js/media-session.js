@@ -1,4 +1,4 @@
-// WebRTC with the server's SFU (DESIGN.md §6, docs/protocol.md):
+// WebRTC with the server's SFU (docs/architecture.md "Objects and ownership", docs/protocol.md):
 // - publish connection: the browser offers (`publish {sdp, sources}`), the server answers (`publish_answer`);
 // - subscribe connection: the server offers (`subscribe_offer {sdp, tracks}`), the browser answers
 //   (`subscribe_answer {sdp}`) and the server re-offers whenever publications come and go.
