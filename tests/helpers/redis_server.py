@@ -71,3 +71,16 @@ class RedisProvider:
             self.proc.terminate()
             self.proc.wait(10)
             self.proc = None
+
+
+async def drop_prefix(url: str, prefix: str) -> None:
+    """Delete every key under ``prefix`` (a test's own namespace) from the Redis at ``url``."""
+    import redis.asyncio as aioredis
+
+    r = aioredis.from_url(url)
+    try:
+        keys = [k async for k in r.scan_iter(match=f"{prefix}*", count=1000)]
+        if keys:
+            await r.delete(*keys)
+    finally:
+        await r.aclose()

@@ -29,7 +29,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-import redis.asyncio as aioredis
+
+from tests.helpers.redis_server import drop_prefix
 
 from server.http.appkeys import ROOMS, SETTINGS
 from server.credentials import load_or_create
@@ -79,16 +80,6 @@ class Tally:
                 f"live_wrong={self.live_wrong} live_flips={self.live_flips} meetings={len(self.meetings)}")
 
 
-async def _drop_prefix(url: str, prefix: str) -> None:
-    r = aioredis.from_url(url)
-    try:
-        keys = [k async for k in r.scan_iter(match=f"{prefix}*", count=1000)]
-        if keys:
-            await r.delete(*keys)
-    finally:
-        await r.aclose()
-
-
 @pytest.fixture(params=["sqlite-1-process", "redis-2-processes"])
 async def servers(request, tmp_path):
     """Base URLs of the server processes (one on SQLite, or two on one Redis)."""
@@ -111,7 +102,7 @@ async def servers(request, tmp_path):
         for p in procs:
             await asyncio.to_thread(p.stop)
         if prefix:
-            await _drop_prefix(redis_url, prefix)
+            await drop_prefix(redis_url, prefix)
 
 
 def _ws(url: str) -> str:

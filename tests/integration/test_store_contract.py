@@ -14,6 +14,8 @@ import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 
+from tests.helpers.redis_server import drop_prefix
+
 from server.store.base import AlreadyExists, InvalidToken, RecordingQuery, RoomQuery, StoreConflict, StoreError
 from server.store.migrations import MIGRATIONS
 from server.store.records import Meeting, Member, Recording, Room
@@ -21,16 +23,6 @@ from server.store.redis_store import RedisStore
 from server.store.sqlite_store import SqliteStore
 
 NOW = 1_800_000_000_000
-
-
-async def _drop_prefix(url: str, prefix: str) -> None:
-    r = aioredis.from_url(url)
-    try:
-        keys = [k async for k in r.scan_iter(match=f"{prefix}*", count=1000)]
-        if keys:
-            await r.delete(*keys)
-    finally:
-        await r.aclose()
 
 
 @pytest_asyncio.fixture(params=["sqlite", "redis"])
@@ -49,7 +41,7 @@ async def store(request, tmp_path):
         yield s
     finally:
         await s.close()
-        await _drop_prefix(url, prefix)
+        await drop_prefix(url, prefix)
 
 
 def make_room(room_id: str | None = None, **kw) -> Room:
@@ -645,7 +637,7 @@ async def test_redis_prefix_namespaces_every_key(redis_url):
         for s in stores:
             await s.close()
         for prefix in prefixes:
-            await _drop_prefix(redis_url, prefix)
+            await drop_prefix(redis_url, prefix)
 
 
 async def test_redis_room_documents_without_a_version_read_as_version_0(redis_url):
@@ -671,7 +663,7 @@ async def test_redis_room_documents_without_a_version_read_as_version_0(redis_ur
         assert [x.room_id for x in (await s.list_rooms(RoomQuery(room_name="before"))).items] == ["old"]
     finally:
         await s.close()
-        await _drop_prefix(redis_url, prefix)
+        await drop_prefix(redis_url, prefix)
 
 
 async def test_sqlite_open_failure_is_reported_and_leaves_nothing_running(tmp_path):
