@@ -141,6 +141,8 @@ class Hub:
         room = self.rooms.get(info.room_id)
         if room is None:
             room = self.rooms[info.room_id] = LiveRoom(info, self.services)
+        elif info.version > room.info.version:   # a write this room has not heard of (another process)
+            room.apply_info(info)
         return room
 
     def _resume(self, info: RoomInfo, fresh: Participant, token: str, request_id: Any) -> bool:

@@ -183,6 +183,21 @@ async def test_unlocking_admits_everyone_waiting_up_to_capacity(hub, directory):
     assert late["code"] == "room_full"
 
 
+async def test_a_joiner_brings_news_of_a_write_the_live_room_missed(hub, directory):
+    """A write made through another process reaches this live room with the next join that reads it."""
+    host = await joined(hub, "Hana")
+    waiting = await knocking(hub, "Wes")
+    directory.rooms["r1"] = dataclasses.replace(LOCKED, is_locked=False, version=LOCKED.version + 1)
+    newcomer = await FakeConnection(hub, remote="10.0.3.1").request("join", roomName="r1", displayName="Nia")
+    assert newcomer["type"] == "joined"          # the room is open now: no knock
+    assert host.last("room_updated")["room"]["isLocked"] is False
+    assert waiting.last("knock_status")["state"] == "admitted"   # unlocking admits who was waiting
+    stale = dataclasses.replace(LOCKED, version=LOCKED.version)  # an older write changes nothing
+    directory.rooms["r1"] = stale
+    again = await FakeConnection(hub, remote="10.0.3.2").request("join", roomName="r1", displayName="Oli")
+    assert again["type"] == "joined" and hub.rooms["r1"].info.is_locked is False
+
+
 async def test_admit_all_admits_while_the_room_stays_locked(hub):
     host = await joined(hub, "Hana")
     guests = [await knocking(hub, name, remote=f"10.0.1.{i}") for i, name in enumerate(("A", "B"))]
