@@ -18,7 +18,8 @@ Entry points: `media.ports` (the contract signaling and the recorder use) and
 - sources.py       publish offer validation (sources, permissions, codecs)
 - ice.py           ICE servers, loopback host candidates, announced public IP
 - speaker.py       active speaker detection (audio level extension)
-- aiortc_compat.py every private aiortc/aioice access, and the start-up probe
+- aiortc_compat/   every private aiortc/aioice access, by concern (receive, send,
+                   negotiation, preencoded), and the start-up probe (probe.py)
 - recording/       the recorder (a FrameSink; owned separately)
 
 Objects talk upward only through listeners (room <- participant <- publication

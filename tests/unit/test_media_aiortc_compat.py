@@ -1,5 +1,5 @@
-"""media/aiortc_compat.py: the start-up probe of aiortc/aioice internals, and the
-rule that no other media module touches those internals."""
+"""media/aiortc_compat/: the start-up probe of aiortc/aioice internals, and the
+rule that no media module outside that package touches those internals."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from aiortc import RTCRtpReceiver, RTCRtpSender
 
 from media import aiortc_compat
 from media.aiortc_compat import SUPPORTED, AiortcIncompatible, check_aiortc
+from media.aiortc_compat.probe import _code_names
 from media.ports import MediaConfig
 from media.sfu import MediaService
 
 MEDIA = Path(__file__).resolve().parents[2] / "media"
-COMPAT = MEDIA / "aiortc_compat.py"
+COMPAT = MEDIA / "aiortc_compat"   # the package: every module in it may reach internals
 ACCESSORS = {"getattr", "setattr", "hasattr", "delattr"}
 
 
@@ -83,7 +84,7 @@ def test_the_media_service_refuses_to_start(monkeypatch):
         MediaService(MediaConfig(loopback_candidates=True))
 
 
-# --- no private aiortc/aioice access outside aiortc_compat.py -----------------------------
+# --- no private aiortc/aioice access outside the aiortc_compat package ---------------------
 
 
 def _private(name: str) -> bool:
@@ -96,7 +97,7 @@ def _base_internals(class_name: str) -> set[str]:
     names: set[str] = set()
     for klass in getattr(cls, "__mro__", ()):
         for value in vars(klass).values():
-            names |= aiortc_compat._code_names(value)
+            names |= _code_names(value)
     return {n for n in names if _private(n)}
 
 
@@ -165,8 +166,12 @@ def f(sender, pc):
     assert len(found) == 6, found  # not self._mine, not getattr(pc, "public"), not __init__
 
 
+def _in_compat(path: Path) -> bool:
+    return path.is_relative_to(COMPAT)
+
+
 def test_no_private_aiortc_access_outside_aiortc_compat():
-    modules = sorted(p for p in MEDIA.rglob("*.py") if p != COMPAT)
+    modules = sorted(p for p in MEDIA.rglob("*.py") if not _in_compat(p))
     assert len(modules) > 15  # the whole package, recording/ included
     found = [f"{p.relative_to(MEDIA.parent)}:{line}: {what}"
              for p in modules for line, what in private_accesses(p.read_text())]
@@ -174,8 +179,16 @@ def test_no_private_aiortc_access_outside_aiortc_compat():
 
 
 def test_aiortc_compat_holds_the_accesses_it_claims():
-    """The scan, run on aiortc_compat.py itself, finds what it is there for."""
-    found = private_accesses(COMPAT.read_text())
-    assert len(found) >= 30
-    assert any("_nominated" in what for _, what in found)
+    """The scan, run on the aiortc_compat package itself, finds what each of its
+    modules is there for (and the exclusion above is that package, nothing more)."""
+    modules = sorted(COMPAT.glob("*.py"))
+    assert {p.name for p in modules} >= {"__init__.py", "receive.py", "send.py", "negotiation.py",
+                                         "preencoded.py", "probe.py"}
+    assert all(_in_compat(p) for p in modules) and not _in_compat(MEDIA / "ice.py")
+    found = {p.name: private_accesses(p.read_text()) for p in modules}
+    assert sum(len(f) for f in found.values()) >= 30
+    assert any("_nominated" in what for _, what in found["send.py"])
+    assert any("_RTCRtpReceiver__" in what for _, what in found["receive.py"])
+    assert any("_RTCPeerConnection__" in what for _, what in found["negotiation.py"])
+    assert any("_packetize" in what for _, what in found["preencoded.py"])
     assert inspect.getsource(aiortc_compat.check_aiortc).count("p.") > 40

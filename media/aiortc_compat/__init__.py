@@ -1,0 +1,79 @@
+"""Every private aiortc / aioice access of the SFU, behind small named functions.
+
+aiortc has no API for forwarding encoded media, so the SFU reaches into its
+internals (and aioice's): this package is the only place that does. Outside it,
+media/ uses only names exported by the `aiortc` and `aioice` packages
+themselves (tests/unit/test_media_aiortc_compat.py checks that).
+`check_aiortc()` probes every internal used here and is called once at
+`MediaService` start; it fails with the list of what is missing and the
+supported range, `SUPPORTED` (pinned in pyproject.toml).
+
+By concern (each module's docstring says how it hooks in):
+
+- receive.py      publish side: the receiver tap (frames to a callback, no decoder
+                  thread), jitter buffer reset, PLI, RTX unwrapping
+- send.py         subscribe side: sender start, NACK answers, RTCP sender reports,
+                  keyframe requests, `send_rtp_now` on the nominated ICE pair
+- negotiation.py  negotiated codecs, msid stream and track ids, closed state, SDP and
+                  candidate parsing, a peer connection's aioice connections, host
+                  candidates
+- preencoded.py   `send_preencoded` for aiortc peers of tests and benchmarks
+- probe.py        `check_aiortc`, `AiortcIncompatible`, `SUPPORTED`
+
+Import from the package (`from media import aiortc_compat as compat`), not
+from its modules.
+"""
+
+from __future__ import annotations
+
+from .negotiation import (
+    Candidate,
+    SessionDescription,
+    host_addresses,
+    host_candidate,
+    ice_connections,
+    is_closed,
+    negotiated_codecs,
+    parse_candidate,
+    parse_sdp,
+    set_negotiated_codecs,
+    set_stream_id,
+    set_track_id,
+)
+from .preencoded import h264_payloads, send_preencoded, vp8_payloads
+from .probe import SUPPORTED, AiortcIncompatible, check_aiortc
+from .receive import TimestampMapper, reset_jitter_buffer, rtp_only, send_pli, tap_receiver, unwrap_rtx
+from .send import answer_nacks, on_keyframe_request, on_send_started, report_sent, send_rtp_now, sender_ssrc
+
+__all__ = [
+    "SUPPORTED",
+    "AiortcIncompatible",
+    "Candidate",
+    "SessionDescription",
+    "TimestampMapper",
+    "answer_nacks",
+    "check_aiortc",
+    "h264_payloads",
+    "host_addresses",
+    "host_candidate",
+    "ice_connections",
+    "is_closed",
+    "negotiated_codecs",
+    "on_keyframe_request",
+    "on_send_started",
+    "parse_candidate",
+    "parse_sdp",
+    "report_sent",
+    "reset_jitter_buffer",
+    "rtp_only",
+    "send_pli",
+    "send_preencoded",
+    "send_rtp_now",
+    "sender_ssrc",
+    "set_negotiated_codecs",
+    "set_stream_id",
+    "set_track_id",
+    "tap_receiver",
+    "unwrap_rtx",
+    "vp8_payloads",
+]
