@@ -3,7 +3,7 @@
 // the people button's badge. Follows role and permissions, the room, recording and the
 // local tracks; the buttons' actions are in button-actions.js.
 import { $, toast } from "./dom.js";
-import { setIcon } from "./icons.js";
+import { setIcon, showToggle } from "./icons.js";
 
 /** The controls view of one room page; app: {state, local, meeting, knocks}. */
 export function createControlsView({ state, local, meeting, knocks }) {
@@ -91,20 +91,8 @@ export function createControlsView({ state, local, meeting, knocks }) {
   }
 
   function updateControls() {
-    const mic = $("#toggle-mic");
-    const on = Boolean(local.audioTrack);
-    mic.classList.toggle("off", !on);
-    mic.setAttribute("aria-pressed", String(on));
-    mic.setAttribute("aria-label", on ? "Mute microphone" : "Unmute microphone");
-    mic.title = mic.getAttribute("aria-label");
-    setIcon(mic, on ? "mic" : "micOff");
-    const cam = $("#toggle-camera");
-    const camOn = Boolean(local.videoTrack);
-    cam.classList.toggle("off", !camOn);
-    cam.setAttribute("aria-pressed", String(camOn));
-    cam.setAttribute("aria-label", camOn ? "Turn camera off" : "Turn camera on");
-    cam.title = cam.getAttribute("aria-label");
-    setIcon(cam, camOn ? "cam" : "camOff");
+    showToggle($("#toggle-mic"), Boolean(local.audioTrack), ["Mute microphone", "Unmute microphone"], ["mic", "micOff"]);
+    showToggle($("#toggle-camera"), Boolean(local.videoTrack), ["Turn camera off", "Turn camera on"], ["cam", "camOff"]);
     const share = $("#share-screen");
     share.classList.toggle("active", Boolean(state.screenTrack));
     share.setAttribute("aria-pressed", String(Boolean(state.screenTrack)));

@@ -1,23 +1,15 @@
 // The join view's device check: camera preview, microphone level meter, device
 // selection, and turning either off before joining.
 import { $, h } from "./dom.js";
-import { setIcon } from "./icons.js";
+import { showToggle } from "./icons.js";
 
 function renderButtons(local) {
   const mic = $("#preview-mic");
   const cam = $("#preview-camera");
   const micOn = Boolean(local.audioTrack);
   const camOn = Boolean(local.videoTrack);
-  mic.classList.toggle("off", !micOn);
-  mic.setAttribute("aria-pressed", String(micOn));
-  mic.setAttribute("aria-label", micOn ? "Turn microphone off" : "Turn microphone on");
-  mic.title = mic.getAttribute("aria-label");
-  setIcon(mic, micOn ? "mic" : "micOff");
-  cam.classList.toggle("off", !camOn);
-  cam.setAttribute("aria-pressed", String(camOn));
-  cam.setAttribute("aria-label", camOn ? "Turn camera off" : "Turn camera on");
-  cam.title = cam.getAttribute("aria-label");
-  setIcon(cam, camOn ? "cam" : "camOff");
+  showToggle(mic, micOn, ["Turn microphone off", "Turn microphone on"], ["mic", "micOff"]);
+  showToggle(cam, camOn, ["Turn camera off", "Turn camera on"], ["cam", "camOff"]);
 
   const video = $("#preview-video");
   if (camOn) {

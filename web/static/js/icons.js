@@ -38,3 +38,12 @@ export function setIcon(button, name) {
   const fresh = icon(name);
   if (old) old.replaceWith(fresh); else button.prepend(fresh);
 }
+
+/** Show an on/off toggle button's state: `off` class, aria-pressed, label (also its title) and icon. */
+export function showToggle(button, on, [labelOn, labelOff], [iconOn, iconOff]) {
+  button.classList.toggle("off", !on);
+  button.setAttribute("aria-pressed", String(on));
+  button.setAttribute("aria-label", on ? labelOn : labelOff);
+  button.title = button.getAttribute("aria-label");
+  setIcon(button, on ? iconOn : iconOff);
+}
