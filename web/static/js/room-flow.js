@@ -9,6 +9,7 @@ import { backoffDelay } from "./signaling.js";
 import { MediaSession } from "./media-session.js";
 import { ROLE_NAMES } from "./room-link.js";
 import { showEnd } from "./end-view.js";
+import { describeJoinError } from "./join-errors.js";
 
 const NAME_KEY = "antechamber.displayName";
 
@@ -28,20 +29,6 @@ function show(view) {
 
 function setConnStatus(text) {
   $("#conn-status").textContent = text || "";
-}
-
-/** What to tell someone whose `join` failed. */
-function describeJoinError(err) {
-  switch (err.code) {
-    case "room_not_found": return "This room does not exist. Check the link you were given.";
-    case "room_closed": return "This room is closed right now.";
-    case "room_full": return "The room is full. Try again later.";
-    case "invalid_key": return "This link is not valid any more. Ask for a new one.";
-    case "rate_limited": return `Too many attempts. Try again in ${Math.ceil(err.retryAfter || 60)} seconds.`;
-    case "invalid_field": return err.field === "displayName" ? "Pick a name of 1 to 64 characters." : err.message;
-    case "disconnected": return "Could not reach the server. Check your connection and try again.";
-    default: return err.message || "Could not join.";
-  }
 }
 
 /** The flow of one room page; app: the room page's app object (see room-page.js). */
