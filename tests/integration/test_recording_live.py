@@ -74,7 +74,8 @@ async def test_rest_start_stop_with_a_live_meeting(settings_factory, auth, tmp_p
                 await asyncio.sleep(0.05)
             t_stop = time.monotonic()
             stopped = await client.post(f"{R}/{rid}/stop", headers=auth)
-            assert stopped.status == 200
+            assert stopped.status == 202   # OpenVidu Meet: 202 Accepted, Location = the recording
+            assert stopped.headers["Location"] == f"{R}/{rid}"
             assert time.monotonic() - t_stop < 5
             done = await stopped.json()
             assert done["status"] == "complete", done

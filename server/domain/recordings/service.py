@@ -25,11 +25,12 @@ import structlog
 
 from media.recording import MuxResult
 from media.recording.recorder import Recorder
+from media.recording.remux import RemuxError, mp4_refusal, remux_to_mp4, stream_codecs
 
 from ...store.base import Store
 from ...store.records import Recording
 from ..access import signed_links
-from ..errors import Conflict, NotFound
+from ..errors import ApiError, Conflict, NotFound
 from .media import RecordingMedia
 
 log = structlog.get_logger("antechamber.recordings")
@@ -97,6 +98,34 @@ class RecordingService:
         """The recording's file if it exists."""
         path = self.path_of(rec)
         return path if path is not None and path.is_file() else None
+
+    def mp4_path(self, rec: Recording) -> Optional[Path]:
+        """Where the MP4 copy of the recording's file belongs (beside it), if the file has a plain name."""
+        path = self.path_of(rec)
+        return path.with_suffix(".mp4") if path is not None and path.suffix != ".mp4" else path
+
+    async def mp4_of(self, rec: Recording) -> Path:
+        """The recording as MP4: a remux of its file (packets copied, never re-encoded), made on the
+        first request and kept beside it. 406 ``mp4_not_possible`` when its tracks cannot go into MP4
+        (VP8: see media/recording/remux.py), 409 ``recording_not_remuxable`` when the file is unreadable."""
+        src = self.file_of(rec)
+        dst = self.mp4_path(rec)
+        if src is None or dst is None:
+            raise NotFound("the recording has no file", code="recording_file_missing")
+        if src == dst:
+            return src
+        if dst.is_file() and dst.stat().st_mtime_ns >= src.stat().st_mtime_ns:
+            return dst
+        try:
+            refusal = mp4_refusal(await asyncio.to_thread(stream_codecs, src))
+            if refusal is not None:
+                raise ApiError(refusal, code="mp4_not_possible", status=406)
+            await asyncio.to_thread(remux_to_mp4, src, dst)
+        except RemuxError as err:
+            log.warning("recording remux failed", recording_id=rec.recording_id, error=str(err))
+            raise Conflict("the recording's file cannot be copied into MP4", code="recording_not_remuxable") from None
+        log.info("recording remuxed to mp4", recording_id=rec.recording_id)
+        return dst
 
     def active_for_room(self, room_id: str) -> Optional[Recording]:
         act = self._active.get(room_id)
@@ -268,6 +297,9 @@ class RecordingService:
         path = self.file_of(rec)
         if path is not None:
             path.unlink(missing_ok=True)
+        mp4 = self.mp4_path(rec)
+        if mp4 is not None:
+            mp4.unlink(missing_ok=True)
         await self.store.delete_recording(rec.recording_id)
         log.info("recording deleted", recording_id=rec.recording_id, room_id=rec.room_id)
 

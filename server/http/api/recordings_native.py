@@ -38,9 +38,14 @@ from ...store.records import Recording
 from ..appkeys import ACCESS, RECORDINGS, SETTINGS, STORE
 from .auth import add_routes, check_api_key, presented_key
 from .jsonbody import read_object
-from .query import bad_page_token, choice, id_list, int_param, invalid, max_items
+from .query import bad_page_token, choice, id_list, int_param, invalid
 
 PREFIXES = ("/api/v1", "/meet/api/v1")
+# MeetRecordingInfo's fields (meet-ce/typings recording.entity.ts), for ``fields`` / ``X-Fields``;
+# roomSessionId and tracks are ours and always come along when no selection is made.
+FIELDS = ("recordingId", "roomId", "roomName", "status", "layout", "encoding", "filename", "startDate",
+          "endDate", "duration", "size", "errorCode", "error", "details")
+STATUSES = ("starting", "active", "ending", "complete", "failed", "aborted", "limit_reached")
 MAX_ITEMS = 100
 DEFAULT_ITEMS = 10
 MAX_BULK = 100
@@ -51,12 +56,45 @@ def service(request: web.Request) -> RecordingService:
     return request.app[RECORDINGS]
 
 
-def render(rec: Recording) -> dict[str, Any]:
-    return {
-        "recordingId": rec.recording_id, "roomId": rec.room_id, "roomSessionId": rec.room_session_id,
+def render(rec: Recording, room_name: Optional[str] = None) -> dict[str, Any]:
+    """A recording as OpenVidu Meet's MeetRecordingInfo (recordingId, roomId, roomName, status always;
+    the rest when known), plus roomSessionId and tracks of our own."""
+    out: dict[str, Any] = {
+        "recordingId": rec.recording_id, "roomId": rec.room_id, "roomName": room_name or rec.room_id,
         "status": rec.status, "filename": rec.filename, "startDate": rec.start_date, "endDate": rec.end_date,
-        "duration": rec.duration, "size": rec.size, "tracks": rec.tracks, "error": rec.error,
+        "duration": rec.duration, "size": rec.size, "roomSessionId": rec.room_session_id, "tracks": rec.tracks,
+        "error": rec.error,
     }
+    if rec.error:
+        out["details"] = rec.error
+    return out
+
+
+async def room_names(request: web.Request, recs: list[Recording]) -> dict[str, str]:
+    """Room id -> the room's name (a deleted room's recordings keep their room id as name)."""
+    names: dict[str, str] = {}
+    for room_id in {r.room_id for r in recs}:
+        room = await request.app[STORE].get_room(room_id)
+        names[room_id] = (room.room_name if room is not None and room.room_name else room_id)
+    return names
+
+
+def selected_fields(request: web.Request) -> Optional[set[str]]:
+    """The union of ``fields`` and ``X-Fields`` (unknown names ignored, as OpenVidu does), or None."""
+    raw = f"{request.query.get('fields', '')},{request.headers.get('X-Fields', '')}"
+    chosen = {f.strip() for f in raw.split(",")} & set(FIELDS)
+    return chosen or None
+
+
+async def rendered(request: web.Request, recs: list[Recording]) -> list[dict[str, Any]]:
+    names = await room_names(request, recs)
+    chosen = selected_fields(request)
+    out = [render(r, names.get(r.room_id)) for r in recs]
+    return out if chosen is None else [{k: v for k, v in o.items() if k in chosen} for o in out]
+
+
+async def rendered_one(request: web.Request, rec: Recording) -> dict[str, Any]:
+    return (await rendered(request, [rec]))[0]
 
 
 # --- access ------------------------------------------------------------------------------
@@ -114,17 +152,69 @@ def download_name(rec: Recording) -> str:
     return f"recording-{room}-{rec.start_date}.{_SAFE.sub('', ext)[:5] or 'mkv'}"
 
 
+MATROSKA, WEBM, MP4 = "video/x-matroska", "video/webm", "video/mp4"
+FORMATS = {"mkv": MATROSKA, "matroska": MATROSKA, "webm": WEBM, "mp4": MP4}
+
+
+def accepted(header: str) -> list[tuple[str, float]]:
+    """Media ranges of an Accept header with their q, best first (order kept among equals)."""
+    out: list[tuple[str, float]] = []
+    for part in header.split(","):
+        kind, *params = [p.strip() for p in part.split(";")]
+        if not kind:
+            continue
+        q = 1.0
+        for p in params:
+            if p.lower().startswith("q="):
+                try:
+                    q = float(p[2:])
+                except ValueError:
+                    q = 0.0
+        out.append((kind.lower(), q))
+    return sorted(out, key=lambda e: -e[1])
+
+
+def wanted_type(request: web.Request, native: str) -> str:
+    """Which file to send: ``format`` (mp4 | mkv | matroska | webm) if given, else the Accept header
+    (the stored Matroska/WebM file unless MP4 is preferred); 406 if Accept admits neither."""
+    fmt = request.query.get("format")
+    if fmt:
+        ctype = FORMATS.get(fmt.lower())
+        if ctype is None:
+            raise invalid("format", "must be mp4, mkv, matroska or webm")
+        return MP4 if ctype == MP4 else native
+    header = request.headers.get("Accept", "").strip()
+    if not header:
+        return native
+    for kind, q in accepted(header):
+        if q <= 0:
+            continue
+        if kind in ("*/*", "video/*", native) or (kind in (MATROSKA, WEBM) and native in (MATROSKA, WEBM)):
+            return native
+        if kind == MP4:
+            return MP4
+    raise ApiError(f"this recording is served as {native} or {MP4}; the Accept header admits neither",
+                   code="not_acceptable", status=406)
+
+
 async def send_file(request: web.Request, rec: Recording) -> web.StreamResponse:
     if rec.status in LIVE_STATUSES:
         raise_conflict(rec)
     path = service(request).file_of(rec)
     if path is None:
         raise NotFound("the recording has no file", code="recording_file_missing")
-    ctype = "video/webm" if path.suffix == ".webm" else "video/x-matroska"
+    native = WEBM if path.suffix == ".webm" else MP4 if path.suffix == ".mp4" else MATROSKA
+    ctype = wanted_type(request, native)
+    if ctype != native:
+        path = await service(request).mp4_of(rec)
+    name = download_name(rec)
+    if ctype == MP4:
+        name = name.rsplit(".", 1)[0] + ".mp4"
     return web.FileResponse(path, headers={
         "Content-Type": ctype,
-        "Content-Disposition": f'attachment; filename="{download_name(rec)}"',
+        "Content-Disposition": f'attachment; filename="{name}"',
         "Cache-Control": "private, no-store",
+        "Vary": "Accept",
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
     })
@@ -135,6 +225,20 @@ def raise_conflict(rec: Recording):
 
 
 # --- handlers ------------------------------------------------------------------------------
+
+
+def page_size(request: web.Request) -> int:
+    """``maxItems`` as OpenVidu reads it: a positive number, rounded down, above 100 taken as 100."""
+    raw = request.query.get("maxItems", "").strip()
+    if not raw:
+        return DEFAULT_ITEMS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value >= 1:   # also NaN
+        raise invalid("maxItems", "must be a positive number (above 100 is taken as 100)")
+    return MAX_ITEMS if value > MAX_ITEMS else int(value)
 
 
 async def list_recordings(request: web.Request) -> web.Response:
@@ -148,28 +252,30 @@ async def list_recordings(request: web.Request) -> web.Response:
             check_api_key(request)  # no credentials at all: 401
         elif not perms.get("canRetrieveRecordings"):
             raise Forbidden("this key does not allow listing this room's recordings")
-    page_size = max_items(request, DEFAULT_ITEMS, MAX_ITEMS)
+    size = page_size(request)
+    if q.get("sortField") == "roomName":
+        raise invalid("sortField", "sorting by roomName is not supported here; use startDate, duration or size")
     query = RecordingQuery(
         room_id=room_id,
-        status=choice(request, "status", ("starting", "active", "ending", "complete", "failed"), None),
+        status=choice(request, "status", STATUSES, None),
         sort_field=choice(request, "sortField", ("startDate", "duration", "size"), "startDate"),
         sort_order=choice(request, "sortOrder", ("asc", "desc"), "desc"),
-        limit=page_size, token=q.get("nextPageToken") or None,
+        limit=size, token=q.get("nextPageToken") or None,
     )
     try:
         page = await request.app[STORE].list_recordings(query)
     except InvalidToken:
         raise bad_page_token() from None
     return web.json_response({
-        "recordings": [render(r) for r in page.items],
+        "recordings": await rendered(request, list(page.items)),
         "pagination": {"isTruncated": page.next_token is not None, "nextPageToken": page.next_token,
-                       "maxItems": page_size},
+                       "maxItems": size},
     })
 
 
 async def get_recording(request: web.Request) -> web.Response:
     rec = await authorize(request, request.match_info["recordingId"], "canRetrieveRecordings")
-    return web.json_response(render(rec))
+    return web.json_response(await rendered_one(request, rec))
 
 
 async def get_media(request: web.Request) -> web.StreamResponse:
@@ -180,15 +286,19 @@ async def get_media(request: web.Request) -> web.StreamResponse:
 async def delete_recording(request: web.Request) -> web.Response:
     rec = await authorize(request, request.match_info["recordingId"], "canDeleteRecordings")
     await service(request).delete(rec.recording_id)
-    return web.Response(status=204)
+    return web.json_response({"message": f"Recording '{rec.recording_id}' deleted successfully"})
 
 
 async def bulk_delete(request: web.Request) -> web.Response:
+    """OpenVidu's answer: 200 ``{message, deleted, failed: []}`` when all went, else 400 with
+    ``failed`` naming each id that stayed and why."""
     ids = id_list(request, "recordingIds", "recording", MAX_BULK)
     deleted, failed = await delete_many(service(request), ids)
     if not failed:
-        return web.Response(status=204)
-    return web.json_response({"deleted": deleted, "notDeleted": failed}, status=200)
+        return web.json_response({"message": "All recordings deleted successfully", "deleted": deleted,
+                                  "failed": []})
+    return web.json_response({"message": f"{len(failed)} recording(s) could not be deleted", "deleted": deleted,
+                              "failed": failed}, status=400)
 
 
 async def delete_many(svc: RecordingService, ids: list[str]) -> tuple[list[str], list[dict[str, str]]]:
@@ -226,19 +336,47 @@ async def revoke_urls(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+LAYOUTS = ("grid", "speaker", "single-speaker")
+PRESETS = ("H264_720P_30", "H264_720P_60", "H264_1080P_30", "H264_1080P_60", "PORTRAIT_H264_720P_30",
+           "PORTRAIT_H264_720P_60", "PORTRAIT_H264_1080P_30", "PORTRAIT_H264_1080P_60")
+
+
+def check_recording_config(config: Any) -> None:
+    """``config`` of start recording: checked as OpenVidu checks it, then without effect here (tracks are
+    recorded as published, one per participant and kind, not composed into a layout nor re-encoded)."""
+    if config is None:
+        return
+    if not isinstance(config, dict):
+        raise invalid("config", "must be an object with optional layout and encoding")
+    unknown = set(config) - {"layout", "encoding"}
+    if unknown:
+        raise invalid(f"config.{sorted(unknown)[0]}", "is not a recording option (layout, encoding)")
+    if "layout" in config and config["layout"] not in LAYOUTS:
+        raise invalid("config.layout", "must be grid, speaker or single-speaker")
+    enc = config.get("encoding")
+    if enc is None or (isinstance(enc, str) and enc in PRESETS):
+        return
+    if not (isinstance(enc, dict) and isinstance(enc.get("video"), dict) and isinstance(enc.get("audio"), dict)):
+        raise invalid("config.encoding", "must be a preset (H264_720P_30, ...) or {video, audio} options")
+
+
 async def start_recording(request: web.Request) -> web.Response:
     body = await read_object(request)
     room_id = body.get("roomId")
     if not isinstance(room_id, str) or not 1 <= len(room_id) <= 200:
         raise invalid("roomId", "must be a room id (1 to 200 characters)")
+    check_recording_config(body.get("config"))
     rec = await service(request).start(room_id)
     location = f"{request.path.rstrip('/')}/{rec.recording_id}"
-    return web.json_response(render(rec), status=201, headers={"Location": location})
+    return web.json_response(await rendered_one(request, rec), status=201, headers={"Location": location})
 
 
 async def stop_recording(request: web.Request) -> web.Response:
+    """202 as in OpenVidu: the answer is the recording as it stands (``ending`` or already ``complete``);
+    ``Location`` is where to read it once finished."""
     rec = await service(request).stop(request.match_info["recordingId"])
-    return web.json_response(render(rec), status=200)
+    prefix = request.path.rsplit("/", 1)[0]
+    return web.json_response(await rendered_one(request, rec), status=202, headers={"Location": prefix})
 
 
 def setup(app: web.Application) -> None:
