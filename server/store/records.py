@@ -38,6 +38,7 @@ class Room:
     template_type: str | None = None  # "viewerMode" (Whereby)
     api: str = "native"               # which surface created it: native | whereby
     pending_deletion: dict[str, str] | None = None  # set by DELETE ... when_meeting_ends
+    roles_updated_at: int = 0         # OpenVidu rolesUpdatedAt: last roles/access change (0 = creation date)
     # set by the store: 1 when created, +1 on every write (compare-and-set); 0 = stored before versions
     version: int = 0
 
@@ -62,6 +63,7 @@ class Member:
     custom_permissions: dict[str, bool] = field(default_factory=dict)
     creation_date: int = 0
     key_version: int = 0
+    permissions_updated_at: int = 0   # OpenVidu permissionsUpdatedAt: last own role/permission change (0 = creation)
 
     def to_doc(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

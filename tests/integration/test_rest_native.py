@@ -19,8 +19,10 @@ from tests.helpers.rest_app import RecordingLive, running_app, store_of
 from tests.helpers.signaling import clients, host_key, make_room, store
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-ROOM_FIELDS = {"roomId", "roomName", "creationDate", "autoDeletionDate", "autoDeletionPolicy", "config", "roles",
-               "access", "status", "isLocked", "roomMode", "maxParticipants"}
+# OpenVidu Meet 3.8's always-present MeetRoom fields (autoDeletionDate is optional: absent when unset)
+# plus Antechamber's own isLocked, roomMode, maxParticipants
+ROOM_FIELDS = {"roomId", "roomName", "owner", "creationDate", "autoDeletionPolicy", "config", "roles",
+               "access", "status", "rolesUpdatedAt", "meetingEndAction", "isLocked", "roomMode", "maxParticipants"}
 
 
 @pytest.fixture(params=["/api/v1", "/meet/api/v1"])
@@ -53,10 +55,13 @@ async def test_create_with_defaults(env, base, auth):
     assert resp.headers["Location"] == f"{base}/rooms/{room['roomId']}"
     assert room["roomName"] == "Room"
     assert before <= room["creationDate"] <= int(time.time() * 1000)
-    assert room["autoDeletionDate"] is None
+    assert "autoDeletionDate" not in room
+    assert room["owner"] == "admin" and room["meetingEndAction"] == "none"
+    assert room["rolesUpdatedAt"] == room["creationDate"]
     assert room["autoDeletionPolicy"] == {"withMeeting": "when_meeting_ends", "withRecordings": "close"}
     assert room["config"] == {"chat": {"enabled": True}, "recording": {"enabled": True},
-                              "virtualBackground": {"enabled": True}, "e2ee": {"enabled": False}}
+                              "virtualBackground": {"enabled": True}, "e2ee": {"enabled": False},
+                              "captions": {"enabled": False}}
     assert room["roles"]["moderator"]["permissions"] == {p: True for p in PERMISSIONS}
     denied = {"canRecord", "canDeleteRecordings", "canShareAccessLinks", "canMakeModerator",
               "canKickParticipants", "canEndMeeting"}
@@ -98,7 +103,7 @@ async def test_create_with_every_field(env, base, auth):
     assert room["config"]["recording"] == {"enabled": True}
     speaker = room["roles"]["speaker"]["permissions"]
     assert speaker["canRecord"] is True and speaker["canShareScreen"] is False and speaker["canKickParticipants"] is False
-    assert room["access"]["anonymous"]["moderator"] == {"enabled": False}   # no link for disabled access
+    assert room["access"]["anonymous"]["moderator"]["enabled"] is False   # its link grants nothing
     assert room["isLocked"] is True and room["roomMode"] == "group" and room["maxParticipants"] == 200
 
 
@@ -149,7 +154,7 @@ async def test_list_paginates_filters_and_sorts(env, base, auth):
 
 
 @pytest.mark.parametrize("query, field", [
-    ("maxItems=0", "maxItems"), ("maxItems=101", "maxItems"), ("maxItems=ten", "maxItems"),
+    ("maxItems=0", "maxItems"), ("maxItems=ten", "maxItems"),
     ("sortField=size", "sortField"), ("sortOrder=up", "sortOrder"), ("status=gone", "status"),
 ])
 async def test_list_rejects_bad_parameters(env, base, auth, query, field):
@@ -180,33 +185,38 @@ async def test_config_roles_access_status_lock_updates(env, base, auth):
     rid = room["roomId"]
     url = f"{base}/rooms/{rid}"
 
+    # OpenVidu Meet answers PUT config / roles / access with the updated part, PUT status with the room
     resp = await client.put(url + "/config", json={"config": {"chat": {"enabled": False}}}, headers=auth)
     assert resp.status == 200, await resp.text()
-    assert (await resp.json())["room"]["config"]["chat"] == {"enabled": False}
+    assert (await resp.json())["chat"] == {"enabled": False}
     cfg = await (await client.get(url + "/config", headers=auth)).json()
     assert cfg == {"chat": {"enabled": False}, "recording": {"enabled": True},
-                   "virtualBackground": {"enabled": True}, "e2ee": {"enabled": False}}
+                   "virtualBackground": {"enabled": True}, "e2ee": {"enabled": False},
+                   "captions": {"enabled": False}}
 
     resp = await client.put(url + "/roles", json={"roles": {"speaker": {"permissions": {"canEndMeeting": True}}}},
                             headers=auth)
     assert resp.status == 200
+    assert (await resp.json())["speaker"]["permissions"]["canEndMeeting"] is True
     got = await (await client.get(url, headers=auth)).json()
     assert got["roles"]["speaker"]["permissions"]["canEndMeeting"] is True
     assert got["roles"]["speaker"]["permissions"]["canKickParticipants"] is False
+    assert got["rolesUpdatedAt"] > room["rolesUpdatedAt"] - 1
 
     resp = await client.put(url + "/access", json={"access": {"anonymous": {"speaker": {"enabled": False}}}},
                             headers=auth)
     assert resp.status == 200
+    assert (await resp.json())["anonymous"]["speaker"]["enabled"] is False
     got = await (await client.get(url, headers=auth)).json()
-    assert got["access"]["anonymous"]["speaker"] == {"enabled": False}
+    assert got["access"]["anonymous"]["speaker"]["enabled"] is False
     assert got["access"]["anonymous"]["moderator"]["enabled"] is True
 
     resp = await client.put(url + "/lock", json={"isLocked": True}, headers=auth)
     assert resp.status == 200 and (await resp.json())["room"]["isLocked"] is True
     resp = await client.put(url + "/status", json={"status": "closed"}, headers=auth)
-    assert resp.status == 200 and (await resp.json())["room"]["status"] == "closed"
+    assert resp.status == 200 and (await resp.json())["status"] == "closed"
     resp = await client.put(url + "/status", json={"status": "open"}, headers=auth)
-    assert (await resp.json())["room"]["status"] == "open"
+    assert (await resp.json())["status"] == "open"
 
     stored = await store_of(app).get_room(rid)
     assert stored.is_locked is True and stored.config["chat"] == {"enabled": False}
@@ -330,13 +340,13 @@ async def test_bulk_delete(env, base, auth):
     resp = await client.delete(f"{base}/rooms?roomIds={a},{b}", headers=auth)
     body = await resp.json()
     assert resp.status == 200
-    assert sorted(s["roomId"] for s in body["successful"]) == sorted([a, b])
-    assert {s["successCode"] for s in body["successful"]} == {"room_deleted"}
+    assert sorted(s["roomId"] for s in body["deleted"]) == sorted([a, b]) and body["failed"] == []
+    assert {s["successCode"] for s in body["deleted"]} == {"room_deleted"}
 
     resp = await client.delete(f"{base}/rooms?roomIds={c},missing", headers=auth)
     body = await resp.json()
     assert resp.status == 400
-    assert [s["roomId"] for s in body["successful"]] == [c]
+    assert [s["roomId"] for s in body["deleted"]] == [c]
     assert body["failed"] == [{"roomId": "missing", "error": "room_not_found",
                                "message": "room 'missing' does not exist"}]
     listed = await (await client.get(f"{base}/rooms", headers=auth)).json()

@@ -14,9 +14,11 @@ DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
     "recording": {"enabled": True},
     "virtualBackground": {"enabled": True},
     "e2ee": {"enabled": False},
+    "captions": {"enabled": False},  # live captions are not offered here: off unless a client stores true
 }
 DEFAULT_ACCESS = {"anonymous": {"moderator": {"enabled": True}, "speaker": {"enabled": True},
-                                "recording": {"enabled": True}}}
+                                "recording": {"enabled": True}},
+                  "user": {"enabled": False}}  # OpenVidu's default; stored only (no user accounts here)
 DEFAULT_POLICY = {"withMeeting": "when_meeting_ends", "withRecordings": "close"}
 
 
@@ -39,6 +41,12 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 def effective_config(room: Room) -> dict[str, Any]:
     """The room's config over the defaults."""
     return deep_merge(DEFAULT_CONFIG, room.config or {})
+
+
+def meeting_end_action(room: Room) -> str:
+    """OpenVidu Meet's ``meetingEndAction``: what a deletion scheduled for the meeting's end will do."""
+    pending = room.pending_deletion or {}
+    return {"delete": "delete", "close": "close"}.get(pending.get("action", ""), "none")
 
 
 def max_participants(settings: Settings, room: Room) -> int:

@@ -61,6 +61,8 @@ class MemberService:
             member.base_role = base_role
         if custom_permissions is not None:
             member.custom_permissions = dict(custom_permissions)
+        if base_role is not None or custom_permissions is not None:
+            member.permissions_updated_at = now_ms()
         await self.store.update_member(member)
         log.info("member updated", room_id=room.room_id, member_id=member.member_id,
                  change=f"{before} -> name={member.name!r} baseRole={member.base_role}")

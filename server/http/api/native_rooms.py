@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from ...domain.errors import ApiError
-from ...domain.rooms.defaults import DEFAULT_ACCESS, DEFAULT_CONFIG, DEFAULT_POLICY, deep_merge
+from ...domain.rooms.defaults import DEFAULT_ACCESS, DEFAULT_CONFIG, DEFAULT_POLICY, deep_merge, now_ms
 from ...domain.rooms.service import RoomService
 from ...store.base import InvalidToken, RoomQuery
 from ...store.records import Room
@@ -19,7 +19,7 @@ from ..appkeys import ROOMS, STORE
 from .auth import add_routes
 from .jsonbody import read_object
 from .query import bad_page_token, choice, id_list, invalid, max_items
-from .room_view import render
+from .room_view import render, render_access, render_roles
 from .schemas import (
     CreateRoomIn, UpdateAccessIn, UpdateConfigIn, UpdateLockIn, UpdateRolesIn, UpdateStatusIn, validate,
 )
@@ -29,6 +29,14 @@ MAX_ITEMS = 100
 DEFAULT_ITEMS = 10
 MAX_BULK = 100
 ROOM_ID_MAX = 200
+
+
+def clamped_max_items(request: web.Request) -> int:
+    """``maxItems``: a positive integer, clamped to 100 as OpenVidu Meet does (not refused)."""
+    raw = request.query.get("maxItems")
+    if raw not in (None, "") and raw.isdigit() and int(raw) > MAX_ITEMS:
+        return MAX_ITEMS
+    return max_items(request, DEFAULT_ITEMS, MAX_ITEMS)
 
 
 def _room_id(request: web.Request) -> str:
@@ -62,7 +70,7 @@ async def create_room(request: web.Request) -> web.Response:
 
 async def list_rooms(request: web.Request) -> web.Response:
     q = request.query
-    page_size = max_items(request, DEFAULT_ITEMS, MAX_ITEMS)
+    page_size = clamped_max_items(request)
     room_name = q.get("roomName") or None
     if room_name is not None and len(room_name) > 50:
         raise invalid("roomName", "must be at most 50 characters")
@@ -113,12 +121,13 @@ async def bulk_delete_rooms(request: web.Request) -> web.Response:
     if any(len(r) > ROOM_ID_MAX for r in room_ids):
         raise invalid("roomIds", f"each room id must be at most {ROOM_ID_MAX} characters")
     with_meeting, with_recordings = _deletion_policies(request)
-    successful, failed = await _delete_each(request, room_ids, with_meeting, with_recordings)
+    deleted, failed = await _delete_each(request, room_ids, with_meeting, with_recordings)
     if not failed:
-        return web.json_response({"message": "all rooms processed for deletion", "successful": successful})
+        return web.json_response({"message": "All rooms successfully processed for deletion",
+                                  "deleted": deleted, "failed": []})
     body = {"error": "bulk_delete_failed", "code": "bulk_delete_failed",
             "message": f"{len(failed)} room(s) failed to process while deleting",
-            "successful": successful, "failed": failed}
+            "deleted": deleted, "failed": failed}
     return web.json_response(body, status=400)
 
 
@@ -145,24 +154,25 @@ async def get_config(request: web.Request) -> web.Response:
     return web.json_response(render(request.app, await svc.get(_room_id(request)))["config"])
 
 
-async def _update(request: web.Request, model, apply, what: str) -> web.Response:
+async def _update(request: web.Request, model, apply, what: str) -> Room:
     room_id = _room_id(request)
     spec = validate(model, await read_object(request))
     svc = _service(request)
-    room = await svc.update(room_id, lambda r: apply(r, spec), what)
-    return web.json_response({"message": f"room {room_id!r} {what} updated", "room": render(request.app, room)})
+    return await svc.update(room_id, lambda r: apply(r, spec), what)
 
 
 def _apply_config(room: Room, spec: UpdateConfigIn) -> None:
     room.config = deep_merge(deep_merge(DEFAULT_CONFIG, room.config or {}), spec.config.model_dump(exclude_none=True))
 
 
-def _apply_roles(room: Room, spec: UpdateRolesIn) -> None:
+def _apply_roles(room: Room, spec: UpdateRolesIn, now: int) -> None:
     room.roles = deep_merge(room.roles or {}, spec.roles.model_dump(exclude_none=True))
+    room.roles_updated_at = now
 
 
-def _apply_access(room: Room, spec: UpdateAccessIn) -> None:
+def _apply_access(room: Room, spec: UpdateAccessIn, now: int) -> None:
     room.access = deep_merge(deep_merge(DEFAULT_ACCESS, room.access or {}), spec.access.model_dump(exclude_none=True))
+    room.roles_updated_at = now
 
 
 def _apply_status(room: Room, spec: UpdateStatusIn) -> None:
@@ -173,24 +183,34 @@ def _apply_lock(room: Room, spec: UpdateLockIn) -> None:
     room.is_locked = spec.isLocked
 
 
+# OpenVidu Meet's real backend answers PUT config / roles / access with the updated part alone and
+# PUT status with the whole room (room.controller.ts); the roles body is ``roles`` (the spec says ``config``).
+
 async def put_config(request: web.Request) -> web.Response:
-    return await _update(request, UpdateConfigIn, _apply_config, "config")
+    room = await _update(request, UpdateConfigIn, _apply_config, "config")
+    return web.json_response(render(request.app, room)["config"])
 
 
 async def put_roles(request: web.Request) -> web.Response:
-    return await _update(request, UpdateRolesIn, _apply_roles, "roles")
+    now = now_ms()
+    room = await _update(request, UpdateRolesIn, lambda r, spec: _apply_roles(r, spec, now), "roles")
+    return web.json_response(render_roles(room))
 
 
 async def put_access(request: web.Request) -> web.Response:
-    return await _update(request, UpdateAccessIn, _apply_access, "access")
+    now = now_ms()
+    room = await _update(request, UpdateAccessIn, lambda r, spec: _apply_access(r, spec, now), "access")
+    return web.json_response(render_access(request.app, room))
 
 
 async def put_status(request: web.Request) -> web.Response:
-    return await _update(request, UpdateStatusIn, _apply_status, "status")
+    room = await _update(request, UpdateStatusIn, _apply_status, "status")
+    return web.json_response(render(request.app, room))
 
 
 async def put_lock(request: web.Request) -> web.Response:
-    return await _update(request, UpdateLockIn, _apply_lock, "lock")
+    room = await _update(request, UpdateLockIn, _apply_lock, "lock")  # Antechamber's own endpoint
+    return web.json_response({"message": f"room {room.room_id!r} lock updated", "room": render(request.app, room)})
 
 
 async def rotate_keys(request: web.Request) -> web.Response:

@@ -54,7 +54,25 @@ def _response_schemas() -> dict[str, Any]:
     perms = {"type": "object", "properties": {p: {"type": "boolean"} for p in PERMISSIONS},
              "required": list(PERMISSIONS)}
     link = {"type": "object", "properties": {"enabled": {"type": "boolean"}, "url": {"type": "string"}},
-            "required": ["enabled"]}
+            "required": ["enabled", "url"]}
+    presets = list(schemas.ENCODING_PRESETS)
+    config = {"type": "object", "properties": {
+        **{k: _toggle() for k in ("chat", "virtualBackground", "e2ee")},
+        "captions": {**_toggle(), "description": "stored; live captions are not offered here"},
+        "recording": {"type": "object", "properties": {
+            "enabled": {"type": "boolean"},
+            "layout": {"enum": ["grid", "speaker", "single-speaker"], "description": "stored without effect"},
+            "encoding": {"description": "stored without effect: a preset or {video, audio} options",
+                         "oneOf": [{"enum": presets}, {"type": "object"}]}}, "required": ["enabled"]}},
+        "required": ["chat", "recording", "virtualBackground", "e2ee", "captions"]}
+    roles = {"type": "object", "properties": {
+        r: {"type": "object", "properties": {"permissions": perms}, "required": ["permissions"]}
+        for r in ("moderator", "speaker")}, "required": ["moderator", "speaker"]}
+    access = {"type": "object", "properties": {
+        "anonymous": {"type": "object", "properties": {r: link for r in ("moderator", "speaker", "recording")},
+                      "required": ["moderator", "speaker", "recording"]},
+        "user": {**link, "description": "stored without effect: there are no user accounts here"}},
+        "required": ["anonymous", "user"]}
     return {
         "Error": {
             "type": "object",
@@ -71,25 +89,30 @@ def _response_schemas() -> dict[str, Any]:
             "properties": {
                 "roomId": {"type": "string", "description": "URL slug; the guest link is <public-url>/<roomId>"},
                 "roomName": {"type": "string"},
+                "owner": {"type": "string", "description": "always 'admin': rooms belong to the API key holder"},
                 "creationDate": {"type": "integer", "description": "epoch milliseconds"},
-                "autoDeletionDate": {"type": ["integer", "null"]},
+                "autoDeletionDate": {"type": "integer", "description": "absent when unset"},
                 "autoDeletionPolicy": {"type": "object", "properties": {
                     "withMeeting": {"enum": ["force", "when_meeting_ends"]},
                     "withRecordings": {"enum": ["force", "close"]}}},
-                "config": {"type": "object", "properties": {
-                    k: _toggle() for k in ("chat", "recording", "virtualBackground", "e2ee")}},
-                "roles": {"type": "object", "properties": {
-                    r: {"type": "object", "properties": {"permissions": perms}} for r in ("moderator", "speaker")}},
-                "access": {"type": "object", "properties": {"anonymous": {"type": "object", "properties": {
-                    r: link for r in ("moderator", "speaker", "recording")}}}},
+                "config": {"$ref": "#/components/schemas/RoomConfig"},
+                "roles": {"$ref": "#/components/schemas/RoomRoles"},
+                "access": {"$ref": "#/components/schemas/RoomAccess"},
                 "status": {"enum": ["open", "active_meeting", "closed"]},
+                "rolesUpdatedAt": {"type": "integer", "description": "last roles or access change (epoch ms)"},
+                "meetingEndAction": {"enum": ["none", "close", "delete"],
+                                     "description": "what a deletion scheduled for the meeting's end will do"},
                 "isLocked": {"type": "boolean"},
                 "roomMode": {"enum": ["normal", "group"]},
                 "maxParticipants": {"type": "integer"},
             },
-            "required": ["roomId", "roomName", "creationDate", "autoDeletionDate", "autoDeletionPolicy", "config",
-                         "roles", "access", "status", "isLocked", "roomMode", "maxParticipants"],
+            "required": ["roomId", "roomName", "owner", "creationDate", "autoDeletionPolicy", "config",
+                         "roles", "access", "status", "rolesUpdatedAt", "meetingEndAction", "isLocked", "roomMode",
+                         "maxParticipants"],
         },
+        "RoomConfig": config,
+        "RoomRoles": roles,
+        "RoomAccess": access,
         "RoomList": {
             "type": "object",
             "properties": {
@@ -111,11 +134,33 @@ def _response_schemas() -> dict[str, Any]:
             "type": "object",
             "properties": {
                 "message": {"type": "string"},
-                "successful": {"type": "array", "items": {"type": "object"}},
+                "deleted": {"type": "array", "items": {"type": "object", "properties": {
+                    "roomId": {"type": "string"}, "successCode": {"enum": list(SUCCESS_CODES)},
+                    "message": {"type": "string"}, "room": {"$ref": "#/components/schemas/Room"}}}},
                 "failed": {"type": "array", "items": {"type": "object", "properties": {
                     "roomId": {"type": "string"}, "error": {"type": "string"}, "message": {"type": "string"}}}},
             },
-            "required": ["message", "successful"],
+            "required": ["message", "deleted", "failed"],
+        },
+        "Message": {"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]},
+        "MemberList": {
+            "type": "object",
+            "properties": {
+                "members": {"type": "array", "items": {"$ref": "#/components/schemas/Member"}},
+                "pagination": {"type": "object", "properties": {
+                    "isTruncated": {"type": "boolean"}, "nextPageToken": {"type": ["string", "null"]},
+                    "maxItems": {"type": "integer"}}, "required": ["isTruncated", "nextPageToken", "maxItems"]},
+            },
+            "required": ["members", "pagination"],
+        },
+        "MemberBulkDeletion": {
+            "type": "object",
+            "properties": {
+                "message": {"type": "string"}, "deleted": {"type": "array", "items": {"type": "string"}},
+                "failed": {"type": "array", "items": {"type": "object", "properties": {
+                    "memberId": {"type": "string"}, "error": {"type": "string"}, "message": {"type": "string"}}}},
+            },
+            "required": ["message", "deleted", "failed"],
         },
         "RoomUpdate": {
             "type": "object",
@@ -125,14 +170,19 @@ def _response_schemas() -> dict[str, Any]:
         "Member": {
             "type": "object",
             "properties": {
-                "memberId": {"type": "string"}, "roomId": {"type": "string"}, "name": {"type": "string"},
+                "memberId": {"type": "string"}, "roomId": {"type": "string"},
+                "type": {"enum": ["identified_guest"], "description": "no user accounts here"},
+                "name": {"type": "string"},
+                "membershipDate": {"type": "integer", "description": "epoch milliseconds"},
                 "baseRole": {"enum": ["moderator", "speaker"]},
                 "customPermissions": {"type": "object", "additionalProperties": {"type": "boolean"}},
                 "effectivePermissions": perms,
+                "permissionsUpdatedAt": {"type": "integer"},
                 "accessUrl": {"type": "string", "description": "personal link with ?memberKey="},
-                "creationDate": {"type": "integer"},
+                "creationDate": {"type": "integer", "description": "same as membershipDate (older clients)"},
             },
-            "required": ["memberId", "roomId", "name", "baseRole", "effectivePermissions", "accessUrl"],
+            "required": ["memberId", "roomId", "type", "name", "membershipDate", "baseRole", "effectivePermissions",
+                         "permissionsUpdatedAt", "accessUrl"],
         },
         "Meeting": {
             "type": "object",
@@ -215,10 +265,10 @@ def _native_paths(prefix: str, tag: str) -> dict[str, Any]:
         suffix = "" if prefix == "/api/v1" else "Meet"
         return {"operationId": op_id + suffix, "summary": summary, "tags": [tag], "responses": responses, **extra}
 
-    def put(name: str, model: str) -> dict[str, Any]:
+    def put(name: str, model: str, answer: str = "RoomUpdate") -> dict[str, Any]:
         return {"parameters": [_ROOM_ID], "put": op(
             f"update{name}", f"Update the room's {name.lower()}; live meetings are told",
-            {"200": _resp("updated", "RoomUpdate"), **_errors(400, 401, 404, 413, 422)},
+            {"200": _resp("updated", answer), **_errors(400, 401, 404, 413, 422)},
             requestBody=_body(model))}
 
     rooms = f"{prefix}/rooms"
@@ -232,7 +282,8 @@ def _native_paths(prefix: str, tag: str) -> dict[str, Any]:
                       parameters=[
                           _query("roomName", {"type": "string", "maxLength": 50}, "case-insensitive substring"),
                           _query("status", {"enum": ["open", "active_meeting", "closed"]}),
-                          _query("maxItems", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}),
+                          _query("maxItems", {"type": "integer", "minimum": 1, "default": 10},
+                                 "above 100 is clamped to 100"),
                           _query("nextPageToken", {"type": "string"}),
                           _query("sortField", {"enum": ["creationDate", "roomName", "autoDeletionDate"],
                                                "default": "creationDate"}),
@@ -256,17 +307,32 @@ def _native_paths(prefix: str, tag: str) -> dict[str, Any]:
             "get": op("getRoomConfig", "Get the room's config",
                       {"200": {"description": "config", "content": {"application/json": {
                           "schema": {"type": "object"}}}}, **_errors(401, 404, 422)}),
-            "put": put("Config", "UpdateConfigIn")["put"],
+            "put": put("Config", "UpdateConfigIn", "RoomConfig")["put"],
         },
         rooms + "/{roomId}/members": {
             "parameters": [_ROOM_ID],
             "post": op("createMember", "Add a member with a personal access link",
                        {"201": _resp("created", "Member"), **_errors(400, 401, 404, 413, 422)},
                        requestBody=_body("CreateMemberIn")),
-            "get": op("listMembers", "List the room's members",
-                      {"200": {"description": "members", "content": {"application/json": {"schema": {
-                          "type": "array", "items": {"$ref": "#/components/schemas/Member"}}}}},
-                       **_errors(401, 404)}),
+            "get": op("listMembers", "List the room's members, filtered, sorted and paged",
+                      {"200": _resp("a page of members", "MemberList"), **_errors(400, 401, 404, 422)},
+                      parameters=[
+                          _query("name", {"type": "string", "maxLength": 100}),
+                          _query("nameMatchMode", {"enum": ["exact", "prefix", "partial", "regex"],
+                                                   "default": "exact"}),
+                          _query("nameCaseInsensitive", {"enum": ["true", "false"], "default": "false"}),
+                          _query("baseRole", {"enum": ["moderator", "speaker"]}),
+                          _query("type", {"enum": ["user", "identified_guest"]}),
+                          _query("maxItems", {"type": "integer", "minimum": 1, "default": 10},
+                                 "above 100 is clamped to 100"),
+                          _query("nextPageToken", {"type": "string"}),
+                          _query("sortField", {"enum": ["name", "membershipDate"], "default": "membershipDate"}),
+                          _query("sortOrder", {"enum": ["asc", "desc"], "default": "desc"})]),
+            "delete": op("bulkDeleteMembers", "Delete several members; 400 lists the ones that failed",
+                         {"200": _resp("all deleted", "MemberBulkDeletion"),
+                          "400": _resp("some failed", "MemberBulkDeletion"), **_errors(401, 404, 422)},
+                         parameters=[{"name": "memberIds", "in": "query", "required": True,
+                                      "schema": {"type": "string"}, "description": "comma-separated"}]),
         },
         rooms + "/{roomId}/members/{memberId}": {
             "parameters": [_ROOM_ID, _MEMBER_ID],
@@ -275,7 +341,7 @@ def _native_paths(prefix: str, tag: str) -> dict[str, Any]:
                       {"200": _resp("updated", "Member"), **_errors(400, 401, 404, 413, 422)},
                       requestBody=_body("UpdateMemberIn")),
             "delete": op("deleteMember", "Delete a member: its link stops working and it leaves a live meeting",
-                         {"204": {"description": "deleted"}, **_errors(401, 404)}),
+                         {"200": _resp("deleted", "Message"), **_errors(401, 404)}),
         },
         rooms + "/{roomId}/rotate-keys": {
             "parameters": [_ROOM_ID],
@@ -283,9 +349,9 @@ def _native_paths(prefix: str, tag: str) -> dict[str, Any]:
                        "stop working; the answer carries the new links",
                        {"200": _resp("rotated", "RoomUpdate"), **_errors(401, 404, 422)}),
         },
-        rooms + "/{roomId}/roles": put("Roles", "UpdateRolesIn"),
-        rooms + "/{roomId}/access": put("Access", "UpdateAccessIn"),
-        rooms + "/{roomId}/status": put("Status", "UpdateStatusIn"),
+        rooms + "/{roomId}/roles": put("Roles", "UpdateRolesIn", "RoomRoles"),
+        rooms + "/{roomId}/access": put("Access", "UpdateAccessIn", "RoomAccess"),
+        rooms + "/{roomId}/status": put("Status", "UpdateStatusIn", "Room"),
         rooms + "/{roomId}/lock": put("Lock", "UpdateLockIn"),
     }
 

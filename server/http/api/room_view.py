@@ -1,4 +1,5 @@
-"""The native room object (OpenVidu Meet 3.8 shape) that both room endpoints answer with."""
+"""The native room object (OpenVidu Meet 3.8 shape, every field its typings mark always present)
+that the room endpoints answer with."""
 
 from __future__ import annotations
 
@@ -8,30 +9,52 @@ from aiohttp import web
 from signaling.rules.permissions import effective_permissions
 
 from ...domain.access.identity import link_enabled
-from ...domain.rooms.defaults import effective_config, max_participants
+from ...domain.rooms.defaults import effective_config, max_participants, meeting_end_action
 from ...store.records import Room
 from ..appkeys import LINKS, ROOMS, SETTINGS
 
+# Rooms are created with the server's API key; OpenVidu Meet names the owner of rooms its admin creates
+# by the admin's user id, and "admin" is that id in a default OpenVidu Meet deployment.
+OWNER = "admin"
+
+
+def render_roles(room: Room) -> dict[str, Any]:
+    return {
+        "moderator": {"permissions": effective_permissions("moderator", room.roles)},
+        "speaker": {"permissions": effective_permissions("speaker", room.roles)},
+    }
+
+
+def render_access(app: web.Application, room: Room) -> dict[str, Any]:
+    """``access``: each anonymous entry with its link (a turned-off link grants nothing) and ``user``
+    (stored only: there are no user accounts here; its url is the room's plain guest link)."""
+    links = app[LINKS]
+    anonymous: dict[str, Any] = {}
+    for entry, url_of in (("moderator", links.host), ("speaker", links.guest), ("recording", links.recordings)):
+        anonymous[entry] = {"enabled": link_enabled(room, entry), "url": url_of(room)}
+    user = ((room.access or {}).get("user") or {})
+    return {"anonymous": anonymous,
+            "user": {"enabled": bool(user.get("enabled", False)), "url": links.guest(room)}}
+
 
 def render(app: web.Application, room: Room) -> dict[str, Any]:
-    links = app[LINKS]
-    access: dict[str, Any] = {}
-    for entry, url_of in (("moderator", links.host), ("speaker", links.guest), ("recording", links.recordings)):
-        access[entry] = {"enabled": True, "url": url_of(room)} if link_enabled(room, entry) else {"enabled": False}
-    return {
+    body: dict[str, Any] = {
         "roomId": room.room_id,
         "roomName": room.room_name,
+        "owner": OWNER,
         "creationDate": room.creation_date,
         "autoDeletionDate": room.auto_deletion_date,
         "autoDeletionPolicy": dict(room.auto_deletion_policy),
         "config": effective_config(room),
-        "roles": {
-            "moderator": {"permissions": effective_permissions("moderator", room.roles)},
-            "speaker": {"permissions": effective_permissions("speaker", room.roles)},
-        },
-        "access": {"anonymous": access},
+        "roles": render_roles(room),
+        "access": render_access(app, room),
         "status": app[ROOMS].status_of(room),
+        "rolesUpdatedAt": room.roles_updated_at or room.creation_date,
+        "meetingEndAction": meeting_end_action(room),
         "isLocked": room.is_locked,
         "roomMode": room.room_mode,
         "maxParticipants": max_participants(app[SETTINGS], room),
     }
+    if body["autoDeletionDate"] is None:  # optional in OpenVidu's typings: absent, not null
+        del body["autoDeletionDate"]
+    return body

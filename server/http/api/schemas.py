@@ -9,7 +9,7 @@ API answers 422, the Whereby-compatible one 400.
 from __future__ import annotations
 
 import time
-from typing import Any, Literal, Optional, TypeVar
+from typing import Any, Literal, Optional, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
@@ -32,11 +32,56 @@ class Toggle(Strict):
     enabled: bool
 
 
+ENCODING_PRESETS = (
+    "H264_720P_30", "H264_720P_60", "H264_1080P_30", "H264_1080P_60",
+    "PORTRAIT_H264_720P_30", "PORTRAIT_H264_720P_60", "PORTRAIT_H264_1080P_30", "PORTRAIT_H264_1080P_60",
+)
+
+
+class VideoEncodingIn(Strict):
+    """OpenVidu Meet's MeetRecordingVideoEncodingOptions (all fields required)."""
+
+    width: int = Field(ge=1, le=7680)
+    height: int = Field(ge=1, le=7680)
+    framerate: int = Field(ge=1, le=240)
+    codec: Literal["DEFAULT_VC", "H264_BASELINE", "H264_MAIN", "H264_HIGH", "VP8"]
+    bitrate: int = Field(ge=1, le=1_000_000)
+    keyFrameInterval: float = Field(ge=0, le=3600)
+    depth: int = Field(ge=1, le=64)
+
+    @field_validator("keyFrameInterval", mode="before")
+    @classmethod
+    def _number(cls, v: Any) -> Any:  # a JSON number, integer or not (strict mode refuses 4 for a float)
+        return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+class AudioEncodingIn(Strict):
+    """OpenVidu Meet's MeetRecordingAudioEncodingOptions (all fields required)."""
+
+    codec: Literal["DEFAULT_AC", "OPUS", "AAC", "AC_MP3"]
+    bitrate: int = Field(ge=1, le=10_000)
+    frequency: int = Field(ge=1, le=384_000)
+
+
+class EncodingOptionsIn(Strict):
+    video: VideoEncodingIn
+    audio: AudioEncodingIn
+
+
+class RecordingConfigIn(Strict):
+    """config.recording: ``enabled`` acts; ``layout`` and ``encoding`` are stored (see docs/compatibility.md)."""
+
+    enabled: Optional[bool] = None
+    layout: Optional[Literal["grid", "speaker", "single-speaker"]] = None
+    encoding: Optional[Union[Literal[ENCODING_PRESETS], EncodingOptionsIn]] = None  # type: ignore[valid-type]
+
+
 class RoomConfigIn(Strict):
     chat: Optional[Toggle] = None
-    recording: Optional[Toggle] = None
+    recording: Optional[RecordingConfigIn] = None
     virtualBackground: Optional[Toggle] = None
     e2ee: Optional[Toggle] = None
+    captions: Optional[Toggle] = None  # stored; live captions are not offered here
 
 
 PermissionsIn = create_model(  # every OpenVidu 3.8 permission, each optional
@@ -63,6 +108,7 @@ class AnonymousIn(Strict):
 
 class AccessIn(Strict):
     anonymous: Optional[AnonymousIn] = None
+    user: Optional[Toggle] = None  # stored; there are no user accounts here (the room owner is the API key)
 
 
 class AutoDeletionPolicyIn(Strict):
