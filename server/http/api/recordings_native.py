@@ -174,27 +174,30 @@ def accepted(header: str) -> list[tuple[str, float]]:
     return sorted(out, key=lambda e: -e[1])
 
 
-def wanted_type(request: web.Request, native: str) -> str:
-    """Which file to send: ``format`` (mp4 | mkv | matroska | webm) if given, else the Accept header
-    (the stored Matroska/WebM file unless MP4 is preferred); 406 if Accept admits neither."""
+def wanted_types(request: web.Request, native: str) -> list[str]:
+    """Which files to send, best first: ``format`` (mp4 | mkv | matroska | webm) if given, else the
+    Accept header (the stored Matroska/WebM file unless MP4 is preferred); 406 if Accept admits neither."""
     fmt = request.query.get("format")
     if fmt:
         ctype = FORMATS.get(fmt.lower())
         if ctype is None:
             raise invalid("format", "must be mp4, mkv, matroska or webm")
-        return MP4 if ctype == MP4 else native
+        return [MP4 if ctype == MP4 else native]
     header = request.headers.get("Accept", "").strip()
     if not header:
-        return native
+        return [native]
+    out: list[str] = []
     for kind, q in accepted(header):
         if q <= 0:
             continue
         if kind in ("*/*", "video/*", native) or (kind in (MATROSKA, WEBM) and native in (MATROSKA, WEBM)):
-            return native
-        if kind == MP4:
-            return MP4
-    raise ApiError(f"this recording is served as {native} or {MP4}; the Accept header admits neither",
-                   code="not_acceptable", status=406)
+            out.append(native)
+        elif kind == MP4:
+            out.append(MP4)
+    if not out:
+        raise ApiError(f"this recording is served as {native} or {MP4}; the Accept header admits neither",
+                       code="not_acceptable", status=406)
+    return list(dict.fromkeys(out))
 
 
 async def send_file(request: web.Request, rec: Recording) -> web.StreamResponse:
@@ -204,9 +207,15 @@ async def send_file(request: web.Request, rec: Recording) -> web.StreamResponse:
     if path is None:
         raise NotFound("the recording has no file", code="recording_file_missing")
     native = WEBM if path.suffix == ".webm" else MP4 if path.suffix == ".mp4" else MATROSKA
-    ctype = wanted_type(request, native)
+    wanted = wanted_types(request, native)
+    ctype = wanted[0]
     if ctype != native:
-        path = await service(request).mp4_of(rec)
+        try:
+            path = await service(request).mp4_of(rec)
+        except ApiError as err:   # MP4 impossible (VP8): the stored file if the client also takes it
+            if err.status != 406 or native not in wanted:
+                raise
+            ctype = native
     name = download_name(rec)
     if ctype == MP4:
         name = name.rsplit(".", 1)[0] + ".mp4"
@@ -326,6 +335,9 @@ def media_url(request: web.Request, rec: Recording, seconds: int) -> tuple[str, 
 
 async def get_url(request: web.Request) -> web.Response:
     rec = await authorize(request, request.match_info["recordingId"], "canRetrieveRecordings")
+    # OpenVidu's privateAccess (true: only its logged-in users): checked, without effect here; the
+    # link is always a signed, expiring, revocable link that opens this one recording's media.
+    choice(request, "privateAccess", ("true", "false"), None)
     url, expires = media_url(request, rec, valid_for(request, "expiresIn"))
     return web.json_response({"url": url, "expiresAt": expires * 1000})
 

@@ -39,27 +39,50 @@ KEYS = [_q("roomKey", {"type": "string"}, "host key or moderator member key of t
 NATIVE = {"$ref": "#/components/schemas/Recording"}
 WHEREBY = {"$ref": "#/components/schemas/WherebyRecording"}
 MEDIA = {"type": "string", "format": "binary"}
+MEDIA_TYPES = ("video/x-matroska", "video/webm", "video/mp4")
+FIELDS = [_q("fields", {"type": "string"}, "comma-separated Recording fields to return (unknown names ignored)"),
+          {"name": "X-Fields", "in": "header", "required": False, "schema": {"type": "string"},
+           "description": "like fields; the two are merged"}]
+FORMAT = _q("format", {"type": "string", "enum": ["mp4", "mkv", "matroska", "webm"]},
+            "mp4: a copy of the file's packets into MP4 (no re-encoding), for H.264 video with Opus or AAC "
+            "audio; VP8 answers 406. Without it the Accept header decides; the stored Matroska/WebM file "
+            "is the default.")
 SECURED = [{"bearerAuth": []}, {"apiKeyHeader": []}, {}]  # {}: room key or signed link instead
 
 SCHEMAS: dict[str, Any] = {
-    "RecordingError": {"type": "object", "properties": {
+    "RecordingError": {"type": "object", "required": ["error", "message"], "properties": {
         "error": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"},
         "details": {"type": "array", "items": {"type": "object", "properties": {
             "field": {"type": "string"}, "message": {"type": "string"}}, "required": ["field", "message"]}}}},
-    "Recording": {"type": "object", "properties": {
+    "Recording": {"type": "object", "required": ["recordingId", "roomId", "roomName", "status"], "properties": {
         "recordingId": {"type": "string"}, "roomId": {"type": "string"},
-        "roomSessionId": {"type": ["string", "null"]},
+        "roomName": {"type": "string", "description": "the room's name (its id once the room is deleted)"},
         "status": {"type": "string", "enum": ["starting", "active", "ending", "complete", "failed"]},
         "filename": {"type": "string"}, "startDate": {"type": "integer"}, "endDate": {"type": ["integer", "null"]},
         "duration": {"type": "number"}, "size": {"type": "integer"},
-        "tracks": {"type": "array", "items": {"type": "object"}}, "error": {"type": ["string", "null"]}}},
-    "WherebyRecording": {"type": "object", "properties": {
+        "error": {"type": ["string", "null"]}, "details": {"type": "string", "description": "the error, if any"},
+        "roomSessionId": {"type": ["string", "null"]},
+        "tracks": {"type": "array", "items": {"type": "object"}}}},
+    "RecordingDeleted": {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}},
+    "RecordingsBulkDeleted": {"type": "object", "required": ["message", "deleted", "failed"], "properties": {
+        "message": {"type": "string"}, "deleted": {"type": "array", "items": {"type": "string"}},
+        "failed": {"type": "array", "items": {"type": "object", "required": ["recordingId", "error"], "properties": {
+            "recordingId": {"type": "string"}, "error": {"type": "string"}, "message": {"type": "string"}}}}}},
+    "WherebyRecording": {"type": "object", "required": ["recordingId", "roomSessionId", "filename", "startDate",
+                                                        "endDate", "sizeInMegaBytes"], "properties": {
         "recordingId": {"type": "string"}, "roomSessionId": {"type": ["string", "null"]},
         "roomName": {"type": "string"}, "filename": {"type": "string"},
         "startDate": {"type": ["string", "null"], "format": "date-time"},
-        "endDate": {"type": ["string", "null"], "format": "date-time"}, "type": {"type": "string"},
-        "status": {"type": "string"}, "duration": {"type": "number"}, "size": {"type": "integer"}}},
+        "endDate": {"type": ["string", "null"], "format": "date-time",
+                    "description": "null while the file is still being written"},
+        "sizeInMegaBytes": {"type": "number", "description": "file size in MB (10^6 bytes), 3 decimals"},
+        "type": {"type": "string"}, "status": {"type": "string"}, "duration": {"type": "number"},
+        "size": {"type": "integer", "description": "bytes"}}},
 }
+
+
+def media(desc: str) -> dict[str, Any]:
+    return {"description": desc, "content": {t: {"schema": MEDIA} for t in MEDIA_TYPES}}
 
 
 def paths() -> dict[str, Any]:
@@ -67,44 +90,61 @@ def paths() -> dict[str, Any]:
         "get": {"summary": "List recordings", "tags": ["recordings"], "security": SECURED,
                 "parameters": [_q("roomId", {"type": "string"}),
                                _q("status", {"type": "string", "enum": ["starting", "active", "ending", "complete",
-                                                                         "failed"]}),
-                               _q("maxItems", {"type": "integer", "minimum": 1, "maximum": 100}),
+                                                                         "failed", "aborted", "limit_reached"]}),
+                               _q("maxItems", {"type": "number", "exclusiveMinimum": 0, "default": 10},
+                                  "rounded down; above 100 is taken as 100"),
                                _q("nextPageToken", {"type": "string"}),
                                _q("sortField", {"type": "string", "enum": ["startDate", "duration", "size"]}),
-                               _q("sortOrder", {"type": "string", "enum": ["asc", "desc"]}), *KEYS],
+                               _q("sortOrder", {"type": "string", "enum": ["asc", "desc"]}), *FIELDS, *KEYS],
                 "responses": {"200": _resp("a page of recordings", {"type": "object", "properties": {
-                    "recordings": {"type": "array", "items": NATIVE}, "pagination": {"type": "object"}}}),
+                    "recordings": {"type": "array", "items": NATIVE}, "pagination": {"type": "object", "properties": {
+                        "isTruncated": {"type": "boolean"}, "nextPageToken": {"type": ["string", "null"]},
+                        "maxItems": {"type": "integer"}}}}}),
                     **_errors(400, 401, 403, 422)}},
         "post": {"summary": "Start recording a live meeting", "tags": ["recordings"],
+                  "parameters": FIELDS,
                  "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                     "type": "object", "required": ["roomId"], "properties": {"roomId": {"type": "string"}}}}}},
+                     "type": "object", "required": ["roomId"], "properties": {
+                         "roomId": {"type": "string"},
+                         "config": {"type": "object", "description": "checked, without effect here: tracks are "
+                                    "recorded as published, not composed nor re-encoded", "properties": {
+                                        "layout": {"type": "string", "enum": ["grid", "speaker", "single-speaker"]},
+                                        "encoding": {"oneOf": [{"type": "string"}, {"type": "object"}]}}}}}}}},
                  "responses": {"201": _resp("recording started", NATIVE), **_errors(400, 401, 404, 409, 422)}},
         "delete": {"summary": "Delete several recordings", "tags": ["recordings"],
                    "parameters": [{**_q("recordingIds", {"type": "string"}, "comma-separated ids"),
                                    "required": True}],
-                   "responses": {"204": _resp("all deleted"), "200": _resp("some could not be deleted"),
+                   "responses": {"200": _resp("all deleted", {"$ref": "#/components/schemas/RecordingsBulkDeleted"}),
+                                 "400": _resp("some or all could not be deleted (failed says why)",
+                                              {"$ref": "#/components/schemas/RecordingsBulkDeleted"}),
                                  **_errors(401, 422)}},
     }
     out: dict[str, Any] = {"/api/v1/recordings": native_list}
     out["/api/v1/recordings/{recordingId}"] = {
         "get": {"summary": "Get a recording", "tags": ["recordings"], "security": SECURED,
-                "parameters": [RID, *KEYS], "responses": {"200": _resp("the recording", NATIVE),
-                                                           **_errors(401, 403, 404)}},
+                "parameters": [RID, *FIELDS, *KEYS], "responses": {"200": _resp("the recording", NATIVE),
+                                                                     **_errors(401, 403, 404)}},
         "delete": {"summary": "Delete a recording and its file", "tags": ["recordings"], "security": SECURED,
-                   "parameters": [RID, *KEYS], "responses": {"204": _resp("deleted"),
-                                                              **_errors(401, 403, 404, 409)}},
+                   "parameters": [RID, *KEYS], "responses": {
+                       "200": _resp("deleted", {"$ref": "#/components/schemas/RecordingDeleted"}),
+                       **_errors(401, 403, 404, 409)}},
     }
     out["/api/v1/recordings/{recordingId}/media"] = {
         "get": {"summary": "Download the file (HTTP Range supported)", "tags": ["recordings"], "security": SECURED,
-                "parameters": [RID, *KEYS, _q("expires", {"type": "string"}), _q("signature", {"type": "string"})],
-                "responses": {"200": _resp("the file", MEDIA, "video/x-matroska"),
-                              "206": _resp("part of the file", MEDIA, "video/x-matroska"),
-                              **_errors(401, 403, 404, 409, 416)}},
+                "parameters": [RID, *KEYS, _q("expires", {"type": "string"}), _q("signature", {"type": "string"}),
+                               FORMAT],
+                "responses": {"200": media("the file"), "206": media("part of the file"),
+                              **_errors(401, 403, 404, 409, 416),
+                              "406": _resp("MP4 asked for a recording whose tracks MP4 cannot carry without "
+                                           "re-encoding (VP8), or an Accept header that admits no offered type",
+                                           ERR)}},
     }
     out["/api/v1/recordings/{recordingId}/url"] = {
         "get": {"summary": "An expiring signed download link", "tags": ["recordings"], "security": SECURED,
                 "parameters": [RID, *KEYS, _q("expiresIn", {"type": "integer", "minimum": 1,
-                                                             "maximum": MAX_VALID_SECONDS})],
+                                                             "maximum": MAX_VALID_SECONDS}),
+                               _q("privateAccess", {"type": "boolean"},
+                                  "checked, without effect: the link is always a signed, expiring, revocable link")],
                 "responses": {"200": _resp("the link", {"type": "object", "properties": {
                     "url": {"type": "string"}, "expiresAt": {"type": "integer"}}}), **_errors(401, 403, 404, 422)}},
         "delete": {"summary": "Revoke every signed link of the recording", "tags": ["recordings"],
@@ -112,14 +152,20 @@ def paths() -> dict[str, Any]:
                    "responses": {"204": _resp("revoked"), **_errors(401, 403, 404)}},
     }
     out["/api/v1/recordings/{recordingId}/stop"] = {
-        "post": {"summary": "Stop a recording (finalizes the file)", "tags": ["recordings"], "parameters": [RID],
-                 "responses": {"200": _resp("the finished recording", NATIVE), **_errors(401, 404, 409)}},
+        "post": {"summary": "Stop a recording (finalizes the file)", "tags": ["recordings"],
+                 "parameters": [RID, *FIELDS],
+                 "responses": {"202": {**_resp("the recording as it stands (ending or complete)", NATIVE),
+                                       "headers": {"Location": {"schema": {"type": "string"},
+                                                                "description": "the recording"}}},
+                               **_errors(401, 404, 409)}},
     }
     out["/v1/recordings"] = {
         "get": {"summary": "List recordings (Whereby)", "tags": ["whereby"],
                 "parameters": [_q("roomName", {"type": "string"}), _q("cursor", {"type": "string"}),
                                _q("limit", {"type": "integer", "minimum": 1, "maximum": 100}),
-                               _q("sortBy", {"type": "string"}, "startDate|duration|size, optionally :asc/:desc")],
+                               _q("sortBy", {"type": "string", "examples": ["roomName:asc"]},
+                                  "roomName|startDate|duration|sizeInMegaBytes (size: the same), optionally "
+                                  ":asc/:desc; default startDate:desc")],
                 "responses": {"200": _resp("a page", {"type": "object", "properties": {
                     "results": {"type": "array", "items": WHEREBY}, "cursor": {"type": ["string", "null"]}}}),
                     **_errors(400, 401)}},
@@ -129,14 +175,17 @@ def paths() -> dict[str, Any]:
                  "requestBody": {"required": True, "content": {"application/json": {"schema": {
                      "type": "object", "required": ["recordingIds"],
                      "properties": {"recordingIds": {"type": "array", "items": {"type": "string"}}}}}}},
-                 "responses": {"204": _resp("all deleted"), "200": _resp("some could not be deleted"),
+                 "responses": {"204": _resp("deleted; ids that do not exist (any more) are ignored"),
+                               "409": _resp("some are still being written: they were kept (details name "
+                                            "them), the others deleted", ERR),
                                **_errors(400, 401)}},
     }
     out["/v1/recordings/{recordingId}"] = {
         "get": {"summary": "Get a recording (Whereby)", "tags": ["whereby"], "parameters": [RID],
                 "responses": {"200": _resp("the recording", WHEREBY), **_errors(401, 404)}},
         "delete": {"summary": "Delete a recording (Whereby)", "tags": ["whereby"], "parameters": [RID],
-                   "responses": {"204": _resp("deleted"), **_errors(401, 404, 409)}},
+                   "responses": {"204": _resp("deleted, or did not exist (idempotent)"),
+                                 **_errors(401, 409)}},
     }
     out["/v1/recordings/{recordingId}/access-link"] = {
         "get": {"summary": "An expiring access link (Whereby)", "tags": ["whereby"],
@@ -147,8 +196,9 @@ def paths() -> dict[str, Any]:
     }
     out["/v1/recordings/{recordingId}/media"] = {
         "get": {"summary": "Download the file (Whereby; HTTP Range supported)", "tags": ["whereby"],
-                "parameters": [RID], "responses": {"200": _resp("the file", MEDIA, "video/x-matroska"),
-                                                    **_errors(401, 404, 409, 416)}},
+                "parameters": [RID, FORMAT], "responses": {
+                    "200": media("the file"), "206": media("part of the file"), **_errors(401, 404, 409, 416),
+                    "406": _resp("MP4 impossible without re-encoding (VP8), or no acceptable type", ERR)}},
     }
     for path, item in out.items():   # any operation may refuse text (see the document's description)
         status = "400" if path.startswith("/v1/") else "422"
