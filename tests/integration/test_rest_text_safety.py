@@ -334,6 +334,11 @@ def prefix_ok(v: str) -> bool:
     return len(v) <= 39 and all(c in "abcdefghijklmnopqrstuvwxyz0123456789-" for c in v)
 
 
+def whereby_prefix(v: str) -> str:
+    """Whereby lower-cases a prefix and removes its spaces before checking it."""
+    return "".join(v.split()).lower()
+
+
 NATIVE = "/api/v1"
 CASES = [
     # --- native bodies
@@ -395,7 +400,8 @@ CASES = [
          listing="recordings"),
     # --- Whereby bodies
     Case("meeting.roomNamePrefix", "POST", "/v1/meetings", "roomNamePrefix", listing="meetings",
-         body=lambda v: {"endDate": FUTURE, "roomNamePrefix": v}, expect=prefix_ok, stored=_prefix_stored),
+         body=lambda v: {"endDate": FUTURE, "roomNamePrefix": v}, expect=lambda v: prefix_ok(whereby_prefix(v)),
+         stored=lambda ctx, body, v: _prefix_stored(ctx, body, whereby_prefix(v))),
     Case("meeting.endDate", "POST", "/v1/meetings", "endDate", listing="meetings", body=lambda v: {"endDate": v}),
     Case("meeting.startDate", "POST", "/v1/meetings", "startDate", listing="meetings",
          body=lambda v: {"endDate": FUTURE, "startDate": v}, expect=lambda v: len(v) <= 64),

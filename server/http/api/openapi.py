@@ -15,14 +15,14 @@ from pydantic.json_schema import models_json_schema
 
 from signaling.rules.permissions import PERMISSIONS
 
-from . import members, schemas
+from . import members, schemas, whereby
 from .native_rooms import PREFIXES
 
 REF = "#/components/schemas/{model}"
 
 _REQUEST_MODELS = (
     schemas.CreateRoomIn, schemas.UpdateConfigIn, schemas.UpdateRolesIn, schemas.UpdateAccessIn,
-    schemas.UpdateStatusIn, schemas.UpdateLockIn, schemas.CreateMeetingIn,
+    schemas.UpdateStatusIn, schemas.UpdateLockIn, whereby.CreateMeetingIn,
     members.CreateMemberIn, members.UpdateMemberIn,
 )
 
@@ -365,7 +365,11 @@ def _whereby_paths() -> dict[str, Any]:
         "/v1/meetings": {
             "post": {"operationId": "createMeeting", "summary": "Create a meeting (a room with an end date)",
                      "tags": [tag], "requestBody": _body("CreateMeetingIn"),
-                     "responses": {"201": _resp("created", "Meeting"), **bad, **_errors(413)}},
+                     "responses": {"201": _resp("created (viewerMode: hostRoomUrl and viewerRoomUrl always "
+                                                "included)", "Meeting"), **bad, **_errors(413),
+                                   "403": _resp("an option this server cannot offer; code names it: "
+                                                "s3_destination_not_supported, mp4_recording_not_supported, "
+                                                "transcription_not_supported, streaming_not_supported", "Error")}},
             "get": {"operationId": "listMeetings", "summary": "List meetings created through /v1", "tags": [tag],
                     "parameters": [_query("cursor", {"type": "string"}),
                                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}),
