@@ -279,3 +279,17 @@ async def test_every_operation_needs_the_key(client, method, path):
     data = await resp.json()
     assert resp.status == 401, data
     check(ERROR, data)
+
+
+async def test_native_openapi_document_describes_the_whereby_shapes(client):
+    spec = await (await client.get("/api/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    create_props = schemas["CreateMeetingIn"]["properties"]
+    assert {"recording", "liveTranscription", "streaming", "fields", "templateType"} <= set(create_props)
+    assert "DestinationIn" in schemas and "s3" in str(schemas["DestinationIn"]["properties"]["provider"])
+    assert "sizeInMegaBytes" in schemas["WherebyRecording"]["required"]
+    post = spec["paths"]["/v1/meetings"]["post"]["responses"]
+    assert "403" in post and "s3_destination_not_supported" in post["403"]["description"]
+    bulk = spec["paths"]["/v1/recordings/bulk-delete"]["post"]["responses"]
+    assert "204" in bulk and "200" not in bulk
+    assert "404" not in spec["paths"]["/v1/recordings/{recordingId}"]["delete"]["responses"]
