@@ -385,3 +385,37 @@ async def test_media_errors(world, auth):
     await answer(await world.client.get(f"{R}/rec_nofile/media", headers=auth), 404, S.ERROR)
     await answer(await world.client.get(f"{R}/nope/media", headers=auth), 404, S.ERROR)
     await answer(await world.client.get(f"{R}/rec_v/media"), 401, S.ERROR)
+
+
+# --- ZIP download -------------------------------------------------------------------------------
+
+
+async def test_download_zip_holds_mp4_where_possible(world, auth, tmp_path):
+    import zipfile
+
+    await world.recording("rec_h", video="h264")
+    await world.recording("rec_v", video="vp8")
+    await world.recording("rec_live", status="active", video=None)
+    resp = await world.client.get(f"{R}/download", headers=auth,
+                                  params={"recordingIds": "rec_h,rec_v,rec_live,nope"})
+    assert resp.status == 200, await resp.text()
+    assert resp.content_type == "application/zip"
+    assert resp.headers["Content-Disposition"] == 'attachment; filename="recordings.zip"'
+    got = tmp_path / "recordings.zip"
+    got.write_bytes(await resp.read())
+    with zipfile.ZipFile(got) as z:
+        assert sorted(z.namelist()) == ["rec_h.mp4", "rec_v.mkv"]
+        z.extractall(tmp_path)
+        assert z.read("rec_v.mkv") == world.path("rec_v.mkv").read_bytes()
+    info = probe(tmp_path / "rec_h.mp4")
+    assert "mp4" in info["format"]["format_name"]
+    assert sorted(s["codec_name"] for s in info["streams"]) == ["h264", "opus"]
+    deadline = time.monotonic() + 10   # the temporary ZIP goes once the handler has sent it
+    while list(world.path("").glob(".download-*")):
+        assert time.monotonic() < deadline, "the temporary ZIP stayed"
+        await asyncio.sleep(0.02)
+    body = await answer(await world.client.get(f"{R}/download", headers=auth,
+                                               params={"recordingIds": "rec_live,nope"}), 400, S.ERROR)
+    assert "ZIP" in body["message"]
+    await answer(await world.client.get(f"{R}/download", headers=auth), 422, S.ERROR)
+    await answer(await world.client.get(f"{R}/download", params={"recordingIds": "rec_h"}), 401, S.ERROR)

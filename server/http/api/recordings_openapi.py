@@ -120,6 +120,15 @@ def paths() -> dict[str, Any]:
                                  **_errors(401, 422)}},
     }
     out: dict[str, Any] = {"/api/v1/recordings": native_list}
+    out["/api/v1/recordings/download"] = {
+        "get": {"summary": "Download several recordings as one ZIP (recordings.zip)", "tags": ["recordings"],
+                "description": "Each finished recording goes in as MP4 where its tracks allow a remux without "
+                               "re-encoding (H.264 with Opus or AAC), else as its stored Matroska/WebM file (VP8). "
+                               "Ids that do not exist, are recording or have no file are left out.",
+                "parameters": [{**_q("recordingIds", {"type": "string"}, "comma-separated ids"), "required": True}],
+                "responses": {"200": _resp("the ZIP", MEDIA, "application/zip"),
+                              "400": _resp("none of the recordings is available", ERR), **_errors(401, 422)}},
+    }
     out["/api/v1/recordings/{recordingId}"] = {
         "get": {"summary": "Get a recording", "tags": ["recordings"], "security": SECURED,
                 "parameters": [RID, *FIELDS, *KEYS], "responses": {"200": _resp("the recording", NATIVE),
