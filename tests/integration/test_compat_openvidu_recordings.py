@@ -419,3 +419,24 @@ async def test_download_zip_holds_mp4_where_possible(world, auth, tmp_path):
     assert "ZIP" in body["message"]
     await answer(await world.client.get(f"{R}/download", headers=auth), 422, S.ERROR)
     await answer(await world.client.get(f"{R}/download", params={"recordingIds": "rec_h"}), 401, S.ERROR)
+
+
+# --- recordingSecret -----------------------------------------------------------------------------
+
+
+async def test_recording_secret_opens_the_recording_and_a_wrong_one_is_400(world, auth):
+    from server.domain.access.keys import derive_key
+    from server.http.appkeys import CREDENTIALS
+
+    await world.recording("rec_v", video="vp8")
+    secret = derive_key(world.app[CREDENTIALS].server_secret, ROOM, "recording", 0)
+    body = await answer(await world.client.get(f"{R}/rec_v", params={"recordingSecret": secret}), 200, S.RECORDING)
+    assert body["roomName"] == ROOM_NAME
+    media = await world.client.get(f"{R}/rec_v/media", params={"recordingSecret": secret})
+    assert media.status == 200 and await media.read() == world.path("rec_v.mkv").read_bytes()
+    wrong = await answer(await world.client.get(f"{R}/rec_v", params={"recordingSecret": "123456"}), 400, S.ERROR)
+    missing = await answer(await world.client.get(f"{R}/nope", params={"recordingSecret": "123456"}), 400, S.ERROR)
+    assert wrong == missing   # a wrong secret tells nothing about which recordings exist
+    await answer(await world.client.get(f"{R}/rec_v/media", params={"recordingSecret": "123456"}), 400, S.ERROR)
+    # the secret reads; it does not delete
+    await answer(await world.client.delete(f"{R}/rec_v", params={"recordingSecret": secret}), 403, S.ERROR)

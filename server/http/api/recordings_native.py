@@ -110,7 +110,7 @@ async def room_key_permissions(request: web.Request, room_id: str) -> Optional[d
 
     ``roomKey`` / ``X-Room-Key`` takes a host or member key, ``recordingKey`` the recording key."""
     host_key = request.query.get("roomKey") or request.headers.get("X-Room-Key")
-    recording_key = request.query.get("recordingKey")
+    recording_key = request.query.get("recordingKey") or request.query.get("recordingSecret")
     if not host_key and not recording_key:
         return None
     room = await request.app[STORE].get_room(room_id)
@@ -141,10 +141,17 @@ async def authorize(request: web.Request, rec_id: str, permission: str, *, allow
         except LinkError as err:
             raise Forbidden(str(err), code=err.code) from None
         return rec
-    if request.query.get("roomKey") or request.headers.get("X-Room-Key") or request.query.get("recordingKey"):
+    if request.query.get("roomKey") or request.headers.get("X-Room-Key") or request.query.get("recordingKey") \
+            or request.query.get("recordingSecret"):
         rec = await svc.find(rec_id)
         perms = (await room_key_permissions(request, rec.room_id) or {}) if rec is not None else {}
         if rec is None or not perms.get(permission):
+            if not perms and request.query.get("recordingSecret") and not (request.query.get("roomKey")
+                                                             or request.headers.get("X-Room-Key")):
+                # OpenVidu's shared-link secret (here: the room's recording key): 400 as OpenVidu answers,
+                # alike whether the recording exists or not
+                raise ApiError("the recording secret is not recognized for this recording",
+                               code="invalid_recording_secret", status=400)
             raise Forbidden(KEY_REFUSED, code="forbidden")
         return rec
     raise Unauthorized("missing credentials: an API key, a room key or a signed link",

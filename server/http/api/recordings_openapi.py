@@ -20,7 +20,7 @@ def _resp(desc: str, schema: Any = None, content_type: str = "application/json")
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    text = {400: "bad request", 401: "missing or invalid credentials",
+    text = {400: "bad request (also: a recordingSecret that is not recognized)", 401: "missing or invalid credentials",
             403: "credentials do not allow this; a room key or signed link also gets this for a recording "
                  "that does not exist (same code and message)",
             404: "not found (whether a recording exists is told only to the API key holder)",
@@ -35,7 +35,8 @@ def _q(name: str, schema: dict[str, Any], desc: str = "") -> dict[str, Any]:
 
 RID = {"name": "recordingId", "in": "path", "required": True, "schema": {"type": "string"}}
 KEYS = [_q("roomKey", {"type": "string"}, "host key or moderator member key of the recording's room"),
-        _q("recordingKey", {"type": "string"}, "the room's recording key")]
+        _q("recordingKey", {"type": "string"}, "the room's recording key"),
+        _q("recordingSecret", {"type": "string"}, "OpenVidu's name for the recording key; a wrong one answers 400")]
 NATIVE = {"$ref": "#/components/schemas/Recording"}
 WHEREBY = {"$ref": "#/components/schemas/WherebyRecording"}
 MEDIA = {"type": "string", "format": "binary"}
