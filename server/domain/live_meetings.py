@@ -33,6 +33,13 @@ class LiveMeetings(Protocol):
                              custom_permissions: dict[str, bool]) -> None:
         """A member's baseRole/customPermissions changed: apply them to a connected member now."""
 
+    def kick_participant(self, room_id: str, participant_id: str) -> bool:
+        """Remove a participant from the meeting for good; False if they are not in it."""
+
+    def set_participant_role(self, room_id: str, participant_id: str, role: str) -> bool | None:
+        """Make a participant ``host`` or ``guest`` for this meeting: None if not in it, False if it
+        has that standing already, True if changed (Conflict room_full: a viewer with no free place)."""
+
     def announce(self, room_id: str, message: dict[str, Any]) -> bool:
         """Send ``message`` to everyone in the room's meeting; False if there is none."""
 
@@ -69,6 +76,12 @@ class NoLiveMeetings:
 
     async def member_updated(self, room_id: str, member_id: str, base_role: str,
                              custom_permissions: dict[str, bool]) -> None:
+        return None
+
+    def kick_participant(self, room_id: str, participant_id: str) -> bool:
+        return False
+
+    def set_participant_role(self, room_id: str, participant_id: str, role: str) -> bool | None:
         return None
 
     def announce(self, room_id: str, message: dict[str, Any]) -> bool:

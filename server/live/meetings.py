@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from signaling.errors import RoomFull
 from signaling.live.hub import Hub
 
 from ..config import Settings
+from ..domain.errors import Conflict
 from ..domain.live_meetings import LiveListener
 from ..store.records import Room
 from .directory import room_info
@@ -31,6 +33,15 @@ class HubLiveMeetings:
     async def member_updated(self, room_id: str, member_id: str, base_role: str,
                              custom_permissions: dict[str, bool]) -> None:
         await self.hub.member_updated(room_id, member_id, base_role, custom_permissions)
+
+    def kick_participant(self, room_id: str, participant_id: str) -> bool:
+        return self.hub.kick(room_id, participant_id)
+
+    def set_participant_role(self, room_id: str, participant_id: str, role: str) -> bool | None:
+        try:
+            return self.hub.set_role(room_id, participant_id, role)
+        except RoomFull as exc:
+            raise Conflict(str(exc), code="room_full") from None
 
     def announce(self, room_id: str, message: dict[str, Any]) -> bool:
         return self.hub.announce(room_id, message)

@@ -211,6 +211,25 @@ class Hub:
             room.drop(target, reason)
         return target is not None
 
+    def kick(self, room_id: str, participant_id: str, reason: str = "kicked") -> bool:
+        """Remove a participant of the meeting for good (it is told ``ended``); True if found."""
+        room, target = self.rooms.get(room_id), self._find(room_id, participant_id)
+        if room is not None and target is not None:
+            room.kick(target, reason)
+        return target is not None
+
+    def set_role(self, room_id: str, participant_id: str, role: str) -> bool | None:
+        """Make a participant ``host`` or ``guest`` for this meeting, as ``promote``/``demote`` do:
+        None if it is not in the meeting, False if it has that standing already, True if changed
+        (RoomFull for a viewer made host without a free place)."""
+        room, target = self.rooms.get(room_id), self._find(room_id, participant_id)
+        if room is None or target is None:
+            return None
+        if (target.role == "host") == (role == "host"):
+            return False
+        room.change_role(target, role)
+        return True
+
     # --- the LiveMeetings port (called by REST through the server's adapter) -----------------
 
     def has_meeting(self, room_id: str) -> bool:

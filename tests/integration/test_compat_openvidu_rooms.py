@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import openvidu_schemas as S
-from tests.helpers.signaling import make_room
+from tests.helpers.signaling import clients, host_key, make_room
 
 PREFIXES = ["/api/v1", "/meet/api/v1"]
 
@@ -227,3 +227,59 @@ async def test_user_members_are_refused_naming_the_capability(client, auth):
                  {"name": "x", "baseRole": "speaker", "customPermissions": {"canFly": True}}):
         resp = await client.post(f"/api/v1/rooms/{room['roomId']}/members", headers=auth, json=body)
         await _json(resp, 422, S.ERROR)
+
+
+# --- meetings (OpenVidu Meet's meetings.yaml) on a live meeting ------------------------------------------
+
+MEETING_PREFIXES = ["/api/v1", "/meet/api/v1", "/meet/internal-api/v1"]
+
+
+@pytest.mark.parametrize("prefix", MEETING_PREFIXES)
+async def test_meeting_role_kick_and_end(client, auth, prefix):
+    room = await make_room(client, auth)
+    rid = room["roomId"]
+    base = f"{prefix}/meetings/{rid}"
+    async with clients(client) as cs:
+        host = await cs.joined(rid, "Hana", host_key(room))
+        guest = await cs.joined(rid, "Gus")
+        other = await cs.joined(rid, "Olga")
+        part = f"{base}/participants/{guest.participant_id}"
+
+        await _json(await client.put(part + "/role", json={"action": "downgrade"}, headers=auth), 409, S.ERROR)
+        done = await _json(await client.put(part + "/role", json={"action": "upgrade"}, headers=auth), 200, S.MESSAGE)
+        assert "upgrade" in done["message"]
+        perms = await guest.wait_for("permissions", lambda m: m["role"] == "host")
+        assert perms["permissions"]["canKickParticipants"] is True
+        await _json(await client.put(part + "/role", json={"action": "upgrade"}, headers=auth), 409, S.ERROR)
+        await _json(await client.put(part + "/role", json={"action": "downgrade"}, headers=auth), 200, S.MESSAGE)
+        await guest.wait_for("permissions", lambda m: m["role"] == "guest")
+
+        kicked = await _json(await client.delete(f"{base}/participants/{other.participant_id}", headers=auth), 200,
+                             S.MESSAGE)
+        assert other.participant_id in kicked["message"]
+        assert (await other.wait_for("ended"))["reason"] == "kicked"
+        await host.wait_for("participant_left", lambda m: m["participantId"] == other.participant_id)
+        await _json(await client.delete(f"{base}/participants/{other.participant_id}", headers=auth), 404, S.ERROR)
+
+        ended = await _json(await client.delete(base, headers=auth), 200, S.MESSAGE)
+        assert rid in ended["message"]
+        assert (await host.wait_for("ended"))["reason"] == "meeting_ended"
+        assert (await guest.wait_for("ended"))["reason"] == "meeting_ended"
+    # idempotent: no meeting running any more
+    await _json(await client.delete(base, headers=auth), 200, S.MESSAGE)
+
+
+@pytest.mark.parametrize("method, path, body, status", [
+    ("DELETE", "/meetings/nope", None, 404),
+    ("DELETE", "/meetings/nope/participants/p1", None, 404),
+    ("PUT", "/meetings/nope/participants/p1/role", {"action": "upgrade"}, 404),
+    ("DELETE", "/meetings/{rid}/participants/nobody", None, 404),
+    ("PUT", "/meetings/{rid}/participants/nobody/role", {"action": "upgrade"}, 404),
+    ("PUT", "/meetings/{rid}/participants/nobody/role", {"action": "promote"}, 422),
+    ("PUT", "/meetings/{rid}/participants/nobody/role", {}, 422),
+])
+async def test_meeting_errors(client, auth, method, path, body, status):
+    room = await make_room(client, auth)
+    resp = await client.request(method, "/api/v1" + path.format(rid=room["roomId"]), json=body, headers=auth)
+    await _json(resp, status, S.ERROR)
+    assert (await client.delete(f"/api/v1/meetings/{room['roomId']}")).status == 401

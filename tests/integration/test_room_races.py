@@ -126,7 +126,7 @@ async def _config_writer(http, urls: list[str], room_id: str, key: str, stop: as
                             json={"config": {key: {"enabled": value}}}) as resp:
             assert resp.status == 200, await resp.text()
             body = await resp.json()
-        assert body["room"]["config"][key]["enabled"] is value
+        assert body[key]["enabled"] is value   # PUT config answers the updated config (OpenVidu Meet)
         tally.ack(key, value)
         room = await _get_room(http, read_from, room_id)
         tally.check(key, value, room["config"][key]["enabled"], "REST")

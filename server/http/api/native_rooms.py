@@ -6,11 +6,11 @@ JSON 400; unknown rooms 404; deletion conflicts 409 with OpenVidu's error codes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
-from ...domain.errors import ApiError
+from ...domain.errors import ApiError, Conflict, NotFound
 from ...domain.rooms.defaults import DEFAULT_ACCESS, DEFAULT_CONFIG, DEFAULT_POLICY, deep_merge, now_ms
 from ...domain.rooms.service import RoomService
 from ...store.base import InvalidToken, RoomQuery
@@ -21,7 +21,7 @@ from .jsonbody import read_object
 from .query import bad_page_token, choice, id_list, invalid, max_items
 from .room_view import render, render_access, render_roles
 from .schemas import (
-    CreateRoomIn, UpdateAccessIn, UpdateConfigIn, UpdateLockIn, UpdateRolesIn, UpdateStatusIn, validate,
+    CreateRoomIn, Strict, UpdateAccessIn, UpdateConfigIn, UpdateLockIn, UpdateRolesIn, UpdateStatusIn, validate,
 )
 
 PREFIXES = ("/api/v1", "/meet/api/v1")
@@ -224,6 +224,64 @@ async def rotate_keys(request: web.Request) -> web.Response:
     return web.json_response({"message": f"room {room_id!r} keys rotated", "room": render(request.app, room)})
 
 
+# --- meetings (OpenVidu Meet's /meetings endpoints, on the live hub through the LiveMeetings port) ---
+
+MEETING_PREFIXES = (*PREFIXES, "/meet/internal-api/v1")
+
+
+class ParticipantRoleIn(Strict):
+    action: Literal["upgrade", "downgrade"]
+
+
+def _participant(request: web.Request) -> str:
+    identity = request.match_info["participantIdentity"]
+    if not identity or len(identity) > ROOM_ID_MAX:
+        raise invalid("participantIdentity", f"must be 1 to {ROOM_ID_MAX} characters")
+    return identity
+
+
+def _not_in_meeting(room_id: str, identity: str) -> NotFound:
+    return NotFound(f"participant {identity!r} not found in room {room_id!r}", code="participant_not_found")
+
+
+async def end_meeting(request: web.Request) -> web.Response:
+    """Idempotent: 200 whether or not a meeting was running (participants are told ``meeting_ended``)."""
+    room_id = _room_id(request)
+    svc = _service(request)
+    await svc.get(room_id)
+    await svc.live.end_meeting(room_id, "meeting_ended")
+    return web.json_response({"message": f"Meeting in room '{room_id}' ended successfully"})
+
+
+async def kick_participant(request: web.Request) -> web.Response:
+    room_id, identity = _room_id(request), _participant(request)
+    svc = _service(request)
+    await svc.get(room_id)
+    if not svc.live.kick_participant(room_id, identity):
+        raise _not_in_meeting(room_id, identity)
+    return web.json_response(
+        {"message": f"Participant '{identity}' kicked successfully from meeting in room '{room_id}'"})
+
+
+async def update_participant_role(request: web.Request) -> web.Response:
+    """``upgrade`` makes the participant a host (moderator) for this meeting, ``downgrade`` a guest;
+    409 when it has that standing already."""
+    room_id, identity = _room_id(request), _participant(request)
+    spec = validate(ParticipantRoleIn, await read_object(request))
+    svc = _service(request)
+    await svc.get(room_id)
+    changed = svc.live.set_participant_role(room_id, identity, "host" if spec.action == "upgrade" else "guest")
+    if changed is None:
+        raise _not_in_meeting(room_id, identity)
+    if not changed:
+        what = "promoted to moderator because they are one already" if spec.action == "upgrade" \
+            else "demoted because they are not a moderator"
+        raise Conflict(f"participant {identity!r} in room {room_id!r} cannot be {what}",
+                       code="participant_role_conflict")
+    return web.json_response({"message": f"Moderation action '{spec.action}' applied to participant "
+                                         f"'{identity}' in room '{room_id}'"})
+
+
 def setup(app: web.Application) -> None:
     add_routes(app, PREFIXES, [
         ("POST", "/rooms", create_room), ("GET", "/rooms", list_rooms), ("DELETE", "/rooms", bulk_delete_rooms),
@@ -232,4 +290,9 @@ def setup(app: web.Application) -> None:
         ("PUT", "/rooms/{roomId}/roles", put_roles), ("PUT", "/rooms/{roomId}/access", put_access),
         ("PUT", "/rooms/{roomId}/status", put_status), ("PUT", "/rooms/{roomId}/lock", put_lock),
         ("POST", "/rooms/{roomId}/rotate-keys", rotate_keys),
+    ])
+    participant = "/meetings/{roomId}/participants/{participantIdentity}"
+    add_routes(app, MEETING_PREFIXES, [
+        ("DELETE", "/meetings/{roomId}", end_meeting), ("DELETE", participant, kick_participant),
+        ("PUT", participant + "/role", update_participant_role),
     ])

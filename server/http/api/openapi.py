@@ -16,7 +16,7 @@ from pydantic.json_schema import models_json_schema
 from signaling.rules.permissions import PERMISSIONS
 
 from . import members, schemas, whereby
-from .native_rooms import PREFIXES
+from .native_rooms import MEETING_PREFIXES, PREFIXES
 
 REF = "#/components/schemas/{model}"
 
@@ -389,6 +389,33 @@ def _whereby_paths() -> dict[str, Any]:
     }
 
 
+def _meeting_paths(prefix: str) -> dict[str, Any]:
+    """OpenVidu Meet's meetings endpoints (its internal API, /meet/internal-api/v1), here behind the API key."""
+    tag = "Meetings"
+    suffix = {"/api/v1": "", "/meet/api/v1": "Meet"}.get(prefix, "MeetInternal")
+    identity = {"name": "participantIdentity", "in": "path", "required": True,
+                "schema": {"type": "string", "minLength": 1}, "description": "the participant's participantId"}
+    not_found = _resp("no such room, or the participant is not in its meeting here", "Error")
+    base = f"{prefix}/meetings/{{roomId}}"
+    return {
+        base: {"parameters": [_ROOM_ID], "delete": {
+            "operationId": "endMeeting" + suffix, "summary": "End the room's meeting (idempotent)", "tags": [tag],
+            "responses": {"200": _resp("ended, or none was running", "Message"), **_errors(401, 404, 422)}}},
+        base + "/participants/{participantIdentity}": {"parameters": [_ROOM_ID, identity], "delete": {
+            "operationId": "kickParticipant" + suffix, "summary": "Remove a participant from the meeting",
+            "tags": [tag], "responses": {"200": _resp("kicked", "Message"), "404": not_found, **_errors(401, 422)}}},
+        base + "/participants/{participantIdentity}/role": {"parameters": [_ROOM_ID, identity], "put": {
+            "operationId": "updateParticipantRole" + suffix, "tags": [tag],
+            "summary": "upgrade: host (moderator) for this meeting; downgrade: guest",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["action"], "additionalProperties": False,
+                "properties": {"action": {"enum": ["upgrade", "downgrade"]}}}}}},
+            "responses": {"200": _resp("applied", "Message"), "404": not_found,
+                          "409": _resp("participant_role_conflict: it has that standing already", "Error"),
+                          **_errors(400, 401, 413, 422)}}},
+    }
+
+
 def build_spec() -> dict[str, Any]:
     _, defs = models_json_schema([(m, "validation") for m in _REQUEST_MODELS], ref_template=REF)
     components = dict(defs.get("$defs", {}))
@@ -397,6 +424,8 @@ def build_spec() -> dict[str, Any]:
     for prefix in PREFIXES:
         tag = "Rooms" if prefix == "/api/v1" else "Rooms (OpenVidu Meet base path)"
         paths.update(_with_text_errors(_native_paths(prefix, tag)))
+    for prefix in MEETING_PREFIXES:
+        paths.update(_with_text_errors(_meeting_paths(prefix)))
     paths.update(_with_text_errors(_whereby_paths()))
     return {
         "openapi": "3.1.0",
