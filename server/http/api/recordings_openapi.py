@@ -133,7 +133,7 @@ def paths() -> dict[str, Any]:
     out["/api/v1/recordings/{recordingId}"] = {
         "get": {"summary": "Get a recording", "tags": ["recordings"], "security": SECURED,
                 "parameters": [RID, *FIELDS, *KEYS], "responses": {"200": _resp("the recording", NATIVE),
-                                                                     **_errors(401, 403, 404)}},
+                                                                     **_errors(400, 401, 403, 404)}},
         "delete": {"summary": "Delete a recording and its file", "tags": ["recordings"], "security": SECURED,
                    "parameters": [RID, *KEYS], "responses": {
                        "200": _resp("deleted", {"$ref": "#/components/schemas/RecordingDeleted"}),
@@ -144,7 +144,7 @@ def paths() -> dict[str, Any]:
                 "parameters": [RID, *KEYS, _q("expires", {"type": "string"}), _q("signature", {"type": "string"}),
                                FORMAT],
                 "responses": {"200": media("the file"), "206": media("part of the file"),
-                              **_errors(401, 403, 404, 409, 416),
+                              **_errors(400, 401, 403, 404, 409, 416),
                               "406": _resp("MP4 asked for a recording whose tracks MP4 cannot carry without "
                                            "re-encoding (VP8), or an Accept header that admits no offered type",
                                            ERR)}},
