@@ -191,6 +191,16 @@ async def test_members_list_bad_parameters_are_422(client, auth, query, field):
     assert err["details"][0]["field"] == field
 
 
+async def test_members_regex_that_backtracks_without_end_is_422(client, auth):
+    room = await make_room(client, auth)
+    base = f"/api/v1/rooms/{room['roomId']}/members"
+    resp = await client.post(base, json={"name": "a" * 60 + "b", "baseRole": "speaker"}, headers=auth)
+    assert resp.status == 201
+    resp = await client.get(base, params={"name": "(a|aa)+$", "nameMatchMode": "regex"}, headers=auth)
+    err = await _json(resp, 422, S.ERROR)
+    assert err["details"][0]["field"] == "name" and "too long" in err["details"][0]["message"]
+
+
 async def test_members_bad_page_token_is_400(client, auth):
     room = await make_room(client, auth)
     resp = await client.get(f"/api/v1/rooms/{room['roomId']}/members?nextPageToken=garbage", headers=auth)
