@@ -159,6 +159,7 @@ async def test_members_list_filters_and_pages(client, auth, prefix):
     assert await names("name=Alice") == []
     assert await names("name=Alice&nameMatchMode=prefix") == ["Alice Smith"]
     assert await names("name=alice&nameMatchMode=prefix&nameCaseInsensitive=true") == ["Alice Smith", "alice jones"]
+    assert await names("name=ALICE SMITH&nameCaseInsensitive=TRUE") == ["Alice Smith"]
     assert await names("name=o&nameMatchMode=partial") == ["Bob", "alice jones"]
     assert await names("name=^B.b$&nameMatchMode=regex") == ["Bob"]
     assert await names("type=user") == []

@@ -97,7 +97,10 @@ def _name_matcher(request: web.Request):
     ``nameCaseInsensitive`` (default false), as OpenVidu Meet's list of members has them."""
     name = request.query.get("name") or None
     mode = choice(request, "nameMatchMode", ("exact", "prefix", "partial", "regex"), "exact")
-    fold = choice(request, "nameCaseInsensitive", ("true", "false"), "false") == "true"
+    fold_raw = (request.query.get("nameCaseInsensitive") or "false").lower()   # 'TRUE' too, as OpenVidu reads it
+    if fold_raw not in ("true", "false"):
+        raise invalid("nameCaseInsensitive", "must be true or false")
+    fold = fold_raw == "true"
     if name is None:
         return None
     if len(name) > NAME_MAX:
