@@ -9,8 +9,8 @@ import uuid
 import pytest
 
 from server.http.api.jsonbody import parse_object
-from server.http.api.schemas import CreateMeetingIn, CreateRoomIn, UpdateLockIn, validate
-from server.http.api.whereby import iso_utc, parse_end_date
+from server.http.api.schemas import CreateRoomIn, UpdateLockIn, validate
+from server.http.api.whereby import CreateMeetingIn, iso_utc, parse_end_date
 from server.domain.errors import BadRequest, Unprocessable
 from server.config import Settings
 from server.domain.rooms.defaults import deep_merge, max_participants

@@ -169,30 +169,6 @@ class UpdateLockIn(Strict):
     isLocked: bool
 
 
-# --- Whereby-compatible surface --------------------------------------------------------
-
-class WherebyRecordingIn(Strict):
-    type: Literal["none", "local", "cloud"] = "none"
-    startTrigger: Literal["none", "prompt", "automatic", "automatic-2nd-participant"] = "none"
-
-
-class CreateMeetingIn(Strict):
-    """POST /v1/meetings."""
-
-    endDate: str = Field(min_length=1, max_length=64, json_schema_extra={
-        "format": "date-time", "description": "ISO 8601; UTC unless an offset is given; not in the past",
-        "examples": ["2099-08-11T07:56:01-05:00"]})
-    isLocked: bool = False
-    roomMode: Literal["normal", "group"] = "normal"
-    roomNamePrefix: str = Field("", max_length=PREFIX_MAX, pattern=PREFIX_PATTERN)
-    roomNamePattern: Literal["uuid", "human-short"] = "uuid"
-    templateType: Optional[Literal["viewerMode"]] = None
-    fields: list[Literal["hostRoomUrl", "viewerRoomUrl"]] = Field(default_factory=list, max_length=2)
-    recording: Optional[WherebyRecordingIn] = None
-    startDate: Optional[str] = Field(None, max_length=64, json_schema_extra={
-        "deprecated": True, "description": "accepted for compatibility and ignored (as Whereby does)"})
-
-
 M = TypeVar("M", bound=BaseModel)
 
 
