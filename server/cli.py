@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 
 import structlog
@@ -66,9 +67,20 @@ def main(argv: list[str] | None = None) -> int:
     log.info("starting", host=settings.host, port=settings.port, public_url=settings.base_url,
              store="redis" if settings.redis_url else "sqlite", data_dir=str(settings.data_dir))
     uvloop.install()
+    app.on_startup.append(_freeze_startup_heap)
     web.run_app(app, host=settings.host, port=settings.port, print=None,
                 access_log=None, handle_signals=True, shutdown_timeout=5.0)
     return 0
+
+
+async def _freeze_startup_heap(app: web.Application) -> None:
+    """Move what start-up made (imported modules, aiortc, PyAV) out of the collector's sight.
+
+    Full collections otherwise walk that whole heap again and again while meetings run: measured
+    with bench/knock.py, admit -> joined p99 went from 11.6-11.9 ms to 6.0-8.0 ms with this.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 if __name__ == "__main__":
