@@ -18,6 +18,7 @@ from .records import Meeting, Member, Recording, Room
 
 RoomSort = Literal["creationDate", "roomName", "autoDeletionDate"]
 RecordingSort = Literal["startDate", "duration", "size"]
+NameMode = Literal["exact", "prefix", "partial", "regex"]
 
 
 class StoreError(Exception):
@@ -32,13 +33,19 @@ class StoreConflict(StoreError):
     """A compare-and-set write of a room kept losing to other writers (bounded retries ran out)."""
 
 
+class PatternTooSlow(ValueError):
+    """A ``regex`` name filter ran past its time budget for the listing (the caller answers 422)."""
+
+
 class InvalidToken(StoreError):
     """A pagination token that this store did not hand out (or for another query)."""
 
 
 @dataclass(frozen=True)
 class RoomQuery:
-    room_name: str | None = None      # case-insensitive substring of the display name
+    room_name: str | None = None      # matched against the display name as room_name_mode says
+    room_name_mode: NameMode = "exact"    # exact | prefix | partial | regex (OpenVidu Meet's roomNameMatchMode)
+    room_name_case_insensitive: bool = False
     status: str | None = None
     sort_field: RoomSort = "creationDate"
     sort_order: Literal["asc", "desc"] = "desc"

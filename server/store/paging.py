@@ -12,9 +12,13 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any
+import re
+import time
+from typing import Any, Callable, Optional
 
-from .base import InvalidToken, RecordingQuery, RoomQuery
+import regex
+
+from .base import InvalidToken, PatternTooSlow, RecordingQuery, RoomQuery
 from .records import Recording, Room
 
 # rooms with no autoDeletionDate sort after every real date (asc) and before them (desc);
@@ -24,6 +28,8 @@ NO_DATE = 2**62
 ROOM_SORTS = ("creationDate", "roomName", "autoDeletionDate")
 RECORDING_SORTS = ("startDate", "duration", "size")
 ORDERS = ("asc", "desc")
+NAME_MODES = ("exact", "prefix", "partial", "regex")
+REGEX_BUDGET_S = 0.25   # all the names of one listing together
 
 
 def name_key(name: str) -> str:
@@ -51,12 +57,43 @@ def recording_sort_value(rec: Recording, sort_field: str) -> Any:
     return int(rec.size)
 
 
-def room_matches(room: Room, q: RoomQuery) -> bool:
+def name_matcher(value: Optional[str], mode: str, case_insensitive: bool) -> Optional[Callable[[str], bool]]:
+    """A predicate on display names as OpenVidu Meet's roomNameMatchMode / roomNameCaseInsensitive have
+    it (exact | prefix | partial | regex), or None for no filter. A ``regex`` runs on the ``regex``
+    engine with one time budget for the whole listing: past it, :class:`PatternTooSlow`. A pattern that
+    does not compile raises ``regex.error`` (callers check it first and answer 422)."""
+    if not value:
+        return None
+    if mode not in NAME_MODES:
+        raise ValueError(f"unknown name match mode {mode!r}")
+    if mode == "regex":
+        pattern = regex.compile(value, regex.IGNORECASE if case_insensitive else 0)
+        deadline = time.monotonic() + REGEX_BUDGET_S
+
+        def matches(name: str) -> bool:
+            try:
+                return pattern.search(name, timeout=max(deadline - time.monotonic(), 0.001)) is not None
+            except TimeoutError:
+                raise PatternTooSlow("the regular expression takes too long to match") from None
+        return matches
+    literal = re.escape(value)
+    compiled = re.compile({"exact": f"^{literal}$", "prefix": f"^{literal}", "partial": literal}[mode],
+                          re.IGNORECASE if case_insensitive else 0)
+    if mode == "exact":
+        return lambda name: compiled.fullmatch(name) is not None
+    return lambda name: compiled.search(name) is not None
+
+
+def room_name_matcher(q: RoomQuery) -> Optional[Callable[[str], bool]]:
+    return name_matcher(q.room_name, q.room_name_mode, q.room_name_case_insensitive)
+
+
+def room_matches(room: Room, q: RoomQuery, name_ok: Optional[Callable[[str], bool]] = None) -> bool:
     if q.status is not None and room.status != q.status:
         return False
     if q.api is not None and room.api != q.api:
         return False
-    if q.room_name and name_key(q.room_name) not in name_key(room.room_name):
+    if name_ok is not None and not name_ok(room.room_name):
         return False
     return True
 
@@ -74,6 +111,8 @@ def check_room_query(q: RoomQuery) -> None:
         raise ValueError(f"unknown room sort field {q.sort_field!r}")
     if q.sort_order not in ORDERS:
         raise ValueError(f"unknown sort order {q.sort_order!r}")
+    if q.room_name_mode not in NAME_MODES:
+        raise ValueError(f"unknown name match mode {q.room_name_mode!r}")
 
 
 def check_recording_query(q: RecordingQuery) -> None:
@@ -90,6 +129,8 @@ def page_limit(limit: int) -> int:
 def _fingerprint(kind: str, q: RoomQuery | RecordingQuery) -> str:
     if isinstance(q, RoomQuery):
         parts = [kind, q.room_name, q.status, q.api, q.sort_field, q.sort_order]
+        if q.room_name:
+            parts += [q.room_name_mode, bool(q.room_name_case_insensitive)]
     else:
         parts = [kind, q.room_id, q.status, q.sort_field, q.sort_order]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]

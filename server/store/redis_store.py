@@ -31,7 +31,7 @@ from .base import AlreadyExists, Page, RecordingQuery, RoomQuery, StoreError
 from .cas import KeyedLocks, modify_room
 from .paging import (
     TokenCodec, check_recording_query, check_room_query, deletion_key, name_key, page_limit,
-    recording_matches, recording_sort_value, room_matches, room_sort_value,
+    recording_matches, recording_sort_value, room_matches, room_name_matcher, room_sort_value,
 )
 from .records import Meeting, Member, Recording, Room
 
@@ -233,7 +233,8 @@ class RedisStore:
             chunks = self._walk_lex(self._k("rooms:name"), query.sort_order == "desc", after)
         else:
             chunks = self._walk_scores(self._k(_ROOM_SETS[query.sort_field]), query.sort_order == "desc", after)
-        items = await self._collect(chunks, "room", Room.from_doc, lambda r: room_matches(r, query),
+        name_ok = room_name_matcher(query)
+        items = await self._collect(chunks, "room", Room.from_doc, lambda r: room_matches(r, query, name_ok),
                                     limit, filtered)
         return self._finish("rooms", query, items, limit,
                             lambda r: (room_sort_value(r, query.sort_field), r.room_id))

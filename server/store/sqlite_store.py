@@ -35,7 +35,7 @@ from .base import AlreadyExists, Page, RecordingQuery, RoomQuery, StoreError
 from .cas import KeyedLocks, modify_room
 from .paging import (
     TokenCodec, check_recording_query, check_room_query, deletion_key, name_key, page_limit,
-    recording_sort_value, room_sort_value,
+    recording_sort_value, room_name_matcher, room_sort_value,
 )
 from .records import Meeting, Member, Recording, Room
 
@@ -249,22 +249,22 @@ class SqliteStore:
         limit = page_limit(query.limit)
         col = _ROOM_COLUMNS[query.sort_field]
         where, params = [], []
-        if query.room_name:
-            where.append("instr(name_key, ?) > 0")
-            params.append(name_key(query.room_name))
+        name_ok = room_name_matcher(query)
+        if name_ok is not None:
+            where.append("name_ok(json_extract(doc, '$.room_name'))")
         if query.status is not None:
             where.append("status = ?")
             params.append(query.status)
         if query.api is not None:
             where.append("api = ?")
             params.append(query.api)
-        rows = await self._page("rooms", "room_id", col, query, where, params, limit)
+        rows = await self._page("rooms", "room_id", col, query, where, params, limit, name_ok)
         items = [Room.from_doc(_loads(doc)) for doc in rows]
         return self._finish("rooms", query, items, limit,
                             lambda r: (room_sort_value(r, query.sort_field), r.room_id))
 
     async def _page(self, table: str, id_col: str, col: str, query, where: list, params: list,
-                    limit: int) -> list[str]:
+                    limit: int, name_ok: Callable[[str], bool] | None = None) -> list[str]:
         desc = query.sort_order == "desc"
         if query.token:
             value, last_id = self._tokens.decode(table, query, query.token)
@@ -274,7 +274,30 @@ class SqliteStore:
         sql = (f"SELECT doc FROM {table}{' WHERE ' + ' AND '.join(where) if where else ''}"
                f" ORDER BY {col} {direction}, {id_col} {direction} LIMIT ?")
         params.append(limit + 1)
-        rows = await self._call(lambda c: c.execute(sql, params).fetchall())
+        if name_ok is None:
+            rows = await self._call(lambda c: c.execute(sql, params).fetchall())
+            return [r[0] for r in rows]
+        failed: list[BaseException] = []
+
+        def predicate(name: Any) -> int:
+            # an exception inside SQLite loses its type: keep it and stop matching
+            if failed or not isinstance(name, str):
+                return 0
+            try:
+                return 1 if name_ok(name) else 0
+            except Exception as exc:
+                failed.append(exc)
+                return 0
+
+        def run(c: sqlite3.Connection) -> list:
+            c.create_function("name_ok", 1, predicate)
+            try:
+                return c.execute(sql, params).fetchall()
+            finally:
+                c.create_function("name_ok", 1, None)
+        rows = await self._call(run)
+        if failed:
+            raise failed[0]
         return [r[0] for r in rows]
 
     def _finish(self, kind: str, query, items: list, limit: int, key: Callable) -> Page:

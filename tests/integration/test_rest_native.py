@@ -142,7 +142,8 @@ async def test_list_paginates_filters_and_sorts(env, base, auth):
     resp = await client.get(f"{base}/rooms?sortField=roomName&sortOrder=asc", headers=auth)
     assert [r["roomName"] for r in (await resp.json())["rooms"]] == ["Alpha", "alphabet", "bravo", "charlie", "delta"]
 
-    resp = await client.get(f"{base}/rooms?roomName=ALPHA", headers=auth)
+    resp = await client.get(f"{base}/rooms?roomName=ALPHA&roomNameMatchMode=partial&roomNameCaseInsensitive=true",
+                            headers=auth)
     assert sorted(r["roomName"] for r in (await resp.json())["rooms"]) == ["Alpha", "alphabet"]
 
     await client.put(f"{base}/rooms/{ids[0]}/status", json={"status": "closed"}, headers=auth)

@@ -16,7 +16,9 @@ import redis.asyncio as aioredis
 
 from tests.helpers.redis_server import drop_prefix
 
-from server.store.base import AlreadyExists, InvalidToken, RecordingQuery, RoomQuery, StoreConflict, StoreError
+from server.store.base import (
+    AlreadyExists, InvalidToken, PatternTooSlow, RecordingQuery, RoomQuery, StoreConflict, StoreError,
+)
 from server.store.migrations import MIGRATIONS
 from server.store.records import Meeting, Member, Recording, Room
 from server.store.redis_store import RedisStore
@@ -124,8 +126,8 @@ async def test_modify_room_applies_the_change_and_bumps_the_version(store):
     assert await store.get_room("r1") == stored
     assert room.config["chat"]["enabled"] is True     # the caller's object was never touched
     # indexes follow the write: filters, name sort and expiry see the new values
-    assert [r.room_id for r in (await store.list_rooms(RoomQuery(room_name="new"))).items] == ["r1"]
-    assert (await store.list_rooms(RoomQuery(room_name="old"))).items == []
+    assert [r.room_id for r in (await store.list_rooms(RoomQuery(room_name="New name"))).items] == ["r1"]
+    assert (await store.list_rooms(RoomQuery(room_name="Old name"))).items == []
     assert [r.room_id for r in (await store.list_rooms(RoomQuery(status="closed"))).items] == ["r1"]
     assert (await store.list_rooms(RoomQuery(status="open"))).items == []
     assert [r.room_id for r in await store.rooms_due_for_deletion(NOW + 5)] == ["r1"]
@@ -329,20 +331,50 @@ async def test_default_room_listing_is_newest_first_ten_per_page(store):
 @pytest.mark.parametrize("sort_field", ["creationDate", "roomName", "autoDeletionDate"])
 async def test_room_filters_with_paging(store, sort_field):
     rooms = await seed_rooms(store)
+    fold = dict(room_name_case_insensitive=True)
     cases = [
-        (dict(room_name="ALPHA"), lambda r: "alpha" in r.room_name.casefold()),
-        (dict(room_name="am s"), lambda r: "am s" in r.room_name.casefold()),
-        (dict(room_name="échelle"), lambda r: r.room_name == "Échelle"),
+        # the default is OpenVidu Meet's: exact and case-sensitive
+        (dict(room_name="alpha"), lambda r: r.room_name == "alpha"),
+        (dict(room_name="ALPHA"), lambda r: False),
+        (dict(room_name="ALPHA", **fold), lambda r: r.room_name.casefold() == "alpha"),
+        (dict(room_name="gamma", room_name_mode="prefix"), lambda r: r.room_name.startswith("gamma")),
+        (dict(room_name="GAMMA", room_name_mode="prefix", **fold),
+         lambda r: r.room_name.casefold().startswith("gamma")),
+        (dict(room_name="am s", room_name_mode="partial"), lambda r: "am s" in r.room_name),
+        (dict(room_name="AM S", room_name_mode="partial", **fold), lambda r: "am s" in r.room_name.casefold()),
+        (dict(room_name="échelle", room_name_mode="partial", **fold), lambda r: r.room_name == "Échelle"),
+        (dict(room_name="a.", room_name_mode="partial"), lambda r: "a." in r.room_name),  # a literal dot
+        (dict(room_name="^[ab].*a$", room_name_mode="regex"), lambda r: r.room_name in ("alpha", "beta")),
+        (dict(room_name="^team sync$", room_name_mode="regex", **fold),
+         lambda r: r.room_name.casefold() == "team sync"),
         (dict(status="closed"), lambda r: r.status == "closed"),
         (dict(api="whereby"), lambda r: r.api == "whereby"),
-        (dict(room_name="a", status="open", api="native"),
+        (dict(room_name="a", room_name_mode="partial", status="open", api="native", **fold),
          lambda r: "a" in r.room_name.casefold() and r.status == "open" and r.api == "native"),
-        (dict(room_name="nothing like this"), lambda r: False),
+        (dict(room_name="nothing like this", room_name_mode="partial"), lambda r: False),
     ]
     for filters, pred in cases:
         matching = [r for r in rooms if pred(r)]
         got = await walk(store.list_rooms, RoomQuery, sort_field=sort_field, sort_order="asc", limit=2, **filters)
         assert [r.room_id for r in got] == expected_order(matching, sort_field, "asc"), filters
+
+
+async def test_room_name_tokens_are_bound_to_the_match_mode(store):
+    await seed_rooms(store)
+    first = await store.list_rooms(RoomQuery(room_name="a", room_name_mode="partial", limit=2))
+    assert first.next_token is not None
+    for other in (dict(room_name_mode="prefix"), dict(room_name_case_insensitive=True)):
+        with pytest.raises(InvalidToken):
+            await store.list_rooms(RoomQuery(room_name="a", limit=2, token=first.next_token,
+                                             **{"room_name_mode": "partial", **other}))
+
+
+async def test_a_runaway_room_name_regex_is_stopped(store):
+    await store.create_room(make_room("slow", room_name="a" * 40 + "!"))
+    with pytest.raises(PatternTooSlow):
+        await store.list_rooms(RoomQuery(room_name="^(a|aa)+$", room_name_mode="regex"))
+    with pytest.raises(ValueError):
+        await store.list_rooms(RoomQuery(room_name="x", room_name_mode="fuzzy"))
 
 
 async def test_changing_page_size_mid_walk_continues_the_same_order(store):
@@ -660,7 +692,7 @@ async def test_redis_room_documents_without_a_version_read_as_version_0(redis_ur
         stored, _ = await s.modify_room("old", lambda room: setattr(room, "is_locked", True))
         assert stored.version == 1 and stored.is_locked and stored.room_name == "From before"
         assert await s.get_room("old") == stored
-        assert [x.room_id for x in (await s.list_rooms(RoomQuery(room_name="before"))).items] == ["old"]
+        assert [x.room_id for x in (await s.list_rooms(RoomQuery(room_name="From before"))).items] == ["old"]
     finally:
         await s.close()
         await drop_prefix(redis_url, prefix)

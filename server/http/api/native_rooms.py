@@ -13,13 +13,13 @@ from aiohttp import web
 from ...domain.errors import ApiError, Conflict, NotFound
 from ...domain.rooms.defaults import DEFAULT_ACCESS, DEFAULT_CONFIG, DEFAULT_POLICY, deep_merge, now_ms
 from ...domain.rooms.service import RoomService
-from ...store.base import InvalidToken, RoomQuery
+from ...store.base import InvalidToken, PatternTooSlow, RoomQuery
 from ...store.records import Room
 from ..appkeys import ROOMS, STORE
 from .auth import add_routes
 from .jsonbody import read_object
-from .query import bad_page_token, choice, id_list, invalid, max_items
-from .room_view import render, render_access, render_roles
+from .query import bad_page_token, choice, id_list, invalid, max_items, pattern_too_slow, room_name_filter
+from .room_view import render, render_access, render_roles, rendered
 from .schemas import (
     CreateRoomIn, Strict, UpdateAccessIn, UpdateConfigIn, UpdateLockIn, UpdateRolesIn, UpdateStatusIn, validate,
 )
@@ -65,17 +65,15 @@ async def create_room(request: web.Request) -> web.Response:
         is_locked=spec.isLocked, room_mode=spec.roomMode, api="native",
     )
     location = f"{request.path.rstrip('/')}/{room.room_id}"
-    return web.json_response(render(request.app, room), status=201, headers={"Location": location})
+    return web.json_response(rendered(request, room), status=201, headers={"Location": location})
 
 
 async def list_rooms(request: web.Request) -> web.Response:
     q = request.query
     page_size = clamped_max_items(request)
-    room_name = q.get("roomName") or None
-    if room_name is not None and len(room_name) > 50:
-        raise invalid("roomName", "must be at most 50 characters")
+    room_name, name_mode, name_fold = room_name_filter(request)
     query = RoomQuery(
-        room_name=room_name,
+        room_name=room_name, room_name_mode=name_mode, room_name_case_insensitive=name_fold,
         status=choice(request, "status", ("open", "active_meeting", "closed"), None),
         sort_field=choice(request, "sortField", ("creationDate", "roomName", "autoDeletionDate"),
                           "creationDate"),
@@ -87,8 +85,10 @@ async def list_rooms(request: web.Request) -> web.Response:
         page = await request.app[STORE].list_rooms(query)
     except InvalidToken:
         raise bad_page_token() from None
+    except PatternTooSlow:
+        raise pattern_too_slow() from None
     return web.json_response({
-        "rooms": [render(request.app, r) for r in page.items],
+        "rooms": [rendered(request, r) for r in page.items],
         "pagination": {"isTruncated": page.next_token is not None, "nextPageToken": page.next_token,
                        "maxItems": page_size},
     })
@@ -96,7 +96,7 @@ async def list_rooms(request: web.Request) -> web.Response:
 
 async def get_room(request: web.Request) -> web.Response:
     svc = _service(request)
-    return web.json_response(render(request.app, await svc.get(_room_id(request))))
+    return web.json_response(rendered(request, await svc.get(_room_id(request))))
 
 
 def _deletion_policies(request: web.Request) -> tuple[str, str]:
@@ -112,7 +112,7 @@ async def delete_room(request: web.Request) -> web.Response:
     result = await svc.delete(room_id, with_meeting, with_recordings)
     body: dict[str, Any] = {"successCode": result.success_code, "message": result.message}
     if result.room is not None:
-        body["room"] = render(request.app, result.room)
+        body["room"] = rendered(request, result.room)
     return web.json_response(body, status=result.status)
 
 
@@ -144,7 +144,7 @@ async def _delete_each(request: web.Request, room_ids: list[str], with_meeting: 
             continue
         entry: dict[str, Any] = {"roomId": room_id, "successCode": result.success_code, "message": result.message}
         if result.room is not None:
-            entry["room"] = render(request.app, result.room)
+            entry["room"] = rendered(request, result.room)
         successful.append(entry)
     return successful, failed
 
@@ -205,7 +205,7 @@ async def put_access(request: web.Request) -> web.Response:
 
 async def put_status(request: web.Request) -> web.Response:
     room = await _update(request, UpdateStatusIn, _apply_status, "status")
-    return web.json_response(render(request.app, room))
+    return web.json_response(rendered(request, room))
 
 
 async def put_lock(request: web.Request) -> web.Response:

@@ -256,6 +256,30 @@ _POLICIES = [
 ]
 
 
+def _projection(base: str, extra: str) -> list[dict[str, Any]]:
+    """OpenVidu Meet 3.8's response projection: fields ∪ X-Fields, extraFields ∪ X-ExtraFields."""
+    text = ("comma-separated top-level names to keep ({}); unknown names and extra fields are ignored; "
+            "none valid: the whole object").format(base)
+    extra_text = f"comma-separated ({extra}); added to the names kept by fields"
+    return [_query("fields", {"type": "string"}, text), _query("extraFields", {"type": "string"}, extra_text),
+            {"name": "X-Fields", "in": "header", "required": False, "schema": {"type": "string"},
+             "description": "same as fields, united with it"},
+            {"name": "X-ExtraFields", "in": "header", "required": False, "schema": {"type": "string"},
+             "description": "same as extraFields, united with it"}]
+
+
+_ROOM_FIELDS = _projection("roomId, roomName, owner, creationDate, access, status, rolesUpdatedAt, "
+                           "meetingEndAction, autoDeletionDate, autoDeletionPolicy", "config, roles")
+_ROOM_NAME_FILTER = [
+    _query("roomName", {"type": "string", "maxLength": 50}, "matched as roomNameMatchMode says"),
+    _query("roomNameMatchMode", {"enum": ["exact", "prefix", "partial", "regex"], "default": "exact"},
+           "regex: a pattern that takes too long to match answers 422"),
+    _query("roomNameCaseInsensitive", {"enum": ["true", "false"], "default": "false"}, "read without regard to case"),
+]
+_MEMBER_FIELDS = _projection("memberId, roomId, type, name, membershipDate, accessUrl, baseRole, "
+                             "customPermissions, permissionsUpdatedAt", "effectivePermissions")
+
+
 def _body(ref: str, required: bool = True) -> dict[str, Any]:
     return {"required": required, "content": _json(ref)}
 
@@ -276,31 +300,32 @@ def _native_paths(prefix: str, tag: str) -> dict[str, Any]:
         rooms: {
             "post": op("createRoom", "Create a room",
                        {"201": _resp("created", "Room"), **_errors(400, 401, 413, 422)},
-                       requestBody=_body("CreateRoomIn", required=False)),
+                       requestBody=_body("CreateRoomIn", required=False), parameters=_ROOM_FIELDS),
             "get": op("listRooms", "List rooms", {"200": _resp("a page of rooms", "RoomList"),
                                                   **_errors(400, 401, 422)},
                       parameters=[
-                          _query("roomName", {"type": "string", "maxLength": 50}, "case-insensitive substring"),
+                          *_ROOM_NAME_FILTER,
                           _query("status", {"enum": ["open", "active_meeting", "closed"]}),
                           _query("maxItems", {"type": "integer", "minimum": 1, "default": 10},
                                  "above 100 is clamped to 100"),
                           _query("nextPageToken", {"type": "string"}),
                           _query("sortField", {"enum": ["creationDate", "roomName", "autoDeletionDate"],
                                                "default": "creationDate"}),
-                          _query("sortOrder", {"enum": ["asc", "desc"], "default": "desc"})]),
+                          _query("sortOrder", {"enum": ["asc", "desc"], "default": "desc"}), *_ROOM_FIELDS]),
             "delete": op("bulkDeleteRooms", "Delete several rooms; 400 lists the ones that failed",
                          {"200": _resp("all processed", "BulkDeletion"),
                           "400": _resp("some failed", "BulkDeletion"), **_errors(401, 422)},
                          parameters=[{"name": "roomIds", "in": "query", "required": True,
                                       "schema": {"type": "string"}, "description": "comma-separated"},
-                                     *_POLICIES]),
+                                     *_POLICIES, *_ROOM_FIELDS]),
         },
         rooms + "/{roomId}": {
             "parameters": [_ROOM_ID],
-            "get": op("getRoom", "Get a room", {"200": _resp("the room", "Room"), **_errors(401, 404, 422)}),
+            "get": op("getRoom", "Get a room", {"200": _resp("the room", "Room"), **_errors(401, 404, 422)},
+                      parameters=_ROOM_FIELDS),
             "delete": op("deleteRoom", "Delete a room following the meeting and recording policies",
                          {"200": _resp("done", "RoomDeletion"), "202": _resp("scheduled", "RoomDeletion"),
-                          **_errors(401, 404, 409, 422)}, parameters=_POLICIES),
+                          **_errors(401, 404, 409, 422)}, parameters=[*_POLICIES, *_ROOM_FIELDS]),
         },
         rooms + "/{roomId}/config": {
             "parameters": [_ROOM_ID],
@@ -313,7 +338,7 @@ def _native_paths(prefix: str, tag: str) -> dict[str, Any]:
             "parameters": [_ROOM_ID],
             "post": op("createMember", "Add a member with a personal access link",
                        {"201": _resp("created", "Member"), **_errors(400, 401, 404, 413, 422)},
-                       requestBody=_body("CreateMemberIn")),
+                       requestBody=_body("CreateMemberIn"), parameters=_MEMBER_FIELDS),
             "get": op("listMembers", "List the room's members, filtered, sorted and paged",
                       {"200": _resp("a page of members", "MemberList"), **_errors(400, 401, 404, 422)},
                       parameters=[
@@ -327,7 +352,7 @@ def _native_paths(prefix: str, tag: str) -> dict[str, Any]:
                                  "above 100 is clamped to 100"),
                           _query("nextPageToken", {"type": "string"}),
                           _query("sortField", {"enum": ["name", "membershipDate"], "default": "membershipDate"}),
-                          _query("sortOrder", {"enum": ["asc", "desc"], "default": "desc"})]),
+                          _query("sortOrder", {"enum": ["asc", "desc"], "default": "desc"}), *_MEMBER_FIELDS]),
             "delete": op("bulkDeleteMembers", "Delete several members; 400 lists the ones that failed",
                          {"200": _resp("all deleted", "MemberBulkDeletion"),
                           "400": _resp("some failed", "MemberBulkDeletion"), **_errors(401, 404, 422)},
@@ -336,10 +361,11 @@ def _native_paths(prefix: str, tag: str) -> dict[str, Any]:
         },
         rooms + "/{roomId}/members/{memberId}": {
             "parameters": [_ROOM_ID, _MEMBER_ID],
-            "get": op("getMember", "Get a member", {"200": _resp("the member", "Member"), **_errors(401, 404)}),
+            "get": op("getMember", "Get a member", {"200": _resp("the member", "Member"), **_errors(401, 404)},
+                      parameters=_MEMBER_FIELDS),
             "put": op("updateMember", "Change a member's name, base role or custom permissions",
                       {"200": _resp("updated", "Member"), **_errors(400, 401, 404, 413, 422)},
-                      requestBody=_body("UpdateMemberIn")),
+                      requestBody=_body("UpdateMemberIn"), parameters=_MEMBER_FIELDS),
             "delete": op("deleteMember", "Delete a member: its link stops working and it leaves a live meeting",
                          {"200": _resp("deleted", "Message"), **_errors(401, 404)}),
         },
@@ -351,7 +377,8 @@ def _native_paths(prefix: str, tag: str) -> dict[str, Any]:
         },
         rooms + "/{roomId}/roles": put("Roles", "UpdateRolesIn", "RoomRoles"),
         rooms + "/{roomId}/access": put("Access", "UpdateAccessIn", "RoomAccess"),
-        rooms + "/{roomId}/status": put("Status", "UpdateStatusIn", "Room"),
+        rooms + "/{roomId}/status": {**(status := put("Status", "UpdateStatusIn", "Room")),
+                                     "put": {**status["put"], "parameters": _ROOM_FIELDS}},
         rooms + "/{roomId}/lock": put("Lock", "UpdateLockIn"),
     }
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Optional
 from urllib.parse import unquote_to_bytes
 
+import regex
 from aiohttp import web
 
 from signaling.wire.text import TextError, check_text
@@ -47,6 +48,32 @@ def choice(request: web.Request, name: str, allowed: tuple[str, ...], default: O
     if value not in allowed:
         raise invalid(name, f"must be one of: {', '.join(allowed)}")
     return value
+
+
+NAME_MODES = ("exact", "prefix", "partial", "regex")
+
+
+def room_name_filter(request: web.Request, max_len: int = 50) -> tuple[Optional[str], str, bool]:
+    """OpenVidu Meet's ``roomName`` filter of the room and recording listings: (value or None,
+    ``roomNameMatchMode`` exact | prefix | partial | regex (default exact), ``roomNameCaseInsensitive``
+    true | false in any case (default false)). A regex that does not compile is a 422 on roomName."""
+    value = request.query.get("roomName") or None
+    mode = choice(request, "roomNameMatchMode", NAME_MODES, "exact") or "exact"
+    fold_raw = (request.query.get("roomNameCaseInsensitive") or "false").lower()
+    if fold_raw not in ("true", "false"):
+        raise invalid("roomNameCaseInsensitive", "must be true or false")
+    if value is not None and len(value) > max_len:
+        raise invalid("roomName", f"must be at most {max_len} characters")
+    if value is not None and mode == "regex":
+        try:
+            regex.compile(value)
+        except regex.error as exc:
+            raise invalid("roomName", f"not a valid regular expression: {exc}") from None
+    return value, mode, fold_raw == "true"
+
+
+def pattern_too_slow(field: str = "roomName") -> Unprocessable:
+    return invalid(field, "the regular expression takes too long to match; simplify it")
 
 
 def int_param(request: web.Request, name: str, default: int, maximum: int, *, whereby: bool = False,
@@ -166,3 +193,27 @@ def check_url(request: web.Request) -> None:
             if err.reason == "surrogate":   # header bytes that are not UTF-8 arrive surrogate-escaped
                 raise TextError(header, "is not valid UTF-8", "encoding") from None
             raise
+
+
+def projection(request: web.Request, base: tuple[str, ...], extra: tuple[str, ...] = ()) -> Optional[frozenset[str]]:
+    """OpenVidu Meet's response projection: the top-level names to keep, or None for the whole object.
+
+    ``fields`` (query) and ``X-Fields`` (header) are united, as are ``extraFields`` / ``X-ExtraFields``;
+    unknown names are ignored, an extra field named in ``fields`` too (3.8 only takes those from
+    ``extraFields``). Without any valid ``fields`` the whole object is kept (None); otherwise
+    fields ∪ extraFields. Names are top-level keys only (no nested paths); nothing, roomId included,
+    is kept unless named.
+    """
+    def names(query: str, header: str, allowed) -> set[str]:
+        raw = f"{request.query.get(query, '')},{request.headers.get(header, '')}"
+        return {n.strip() for n in raw.split(",")} & set(allowed)
+
+    chosen = names("fields", "X-Fields", [f for f in base if f not in extra])
+    if not chosen:
+        return None
+    return frozenset(chosen | names("extraFields", "X-ExtraFields", extra))
+
+
+def project(body: dict, keep: Optional[frozenset[str]]) -> dict:
+    """``body`` narrowed to ``keep`` (see ``projection``); the whole body when ``keep`` is None."""
+    return body if keep is None else {k: v for k, v in body.items() if k in keep}
