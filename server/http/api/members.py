@@ -21,7 +21,7 @@ from ...store.records import Member, Room
 from ..appkeys import LINKS, MEMBERS
 from .auth import add_routes
 from .jsonbody import read_object
-from .query import bad_page_token, choice, id_list, invalid, max_items
+from .query import bad_page_token, choice, id_list, invalid, max_items, project, projection
 from .schemas import PermissionsIn, Strict, validate
 
 PREFIXES = ("/api/v1", "/meet/api/v1")
@@ -59,6 +59,19 @@ async def _member(request: web.Request, room: Room) -> Member:
     return await request.app[MEMBERS].get(room, request.match_info["memberId"])
 
 
+# MEET_ROOM_MEMBER_FIELDS / MEET_ROOM_MEMBER_EXTRA_FIELDS (meet-ce/typings room-member-response.ts at 3.8)
+# for ``fields`` / ``extraFields`` / ``X-Fields`` / ``X-ExtraFields``; creationDate (ours) comes along only
+# when no projection is asked for.
+FIELDS = ("memberId", "roomId", "type", "name", "membershipDate", "accessUrl", "baseRole", "customPermissions",
+          "effectivePermissions", "permissionsUpdatedAt")
+EXTRA_FIELDS = ("effectivePermissions",)
+
+
+def rendered(request: web.Request, room: Room, member: Member) -> dict[str, Any]:
+    """``render`` narrowed to the request's projection (query.projection), the whole member without one."""
+    return project(render(request, room, member), projection(request, FIELDS, EXTRA_FIELDS))
+
+
 def render(request: web.Request, room: Room, member: Member) -> dict[str, Any]:
     """OpenVidu Meet's MeetRoomMember; every member here is an identified guest (no user accounts).
     ``permissionsUpdatedAt`` is the later of the member's own role change and the room's roles change
@@ -89,7 +102,7 @@ async def create_member(request: web.Request) -> web.Response:
     spec = validate(CreateMemberIn, body)
     member = await request.app[MEMBERS].create(room, spec.name, spec.baseRole, _custom(spec.customPermissions))
     location = f"{request.path.rstrip('/')}/{member.member_id}"
-    return web.json_response(render(request, room, member), status=201, headers={"Location": location})
+    return web.json_response(rendered(request, room, member), status=201, headers={"Location": location})
 
 
 def _name_matcher(request: web.Request):
@@ -164,7 +177,7 @@ async def list_members(request: web.Request) -> web.Response:
     page = members[start:start + size]
     more = start + size < len(members)
     return web.json_response({
-        "members": [render(request, room, m) for m in page],
+        "members": [rendered(request, room, m) for m in page],
         "pagination": {"isTruncated": more, "nextPageToken": f"m{start + size}" if more else None,
                        "maxItems": size},
     })
@@ -172,7 +185,7 @@ async def list_members(request: web.Request) -> web.Response:
 
 async def get_member(request: web.Request) -> web.Response:
     room = await _room(request)
-    return web.json_response(render(request, room, await _member(request, room)))
+    return web.json_response(rendered(request, room, await _member(request, room)))
 
 
 async def update_member(request: web.Request) -> web.Response:
@@ -182,7 +195,7 @@ async def update_member(request: web.Request) -> web.Response:
     custom = _custom(spec.customPermissions) if spec.customPermissions is not None else None
     member = await request.app[MEMBERS].update(room, member, name=spec.name, base_role=spec.baseRole,
                                                custom_permissions=custom)
-    return web.json_response(render(request, room, member))
+    return web.json_response(rendered(request, room, member))
 
 
 async def delete_member(request: web.Request) -> web.Response:

@@ -43,7 +43,7 @@ from ...store.records import Recording
 from ..appkeys import ACCESS, RECORDINGS, SETTINGS, STORE
 from .auth import add_routes, check_api_key, presented_key
 from .jsonbody import read_object
-from .query import bad_page_token, choice, id_list, int_param, invalid
+from .query import bad_page_token, choice, id_list, int_param, invalid, projection
 
 PREFIXES = ("/api/v1", "/meet/api/v1")
 # MeetRecordingInfo's fields (meet-ce/typings recording.entity.ts), for ``fields`` / ``X-Fields``;
@@ -86,9 +86,8 @@ async def room_names(request: web.Request, recs: list[Recording]) -> dict[str, s
 
 def selected_fields(request: web.Request) -> Optional[set[str]]:
     """The union of ``fields`` and ``X-Fields`` (unknown names ignored, as OpenVidu does), or None."""
-    raw = f"{request.query.get('fields', '')},{request.headers.get('X-Fields', '')}"
-    chosen = {f.strip() for f in raw.split(",")} & set(FIELDS)
-    return chosen or None
+    chosen = projection(request, FIELDS)
+    return None if chosen is None else set(chosen)
 
 
 async def rendered(request: web.Request, recs: list[Recording]) -> list[dict[str, Any]]:

@@ -12,10 +12,17 @@ from ...domain.access.identity import link_enabled
 from ...domain.rooms.defaults import effective_config, max_participants, meeting_end_action
 from ...store.records import Room
 from ..appkeys import LINKS, ROOMS, SETTINGS
+from .query import project, projection
 
 # Rooms are created with the server's API key; OpenVidu Meet names the owner of rooms its admin creates
 # by the admin's user id, and "admin" is that id in a default OpenVidu Meet deployment.
 OWNER = "admin"
+# MEET_ROOM_FIELDS / MEET_ROOM_EXTRA_FIELDS (meet-ce/typings room-response.ts at 3.8) for ``fields`` /
+# ``extraFields`` / ``X-Fields`` / ``X-ExtraFields``; isLocked, roomMode and maxParticipants are ours and
+# come along only when no projection is asked for.
+FIELDS = ("roomId", "roomName", "owner", "creationDate", "config", "roles", "access", "status",
+          "rolesUpdatedAt", "meetingEndAction", "autoDeletionDate", "autoDeletionPolicy")
+EXTRA_FIELDS = ("config", "roles")
 
 
 def render_roles(room: Room) -> dict[str, Any]:
@@ -58,3 +65,8 @@ def render(app: web.Application, room: Room) -> dict[str, Any]:
     if body["autoDeletionDate"] is None:  # optional in OpenVidu's typings: absent, not null
         del body["autoDeletionDate"]
     return body
+
+
+def rendered(request: web.Request, room: Room) -> dict[str, Any]:
+    """``render`` narrowed to the request's projection (query.projection), the whole room without one."""
+    return project(render(request.app, room), projection(request, FIELDS, EXTRA_FIELDS))
