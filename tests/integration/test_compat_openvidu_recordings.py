@@ -144,11 +144,6 @@ async def test_status_filter_takes_every_documented_status(world, auth):
     await answer(await world.client.get(R, headers=auth, params={"sortOrder": "up"}), 422, S.ERROR)
 
 
-async def test_sort_by_room_name_is_refused_with_a_reason(world, auth):
-    body = await answer(await world.client.get(R, headers=auth, params={"sortField": "roomName"}), 422, S.ERROR)
-    assert "roomName" in body["message"] or "roomName" in json.dumps(body.get("details"))
-
-
 async def test_fields_and_x_fields_select_fields(world, auth):
     await world.recording("rec_1", video=None)
     only = await (await world.client.get(R, headers=auth, params={"fields": "recordingId"})).json()

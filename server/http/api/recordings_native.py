@@ -25,6 +25,11 @@ another room's key.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import dataclasses
+import hashlib
+import json
 import os
 import re
 import tempfile
@@ -38,12 +43,15 @@ from ...domain.access.identity import HOST, MEMBER, RECORDING
 from ...domain.access.signed_links import DEFAULT_VALID_SECONDS, MAX_VALID_SECONDS, LinkError, LinkInvalid
 from ...domain.errors import ApiError, Conflict, Forbidden, NotFound, Unauthorized
 from ...domain.recordings.service import LIVE_STATUSES, RecordingService
-from ...store.base import InvalidToken, RecordingQuery
+from ...store.base import InvalidToken, PatternTooSlow, RecordingQuery
+from ...store.paging import name_key, name_matcher, recording_sort_value
 from ...store.records import Recording
 from ..appkeys import ACCESS, RECORDINGS, SETTINGS, STORE
 from .auth import add_routes, check_api_key, presented_key
 from .jsonbody import read_object
-from .query import bad_page_token, choice, id_list, int_param, invalid, projection
+from .query import (
+    bad_page_token, choice, id_list, int_param, invalid, pattern_too_slow, projection, room_name_filter,
+)
 
 PREFIXES = ("/api/v1", "/meet/api/v1")
 # MeetRecordingInfo's fields (meet-ce/typings recording.entity.ts), for ``fields`` / ``X-Fields``;
@@ -273,24 +281,93 @@ async def list_recordings(request: web.Request) -> web.Response:
         elif not perms.get("canRetrieveRecordings"):
             raise Forbidden("this key does not allow listing this room's recordings")
     size = page_size(request)
-    if q.get("sortField") == "roomName":
-        raise invalid("sortField", "sorting by roomName is not supported here; use startDate, duration or size")
+    sort_field = choice(request, "sortField", ("startDate", "roomName", "duration", "size"), "startDate")
+    room_name, name_mode, name_fold = room_name_filter(request)
     query = RecordingQuery(
         room_id=room_id,
         status=choice(request, "status", STATUSES, None),
-        sort_field=choice(request, "sortField", ("startDate", "duration", "size"), "startDate"),
-        sort_order=choice(request, "sortOrder", ("asc", "desc"), "desc"),
+        sort_field="startDate" if sort_field == "roomName" else sort_field,  # type: ignore[arg-type]
+        sort_order=choice(request, "sortOrder", ("asc", "desc"), "desc"),  # type: ignore[arg-type]
         limit=size, token=q.get("nextPageToken") or None,
     )
-    try:
-        page = await request.app[STORE].list_recordings(query)
-    except InvalidToken:
-        raise bad_page_token() from None
+    if room_name is not None or sort_field == "roomName":
+        items, next_token = await _walk(request, query, sort_field, (room_name, name_mode, name_fold))
+    else:
+        try:
+            page = await request.app[STORE].list_recordings(query)
+        except InvalidToken:
+            raise bad_page_token() from None
+        items, next_token = list(page.items), page.next_token
     return web.json_response({
-        "recordings": await rendered(request, list(page.items)),
-        "pagination": {"isTruncated": page.next_token is not None, "nextPageToken": page.next_token,
+        "recordings": await rendered(request, items),
+        "pagination": {"isTruncated": next_token is not None, "nextPageToken": next_token,
                        "maxItems": size},
     })
+
+
+WALK_PAGE = 500
+WALK_CURSOR = "n1."
+
+
+def _walk_fingerprint(query: RecordingQuery, sort_field: str, name: tuple) -> str:
+    parts = [query.room_id, query.status, sort_field, query.sort_order, *name]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def _walk_after(token: str, fingerprint: str) -> list:
+    try:
+        if not token.startswith(WALK_CURSOR):
+            raise ValueError
+        body = token[len(WALK_CURSOR):]
+        fp, after = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        if fp != fingerprint or not (isinstance(after, list) and len(after) == 2):
+            raise ValueError
+        return after
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise bad_page_token() from None
+
+
+async def _walk(request: web.Request, query: RecordingQuery, sort_field: str,
+                name: tuple[Optional[str], str, bool]) -> tuple[list[Recording], Optional[str]]:
+    """The ``roomName`` filter and sort: a recording's roomName is its room's current name (its room
+    id once the room is gone), which the stores do not index, so this walks the recordings that the
+    store's own filters (roomId, status) keep, WALK_PAGE at a time, and filters, sorts and pages them
+    here. Fine for thousands of recordings, not millions."""
+    fingerprint = _walk_fingerprint(query, sort_field, name)
+    after = _walk_after(query.token, fingerprint) if query.token else None
+    store = request.app[STORE]
+    found: list[Recording] = []
+    scan: Optional[str] = None
+    while True:
+        page = await store.list_recordings(dataclasses.replace(
+            query, sort_field="startDate", sort_order="asc", limit=WALK_PAGE, token=scan))
+        found.extend(page.items)
+        scan = page.next_token
+        if scan is None:
+            break
+    names = await room_names(request, found)
+    name_ok = name_matcher(name[0], name[1], name[2])
+    if name_ok is not None:
+        try:
+            found = [r for r in found if name_ok(names[r.room_id])]
+        except PatternTooSlow:
+            raise pattern_too_slow() from None
+
+    def key(rec: Recording) -> list:
+        value = name_key(names[rec.room_id]) if sort_field == "roomName" else recording_sort_value(rec, sort_field)
+        return [value, rec.recording_id]
+    desc = query.sort_order == "desc"
+    found.sort(key=key, reverse=desc)
+    if after is not None:
+        try:
+            found = [r for r in found if (key(r) < after if desc else key(r) > after)]
+        except TypeError:
+            raise bad_page_token() from None
+    items = found[:query.limit]
+    if len(found) <= query.limit:
+        return items, None
+    raw = json.dumps([fingerprint, key(items[-1])], separators=(",", ":")).encode()
+    return items, WALK_CURSOR + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 async def get_recording(request: web.Request) -> web.Response:

@@ -95,7 +95,15 @@ def paths() -> dict[str, Any]:
                                _q("maxItems", {"type": "number", "exclusiveMinimum": 0, "default": 10},
                                   "rounded down; above 100 is taken as 100"),
                                _q("nextPageToken", {"type": "string"}),
-                               _q("sortField", {"type": "string", "enum": ["startDate", "duration", "size"]}),
+                               _q("roomName", {"type": "string", "maxLength": 50},
+                                  "the room's name (its id once the room is gone), matched as roomNameMatchMode says"),
+                               _q("roomNameMatchMode", {"type": "string", "enum": ["exact", "prefix", "partial",
+                                                                                   "regex"], "default": "exact"},
+                                  "regex: a pattern that takes too long to match answers 422"),
+                               _q("roomNameCaseInsensitive", {"type": "string", "enum": ["true", "false"],
+                                                              "default": "false"}, "read without regard to case"),
+                               _q("sortField", {"type": "string", "enum": ["startDate", "roomName", "duration",
+                                                                           "size"], "default": "startDate"}),
                                _q("sortOrder", {"type": "string", "enum": ["asc", "desc"]}), *FIELDS, *KEYS],
                 "responses": {"200": _resp("a page of recordings", {"type": "object", "properties": {
                     "recordings": {"type": "array", "items": NATIVE}, "pagination": {"type": "object", "properties": {
