@@ -24,34 +24,29 @@ another room's key.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import dataclasses
 import hashlib
 import json
-import os
-import re
-import tempfile
-import zipfile
-from pathlib import Path
 from typing import Any, Optional
 
 from aiohttp import web
 
 from ...domain.access.identity import HOST, MEMBER, RECORDING
 from ...domain.access.signed_links import DEFAULT_VALID_SECONDS, MAX_VALID_SECONDS, LinkError, LinkInvalid
-from ...domain.errors import ApiError, Conflict, Forbidden, NotFound, Unauthorized
-from ...domain.recordings.service import LIVE_STATUSES, RecordingService
+from ...domain.errors import ApiError, Forbidden, Unauthorized
+from ...domain.recordings.service import RecordingService
 from ...store.base import InvalidToken, PatternTooSlow, RecordingQuery
 from ...store.paging import name_key, name_matcher, recording_sort_value
 from ...store.records import Recording
-from ..appkeys import ACCESS, RECORDINGS, SETTINGS, STORE
+from ..appkeys import ACCESS, SETTINGS, STORE
 from .auth import add_routes, check_api_key, presented_key
 from .jsonbody import read_object
 from .query import (
     bad_page_token, choice, id_list, int_param, invalid, pattern_too_slow, projection, room_name_filter,
 )
+from .recordings_media import MAX_BULK, download_zip, send_file, service
 
 PREFIXES = ("/api/v1", "/meet/api/v1")
 # MeetRecordingInfo's fields (meet-ce/typings recording.entity.ts), for ``fields`` / ``X-Fields``;
@@ -61,12 +56,6 @@ FIELDS = ("recordingId", "roomId", "roomName", "status", "layout", "encoding", "
 STATUSES = ("starting", "active", "ending", "complete", "failed", "aborted", "limit_reached")
 MAX_ITEMS = 100
 DEFAULT_ITEMS = 10
-MAX_BULK = 100
-_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def service(request: web.Request) -> RecordingService:
-    return request.app[RECORDINGS]
 
 
 def render(rec: Recording, room_name: Optional[str] = None) -> dict[str, Any]:
@@ -163,93 +152,6 @@ async def authorize(request: web.Request, rec_id: str, permission: str, *, allow
         return rec
     raise Unauthorized("missing credentials: an API key, a room key or a signed link",
                        headers={"WWW-Authenticate": 'Bearer realm="antechamber"'})
-
-
-def download_name(rec: Recording) -> str:
-    room = _SAFE.sub("-", rec.room_id).strip("-.")[:60] or "room"
-    ext = rec.filename.rsplit(".", 1)[-1] if "." in rec.filename else "mkv"
-    return f"recording-{room}-{rec.start_date}.{_SAFE.sub('', ext)[:5] or 'mkv'}"
-
-
-MATROSKA, WEBM, MP4 = "video/x-matroska", "video/webm", "video/mp4"
-FORMATS = {"mkv": MATROSKA, "matroska": MATROSKA, "webm": WEBM, "mp4": MP4}
-
-
-def accepted(header: str) -> list[tuple[str, float]]:
-    """Media ranges of an Accept header with their q, best first (order kept among equals)."""
-    out: list[tuple[str, float]] = []
-    for part in header.split(","):
-        kind, *params = [p.strip() for p in part.split(";")]
-        if not kind:
-            continue
-        q = 1.0
-        for p in params:
-            if p.lower().startswith("q="):
-                try:
-                    q = float(p[2:])
-                except ValueError:
-                    q = 0.0
-        out.append((kind.lower(), q))
-    return sorted(out, key=lambda e: -e[1])
-
-
-def wanted_types(request: web.Request, native: str) -> list[str]:
-    """Which files to send, best first: ``format`` (mp4 | mkv | matroska | webm) if given, else the
-    Accept header (the stored Matroska/WebM file unless MP4 is preferred); 406 if Accept admits neither."""
-    fmt = request.query.get("format")
-    if fmt:
-        ctype = FORMATS.get(fmt.lower())
-        if ctype is None:
-            raise invalid("format", "must be mp4, mkv, matroska or webm")
-        return [MP4 if ctype == MP4 else native]
-    header = request.headers.get("Accept", "").strip()
-    if not header:
-        return [native]
-    out: list[str] = []
-    for kind, q in accepted(header):
-        if q <= 0:
-            continue
-        if kind in ("*/*", "video/*", native) or (kind in (MATROSKA, WEBM) and native in (MATROSKA, WEBM)):
-            out.append(native)
-        elif kind == MP4:
-            out.append(MP4)
-    if not out:
-        raise ApiError(f"this recording is served as {native} or {MP4}; the Accept header admits neither",
-                       code="not_acceptable", status=406)
-    return list(dict.fromkeys(out))
-
-
-async def send_file(request: web.Request, rec: Recording) -> web.StreamResponse:
-    if rec.status in LIVE_STATUSES:
-        raise_conflict(rec)
-    path = service(request).file_of(rec)
-    if path is None:
-        raise NotFound("the recording has no file", code="recording_file_missing")
-    native = WEBM if path.suffix == ".webm" else MP4 if path.suffix == ".mp4" else MATROSKA
-    wanted = wanted_types(request, native)
-    ctype = wanted[0]
-    if ctype != native:
-        try:
-            path = await service(request).mp4_of(rec)
-        except ApiError as err:   # MP4 impossible (VP8): the stored file if the client also takes it
-            if err.status != 406 or native not in wanted:
-                raise
-            ctype = native
-    name = download_name(rec)
-    if ctype == MP4:
-        name = name.rsplit(".", 1)[0] + ".mp4"
-    return web.FileResponse(path, headers={
-        "Content-Type": ctype,
-        "Content-Disposition": f'attachment; filename="{name}"',
-        "Cache-Control": "private, no-store",
-        "Vary": "Accept",
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-    })
-
-
-def raise_conflict(rec: Recording):
-    raise Conflict(f"the recording is {rec.status}; it can be fetched once it has ended", code="recording_active")
 
 
 # --- handlers ------------------------------------------------------------------------------
@@ -434,50 +336,6 @@ async def revoke_urls(request: web.Request) -> web.Response:
     rec = await authorize(request, request.match_info["recordingId"], "canDeleteRecordings")
     await service(request).revoke_links(rec.recording_id)
     return web.Response(status=204)
-
-
-async def download_zip(request: web.Request) -> web.StreamResponse:
-    """``GET /recordings/download``: the finished recordings among ``recordingIds`` in one ZIP
-    (``recordings.zip``). Each goes in as MP4 where its tracks allow a remux (H.264 with Opus/AAC),
-    else as its stored Matroska/WebM file (VP8 cannot be MP4 without re-encoding). Ids that do not
-    exist, are still recording or have no file are left out; 400 if that leaves none."""
-    ids = id_list(request, "recordingIds", "recording", MAX_BULK)
-    svc = service(request)
-    entries: list[tuple[str, Path]] = []
-    for rid in ids:
-        rec = await svc.find(rid)
-        if rec is None or rec.status in LIVE_STATUSES or svc.file_of(rec) is None:
-            continue
-        try:
-            path = await svc.mp4_of(rec)
-        except ApiError:
-            path = svc.file_of(rec)
-        if path is not None:
-            entries.append((f"{rec.recording_id}{path.suffix}", path))
-    if not entries:
-        raise ApiError("none of the given recordings are available for ZIP download", code="recordings_zip_empty",
-                       status=400)
-    fd, name = tempfile.mkstemp(prefix=".download-", suffix=".zip", dir=svc.dir)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        def build() -> None:
-            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
-                for arcname, path in entries:
-                    z.write(path, arcname)
-        await asyncio.to_thread(build)
-        resp = web.StreamResponse(headers={
-            "Content-Type": "application/zip", "Content-Disposition": 'attachment; filename="recordings.zip"',
-            "Content-Length": str(tmp.stat().st_size), "Cache-Control": "private, no-store",
-            "X-Content-Type-Options": "nosniff"})
-        await resp.prepare(request)
-        with tmp.open("rb") as f:
-            while chunk := await asyncio.to_thread(f.read, 256 * 1024):
-                await resp.write(chunk)
-        await resp.write_eof()
-        return resp
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 LAYOUTS = ("grid", "speaker", "single-speaker")
