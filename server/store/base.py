@@ -11,6 +11,7 @@ room over another's change, in this process or another one sharing the store.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Generic, Literal, Protocol, TypeVar
 
@@ -115,3 +116,17 @@ class Store(Protocol):
     async def update_recording(self, rec: Recording) -> None: ...
     async def delete_recording(self, recording_id: str) -> bool: ...
     async def list_recordings(self, query: RecordingQuery) -> Page[Recording]: ...
+
+
+async def every_recording(store: Store, query: RecordingQuery, page_size: int = 500) -> list[Recording]:
+    """Every recording that ``query``'s own filters (room id, status) keep, oldest first, read
+    ``page_size`` at a time: for listings the stores cannot sort or filter themselves (by room name)."""
+    found: list[Recording] = []
+    token: str | None = None
+    while True:
+        page = await store.list_recordings(dataclasses.replace(
+            query, sort_field="startDate", sort_order="asc", limit=page_size, token=token))
+        found.extend(page.items)
+        token = page.next_token
+        if token is None:
+            return found

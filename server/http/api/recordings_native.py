@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import hashlib
 import json
 from typing import Any, Optional
@@ -37,7 +36,7 @@ from ...domain.access.identity import HOST, MEMBER, RECORDING
 from ...domain.access.signed_links import DEFAULT_VALID_SECONDS, MAX_VALID_SECONDS, LinkError, LinkInvalid
 from ...domain.errors import ApiError, Forbidden, Unauthorized
 from ...domain.recordings.service import RecordingService
-from ...store.base import InvalidToken, PatternTooSlow, RecordingQuery
+from ...store.base import InvalidToken, PatternTooSlow, RecordingQuery, every_recording
 from ...store.paging import name_key, name_matcher, recording_sort_value
 from ...store.records import Recording
 from ..appkeys import ACCESS, SETTINGS, STORE
@@ -237,16 +236,7 @@ async def _walk(request: web.Request, query: RecordingQuery, sort_field: str,
     here. Fine for thousands of recordings, not millions."""
     fingerprint = _walk_fingerprint(query, sort_field, name)
     after = _walk_after(query.token, fingerprint) if query.token else None
-    store = request.app[STORE]
-    found: list[Recording] = []
-    scan: Optional[str] = None
-    while True:
-        page = await store.list_recordings(dataclasses.replace(
-            query, sort_field="startDate", sort_order="asc", limit=WALK_PAGE, token=scan))
-        found.extend(page.items)
-        scan = page.next_token
-        if scan is None:
-            break
+    found = await every_recording(request.app[STORE], query, WALK_PAGE)
     names = await room_names(request, found)
     name_ok = name_matcher(name[0], name[1], name[2])
     if name_ok is not None:

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from ...domain.errors import Conflict, NotFound
 from ...domain.access.signed_links import DEFAULT_VALID_SECONDS, MAX_VALID_SECONDS
-from ...store.base import InvalidToken, RecordingQuery
+from ...store.base import InvalidToken, RecordingQuery, every_recording
 from ...store.records import Recording
 from ..appkeys import STORE
 from .auth import add_routes
@@ -82,16 +82,7 @@ async def _by_room_name(request: web.Request, room_id: str | None, order: str, l
     """Sort by roomName (= '/' + room id): the stores index recordings by date, duration and size only,
     so this walks the recordings (a page of SCAN_PAGE at a time) and sorts them here."""
     after = _after_name_cursor(token) if token else None
-    store = request.app[STORE]
-    found: list[Recording] = []
-    scan: str | None = None
-    while True:
-        page = await store.list_recordings(RecordingQuery(room_id=room_id, sort_field="startDate",
-                                                          sort_order="asc", limit=SCAN_PAGE, token=scan))
-        found.extend(page.items)
-        scan = page.next_token
-        if scan is None:
-            break
+    found = await every_recording(request.app[STORE], RecordingQuery(room_id=room_id), SCAN_PAGE)
     desc = order == "desc"
     found.sort(key=lambda r: (r.room_id, r.recording_id), reverse=desc)
     if after is not None:
