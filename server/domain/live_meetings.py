@@ -18,6 +18,10 @@ LiveListener = Callable[[str, dict[str, Any]], None]
 
 
 class LiveMeetings(Protocol):
+    """Asynchronous where a cluster asks the meeting's owner node (docs/architecture.md, "Seams for
+    the cluster"); ``has_meeting`` stays synchronous (room views render it): a cluster answers it
+    from its view of which node owns which meeting."""
+
     def has_meeting(self, room_id: str) -> bool: ...
 
     async def end_meeting(self, room_id: str, reason: str) -> None:
@@ -33,23 +37,23 @@ class LiveMeetings(Protocol):
                              custom_permissions: dict[str, bool]) -> None:
         """A member's baseRole/customPermissions changed: apply them to a connected member now."""
 
-    def kick_participant(self, room_id: str, participant_id: str) -> bool:
+    async def kick_participant(self, room_id: str, participant_id: str) -> bool:
         """Remove a participant from the meeting for good; False if they are not in it."""
 
-    def set_participant_role(self, room_id: str, participant_id: str, role: str) -> bool | None:
+    async def set_participant_role(self, room_id: str, participant_id: str, role: str) -> bool | None:
         """Make a participant ``host`` or ``guest`` for this meeting: None if not in it, False if it
         has that standing already, True if changed (Conflict room_full: a viewer with no free place)."""
 
-    def announce(self, room_id: str, message: dict[str, Any]) -> bool:
+    async def announce(self, room_id: str, message: dict[str, Any]) -> bool:
         """Send ``message`` to everyone in the room's meeting; False if there is none."""
 
-    def send_to(self, room_id: str, participant_id: str, message: dict[str, Any]) -> bool:
+    async def send_to(self, room_id: str, participant_id: str, message: dict[str, Any]) -> bool:
         """Send ``message`` to one participant; False if they are not in the room."""
 
-    def participant_name(self, room_id: str, participant_id: str) -> str | None:
+    async def participant_name(self, room_id: str, participant_id: str) -> str | None:
         """The participant's display name, None if they are not in the room."""
 
-    def participant_count(self, room_id: str) -> int:
+    async def participant_count(self, room_id: str) -> int:
         """Participants (viewers not counted) in the room's meeting now."""
 
     def subscribe(self, listener: LiveListener) -> Callable[[], None]:
@@ -78,22 +82,22 @@ class NoLiveMeetings:
                              custom_permissions: dict[str, bool]) -> None:
         return None
 
-    def kick_participant(self, room_id: str, participant_id: str) -> bool:
+    async def kick_participant(self, room_id: str, participant_id: str) -> bool:
         return False
 
-    def set_participant_role(self, room_id: str, participant_id: str, role: str) -> bool | None:
+    async def set_participant_role(self, room_id: str, participant_id: str, role: str) -> bool | None:
         return None
 
-    def announce(self, room_id: str, message: dict[str, Any]) -> bool:
+    async def announce(self, room_id: str, message: dict[str, Any]) -> bool:
         return False
 
-    def send_to(self, room_id: str, participant_id: str, message: dict[str, Any]) -> bool:
+    async def send_to(self, room_id: str, participant_id: str, message: dict[str, Any]) -> bool:
         return False
 
-    def participant_name(self, room_id: str, participant_id: str) -> str | None:
+    async def participant_name(self, room_id: str, participant_id: str) -> str | None:
         return None
 
-    def participant_count(self, room_id: str) -> int:
+    async def participant_count(self, room_id: str) -> int:
         return 0
 
     def subscribe(self, listener: LiveListener) -> Callable[[], None]:

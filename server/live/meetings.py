@@ -34,25 +34,25 @@ class HubLiveMeetings:
                              custom_permissions: dict[str, bool]) -> None:
         await self.hub.member_updated(room_id, member_id, base_role, custom_permissions)
 
-    def kick_participant(self, room_id: str, participant_id: str) -> bool:
+    async def kick_participant(self, room_id: str, participant_id: str) -> bool:
         return self.hub.kick(room_id, participant_id)
 
-    def set_participant_role(self, room_id: str, participant_id: str, role: str) -> bool | None:
+    async def set_participant_role(self, room_id: str, participant_id: str, role: str) -> bool | None:
         try:
             return self.hub.set_role(room_id, participant_id, role)
         except RoomFull as exc:
             raise Conflict(str(exc), code="room_full") from None
 
-    def announce(self, room_id: str, message: dict[str, Any]) -> bool:
+    async def announce(self, room_id: str, message: dict[str, Any]) -> bool:
         return self.hub.announce(room_id, message)
 
-    def send_to(self, room_id: str, participant_id: str, message: dict[str, Any]) -> bool:
+    async def send_to(self, room_id: str, participant_id: str, message: dict[str, Any]) -> bool:
         return self.hub.send_to(room_id, participant_id, message)
 
-    def participant_name(self, room_id: str, participant_id: str) -> str | None:
+    async def participant_name(self, room_id: str, participant_id: str) -> str | None:
         return self.hub.display_name(room_id, participant_id)
 
-    def participant_count(self, room_id: str) -> int:
+    async def participant_count(self, room_id: str) -> int:
         return self.hub.participant_count(room_id)
 
     def subscribe(self, listener: LiveListener) -> Callable[[], None]:

@@ -8,7 +8,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 from media.ports import MediaRoomPort, MediaServicePort
 
-from ..domain.live_meetings import LiveMeetings
+from .meetings import HubLiveMeetings
 from .recording_messages import recording_message
 
 Names = Callable[[str, str], str]
@@ -24,13 +24,14 @@ class SfuRecordingMedia:
         self.media_service, self._names, self._announce = media_service, names, announce
 
     @classmethod
-    def on_live(cls, media_service: MediaServicePort, live: LiveMeetings) -> "SfuRecordingMedia":
-        """Names from the live meeting; status changes announced to everyone in it."""
+    def on_live(cls, media_service: MediaServicePort, live: HubLiveMeetings) -> "SfuRecordingMedia":
+        """Names from the live meeting of this node (the recorder runs where the meeting's media is);
+        status changes announced to everyone in it."""
         def names(room_id: str, participant_id: str) -> str:
-            return live.participant_name(room_id, participant_id) or participant_id
+            return live.hub.display_name(room_id, participant_id) or participant_id
 
         async def announce(room_id: str, recording: dict[str, Any]) -> None:
-            live.announce(room_id, recording_message(recording))
+            await live.announce(room_id, recording_message(recording))
         return cls(media_service, names, announce)
 
     def media_room(self, room_id: str) -> Optional[MediaRoomPort]:

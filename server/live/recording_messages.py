@@ -11,7 +11,8 @@
   ``automatic-2nd-participant``: second one) starts a recording by itself.
 
 ``RecordingMessages(recordings, live).register(hub)`` adds the two messages to that hub
-(its public message registry) and follows the meetings through the LiveMeetings port.
+(its public message registry) and follows the meetings of this node's hub (live events are local: the recorder runs on the
+meeting's owner node).
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from signaling.live.hub import Hub
 from signaling.wire.protocol import Request
 
 from ..domain.errors import ApiError
-from ..domain.live_meetings import LiveMeetings
 from ..domain.recordings.service import RecordingService
 from ..store.records import Recording
+from .meetings import HubLiveMeetings
 
 
 def recording_message(info: dict[str, Any]) -> dict[str, Any]:
@@ -44,7 +45,7 @@ def _refused(message: str, code: str) -> SignalingError:
 
 
 class RecordingMessages:
-    def __init__(self, recordings: RecordingService, live: LiveMeetings) -> None:
+    def __init__(self, recordings: RecordingService, live: HubLiveMeetings) -> None:
         self.recordings, self.live = recordings, live
 
     def register(self, hub: Hub) -> None:
@@ -83,6 +84,6 @@ class RecordingMessages:
         room_id = data.get("room_id", "")
         active = self.recordings.active_for_room(room_id)
         if active is not None:
-            self.live.send_to(room_id, data.get("participant_id", ""), recording_message(_status(active)))
+            self.live.hub.send_to(room_id, data.get("participant_id", ""), recording_message(_status(active)))
         elif name == "room.client.joined":
-            self.recordings.autostart_soon(room_id, self.live.participant_count(room_id), after=self.live.idle)
+            self.recordings.autostart_soon(room_id, self.live.hub.participant_count(room_id), after=self.live.idle)

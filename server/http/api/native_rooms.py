@@ -257,7 +257,7 @@ async def kick_participant(request: web.Request) -> web.Response:
     room_id, identity = _room_id(request), _participant(request)
     svc = _service(request)
     await svc.get(room_id)
-    if not svc.live.kick_participant(room_id, identity):
+    if not await svc.live.kick_participant(room_id, identity):
         raise _not_in_meeting(room_id, identity)
     return web.json_response(
         {"message": f"Participant '{identity}' kicked successfully from meeting in room '{room_id}'"})
@@ -270,7 +270,7 @@ async def update_participant_role(request: web.Request) -> web.Response:
     spec = validate(ParticipantRoleIn, await read_object(request))
     svc = _service(request)
     await svc.get(room_id)
-    changed = svc.live.set_participant_role(room_id, identity, "host" if spec.action == "upgrade" else "guest")
+    changed = await svc.live.set_participant_role(room_id, identity, "host" if spec.action == "upgrade" else "guest")
     if changed is None:
         raise _not_in_meeting(room_id, identity)
     if not changed:
