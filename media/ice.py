@@ -47,14 +47,13 @@ def rtc_configuration(ice_servers: Iterable[str]) -> RTCConfiguration:
 
 
 def browser_ice_servers(ice_servers: Iterable[str]) -> list[dict[str, Any]]:
+    """The servers a browser may be given: a TURN URL with a long-lived user and password is
+    the SFU's alone (browsers get short-lived TURN credentials from the server's turn_secret)."""
     out: list[dict[str, Any]] = []
     for url in ice_servers:
         server = parse_ice_server(url)
-        entry: dict[str, Any] = {"urls": [server.urls]}
-        if server.username is not None:
-            entry["username"] = server.username
-            entry["credential"] = server.credential
-        out.append(entry)
+        if server.username is None:
+            out.append({"urls": [server.urls]})
     return out
 
 

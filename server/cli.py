@@ -33,13 +33,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ice-server", dest="ice_servers", action="append",
                        help="STUN/TURN URL handed to the SFU and browsers (repeatable)")
     serve.add_argument("--public-ip", dest="public_ip", help="IP announced in ICE candidates (1:1 NAT)")
+    serve.add_argument("--turn-secret", dest="turn_secret",
+                       help="coturn static-auth-secret: browsers get short-lived TURN credentials")
+    serve.add_argument("--turn-url", dest="turn_urls", action="append",
+                       help="TURN URL for those credentials, e.g. turn:turn.example.org:3478 (repeatable)")
+    serve.add_argument("--ice-transport-policy", dest="ice_transport_policy", choices=["all", "relay"],
+                       help="relay: browsers send media only through TURN (default all)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     flags = {k: v for k, v in vars(args).items() if k != "command"}
-    for name in ("api_keys", "ice_servers"):
+    for name in ("api_keys", "ice_servers", "turn_urls"):
         if flags.get(name):
             flags[name] = tuple(flags[name])
     try:

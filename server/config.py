@@ -45,6 +45,11 @@ class Settings:
     # media
     ice_servers: tuple[str, ...] = ()  # e.g. "stun:stun.example.org:3478", "turn:user:pass@host:3478"
     public_ip: str = ""
+    ice_transport_policy: str = "all"  # all | relay (browsers only use TURN relays), sent in joined
+    # TURN (coturn use-auth-secret): short-lived credentials per participant, docs/deploy.md "TURN"
+    turn_secret: str = field(default="", repr=False)  # never printed with the settings
+    turn_urls: tuple[str, ...] = ()  # e.g. "turn:turn.example.org:3478?transport=udp"
+    turn_ttl_seconds: int = 6 * 3600
     # REST
     max_body_bytes: int = 1024 * 1024
     config_file: Path | None = None
@@ -98,7 +103,25 @@ def _validate(s: Settings) -> Settings:
             raise ConfigError("an API key must be at least 16 characters long")
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("redis_url must start with redis://, rediss:// or unix://")
+    _validate_turn(s)
     return s
+
+
+def _validate_turn(s: Settings) -> None:
+    if s.ice_transport_policy not in ("all", "relay"):
+        raise ConfigError("ice_transport_policy must be 'all' or 'relay'")
+    if bool(s.turn_secret) != bool(s.turn_urls):
+        raise ConfigError("turn_secret and turn_urls go together: set both or neither")
+    if s.turn_secret and len(s.turn_secret) < 16:
+        raise ConfigError("turn_secret must be at least 16 characters long")
+    for url in s.turn_urls:
+        scheme, _, rest = url.partition(":")
+        if scheme not in ("turn", "turns") or not rest or "@" in rest.split("?", 1)[0]:
+            raise ConfigError(f"turn_urls: {url!r} is not a turn: or turns: URL without user and password")
+    if s.turn_ttl_seconds < 60:
+        raise ConfigError("turn_ttl_seconds must be at least 60")
+    if s.ice_transport_policy == "relay" and not s.turn_urls:
+        raise ConfigError("ice_transport_policy 'relay' needs a TURN server (turn_secret and turn_urls)")
 
 
 def load_settings(

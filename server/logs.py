@@ -8,7 +8,7 @@ import sys
 
 import structlog
 
-_SECRET_KEYS = re.compile(r"(api_?key|room_?key|viewer_?key|member_?key|secret|token|authorization|password|key)$", re.I)
+_SECRET_KEYS = re.compile(r"(api_?key|room_?key|viewer_?key|member_?key|secret|token|authorization|password|credential|key)$", re.I)
 
 
 def _redact(_logger, _name, event_dict):

@@ -15,7 +15,7 @@ sits above the live layer: the hub never imports it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import structlog
 
@@ -63,8 +63,15 @@ def allowed_kinds(participant: Participant) -> frozenset[str]:
 
 
 class SfuBridge(MediaHooks):
-    def __init__(self, service: MediaServicePort) -> None:
+    """``turn``: participant id -> its RTCIceServer entries with short-lived TURN credentials
+    (the server's ``TurnCredentials``); ``ice_transport_policy``: "all" or "relay" for browsers."""
+
+    def __init__(self, service: MediaServicePort, *,
+                 turn: Callable[[str], list[dict[str, Any]]] | None = None,
+                 ice_transport_policy: str = "all") -> None:
         self.service = service
+        self.turn = turn
+        self.policy = ice_transport_policy
         self.hub: "Hub | None" = None
 
     def install(self, hub: "Hub") -> "SfuBridge":
@@ -72,8 +79,12 @@ class SfuBridge(MediaHooks):
         hub.install_media(self)
         return self
 
-    def ice_servers(self) -> list[dict[str, Any]]:
-        return self.service.rtc_ice_servers()
+    def ice_servers(self, participant_id: str) -> list[dict[str, Any]]:
+        servers = self.service.rtc_ice_servers()
+        return servers + self.turn(participant_id) if self.turn is not None else servers
+
+    def ice_transport_policy(self) -> str:
+        return self.policy
 
     # --- MediaHooks (run in order on the hub's background queue) ---
 

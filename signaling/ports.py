@@ -91,9 +91,14 @@ class MediaHooks:
     async def meeting_ended(self, room_id: str, reason: str) -> None:
         return None
 
-    def ice_servers(self) -> list[dict[str, Any]]:
-        """RTCIceServer dicts handed to clients in ``joined.iceServers`` (synchronous)."""
+    def ice_servers(self, participant_id: str) -> list[dict[str, Any]]:
+        """RTCIceServer dicts handed to this participant in ``joined.iceServers`` (synchronous):
+        the SFU's STUN servers and, with TURN configured, short-lived credentials of its own."""
         return []
+
+    def ice_transport_policy(self) -> str:
+        """``joined.iceTransportPolicy``: "all" (the default, left out of ``joined``) or "relay"."""
+        return "all"
 
     # --- the media messages (docs/protocol.md "Media (SFU)") ---
 

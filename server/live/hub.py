@@ -14,6 +14,7 @@ from signaling.ports import RoomDirectory
 from signaling.transport.websocket import Limits, make_handler
 
 from ..config import ConfigError, Settings
+from ..domain.access.turn import TurnCredentials
 
 
 def new_sfu(settings: Settings) -> MediaService:
@@ -29,7 +30,9 @@ def new_hub(settings: Settings, directory: RoomDirectory, sfu: MediaServicePort)
     hub = Hub(directory, knock_cooldown_seconds=settings.knock_cooldown_seconds,
               knocks_per_ip_per_minute=settings.knocks_per_ip_per_minute,
               reconnect_grace_seconds=settings.reconnect_grace_seconds)
-    SfuBridge(sfu).install(hub)
+    turn = (TurnCredentials(settings.turn_secret, tuple(settings.turn_urls), settings.turn_ttl_seconds)
+            if settings.turn_secret else None)
+    SfuBridge(sfu, turn=turn, ice_transport_policy=settings.ice_transport_policy).install(hub)
     return hub
 
 

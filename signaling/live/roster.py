@@ -167,9 +167,12 @@ class Roster:
             "meeting": {"roomSessionId": self.meeting.room_session_id, "startedAt": self.meeting.start_ms},
             "participants": self.roster(),
         }
-        ice_servers = self.services.media.ice_servers()  # the SFU's STUN/TURN servers, for the browser
+        media = self.services.media  # STUN servers and this participant's own TURN credentials
+        ice_servers = media.ice_servers(p.participant_id)
         if ice_servers:
             joined["iceServers"] = ice_servers
+        if media.ice_transport_policy() != "all":
+            joined["iceTransportPolicy"] = media.ice_transport_policy()
         if is_moderator(p.permissions):
             joined["knocks"] = self.waiting.snapshot(self.services.now_ms())
         if p.resume_token:

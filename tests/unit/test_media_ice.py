@@ -18,10 +18,10 @@ def test_turn_credentials_are_split_from_the_url():
     assert parse_ice_server("stun:stun.example.org:3478").username is None
 
 
-def test_browser_shape():
-    assert browser_ice_servers(["stun:a:3478", "turn:u:p@b:3478"]) == [
+def test_browser_shape_never_carries_a_long_lived_turn_password():
+    assert browser_ice_servers(["stun:a:3478", "turn:u:p@b:3478", "turn:c:3478"]) == [
         {"urls": ["stun:a:3478"]},
-        {"urls": ["turn:b:3478"], "username": "u", "credential": "p"},
+        {"urls": ["turn:c:3478"]},
     ]
 
 

@@ -26,12 +26,14 @@ const CONNECT_TIMEOUT_MS = 10000;
 
 export class MediaSession extends EventTarget {
   /**
-   * signaling: a Signaling; iceServers: from `joined`; allowed: {audio, video, screen} publish rights.
+   * signaling: a Signaling; iceServers, iceTransportPolicy ("all" | "relay"): from `joined`;
+   * allowed: {audio, video, screen} publish rights.
    */
-  constructor(signaling, { iceServers = [], allowed = {} } = {}) {
+  constructor(signaling, { iceServers = [], iceTransportPolicy = "all", allowed = {} } = {}) {
     super();
     this.signaling = signaling;
-    this.config = { iceServers: toIceServers(iceServers), bundlePolicy: "max-bundle" };
+    this.config = { iceServers: toIceServers(iceServers), bundlePolicy: "max-bundle",
+      iceTransportPolicy: iceTransportPolicy === "relay" ? "relay" : "all" };
     this.allowed = allowed;
     this.pub = null;
     this.sub = null;

@@ -186,6 +186,7 @@ export function createRoomFlow(app) {
     const perms = state.me.permissions;
     const media = new MediaSession(signaling, {
       iceServers: f.iceServers || [],
+      iceTransportPolicy: f.iceTransportPolicy || "all",
       allowed: { audio: Boolean(perms.canPublishAudio), video: Boolean(perms.canPublishVideo),
         screen: Boolean(perms.canShareScreen) },
     });
