@@ -12,6 +12,11 @@ The server uses only the public API below (``announce``, ``send_to``,
 ``display_name``, ``participant_count``, ``drop``, ``install_media``), the
 LiveMeetings port methods, ``messages.register``, ``events.subscribe`` and
 ``start`` / ``close`` / ``idle`` / ``shutdown``; never a room or a participant.
+
+For the cluster (docs/architecture.md "Seams for the cluster"): ``on_room_changed``
+(what a room's snapshot holds changed: ``live/snapshot.py``), ``snapshot``,
+``restore_room`` (rebuild a meeting that moved here), ``hand_over`` (forget a meeting
+that goes on elsewhere: everyone is told ``reconnect``) and ``set_recording``.
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ from .participant import CLOSED, CONNECTED, JOINED, KNOCKING, Connection, Partic
 from .resume import GRACE_REASONS, Graces, claim
 from .room import LiveRoom
 from .services import RoomServices
+from .snapshot import restore, snapshot
 
 log = structlog.get_logger("antechamber.signaling")
 
+MOVED = "room.session.moved"     # hand_over's event: the meeting goes on on another node
 _NEEDS = {JOINED: NotJoined, KNOCKING: NoPendingKnock, CONNECTED: AlreadyJoined}   # a message's state -> error
 
 
@@ -53,6 +60,8 @@ class Hub:
         self.services = RoomServices(directory, media or MediaHooks(), self.events, self.jobs,
                                      KnockLimits(knock_cooldown_seconds, knocks_per_ip_per_minute), self.graces,
                                      self.rooms, wall_clock, clock)
+        self._room_listeners: list[Callable[[str], None]] = []
+        self.events.subscribe(self._on_event)
 
     @property
     def media(self) -> MediaHooks:
@@ -103,7 +112,11 @@ class Hub:
             raise _NEEDS[h.state]()
         if h.permission and not p.can(h.permission):
             raise Forbidden(f"your role does not allow {req.type} ({h.permission})")
-        result = await h.fn(self, p, req)
+        before = p.room_id
+        try:
+            result = await h.fn(self, p, req)
+        finally:
+            self._changed(before, p.room_id)
         if h.reply and req.id is not None and p.state != CLOSED:
             p.send({"type": "ok", "id": req.id, **(result or {})})
 
@@ -228,6 +241,7 @@ class Hub:
         if (target.role == "host") == (role == "host"):
             return False
         room.change_role(target, role)
+        self._changed(room_id)
         return True
 
     # --- the LiveMeetings port (called by REST through the server's adapter) -----------------
@@ -245,6 +259,7 @@ class Hub:
         room = self.rooms.get(info.room_id)
         if room is not None:
             room.apply_info(info)
+            self._changed(info.room_id)
 
     async def member_removed(self, room_id: str, member_id: str) -> None:
         room = self.rooms.get(room_id)
@@ -256,3 +271,69 @@ class Hub:
         room = self.rooms.get(room_id)
         if room is not None:
             room.member_updated(member_id, base_role, custom_permissions)
+            self._changed(room_id)
+
+    # --- the cluster: mirroring, restoring and handing over a meeting -------------------------
+
+    def on_room_changed(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """``callback(room_id)`` whenever what ``snapshot(room_id)`` holds may have changed (join,
+        leave, knock, hold, admit, reject, lock, role, mute, recording; also when the room is gone
+        from this hub). Called synchronously, possibly more than once per change: it must not block
+        (mark and schedule). Returns a function that removes it."""
+        self._room_listeners.append(callback)
+        return lambda: self._room_listeners.remove(callback) if callback in self._room_listeners else None
+
+    def _changed(self, *room_ids: str) -> None:
+        for room_id in dict.fromkeys(r for r in room_ids if r):
+            for callback in list(self._room_listeners):
+                try:
+                    callback(room_id)
+                except Exception:
+                    log.exception("room change listener failed", room_id=room_id)
+
+    def _on_event(self, name: str, data: dict[str, Any]) -> None:
+        if name != MOVED and isinstance(data.get("room_id"), str):
+            self._changed(data["room_id"])
+
+    def snapshot(self, room_id: str) -> dict[str, Any] | None:
+        """The room's live state as plain data (live/snapshot.py), or None if it is not live here."""
+        room = self.rooms.get(room_id)
+        return snapshot(room) if room is not None else None
+
+    def restore_room(self, info: RoomInfo, snap: dict[str, Any]) -> None:
+        """Rebuild a meeting from its snapshot (taken on another node): everyone is away under the
+        reconnect grace until it resumes with its token (live/snapshot.py). SnapshotError if unusable."""
+        restore(self, info, snap)
+        self._changed(info.room_id)
+
+    def set_recording(self, room_id: str, recording_id: str | None) -> None:
+        """The room's active recording (None: none), kept in its snapshot."""
+        room = self.rooms.get(room_id)
+        if room is not None and room.recording_id != recording_id:
+            room.recording_id = recording_id
+            self._changed(room_id)
+
+    def hand_over(self, room_id: str, reason: str = "moved") -> bool:
+        """Forget a meeting that goes on elsewhere: every connection of the room gets
+        ``reconnect {reason}`` and is closed; no ``participant_left``, no store write, the meeting
+        is not ended (its media here are released). Emits ``room.session.moved``. False if not live."""
+        room = self.rooms.pop(room_id, None)
+        if room is None:
+            return False
+        self.events.emit(MOVED, room_id=room_id, reason=reason)
+        people = [*room.participants.values(), *(k.owner for k in room.waiting.pending() if k.owner is not None),
+                  *room.admitted_away]
+        message = {"type": "reconnect", "reason": reason}
+        for p in people:
+            self.graces.cancel(p)
+            self.participants.discard(p)
+            connection = p.detach()
+            if connection is not None:
+                connection.bind(None)        # its end is not a departure: nobody is told
+                connection.close(message)
+            if p.state != CLOSED:
+                p.set_state(CLOSED)
+        log.info("meeting handed over", room_id=room_id, reason=reason, connections=len(people))
+        media = self.services.media
+        self.services.later(lambda: media.meeting_ended(room_id, reason), "media handed over")
+        return True

@@ -81,7 +81,8 @@ class Participant:
     __slots__ = ("participant_id", "connection", "ip", "state", "room", "display_name", "identity",
                  "permissions", "role", "knock", "muted", "joined_at_ms", "resume_token", "__weakref__")
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection | None) -> None:
+        """``connection`` None: an away participant (rebuilt from a snapshot: live/snapshot.py)."""
         self.participant_id = "p_" + secrets.token_urlsafe(9)
         self.connection: Connection | None = None
         self.ip = ""
@@ -95,7 +96,8 @@ class Participant:
         self.muted = {"audio": False, "video": False, "screen": False}
         self.joined_at_ms = 0
         self.resume_token: str | None = None   # secret; only ever sent to this participant (live/resume.py)
-        self.attach(connection)
+        if connection is not None:
+            self.attach(connection)
 
     def __repr__(self) -> str:
         return f"<Participant {self.participant_id} {self.state}{' away' if self.away else ''}>"

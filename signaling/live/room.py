@@ -32,6 +32,8 @@ log = structlog.get_logger("antechamber.signaling")
 
 
 class LiveRoom(Lobby):
+    recording_id: str | None = None     # the active recording, as the server says (hub.set_recording)
+
     def join(self, p: Participant, identity: Identity, display_name: str, request_id: Any = None) -> None:
         """Enter at once, or knock (docs/protocol.md "Join flow"); raises RoomClosed, Forbidden,
         RoomFull, RejectedRecently or RateLimited."""
