@@ -1,0 +1,139 @@
+"""MeetingMirror (server/live/mirror.py) on the real Redis: fenced writes of the room's snapshot,
+coalesced, deleted when the meeting ends, kept on hand-over. The lease is a stand-in with the
+Lease interface (fenced_set / fenced_delete / valid) over the same Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import msgpack
+import pytest
+import redis.asyncio as aioredis
+
+from server.live.mirror import MeetingMirror
+from signaling.live.hub import Hub
+from signaling.ports import RoomInfo
+from tests.helpers.live_fakes import Clock, FakeConnection, MemoryDirectory
+from tests.helpers.redis_server import drop_prefix
+
+LOCKED = RoomInfo(room_id="r1", display_name="Room", is_locked=True)
+
+
+class StandInLease:
+    """Writes while ``held``; counts the writes in flight at once."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis, self.held, self.valid = redis, True, True
+        self.in_flight = self.most_in_flight = self.sets = 0
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def fenced_set(self, key: str, value: bytes, px: int | None = None) -> bool:
+        return await self._do(self.redis.set(key, value))
+
+    async def fenced_delete(self, key: str) -> bool:
+        return await self._do(self.redis.delete(key))
+
+    async def _do(self, command) -> bool:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await self.gate.wait()
+            if not self.held:
+                command.close()
+                return False
+            await command
+            self.sets += 1
+            return True
+        finally:
+            self.in_flight -= 1
+
+
+@pytest.fixture
+async def setup(redis_url):
+    prefix = f"t{uuid.uuid4().hex[:12]}:cluster:"
+    redis = aioredis.from_url(redis_url)
+    directory = MemoryDirectory(LOCKED)
+    clock = Clock()
+    hub = Hub(directory, reconnect_grace_seconds=30, wall_clock=clock, clock=clock)
+    await hub.start()
+    lease = StandInLease(redis)
+    mirror = MeetingMirror(redis, prefix, hub, lambda room_id: lease)
+    mirror.start()
+    yield hub, mirror, lease, redis, directory
+    await mirror.close()
+    await hub.close()
+    await redis.aclose()
+    await drop_prefix(redis_url, prefix)
+
+
+async def join(hub: Hub, name: str, key: str | None = None) -> FakeConnection:
+    c = FakeConnection(hub)
+    await c.request("join", roomName="r1", displayName=name, **({"key": key} if key else {}))
+    return c
+
+
+async def test_the_snapshot_is_written_fenced_and_coalesced(setup):
+    hub, mirror, lease, redis, _ = setup
+    lease.gate.clear()          # the first write hangs while the room keeps changing
+    host = await join(hub, "Hana", key="host")
+    knockers = [await join(hub, f"K{i}") for i in range(5)]
+    await host.request("hold", knockId=knockers[2].last("knock_status")["knockId"], message="wait")
+    await asyncio.sleep(0)
+    lease.gate.set()
+    await mirror.flush("r1")
+    assert lease.most_in_flight == 1
+    assert lease.sets <= 3      # one write in flight, one more with the latest state (+ restarts)
+    snap = await mirror.load("r1")
+    assert snap == hub.snapshot("r1")
+    assert [k["displayName"] for k in snap["knocks"]] == [f"K{i}" for i in range(5)]
+    assert snap["knocks"][2]["message"] == "wait"
+    assert msgpack.unpackb(await redis.get(mirror.key("r1")), raw=False) == snap
+
+
+async def test_a_lost_lease_writes_nothing_more(setup):
+    hub, mirror, lease, redis, _ = setup
+    await join(hub, "Hana", key="host")
+    await mirror.flush("r1")
+    before = await redis.get(mirror.key("r1"))
+    lease.held = False
+    await join(hub, "Kai")
+    await mirror.flush("r1")
+    assert await redis.get(mirror.key("r1")) == before
+
+
+async def test_deleted_when_the_meeting_ends_kept_on_hand_over(setup):
+    hub, mirror, lease, redis, _ = setup
+    host = await join(hub, "Hana", key="host")
+    await mirror.flush("r1")
+    assert await mirror.load("r1") is not None
+    await host.request("end_meeting")
+    await mirror.flush("r1")
+    assert await redis.get(mirror.key("r1")) is None and await mirror.load("r1") is None
+
+    await join(hub, "Hana", key="host")
+    await join(hub, "Kai")
+    await mirror.flush("r1")
+    kept = await mirror.load("r1")
+    assert hub.hand_over("r1", "draining")
+    await asyncio.sleep(0)
+    await mirror.flush("r1")
+    assert await mirror.load("r1") == kept
+
+
+async def test_no_lease_no_write(redis_url):
+    prefix = f"t{uuid.uuid4().hex[:12]}:cluster:"
+    redis = aioredis.from_url(redis_url)
+    hub = Hub(MemoryDirectory(LOCKED), reconnect_grace_seconds=30)
+    await hub.start()
+    mirror = MeetingMirror(redis, prefix, hub, lambda room_id: None)
+    mirror.start()
+    try:
+        await join(hub, "Hana", key="host")
+        await mirror.flush()
+        assert await redis.get(mirror.key("r1")) is None
+    finally:
+        await mirror.close()
+        await hub.close()
+        await redis.aclose()
