@@ -73,6 +73,14 @@ class TcpProxy:
         self._server: asyncio.AbstractServer | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
+    @classmethod
+    async def to_redis(cls, redis_url: str) -> TcpProxy:
+        """A started proxy in front of the Redis at ``redis_url`` (redis://host:port/db)."""
+        host, _, port = redis_url.split("//", 1)[1].split("/", 1)[0].rpartition(":")
+        proxy = cls(host, int(port))
+        await proxy.start()
+        return proxy
+
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]

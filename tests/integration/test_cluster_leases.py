@@ -24,10 +24,7 @@ async def ns(redis_url):
 @pytest.fixture
 async def proxy(redis_url):
     """A TCP proxy in front of the test Redis (cut it to make Redis unreachable for one client)."""
-    host_port = redis_url.split("//", 1)[1].split("/", 1)[0]
-    host, _, port = host_port.rpartition(":")
-    p = TcpProxy(host, int(port))
-    await p.start()
+    p = await TcpProxy.to_redis(redis_url)
     yield p
     await p.cut()
 
