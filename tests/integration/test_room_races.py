@@ -122,7 +122,7 @@ async def _config_writer(http, urls: list[str], room_id: str, key: str, stop: as
         value = not value
         write_to, read_from = urls[n % len(urls)], urls[(n + 1) % len(urls)]
         n += 1
-        async with http.put(f"{write_to}/api/v1/rooms/{room_id}/config", headers=AUTH,
+        async with http.put(f"{write_to}/api/v1/rooms/{room_id}/config?applyLive=true", headers=AUTH,
                             json={"config": {key: {"enabled": value}}}) as resp:
             assert resp.status == 200, await resp.text()
             body = await resp.json()

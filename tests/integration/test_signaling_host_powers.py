@@ -128,7 +128,7 @@ async def test_chat_reaches_readers_and_respects_config(client, auth):
         with pytest.raises(SignalingErrorReply) as exc:
             await guest.request("chat", text="x" * 4097)
         assert exc.value.code == "invalid_field"
-        resp = await client.put(f"/api/v1/rooms/{rid}/config", json={"config": {"chat": {"enabled": False}}},
+        resp = await client.put(f"/api/v1/rooms/{rid}/config?applyLive=true", json={"config": {"chat": {"enabled": False}}},
                                 headers=auth)
         assert resp.status == 200, await resp.text()
         await guest.wait_for("room_updated", lambda m: m["room"]["config"]["chat"]["enabled"] is False)

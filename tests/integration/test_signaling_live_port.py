@@ -16,7 +16,8 @@ async def test_rest_close_turns_waiting_knocks_away(client, auth):
     async with room_with_host(client, auth, isLocked=True) as (rid, cs, host):
         guest = await cs.knocking(rid, "Gus")
         await host.wait_for("knocks", lambda m: m["knocks"])
-        resp = await client.put(f"/api/v1/rooms/{rid}/status", json={"status": "closed"}, headers=auth)
+        resp = await client.put(f"/api/v1/rooms/{rid}/status?applyLive=true", json={"status": "closed"},
+                                headers=auth)
         assert resp.status == 200, await resp.text()
         st = await guest.wait_for("knock_status", lambda m: m["state"] == "rejected")
         assert st["reason"] == "room_closed"
@@ -32,7 +33,7 @@ async def test_rest_role_overrides_reach_connected_participants(client, auth):
         await cs.joined(rid, "Hana", host_key(room))
         guest = await cs.joined(rid, "Gus")
         body = {"roles": {"speaker": {"permissions": {"canWriteChat": False}}}}
-        resp = await client.put(f"/api/v1/rooms/{rid}/roles", json=body, headers=auth)
+        resp = await client.put(f"/api/v1/rooms/{rid}/roles?applyLive=true", json=body, headers=auth)
         assert resp.status == 200, await resp.text()
         perms = await guest.wait_for("permissions")
         assert perms["permissions"]["canWriteChat"] is False and perms["role"] == "guest"

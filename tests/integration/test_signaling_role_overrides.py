@@ -11,7 +11,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 async def put_speaker(client, auth, rid: str, **perms: bool) -> None:
-    resp = await client.put(f"/api/v1/rooms/{rid}/roles", headers=auth,
+    resp = await client.put(f"/api/v1/rooms/{rid}/roles?applyLive=true", headers=auth,
                             json={"roles": {"speaker": {"permissions": perms}}})
     assert resp.status == 200, await resp.text()
 

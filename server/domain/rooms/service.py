@@ -223,6 +223,9 @@ class RoomService:
         if room is None or not room.pending_deletion:
             return None
         pending = room.pending_deletion
+        if pending.get("status") == "closed":   # PUT status closed during the meeting (OpenVidu Meet 3.8)
+            closed = await self.close(room_id)
+            return DeletionResult("room_closed", f"room {room_id!r} closed: its meeting ended", closed)
         with_recordings = "close" if pending.get("action") == "close" else "force"
         try:
             return await self.delete(room_id, "force", with_recordings, reason=pending.get("reason", "room_deleted"))

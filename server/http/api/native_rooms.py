@@ -161,6 +161,38 @@ async def _update(request: web.Request, model, apply, what: str) -> Room:
     return await svc.update(room_id, lambda r: apply(r, spec), what)
 
 
+def applies_live(request: web.Request) -> bool:
+    """``applyLive=true`` (Antechamber's opt-in): change config, roles, access or status during a live
+    meeting at once, participants told; without it these answer as OpenVidu Meet 3.8 does."""
+    return choice(request, "applyLive", ("true", "false"), "false") == "true"
+
+
+def _meeting_running(svc: RoomService, room: Room) -> bool:
+    return room.status == "active_meeting" or svc.live.has_meeting(room.room_id)
+
+
+async def _update_between_meetings(request: web.Request, model, apply, what: str) -> Room:
+    """PUT config / roles / access: 409 while a meeting runs, as OpenVidu Meet 3.8's room service
+    (``errorRoomActiveMeeting``), checked in the same compare-and-set step as the write."""
+    if applies_live(request):
+        return await _update(request, model, apply, what)
+    room_id = _room_id(request)
+    spec = validate(model, await read_object(request))
+    svc = _service(request)
+
+    def change(r: Room) -> bool:
+        if _meeting_running(svc, r):
+            return False
+        apply(r, spec)
+        return True
+    updated = await svc.change(room_id, change, what)
+    if updated is None:
+        raise NotFound(f"room {room_id!r} does not exist", code="room_not_found")
+    if not updated.result:
+        raise Conflict(f"Room '{room_id}' has an active meeting", code="room_active_meeting")
+    return updated.room
+
+
 def _apply_config(room: Room, spec: UpdateConfigIn) -> None:
     room.config = deep_merge(deep_merge(DEFAULT_CONFIG, room.config or {}), spec.config.model_dump(exclude_none=True))
 
@@ -177,6 +209,20 @@ def _apply_access(room: Room, spec: UpdateAccessIn, now: int) -> None:
 
 def _apply_status(room: Room, spec: UpdateStatusIn) -> None:
     room.status = spec.status
+    if room.pending_deletion and room.pending_deletion.get("status") == "closed":
+        room.pending_deletion = None     # a close scheduled for the meeting's end is superseded
+
+
+def _apply_status_3_8(svc: RoomService, room: Room, spec: UpdateStatusIn) -> bool:
+    """OpenVidu Meet 3.8 (room.service.ts updateMeetRoomStatus): closing during a meeting schedules
+    the close for the meeting's end (``meetingEndAction: close``; False = scheduled); any other
+    change applies now and clears what was scheduled (``meetingEndAction: none``)."""
+    if spec.status == "closed" and room.status != "closed" and _meeting_running(svc, room):
+        room.pending_deletion = {"action": "close", "status": "closed", "reason": "room_closed"}
+        return False
+    room.status = spec.status
+    room.pending_deletion = None
+    return True
 
 
 def _apply_lock(room: Room, spec: UpdateLockIn) -> None:
@@ -187,25 +233,36 @@ def _apply_lock(room: Room, spec: UpdateLockIn) -> None:
 # PUT status with the whole room (room.controller.ts); the roles body is ``roles`` (the spec says ``config``).
 
 async def put_config(request: web.Request) -> web.Response:
-    room = await _update(request, UpdateConfigIn, _apply_config, "config")
+    room = await _update_between_meetings(request, UpdateConfigIn, _apply_config, "config")
     return web.json_response(render(request.app, room)["config"])
 
 
 async def put_roles(request: web.Request) -> web.Response:
     now = now_ms()
-    room = await _update(request, UpdateRolesIn, lambda r, spec: _apply_roles(r, spec, now), "roles")
+    room = await _update_between_meetings(request, UpdateRolesIn, lambda r, spec: _apply_roles(r, spec, now), "roles")
     return web.json_response(render_roles(room))
 
 
 async def put_access(request: web.Request) -> web.Response:
     now = now_ms()
-    room = await _update(request, UpdateAccessIn, lambda r, spec: _apply_access(r, spec, now), "access")
+    room = await _update_between_meetings(request, UpdateAccessIn, lambda r, spec: _apply_access(r, spec, now),
+                                          "access")
     return web.json_response(render_access(request.app, room))
 
 
 async def put_status(request: web.Request) -> web.Response:
-    room = await _update(request, UpdateStatusIn, _apply_status, "status")
-    return web.json_response(rendered(request, room))
+    """200 with the room; closing during a meeting: 202, closed when the meeting ends (3.8), unless
+    ``applyLive=true`` closes it now (new guests refused, the meeting goes on)."""
+    if applies_live(request):
+        room = await _update(request, UpdateStatusIn, _apply_status, "status")
+        return web.json_response(rendered(request, room))
+    room_id = _room_id(request)
+    spec = validate(UpdateStatusIn, await read_object(request))
+    svc = _service(request)
+    updated = await svc.change(room_id, lambda r: _apply_status_3_8(svc, r, spec), "status")
+    if updated is None:
+        raise NotFound(f"room {room_id!r} does not exist", code="room_not_found")
+    return web.json_response(rendered(request, updated.room), status=200 if updated.result else 202)
 
 
 async def put_lock(request: web.Request) -> web.Response:
