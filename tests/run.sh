@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, then runs the whole test suite.
 #   - Debian packages: chromium and firefox-esr (browser tests), ffmpeg (ffprobe/ffmpeg read recordings back),
+#     coturn (turnserver: the TURN relay test starts its own on loopback; the package's service is not used),
 #     redis-server when no Redis answers on 127.0.0.1:6379 (the tests then start their own)
 #   - the project with its test extras (pip), in a virtual environment of its own (.venv/), so a
 #     package that the tests import but pyproject.toml does not declare fails here as on a new machine.
@@ -29,6 +30,7 @@ need=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/firefox-esr ] || need+=(firefox-esr)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+[ -x /usr/bin/turnserver ] || need+=(coturn)
 if ! redis_up && ! command -v redis-server >/dev/null 2>&1; then need+=(redis-server); fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
