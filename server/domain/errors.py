@@ -72,3 +72,8 @@ class TooManyRequests(ApiError):
 
 class RangeNotSatisfiable(ApiError):
     status, code = 416, "range_not_satisfiable"
+
+
+class Unavailable(ApiError):
+    """What the request needs (the store, the node owning a meeting) cannot be reached now: 503."""
+    status, code = 503, "unavailable"

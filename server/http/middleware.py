@@ -10,7 +10,8 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
-from ..domain.errors import ApiError
+from ..domain.errors import ApiError, Unavailable
+from ..store.redis_store import UNAVAILABLE_ERRORS
 from .api.query import TextError, check_url, is_whereby, text_refused
 
 log = structlog.get_logger("antechamber.http")
@@ -25,6 +26,11 @@ _STATUS_CODES = {
 
 def error_response(err: ApiError) -> web.Response:
     return web.json_response(err.body(), status=err.status, headers=err.headers)
+
+
+def store_unavailable() -> Unavailable:
+    """A request that needs the store while it is unreachable (Redis down or hung): 503, soon again."""
+    return Unavailable("the store is unreachable right now; try again shortly", headers={"Retry-After": "2"})
 
 
 def _is_api(request: web.Request) -> bool:
@@ -43,6 +49,11 @@ async def errors_middleware(request: web.Request, handler):
         return await handler(request)
     except ApiError as err:
         return error_response(err)
+    except UNAVAILABLE_ERRORS as exc:
+        log.warning("store unreachable", path=request.path, method=request.method, error=type(exc).__name__)
+        if not _is_api(request):
+            raise web.HTTPServiceUnavailable(text="service unavailable, try again shortly") from None
+        return error_response(store_unavailable())
     except web.HTTPException as exc:
         if exc.status < 400 or not _is_api(request):
             raise

@@ -1,11 +1,19 @@
 """The hub's RoomDirectory (signaling.ports) on the domain: rooms resolved from the store, keys
 checked by the one access rule, lock and meeting writes through the room service
 (docs/architecture.md, "Objects and ownership").
+
+The store unreachable (Redis down or hung): a ``join`` or a ``lock`` answers ``unavailable``; the
+meeting writes queued on the hub's jobs are logged and dropped, so the meeting goes on (its record
+misses that start or end; the room's status is settled by the next write that gets through).
 """
 
 from __future__ import annotations
 
-from signaling.errors import Forbidden
+import contextlib
+
+import structlog
+
+from signaling.errors import Forbidden, Unavailable
 from signaling.ports import Identity, RoomInfo
 
 from ..config import Settings
@@ -15,6 +23,29 @@ from ..domain.rooms.meetings import MeetingLog
 from ..domain.rooms.service import RoomService
 from ..store.base import Store
 from ..store.records import Room
+from ..store.redis_store import UNAVAILABLE_ERRORS
+
+log = structlog.get_logger("antechamber.live")
+
+
+@contextlib.contextmanager
+def store_reachable():
+    """Turn the store's 'unreachable' errors into signaling's ``unavailable``."""
+    try:
+        yield
+    except UNAVAILABLE_ERRORS as exc:
+        log.warning("store unreachable", error=type(exc).__name__)
+        raise Unavailable() from None
+
+
+@contextlib.contextmanager
+def soft(what: str, room_id: str):
+    """A meeting write while the store is unreachable: logged, not raised (the room goes on)."""
+    try:
+        yield
+    except UNAVAILABLE_ERRORS as exc:
+        log.warning("meeting write dropped: store unreachable", write=what, room_id=room_id,
+                    error=type(exc).__name__)
 
 
 def room_info(settings: Settings, room: Room) -> RoomInfo:
@@ -54,10 +85,15 @@ class StoreDirectory:
         return self._meetings
 
     async def resolve(self, room_name: str) -> RoomInfo | None:
-        room = await self.store.get_room(room_name)
+        with store_reachable():
+            room = await self.store.get_room(room_name)
         return room_info(self.settings, room) if room is not None else None
 
     async def identify(self, info: RoomInfo, key: str | None) -> Identity | None:
+        with store_reachable():
+            return await self._identify(info, key)
+
+    async def _identify(self, info: RoomInfo, key: str | None) -> Identity | None:
         room = info.source if isinstance(info.source, Room) else await self.store.get_room(info.room_id)
         if room is None:
             return None
@@ -87,12 +123,15 @@ class StoreDirectory:
         and reaches the live room after it."""
         def lock(r: Room) -> None:
             r.is_locked = locked
-        updated = await self.rooms.change(room_id, lock, "lock", tell_live=False)
+        with store_reachable():
+            updated = await self.rooms.change(room_id, lock, "lock", tell_live=False)
         return room_info(self.settings, updated.room) if updated is not None else None
 
     async def meeting_started(self, room_id: str, room_session_id: str, start_ms: int) -> None:
-        await self.meetings.started(room_id, room_session_id, start_ms)
+        with soft("meeting_started", room_id):
+            await self.meetings.started(room_id, room_session_id, start_ms)
 
     async def meeting_ended(self, room_id: str, room_session_id: str, start_ms: int, end_ms: int,
                             peak: int, reason: str) -> None:
-        await self.meetings.ended(room_id, room_session_id, start_ms, end_ms, peak, reason)
+        with soft("meeting_ended", room_id):
+            await self.meetings.ended(room_id, room_session_id, start_ms, end_ms, peak, reason)

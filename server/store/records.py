@@ -104,6 +104,7 @@ class Recording:
     tracks: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     link_secret_version: int = 0
+    node_id: str = ""                 # the node that wrote the file ("" = before clusters: this node's)
 
     def to_doc(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -26,6 +26,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import msgpack
 import redis.asyncio as aioredis
 import structlog
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from .base import AlreadyExists, Page, RecordingQuery, RoomQuery, StoreError
 from .cas import KeyedLocks, modify_room
@@ -102,6 +104,9 @@ def _unpack(raw: bytes) -> dict[str, Any]:
 
 POOL_SIZE = 100             # connections to Redis per node
 POOL_WAIT_SECONDS = 10.0    # how long a command waits for one of them
+# Redis away fails fast (503 / ``unavailable``); one retry on a broken connection only (not on a hang)
+SOCKET_TIMEOUT, CONNECT_TIMEOUT = 2.0, 1.0
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (aioredis.ConnectionError, aioredis.TimeoutError)
 
 
 def split_prefix(url: str) -> tuple[str, str]:
@@ -139,10 +144,11 @@ class RedisStore:
     async def open(self) -> None:
         if self._redis is not None:
             return
-        # a burst of requests waits for a free connection instead of failing (redis-py's default
-        # pool refuses the 101st concurrent command: "Too many connections", a 500)
-        pool = aioredis.BlockingConnectionPool.from_url(self.url, max_connections=POOL_SIZE,
-                                                        timeout=POOL_WAIT_SECONDS, decode_responses=False)
+        # a burst waits for a free connection (the default pool refuses the 101st command: a 500)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self.url, max_connections=POOL_SIZE, timeout=POOL_WAIT_SECONDS, decode_responses=False,
+            socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=CONNECT_TIMEOUT,
+            retry=Retry(NoBackoff(), 1, supported_errors=(aioredis.ConnectionError,)))
         r = aioredis.Redis.from_pool(pool)
         try:
             await r.set(self._k("token_secret"), secrets.token_bytes(32), nx=True)

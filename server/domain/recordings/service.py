@@ -65,10 +65,12 @@ class _Active:
 class RecordingService:
     """Recordings of this node's live meetings, their files in ``directory`` and their download links."""
 
-    def __init__(self, store: Store, media: RecordingMedia, *, directory: Path, server_secret: bytes) -> None:
+    def __init__(self, store: Store, media: RecordingMedia, *, directory: Path, server_secret: bytes,
+                 node_id: str = "") -> None:
         self.store = store
         self.media = media
         self.dir = directory
+        self.node_id = node_id      # written into each recording: the node holding its file
         self._secret = server_secret
         self._active: dict[str, _Active] = {}      # room_id -> running recording
         self._tasks: set[asyncio.Task] = set()
@@ -167,7 +169,7 @@ class RecordingService:
         meetings = await self.store.list_meetings(room_id)
         session_id = meetings[0].room_session_id if meetings and meetings[0].end_date is None else None
         rec = Recording(recording_id=rid, room_id=room_id, room_session_id=session_id, status="starting",
-                        start_date=now_ms(), filename=f"{rid}.mkv")
+                        start_date=now_ms(), filename=f"{rid}.mkv", node_id=self.node_id)
         await self.store.create_recording(rec)
         recorder = Recorder(self.dir / rec.filename, container="matroska",
                             name_of=lambda pid: self.media.participant_name(room_id, pid),
@@ -208,7 +210,11 @@ class RecordingService:
         async def autostart() -> None:
             if after is not None:
                 await after()
-            rec = await self.maybe_autostart(room_id, participants)
+            try:
+                rec = await self.maybe_autostart(room_id, participants)
+            except Exception as exc:   # noqa: BLE001 - e.g. the store unreachable: the meeting goes on
+                log.warning("recording autostart failed", room_id=room_id, error=type(exc).__name__)
+                return
             if rec is not None:
                 log.info("recording started by the room's trigger", recording_id=rec.recording_id, room_id=room_id)
         self._spawn(autostart())
