@@ -32,6 +32,7 @@ export class MediaSession extends EventTarget {
   constructor(signaling, { iceServers = [], iceTransportPolicy = "all", allowed = {} } = {}) {
     super();
     this.signaling = signaling;
+    this.options = { iceServers, iceTransportPolicy }; // as given: a `media_reset` starts anew with them
     this.config = { iceServers: toIceServers(iceServers), bundlePolicy: "max-bundle",
       iceTransportPolicy: iceTransportPolicy === "relay" ? "relay" : "all" };
     this.allowed = allowed;

@@ -49,6 +49,8 @@ export const SERVER = Object.freeze({
   ICE: "ice",
   ACTIVE_SPEAKER: "active_speaker",
   RECORDING: "recording",
+  RECONNECT: "reconnect", // the meeting moves to another node: reconnect and resume with the token
+  MEDIA_RESET: "media_reset", // the SFU behind this session changed: new peer connections, same socket
 });
 
 export const KNOCK_STATES = Object.freeze(["waiting", "held", "admitted", "rejected", "cancelled"]);

@@ -333,6 +333,17 @@ export function createRoomFlow(app) {
 
     signaling.on(SERVER.RECORDING, (f) => setRecording(f));
 
+    signaling.on(SERVER.RECONNECT, () => { // the meeting moves to another node: resume there (token)
+      signaling.close(); // a socket we close sends no "close" event: reconnect from here
+      state.reconnectAttempt = 0;
+      scheduleReconnect();
+    });
+    // The SFU behind our session changed, the socket stayed: new peer connections, same local tracks.
+    signaling.on(SERVER.MEDIA_RESET, (f) => {
+      if (state.phase !== "meeting" || !state.media) return;
+      startMedia({ ...state.media.options, ...f });
+      if (state.screenTrack) state.media.shareScreen(state.screenTrack);
+    });
     signaling.on(SERVER.ENDED, (f) => {
       // The server dropped us because our media connection failed: that is a network
       // problem, not a decision. Reconnect by ourselves, as for a dropped websocket.
