@@ -5,7 +5,8 @@ docs/architecture.md "Seams for the cluster".
 ``room.client.knocked``, ``room.client.knock_cancelled``, ``room.client.knock_decided``,
 ``room.client.joined``, ``room.client.resumed`` (same participant, new connection),
 ``room.client.left``, ``room.session.started``,
-``room.session.ended``. Listeners are called synchronously with (name, data)
+``room.session.ended``, ``room.session.moved`` (``hub.hand_over``: the meeting goes on
+on another node; not an end). Listeners are called synchronously with (name, data)
 and must not block (schedule work instead); a failing listener is logged and
 never breaks the room. Data never carries keys or addresses.
 """
