@@ -10,8 +10,10 @@ is loopback gathers no candidate at all. Rather than patching aioice globally,
 `prepare_gathering(pc, ...)` wraps `get_component_candidates` on the aioice
 `Connection` objects of *one* peer connection (instance attribute, installed
 once per connection before `setLocalDescription` gathers) to add a 127.0.0.1
-host candidate and/or a copy of each IPv4 host candidate carrying the public IP.
-The connections are reached through `aiortc_compat.ice_connections`.
+host candidate and/or a copy of each IPv4 host candidate carrying the public IP,
+and, with a UDP port range, to bind the host sockets within it
+(`aiortc_compat.gather_in_range`). The connections are reached through
+`aiortc_compat.ice_connections`.
 """
 
 from __future__ import annotations
@@ -63,26 +65,33 @@ def want_loopback(setting: Any) -> bool:
     return bool(setting)
 
 
-def prepare_gathering(pc: RTCPeerConnection, *, loopback: bool, public_ip: str = "") -> None:
+def prepare_gathering(pc: RTCPeerConnection, *, loopback: bool, public_ip: str = "",
+                      ports: tuple[int, int] | None = None) -> None:
     """Install the candidate wrapper on every ICE transport of `pc` (idempotent).
 
-    Call after transceivers exist and before `setLocalDescription`.
+    Call after transceivers exist and before `setLocalDescription`. `ports`: bind host
+    sockets on UDP ports first..last (MediaConfig.udp_ports).
     """
-    if not loopback and not public_ip:
+    if not loopback and not public_ip and not ports:
         return
     for connection in compat.ice_connections(pc):
         if getattr(connection, MARK, False):
             continue
         setattr(connection, MARK, True)
-        connection.get_component_candidates = _wrap(connection.get_component_candidates, loopback, public_ip)
+        connection.get_component_candidates = _wrap(connection, loopback, public_ip, ports)
 
 
-def _wrap(original: Any, loopback: bool, public_ip: str) -> Any:
+def _wrap(connection: Any, loopback: bool, public_ip: str, ports: tuple[int, int] | None) -> Any:
+    original = connection.get_component_candidates
+
     async def get_component_candidates(component: int, addresses: list[str], timeout: int = 5) -> list[Candidate]:
         addresses = list(addresses)
         if loopback and "127.0.0.1" not in addresses:
             addresses.append("127.0.0.1")
-        candidates = await original(component=component, addresses=addresses, timeout=timeout)
+        if ports:
+            candidates = await compat.gather_in_range(connection, original, component, addresses, timeout, ports)
+        else:
+            candidates = await original(component=component, addresses=addresses, timeout=timeout)
         if public_ip:
             candidates += _announced(candidates, component, public_ip)
         return candidates

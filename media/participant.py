@@ -119,7 +119,7 @@ class MediaParticipant:
             self._log.exception("media listener failed", event=type(event).__name__)
 
     def _prepare(self, pc: RTCPeerConnection) -> None:
-        prepare_gathering(pc, loopback=self._loopback, public_ip=self.config.public_ip)
+        prepare_gathering(pc, loopback=self._loopback, public_ip=self.config.public_ip, ports=self.config.udp_ports)
 
     async def add_ice_candidate(self, connection: str, candidate: Optional[Mapping[str, Any]]) -> None:
         pc = self.publish_pc if connection == "publish" else self.subscribe_pc if connection == "subscribe" else None

@@ -54,6 +54,8 @@ class MediaConfig:
         behind a 1:1 NAT).
     loopback_candidates: also gather 127.0.0.1 host candidates (aioice skips
         loopback). "auto" = only when the host has no other IPv4 address.
+    udp_ports: (first, last): ICE host sockets bind on UDP ports in that range
+        (each worker or node on one machine its own); None = ports the OS picks.
     video_codecs: accepted video codecs ("VP8", "H264"); among them the
         publisher's offer order decides.
 
@@ -64,6 +66,7 @@ class MediaConfig:
     ice_servers: tuple[str, ...] = ()
     public_ip: str = ""
     loopback_candidates: Union[bool, Literal["auto"]] = "auto"
+    udp_ports: Optional[tuple[int, int]] = None
     video_codecs: tuple[str, ...] = ("VP8", "H264")
     # keyframe requests (PLI) to a publisher: minimum gap, and retry period
     keyframe_min_interval: float = 0.25

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,11 @@ class Settings:
     public_url: str = ""  # default derived from host/port
     api_keys: tuple[str, ...] = ()
     redis_url: str = ""
+    # cluster (docs/architecture.md "Cluster identity"): this process's node id (default: host name
+    # and a random suffix), the shared secret file, worker processes on this machine
+    node_id: str = ""
+    secret_file: str = ""  # server_secret (and API keys) shared by every node; format in credentials.py
+    workers: int = 1
     log_format: str = "console"  # console | json
     log_level: str = "info"
     # room limits
@@ -45,6 +51,7 @@ class Settings:
     # media
     ice_servers: tuple[str, ...] = ()  # e.g. "stun:stun.example.org:3478", "turn:user:pass@host:3478"
     public_ip: str = ""
+    udp_port_range: str = ""  # "40000-40999": ICE host sockets bind there (split among --workers)
     ice_transport_policy: str = "all"  # all | relay (browsers only use TURN relays), sent in joined
     # TURN (coturn use-auth-secret): short-lived credentials per participant, docs/deploy.md "TURN"
     turn_secret: str = field(default="", repr=False)  # never printed with the settings
@@ -61,8 +68,28 @@ class Settings:
         host = "localhost" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
 
+    @property
+    def udp_ports(self) -> tuple[int, int] | None:
+        """udp_port_range as (first, last), or None (ports chosen by the OS)."""
+        return parse_port_range(self.udp_port_range) if self.udp_port_range else None
+
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
+
+
+def parse_port_range(text: str) -> tuple[int, int]:
+    """'40000-40999' -> (40000, 40999); ConfigError unless 1024 <= first <= last <= 65535."""
+    first, sep, last = text.strip().partition("-")
+    try:
+        lo, hi = int(first), int(last)
+    except ValueError:
+        raise ConfigError(f"udp_port_range: {text!r} is not FIRST-LAST, e.g. 40000-40999") from None
+    if not sep or not (1024 <= lo <= hi <= 65535):
+        raise ConfigError(f"udp_port_range: {text!r} must be FIRST-LAST with 1024 <= FIRST <= LAST <= 65535")
+    return lo, hi
+
+
+_NODE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
@@ -104,7 +131,17 @@ def _validate(s: Settings) -> Settings:
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("redis_url must start with redis://, rediss:// or unix://")
     _validate_turn(s)
+    _validate_cluster(s)
     return s
+
+
+def _validate_cluster(s: Settings) -> None:
+    if s.udp_port_range:
+        parse_port_range(s.udp_port_range)
+    if not (1 <= s.workers <= 64):
+        raise ConfigError("workers must be between 1 and 64")
+    if s.node_id and not _NODE_ID.fullmatch(s.node_id):
+        raise ConfigError("node_id: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
 
 
 def _validate_turn(s: Settings) -> None:

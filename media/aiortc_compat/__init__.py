@@ -17,6 +17,7 @@ By concern (each module's docstring says how it hooks in):
 - negotiation.py  negotiated codecs, msid stream and track ids, closed state, SDP and
                   candidate parsing, a peer connection's aioice connections, host
                   candidates
+- gathering.py    host candidates bound on a UDP port range (`gather_in_range`, `bind_udp`)
 - preencoded.py   `send_preencoded` for aiortc peers of tests and benchmarks
 - probe.py        `check_aiortc`, `AiortcIncompatible`, `SUPPORTED`
 
@@ -26,6 +27,7 @@ from its modules.
 
 from __future__ import annotations
 
+from .gathering import bind_udp, gather_in_range
 from .negotiation import (
     Candidate,
     SessionDescription,
@@ -52,7 +54,9 @@ __all__ = [
     "SessionDescription",
     "TimestampMapper",
     "answer_nacks",
+    "bind_udp",
     "check_aiortc",
+    "gather_in_range",
     "h264_payloads",
     "host_addresses",
     "host_candidate",

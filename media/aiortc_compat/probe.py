@@ -15,6 +15,7 @@ from typing import Any, Iterable
 import aioice
 import aioice.candidate
 import aioice.ice
+import aioice.turn
 import aiortc
 import aiortc.codecs.h264
 import aiortc.codecs.vpx
@@ -168,6 +169,7 @@ def check_aiortc() -> None:
              ("candidate_component", "candidate_type"), "host_candidate")
     p.params(getattr(aiortc.sdp, "candidate_from_sdp", None), "aiortc.sdp.candidate_from_sdp", ("sdp",),
              "parse_candidate")
+    _probe_gathering(p)
     _probe_sdp(p)
     _probe_packet(p)
 
@@ -185,6 +187,22 @@ def check_aiortc() -> None:
     ilo, ihi = _AIOICE_RANGE
     if not (lo <= _version(aiortc.__version__) < hi and ilo <= _version(aioice.__version__) < ihi):
         log.warning("aiortc version not tested", installed=versions, supported=SUPPORTED)
+
+
+def _probe_gathering(p: _Probe) -> None:
+    """gathering.py: host sockets of a port range in aioice's protocols, reflexive candidates as aioice asks."""
+    what, Connection = "gather_in_range", aioice.ice.Connection
+    p.uses(Connection, "__init__", ["_protocols", "stun_server"], what)
+    p.uses(Connection, "get_component_candidates",
+           ["create_datagram_endpoint", "StunProtocol", "local_candidate", "_protocols", "server_reflexive_candidate",
+            "relayed_candidate", "turn_server"], what)
+    p.uses(Connection, "_pair_remote_candidate", ["_protocols", "local_candidate"], what)
+    p.uses(Connection, "close", ["_protocols"], what)
+    p.params(getattr(aioice.ice, "StunProtocol", None), "aioice.ice.StunProtocol", ("receiver",), what)
+    p.params(getattr(aioice.ice, "server_reflexive_candidate", None), "aioice.ice.server_reflexive_candidate",
+             ("protocol", "stun_server"), what)
+    if not isinstance(getattr(aioice.turn, "UDP_SOCKET_BUFFER_SIZE", None), int):
+        p.missing.append(f"aioice.turn.UDP_SOCKET_BUFFER_SIZE ({what})")
 
 
 _PROBE_SDP = (

@@ -20,7 +20,8 @@ from ..domain.access.turn import TurnCredentials
 def new_sfu(settings: Settings) -> MediaService:
     """This node's SFU; ConfigError for ICE servers it cannot use."""
     try:
-        return MediaService(MediaConfig(ice_servers=tuple(settings.ice_servers), public_ip=settings.public_ip))
+        return MediaService(MediaConfig(ice_servers=tuple(settings.ice_servers), public_ip=settings.public_ip,
+                                        udp_ports=settings.udp_ports))
     except ValueError as exc:
         raise ConfigError(f"ice_servers: {exc}") from None
 

@@ -1,0 +1,79 @@
+"""Host candidates on UDP ports from a range (``MediaConfig.udp_ports``; several workers or nodes
+on one machine each get their own range). Probed by `probe.check_aiortc`.
+
+aioice 0.13 has no port-range option: ``Connection.get_component_candidates`` binds each host
+socket on port 0. `gather_in_range` binds them itself, on the first free port of the range from a
+random start, wraps each in aioice's ``StunProtocol`` with the host candidate aioice would make,
+adds them to the connection's (private) ``_protocols`` — where aioice pairs, checks and closes
+them — asks the STUN server for their server-reflexive candidates as aioice does
+(``server_reflexive_candidate``), and lets aioice's own method gather the TURN candidate by calling
+it with no address. A TURN client socket is outbound and keeps an OS-chosen port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import random
+import socket
+from typing import Any, Awaitable, Callable
+
+import aioice
+import aioice.ice
+import aioice.turn
+import structlog
+
+from .negotiation import Candidate, host_candidate
+
+log = structlog.get_logger("media.aiortc_compat")
+
+Gather = Callable[..., Awaitable[list[Candidate]]]
+
+
+def bind_udp(address: str, ports: tuple[int, int]) -> socket.socket | None:
+    """A UDP socket bound on ``address`` to a free port of ``ports``; None when every one is taken."""
+    lo, hi = ports
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    count = hi - lo + 1
+    start = random.randrange(count)
+    for i in range(count):
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.bind((address, lo + (start + i) % count))
+        except OSError:
+            sock.close()
+            continue
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, aioice.turn.UDP_SOCKET_BUFFER_SIZE)
+        sock.setblocking(False)
+        return sock
+    return None
+
+
+async def gather_in_range(connection: aioice.Connection, gather: Gather, component: int, addresses: list[str],
+                          timeout: int, ports: tuple[int, int]) -> list[Candidate]:
+    """What ``connection.get_component_candidates`` returns, with host sockets bound in ``ports``;
+    ``gather`` is that method as it was (it is called with no address, for the TURN candidate)."""
+    loop = asyncio.get_running_loop()
+    protocols: list[Any] = []
+    for address in addresses:
+        sock = bind_udp(address, ports)
+        if sock is None:
+            log.warning("no free UDP port in the range", address=address, ports=f"{ports[0]}-{ports[1]}")
+            continue
+        _, protocol = await loop.create_datagram_endpoint(lambda: aioice.ice.StunProtocol(connection), sock=sock)
+        host, port = protocol.transport.get_extra_info("sockname")[:2]
+        protocol.local_candidate = host_candidate(component, host, port)
+        protocols.append(protocol)
+    connection._protocols += protocols
+    candidates = [p.local_candidate for p in protocols]
+    reflexive = []
+    if connection.stun_server:
+        reflexive = [asyncio.ensure_future(aioice.ice.server_reflexive_candidate(p, connection.stun_server))
+                     for p in protocols if ipaddress.ip_address(p.local_candidate.host).version == 4]
+    relayed = await gather(component=component, addresses=[], timeout=timeout)
+    if reflexive:
+        done, pending = await asyncio.wait(reflexive, timeout=timeout)
+        candidates += [t.result()[0] for t in done if t.exception() is None]
+        for task in pending:
+            task.cancel()
+    return candidates + relayed
