@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import sys
+from pathlib import Path
 
 import structlog
 import uvloop
@@ -13,8 +14,10 @@ from aiohttp import web
 
 from .app import create_app
 from .config import ConfigError, load_settings
-from .credentials import load_or_create
+from .credentials import CredentialsError, load_credentials
 from .logs import configure_logging
+from .store.redis_store import split_prefix
+from .workers import default_node_id, follow_supervisor, supervise
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-url", dest="public_url", help="base URL used in links, e.g. https://meet.example.org")
     serve.add_argument("--api-key", dest="api_keys", action="append", help="an accepted API key (repeatable)")
     serve.add_argument("--redis-url", dest="redis_url", help="share state through Redis, e.g. redis://127.0.0.1:6379/0")
+    serve.add_argument("--workers", type=int, help="run N worker processes sharing the port (a cluster on Redis)")
+    serve.add_argument("--node-id", dest="node_id", help="this node's id in the cluster (default: host name + random)")
+    serve.add_argument("--secret-file", dest="secret_file",
+                       help="file with the server secret (and API keys) shared by every node")
+    serve.add_argument("--udp-port-range", dest="udp_port_range",
+                       help="UDP ports for ICE/media, e.g. 40000-40999 (split among the workers)")
+    serve.add_argument("--worker-index", dest="worker_index", type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--supervisor-pid", dest="supervisor_pid", type=int, help=argparse.SUPPRESS)
     serve.add_argument("--log-format", dest="log_format", choices=["json", "console"])
     serve.add_argument("--log-level", dest="log_level", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--config", dest="config_file", help="TOML settings file")
@@ -43,8 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
-    flags = {k: v for k, v in vars(args).items() if k != "command"}
+    flags = {k: v for k, v in vars(args).items() if k not in ("command", "worker_index", "supervisor_pid")}
     for name in ("api_keys", "ice_servers", "turn_urls"):
         if flags.get(name):
             flags[name] = tuple(flags[name])
@@ -55,11 +67,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_format, settings.log_level)
     log = structlog.get_logger("antechamber")
-    creds = load_or_create(settings.data_dir, settings.api_keys)
+    if settings.workers > 1:
+        try:
+            return supervise(settings, argv)
+        except ConfigError as exc:
+            print(f"antechamber: {exc}", file=sys.stderr)
+            return 2
+    if args.supervisor_pid:
+        follow_supervisor(args.supervisor_pid)
+    settings = settings.replace(node_id=settings.node_id or default_node_id())
+    redis_url, key_prefix = split_prefix(settings.redis_url) if settings.redis_url else ("", "")
+    try:
+        creds = load_credentials(settings.data_dir, settings.api_keys, redis_url=redis_url, key_prefix=key_prefix,
+                                 secret_file=Path(settings.secret_file).expanduser() if settings.secret_file else None)
+    except CredentialsError as exc:
+        print(f"antechamber: {exc}", file=sys.stderr)
+        return 2
     if creds.generated_api_key:
-        # Printed once, on the first start; never logged.
+        # Printed once, on the first start (of the cluster, with Redis); never logged.
         print(
-            f"\nGenerated an API key (kept in {settings.data_dir / 'credentials.json'}):\n\n"
+            f"\nGenerated an API key (kept in {creds.kept_in}):\n\n"
             f"    {creds.generated_api_key}\n\n"
             f"Try it:\n    curl -s -X POST -H 'Authorization: Bearer {creds.generated_api_key}' "
             f"-H 'Content-Type: application/json' -d '{{\"roomName\": \"Standup\"}}' {settings.base_url}/api/v1/rooms\n",
@@ -71,11 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"antechamber: {exc}", file=sys.stderr)
         return 2
     log.info("starting", host=settings.host, port=settings.port, public_url=settings.base_url,
-             store="redis" if settings.redis_url else "sqlite", data_dir=str(settings.data_dir))
+             store="redis" if settings.redis_url else "sqlite", data_dir=str(settings.data_dir),
+             node=settings.node_id, udp_ports=settings.udp_port_range or "any")
     uvloop.install()
     app.on_startup.append(_freeze_startup_heap)
-    web.run_app(app, host=settings.host, port=settings.port, print=None,
-                access_log=None, handle_signals=True, shutdown_timeout=5.0)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None, handle_signals=True,
+                shutdown_timeout=5.0, reuse_port=args.worker_index is not None)  # workers share the port
     return 0
 
 
