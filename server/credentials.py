@@ -59,14 +59,14 @@ def new_api_key() -> str:
 
 
 def load_credentials(data_dir: Path, configured_keys: tuple[str, ...], *, secret_file: Path | None = None,
-                     redis_url: str = "", key_prefix: str = "") -> Credentials:
+                     redis_url: str = "", key_prefix: str = "", redis_wait: float = REDIS_WAIT_SECONDS) -> Credentials:
     """This node's credentials (see the module docstring). ``redis_url`` is without its prefix
     parameter; ``key_prefix`` is the store's key prefix (server/store/redis_store.py split_prefix)."""
     secret, file_keys = read_secret_file(secret_file) if secret_file else (None, ())
     keys = tuple(configured_keys) + file_keys
     if redis_url:
         return shared_identity(redis_url, key_prefix + IDENTITY_SUFFIX, secret=secret, keys=keys,
-                               seed=_read_stored(data_dir))
+                               seed=_read_stored(data_dir), wait=redis_wait)
     return load_or_create(data_dir, keys, secret=secret)
 
 
