@@ -6,7 +6,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import health, pages
-from .api import members, native_rooms, openapi, recordings_native, recordings_openapi, recordings_whereby, whereby
+from .api import (
+    insights_whereby, members, native_rooms, openapi, recordings_native, recordings_openapi, recordings_whereby, whereby,
+)
 
 setup_room_route = pages.setup_room_route
 
@@ -18,6 +20,7 @@ def setup(app: web.Application) -> None:
     whereby.setup(app)
     recordings_native.setup(app)
     recordings_whereby.setup(app)
+    insights_whereby.setup(app)
     recordings_openapi.setup(app)
     openapi.setup(app)
     pages.setup(app)

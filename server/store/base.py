@@ -15,7 +15,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Generic, Literal, Protocol, TypeVar
 
-from .records import Meeting, Member, Recording, Room
+from .records import Meeting, Member, Participation, Recording, Room
 
 RoomSort = Literal["creationDate", "roomName", "autoDeletionDate"]
 RecordingSort = Literal["startDate", "duration", "size"]
@@ -109,6 +109,10 @@ class Store(Protocol):
     async def update_meeting(self, meeting: Meeting) -> None: ...
     async def get_meeting(self, room_session_id: str) -> Meeting | None: ...
     async def list_meetings(self, room_id: str) -> list[Meeting]: ...   # newest first
+
+    # participants of meetings (the join/leave log): one per (room_session_id, participant_id)
+    async def put_participation(self, p: Participation) -> None: ...   # insert or replace
+    async def list_participations(self, room_session_id: str) -> list[Participation]: ...  # by join time
 
     # recordings
     async def create_recording(self, rec: Recording) -> None: ...

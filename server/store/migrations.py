@@ -64,6 +64,16 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (2, (
         "ALTER TABLE rooms ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
     )),
+    # the participants' join/leave log of each meeting (Whereby insights)
+    (3, (
+        """CREATE TABLE participations (
+            room_session_id TEXT NOT NULL,
+            participant_id TEXT NOT NULL,
+            joined_at INTEGER NOT NULL,
+            doc TEXT NOT NULL,
+            PRIMARY KEY (room_session_id, participant_id)
+        ) WITHOUT ROWID""",
+    )),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -39,6 +39,7 @@ class Room:
     api: str = "native"               # which surface created it: native | whereby
     pending_deletion: dict[str, str] | None = None  # set by DELETE ... when_meeting_ends
     roles_updated_at: int = 0         # OpenVidu rolesUpdatedAt: last roles/access change (0 = creation date)
+    theme: dict[str, Any] = field(default_factory=dict)   # Whereby room theme (server/domain/rooms/theme.py)
     # set by the store: 1 when created, +1 on every write (compare-and-set); 0 = stored before versions
     version: int = 0
 
@@ -87,6 +88,26 @@ class Meeting:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> "Meeting":
+        return _from(cls, doc)
+
+
+@dataclass
+class Participation:
+    """One participant's time in one meeting (room session): the join/leave log behind Whereby's insights."""
+    room_session_id: str
+    participant_id: str
+    room_id: str
+    display_name: str = ""
+    role: str = "guest"               # host | guest | viewer (as they joined)
+    joined_at: int = 0
+    left_at: int | None = None        # None while in the meeting
+    leave_reason: str | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> "Participation":
         return _from(cls, doc)
 
 

@@ -36,6 +36,7 @@ from .paging import (
     recording_matches, recording_sort_value, room_matches, room_name_matcher, room_sort_value,
 )
 from .records import Meeting, Member, Recording, Room
+from .redis_participations import RedisParticipations
 
 log = structlog.get_logger(__name__)
 
@@ -127,7 +128,7 @@ def _lex_member(room: Room) -> bytes:
     return f"{name_key(room.room_name)}\x00{room.room_id}".encode()
 
 
-class RedisStore:
+class RedisStore(RedisParticipations):
     """Store on Redis. ``await open()`` before use; ``await close()`` at the end."""
 
     def __init__(self, url: str) -> None:

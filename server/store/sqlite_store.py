@@ -34,7 +34,7 @@ from .paging import (
     TokenCodec, check_recording_query, check_room_query, deletion_key, name_key, page_limit,
     recording_sort_value, room_name_matcher, room_sort_value,
 )
-from .records import Meeting, Member, Recording, Room
+from .records import Meeting, Member, Participation, Recording, Room
 from .sqlite_worker import SqliteWorker
 
 log = structlog.get_logger(__name__)
@@ -267,6 +267,18 @@ class SqliteStore:
             "SELECT doc FROM meetings WHERE room_id = ? ORDER BY start_date DESC, room_session_id DESC",
             (room_id,)).fetchall())
         return [Meeting.from_doc(_loads(r[0])) for r in rows]
+
+    async def put_participation(self, p: Participation) -> None:
+        row = (p.room_session_id, p.participant_id, int(p.joined_at), _dumps(p.to_doc()))
+        await self._call(lambda c: c.execute(
+            "INSERT OR REPLACE INTO participations (room_session_id, participant_id, joined_at, doc)"
+            " VALUES (?, ?, ?, ?)", row))
+
+    async def list_participations(self, room_session_id: str) -> list[Participation]:
+        rows = await self._call(lambda c: c.execute(
+            "SELECT doc FROM participations WHERE room_session_id = ? ORDER BY joined_at, participant_id",
+            (room_session_id,)).fetchall())
+        return [Participation.from_doc(_loads(r[0])) for r in rows]
 
     # recordings --------------------------------------------------------------
 

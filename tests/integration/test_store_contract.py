@@ -20,7 +20,7 @@ from server.store.base import (
     AlreadyExists, InvalidToken, PatternTooSlow, RecordingQuery, RoomQuery, StoreConflict, StoreError,
 )
 from server.store.migrations import MIGRATIONS
-from server.store.records import Meeting, Member, Recording, Room
+from server.store.records import Meeting, Member, Participation, Recording, Room
 from server.store.redis_store import RedisStore
 from server.store.sqlite_store import SqliteStore
 
@@ -486,6 +486,21 @@ async def test_meetings(store):
     assert await store.get_meeting("ghost") is None
     assert await store.list_meetings("r") == [m2, ended]
     assert await store.list_meetings("nobody") == []
+
+
+async def test_participations(store):
+    b = Participation(room_session_id="s1", participant_id="pb", room_id="r", display_name="Bo", joined_at=NOW + 5)
+    a = Participation(room_session_id="s1", participant_id="pa", room_id="r", display_name="Al", role="host",
+                      joined_at=NOW)
+    other = Participation(room_session_id="s2", participant_id="pa", room_id="r", joined_at=NOW)
+    for p in (b, a, other):
+        await store.put_participation(p)
+    assert await store.list_participations("s1") == [a, b]        # by join time
+    left = Participation(**{**a.to_doc(), "left_at": NOW + 60_000, "leave_reason": "left"})
+    await store.put_participation(left)                           # replaces the entry
+    assert await store.list_participations("s1") == [left, b]
+    assert await store.list_participations("s2") == [other]
+    assert await store.list_participations("nope") == []
 
 
 # --- recordings --------------------------------------------------------------------------------------
