@@ -1,0 +1,185 @@
+"""Chromium follows a meeting that moves to another node (docs/protocol.md "Moving between nodes").
+
+Two apps share one store on the real Redis, in this process on a loop of their own (a thread: the
+Playwright sync API owns the main one), behind a TCP proxy standing for the load balancer: the
+pages load from it and their websockets go through it. The test points the proxy at node two,
+restores the meeting there from node one's snapshot and hands it over on node one: the pages get
+``reconnect``, reconnect through the proxy by themselves, resume under the same participant ids
+and decode video from node two's SFU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import urllib.request
+import uuid
+from pathlib import Path
+
+import msgpack
+import pytest
+from aiohttp import web
+
+from server.app import HUB, SFU, create_app
+from server.config import Settings
+from server.credentials import load_or_create
+from tests.helpers.cluster_redis import TcpProxy
+from tests.helpers.redis_server import drop_prefix
+
+from .conftest import TIMEOUT_MS
+from .flows import in_meeting, join, participant_id
+
+pytestmark = pytest.mark.e2e
+
+API_KEY = "e2e-move-0123456789abcdef"
+
+_FRAMES = """async (minimum) => {
+  const media = window.antechamber.media;
+  if (!media || !media.sub) return false;
+  let n = 0;
+  (await media.sub.getStats()).forEach((r) => {
+    if (r.type === "inbound-rtp" && r.kind === "video") n += r.framesDecoded || 0;
+  });
+  return n > minimum;
+}"""
+
+
+class Nodes:
+    """Two apps and the proxy, on their own event loop in a thread."""
+
+    def __init__(self, redis_url: str, data_dir: Path) -> None:
+        self.redis_url, self.data_dir = redis_url, data_dir
+        self.prefix = f"t{uuid.uuid4().hex[:12]}:"
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.apps: list[web.Application] = []
+        self.runners: list[web.AppRunner] = []
+        self.ports: list[int] = []
+        self.proxy: TcpProxy | None = None
+
+    def run(self, coro, timeout: float = 30):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    async def start(self) -> None:
+        self.proxy = TcpProxy("127.0.0.1", 1)
+        await self.proxy.start()
+        sep = "&" if "?" in self.redis_url else "?"
+        settings = Settings(data_dir=self.data_dir, api_keys=(API_KEY,), public_url=self.base_url,
+                            redis_url=f"{self.redis_url}{sep}prefix={self.prefix}", reconnect_grace_seconds=20)
+        credentials = load_or_create(settings.data_dir, settings.api_keys)
+        for _ in range(2):
+            app = create_app(settings, credentials)
+            runner = web.AppRunner(app)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            self.apps.append(app)
+            self.runners.append(runner)
+            self.ports.append(site._server.sockets[0].getsockname()[1])
+        self.proxy.target = ("127.0.0.1", self.ports[0])
+
+    @property
+    def base_url(self) -> str:
+        assert self.proxy is not None
+        return f"http://127.0.0.1:{self.proxy.port}"
+
+    async def move(self, rid: str) -> None:
+        """The load balancer now sends to node two; the meeting goes there; node one lets go."""
+        one, two = self.apps[0][HUB], self.apps[1][HUB]
+        assert self.proxy is not None
+        self.proxy.target = ("127.0.0.1", self.ports[1])
+        snap = msgpack.unpackb(msgpack.packb(one.snapshot(rid), use_bin_type=True), raw=False)
+        two.restore_room(await two.directory.resolve(rid), snap)
+        assert one.hand_over(rid, "draining")
+
+    async def stop(self) -> None:
+        for runner in self.runners:
+            await runner.cleanup()
+        if self.proxy is not None:
+            await self.proxy.cut()
+        await drop_prefix(self.redis_url, self.prefix)
+
+    def close(self) -> None:
+        try:
+            self.run(self.stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+
+    def create_room(self, **body) -> dict:
+        req = urllib.request.Request(self.base_url + "/api/v1/rooms", data=json.dumps(body).encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {API_KEY}",
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+
+@pytest.fixture
+def nodes(redis_url, tmp_path):
+    n = Nodes(redis_url, tmp_path / "data")
+    n.run(n.start())
+    yield n
+    n.close()
+
+
+@pytest.fixture
+def open_page(browser):
+    contexts = []
+
+    def open_one(url: str):
+        ctx = browser.new_context(viewport={"width": 1280, "height": 800}, permissions=["camera", "microphone"])
+        ctx.set_default_timeout(TIMEOUT_MS)
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.errors = []
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        page.goto(url)
+        return page
+
+    yield open_one
+    for ctx in contexts:
+        ctx.close()
+
+
+def test_the_browser_follows_its_meeting_to_another_node(nodes, open_page):
+    room = nodes.create_room(roomName="Moving")
+    rid = room["roomId"]
+    host = open_page(room["access"]["anonymous"]["moderator"]["url"])
+    join(host, "Hana Host")
+    in_meeting(host, tiles=1)
+    guest = open_page(room["access"]["anonymous"]["speaker"]["url"])
+    join(guest, "Gus Guest")
+    in_meeting(guest, tiles=2)
+    in_meeting(host, tiles=2)
+    hid, gid = participant_id(host), participant_id(guest)
+    for page in (host, guest):
+        page.wait_for_function(_FRAMES, arg=10, polling=250, timeout=60_000)
+        page.evaluate("() => { window.moved = [];"
+                      " window.antechamber.signaling.on('reconnect', (f) => window.moved.push(f.reason)); }")
+
+    nodes.run(nodes.move(rid))
+    for page, pid in ((host, hid), (guest, gid)):
+        page.wait_for_function("() => window.moved.length === 1", timeout=TIMEOUT_MS)
+        assert page.evaluate("window.moved[0]") == "draining"
+        page.wait_for_function(
+            "(pid) => { const s = window.antechamber.state; return s.phase === 'meeting' && s.me.participantId === pid"
+            " && window.antechamber.signaling.isOpen; }", arg=pid, timeout=TIMEOUT_MS)
+        in_meeting(page, tiles=2)
+    assert nodes.run(_media_on_two(nodes, rid, {hid, gid}))
+    for page in (host, guest):       # the new peer connections decode video from node two's SFU
+        page.wait_for_function(_FRAMES, arg=10, polling=250, timeout=60_000)
+    assert nodes.apps[0][HUB].room(rid) is None
+    assert host.errors == [] and guest.errors == []
+
+
+async def _media_on_two(nodes: Nodes, rid: str, pids: set[str]) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while loop.time() < deadline:
+        room = nodes.apps[1][SFU].get_room(rid)
+        if room is not None and all(room.has_participant(p) for p in pids):
+            return nodes.apps[0][SFU].get_room(rid) is None
+        await asyncio.sleep(0.05)
+    return False
