@@ -7,7 +7,8 @@ from aiohttp import web
 
 from . import health, pages
 from .api import (
-    insights_whereby, members, native_rooms, openapi, recordings_native, recordings_openapi, recordings_whereby, whereby,
+    cluster, insights_whereby, members, native_rooms, openapi, recordings_native, recordings_openapi, recordings_whereby,
+    whereby,
 )
 
 setup_room_route = pages.setup_room_route
@@ -22,5 +23,6 @@ def setup(app: web.Application) -> None:
     recordings_whereby.setup(app)
     insights_whereby.setup(app)
     recordings_openapi.setup(app)
+    cluster.setup(app)
     openapi.setup(app)
     pages.setup(app)

@@ -15,7 +15,7 @@ from ...domain.rooms.defaults import DEFAULT_ACCESS, DEFAULT_CONFIG, DEFAULT_POL
 from ...domain.rooms.service import RoomService
 from ...store.base import InvalidToken, PatternTooSlow, RoomQuery
 from ...store.records import Room
-from ..appkeys import ROOMS, STORE
+from ..appkeys import OWNERS, ROOMS, STORE
 from .auth import add_routes
 from .jsonbody import read_object
 from .query import bad_page_token, choice, id_list, invalid, max_items, pattern_too_slow, room_name_filter
@@ -95,8 +95,16 @@ async def list_rooms(request: web.Request) -> web.Response:
 
 
 async def get_room(request: web.Request) -> web.Response:
+    """The room; while a meeting runs and no projection is asked for, ``ownerNode`` names the node
+    that owns the meeting (``app[OWNERS]``, see server/http/api/cluster.py)."""
     svc = _service(request)
-    return web.json_response(rendered(request, await svc.get(_room_id(request))))
+    room = await svc.get(_room_id(request))
+    body = rendered(request, room)
+    if "isLocked" in body and OWNERS in request.app and _meeting_running(svc, room):   # the whole object
+        owner = await request.app[OWNERS].owner(room.room_id)
+        if owner is not None:
+            body["ownerNode"] = owner
+    return web.json_response(body)
 
 
 def _deletion_policies(request: web.Request) -> tuple[str, str]:

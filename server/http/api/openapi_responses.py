@@ -88,6 +88,8 @@ def response_schemas() -> dict[str, Any]:
                 "isLocked": {"type": "boolean"},
                 "roomMode": {"enum": ["normal", "group"]},
                 "maxParticipants": {"type": "integer"},
+                "ownerNode": {"type": "string", "description": "while a meeting runs (GET of one room, no "
+                              "projection): the node that owns it (GET /api/v1/cluster/nodes)"},
             },
             "required": ["roomId", "roomName", "owner", "creationDate", "autoDeletionPolicy", "config",
                          "roles", "access", "status", "rolesUpdatedAt", "meetingEndAction", "isLocked", "roomMode",
