@@ -42,7 +42,7 @@ from ..cluster.errors import Unreachable
 from ..cluster.ownership import Ownership
 from ..cluster.placement import choose
 from ..cluster.registry import NodeRegistry
-from .relay import EdgeSessions, Moved, OwnerSessions
+from .relay import EdgeSession, EdgeSessions, Moved, OwnerSessions
 
 log = structlog.get_logger("antechamber.cluster")
 
@@ -93,7 +93,10 @@ class ClusterGateway:
     async def handle(self, p: Participant, req: Request) -> None:
         session = self.edge.of(p)
         if session is not None:
-            self.edge.up(session, req)
+            if req.type == "join":
+                await self._join_again(session, req)
+            else:
+                self.edge.up(session, req)
         elif req.type == "join" and p.state == CONNECTED:
             await self._join(p, req)
         else:
@@ -125,6 +128,20 @@ class ClusterGateway:
             log.warning("join not placed: Redis unreachable", error=type(exc).__name__)
             raise Unavailable(_UNREACHABLE) from None
         raise Unavailable(_UNREACHABLE)
+
+    async def _join_again(self, session: EdgeSession, req: Request) -> None:
+        """A join on a relayed socket (e.g. after a refused one, maybe for another room): the owner
+        handles it if it owns that room; if not, this socket is routed afresh."""
+        try:
+            if await self.edge.join(session, req):
+                return
+        except Unreachable:
+            self.edge.owner_lost(session.sid)
+            return
+        self.edge.drop(session)
+        connection = session.connection
+        if connection is not None:      # a fresh participant of this hub speaks through the socket
+            await self._join(self.hub.connect(connection), req)
 
     async def _place(self) -> str:
         """The node a new meeting goes to: the least loaded ready one (this one without a registry)."""

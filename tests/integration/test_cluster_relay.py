@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from signaling.client import SignalingClient
+from signaling.client import SignalingClient, SignalingErrorReply
 from tests.helpers.cluster_nodes import AUTH, Node, cluster_nodes
 from tests.helpers.signaling import host_key, until
 
@@ -153,3 +153,89 @@ async def test_relayed_latency(redis_url, tmp_path, opened):
         print(f"\nping round trip direct: {fig(direct)}; relayed: {fig(relayed)}; "
               f"added median {statistics.median(relayed) - statistics.median(direct):.2f} ms")
         assert statistics.median(relayed) < 50
+
+
+async def test_a_new_meeting_is_placed_on_the_ready_node_and_relayed(redis_url, tmp_path, opened):
+    async with cluster_nodes(redis_url, tmp_path) as (n1, n2):
+        n1.cluster.registry.set_state("draining")     # n1 takes no new meeting
+        await until_async(lambda: _state_of(n2, "n1", "draining"), "n2 sees n1 draining")
+        room = await _room(n1)
+        rid = room["roomId"]
+        host = await _client(n1, opened)
+        joined = await host.join(rid, "Hana", host_key(room))
+        assert joined["type"] == "joined"
+        # placed on n2, which claimed the meeting when the relayed join reached it
+        assert n2.cluster.ownership.held(rid) is not None and n1.cluster.ownership.held(rid) is None
+        assert n2.hub.room(rid) is not None and n1.hub.room(rid) is None
+        assert (await host.request("ping"))["type"] == "pong"
+
+
+async def test_joins_racing_on_two_nodes_meet_in_one_meeting(redis_url, tmp_path, opened):
+    async with cluster_nodes(redis_url, tmp_path) as (n1, n2):
+        room = await _room(n1)
+        rid = room["roomId"]
+        a, b = await _client(n1, opened), await _client(n2, opened)
+        ja, jb = await asyncio.gather(a.join(rid, "Ann", host_key(room)), b.join(rid, "Bob", host_key(room)))
+        assert ja["type"] == jb["type"] == "joined"
+        owners = [n.node_id for n in (n1, n2) if n.cluster.ownership.held(rid) is not None]
+        assert len(owners) == 1
+        first, second = (a, jb) if ja["participants"] and len(ja["participants"]) == 1 else (b, ja)
+        seen = await first.wait_for("participant_joined")
+        assert seen["participant"]["participantId"] == second["participantId"]
+
+
+async def test_owner_gone_tells_relayed_clients_to_reconnect(redis_url, tmp_path, opened):
+    async with cluster_nodes(redis_url, tmp_path) as (n1, n2):
+        rid, host, guest, _ = await _admitted_across(n1, n2, opened)
+        await n1.cluster.bus.close()        # n1's inbox has no subscriber any more
+        await guest.send("chat", text="anyone?")
+        msg = await guest.wait_for("reconnect", timeout=10)
+        assert msg["reason"] == "owner_lost"
+        await guest.wait_closed(10)
+        assert n2.cluster.gateway.stats()["relayed_out"] == 0
+
+
+async def test_split_brain_guard_hands_the_meeting_over(redis_url, tmp_path, opened):
+    async with cluster_nodes(redis_url, tmp_path) as (n1, n2):
+        rid, host, guest, _ = await _admitted_across(n1, n2, opened)
+        await host.wait_for("participant_joined")
+        lease = n1.cluster.ownership.held(rid)
+        lease.mark_lost()            # as if n1 had been paused past the lease's ttl
+        await host.send("chat", text="stale owner speaking")
+        for c in (host, guest):
+            msg = await c.wait_for("reconnect", timeout=10)
+            assert msg["reason"] == "moved"
+            await c.wait_closed(10)
+        assert not [m for c in (host, guest) for m in c.history if m.get("type") == "chat"]
+        assert n1.hub.room(rid) is None
+
+
+async def _state_of(node: Node, node_id: str, state: str) -> bool:
+    info = await node.cluster.registry.node(node_id)
+    return info is not None and info.state == state
+
+
+async def until_async(condition, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def test_a_relayed_socket_joins_again_after_a_refusal_even_another_room(redis_url, tmp_path, opened):
+    async with cluster_nodes(redis_url, tmp_path) as (n1, n2):
+        room_a, room_b = await _room(n1), await _room(n1)
+        assert await n1.cluster.ownership.claim(room_a["roomId"]) is not None
+        assert await n2.cluster.ownership.claim(room_b["roomId"]) is not None
+        c = await _client(n2, opened)
+        with pytest.raises(SignalingErrorReply) as err:
+            await c.join(room_a["roomId"], "Gus", "not-a-key")       # relayed to n1, refused there
+        assert err.value.code == "invalid_key"
+        assert n2.cluster.gateway.stats()["relayed_out"] == 1
+        # a join for the room n2 owns: n1 does not own it, so the socket is routed afresh (local on n2)
+        joined = await c.join(room_b["roomId"], "Gus", host_key(room_b))
+        assert joined["type"] == "joined"
+        assert n2.hub.room(room_b["roomId"]) is not None
+        assert n2.cluster.gateway.stats()["relayed_out"] == 0
+        await until(lambda: n1.cluster.gateway.stats()["relayed_in"] == 0, 5, "n1 forgot the session")
