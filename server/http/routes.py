@@ -8,7 +8,7 @@ from aiohttp import web
 from . import health, pages
 from .api import (
     cluster, insights_whereby, members, native_rooms, openapi, recordings_native, recordings_openapi, recordings_whereby,
-    whereby,
+    theme_whereby, whereby,
 )
 
 setup_room_route = pages.setup_room_route
@@ -22,6 +22,7 @@ def setup(app: web.Application) -> None:
     recordings_native.setup(app)
     recordings_whereby.setup(app)
     insights_whereby.setup(app)
+    theme_whereby.setup(app)
     recordings_openapi.setup(app)
     cluster.setup(app)
     openapi.setup(app)

@@ -68,6 +68,7 @@ class RoomService:
         self.live = live
         self.recordings = recordings
         self.random = random or RandomPool()
+        self.on_deleted: list[Callable[[str], None]] = []   # called with the room id once a room is deleted
 
     def status_of(self, room: Room) -> str:
         """The status to show: a room with a live meeting here is ``active_meeting`` unless closed."""
@@ -206,6 +207,8 @@ class RoomService:
         if recordings and with_recordings == "force":
             await self.delete_recordings(room_id)
         await self.store.delete_room(room_id)   # with_recordings == "keep": recordings outlive the room
+        for listener in self.on_deleted:
+            listener(room_id)
         recordings = recordings and with_recordings == "force"
         log.info("room deleted", room_id=room_id, reason=reason, ended_meeting=meeting, recordings_deleted=recordings)
         if meeting:
