@@ -16,7 +16,8 @@ LiveMeetings port methods, ``messages.register``, ``events.subscribe`` and
 For the cluster (docs/architecture.md "Seams for the cluster"): ``on_room_changed``
 (what a room's snapshot holds changed: ``live/snapshot.py``), ``snapshot``,
 ``restore_room`` (rebuild a meeting that moved here), ``hand_over`` (forget a meeting
-that goes on elsewhere: everyone is told ``reconnect``) and ``set_recording``.
+that goes on elsewhere: everyone is told ``reconnect``), ``reset_media`` (``media_reset``)
+and ``set_recording``.
 """
 
 from __future__ import annotations
@@ -312,6 +313,31 @@ class Hub:
         if room is not None and room.recording_id != recording_id:
             room.recording_id = recording_id
             self._changed(room_id)
+
+    def reset_media(self, room_id: str, participant_id: str) -> bool:
+        """Start a participant's media afresh on the same websocket (the SFU behind its session
+        changed or lost it): the SFU forgets it and admits it anew, then it is told ``media_reset``
+        (with its ICE servers) to negotiate new peer connections. False if it is not in the meeting
+        here with a connection."""
+        room, target = self.rooms.get(room_id), self._find(room_id, participant_id)
+        if room is None or target is None or target.away:
+            return False
+        media = self.services.media
+        message: dict[str, Any] = {"type": "media_reset"}
+        ice_servers = media.ice_servers(participant_id)
+        if ice_servers:
+            message["iceServers"] = ice_servers
+        if media.ice_transport_policy() != "all":
+            message["iceTransportPolicy"] = media.ice_transport_policy()
+
+        async def reset() -> None:
+            await media.participant_left(room_id, participant_id, "media_reset")
+            if room.find(participant_id) is target and target.state == JOINED:
+                await media.participant_admitted(room_id, participant_id, target)
+                target.send(message)
+
+        self.services.later(reset, "media reset")
+        return True
 
     def hand_over(self, room_id: str, reason: str = "moved") -> bool:
         """Forget a meeting that goes on elsewhere: every connection of the room gets

@@ -45,6 +45,15 @@ _FRAMES = """async (minimum) => {
 }"""
 
 
+_FRAMES_NOW = """async () => {
+  let n = 0;
+  (await window.antechamber.media.sub.getStats()).forEach((r) => {
+    if (r.type === "inbound-rtp" && r.kind === "video") n += r.framesDecoded || 0;
+  });
+  return n;
+}"""
+
+
 class Nodes:
     """Two apps and the proxy, on their own event loop in a thread."""
 
@@ -183,3 +192,42 @@ async def _media_on_two(nodes: Nodes, rid: str, pids: set[str]) -> bool:
             return nodes.apps[0][SFU].get_room(rid) is None
         await asyncio.sleep(0.05)
     return False
+
+
+def test_media_reset_renegotiates_on_the_same_socket(nodes, open_page):
+    """``media_reset`` (hub.reset_media): the SFU forgot the guest's peer connections; the page
+    makes new ones with the same camera on the same websocket, and the host sees it again."""
+    room = nodes.create_room(roomName="Reset")
+    rid = room["roomId"]
+    host = open_page(room["access"]["anonymous"]["moderator"]["url"])
+    join(host, "Hana Host")
+    in_meeting(host, tiles=1)
+    guest = open_page(room["access"]["anonymous"]["speaker"]["url"])
+    join(guest, "Gus Guest")
+    in_meeting(guest, tiles=2)
+    gid = participant_id(guest)
+    for page in (host, guest):
+        page.wait_for_function(_FRAMES, arg=10, polling=250, timeout=60_000)
+    guest.evaluate("() => { window.oldMedia = window.antechamber.media; window.oldSocket ="
+                   " window.antechamber.signaling.ws; }")
+    host.evaluate("() => { window.subscribeOffers = 0;"
+                  " window.antechamber.signaling.on('subscribe_offer', () => { window.subscribeOffers += 1; }); }")
+
+    assert nodes.run(_reset(nodes, rid, gid))
+    guest.wait_for_function(
+        "() => { const m = window.antechamber.media; return m && m !== window.oldMedia && window.oldMedia.closed"
+        " && m.pub && m.pub.remoteDescription !== null; }", timeout=TIMEOUT_MS)
+    assert guest.evaluate("window.antechamber.signaling.ws === window.oldSocket")     # no reconnect
+    host.wait_for_function("() => window.subscribeOffers >= 2", timeout=TIMEOUT_MS)  # gone, then back
+    guest.wait_for_function(_FRAMES, arg=10, polling=250, timeout=60_000)            # its new subscriber pc
+    before = host.evaluate(_FRAMES_NOW)       # the host decodes the guest's new publication
+    host.wait_for_function(_FRAMES, arg=before + 10, polling=250, timeout=60_000)
+    assert host.errors == [] and guest.errors == []
+
+
+async def _reset(nodes: Nodes, rid: str, pid: str) -> bool:
+    hub = nodes.apps[0][HUB]
+    if not hub.reset_media(rid, pid):
+        return False
+    await hub.idle()
+    return nodes.apps[0][SFU].get_room(rid).has_participant(pid)

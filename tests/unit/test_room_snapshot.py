@@ -231,3 +231,33 @@ async def until(condition, timeout: float = 5.0) -> None:
     while not condition():
         assert loop.time() < deadline, "timed out"
         await asyncio.sleep(0.01)
+
+
+async def test_reset_media_readmits_then_tells_the_participant(hubs, directory):
+    from signaling.ports import MediaHooks
+
+    calls: list[tuple[str, str]] = []
+
+    class Media(MediaHooks):
+        async def participant_admitted(self, room_id, participant_id, participant):
+            calls.append(("admitted", participant_id))
+
+        async def participant_left(self, room_id, participant_id, reason):
+            calls.append(("left", reason))
+
+        def ice_servers(self, participant_id):
+            return [{"urls": "turn:turn.test:3478", "username": participant_id, "credential": "x"}]
+
+    hub = await hubs()
+    hub.install_media(Media())
+    host, _ = await join(hub, "Hana", key="host")
+    pid = host.participant.participant_id
+    await hub.idle()
+    calls.clear()
+    assert hub.reset_media("r1", pid) is True
+    assert host.inbox[-1]["type"] != "media_reset"       # not before the SFU admitted it anew
+    await hub.idle()
+    assert calls == [("left", "media_reset"), ("admitted", pid)]
+    assert host.inbox[-1] == {"type": "media_reset", "iceServers": [
+        {"urls": "turn:turn.test:3478", "username": pid, "credential": "x"}]}
+    assert hub.reset_media("r1", "p_nobody") is False
