@@ -96,6 +96,12 @@ async def test_rest_on_the_other_node_reaches_the_owner(redis_url, tmp_path, ope
         await until(lambda: n2.cluster.live.has_meeting(rid), 10, "n2 sees the meeting")
         assert await n2.cluster.live.participant_count(rid) == 2
         assert await n2.cluster.live.participant_name(rid, gid) == "Gus"
+        role = f"/api/v1/meetings/{rid}/participants/{gid}/role"
+        resp = await n2.client.put(role, json={"action": "upgrade"}, headers=AUTH)
+        assert resp.status == 200, await resp.text()
+        assert (await guest.wait_for("permissions"))["role"] == "host"
+        resp = await n2.client.put(role, json={"action": "upgrade"}, headers=AUTH)
+        assert resp.status == 409 and (await resp.json())["code"] == "participant_role_conflict"
         resp = await n2.client.delete(f"/api/v1/meetings/{rid}/participants/{gid}", headers=AUTH)
         assert resp.status == 200, await resp.text()
         ended = await guest.wait_for("ended")
@@ -150,8 +156,24 @@ async def test_relayed_latency(redis_url, tmp_path, opened):
             xs = sorted(xs)
             return f"median {statistics.median(xs):.2f} ms p99 {xs[int(len(xs) * 0.99) - 1]:.2f} ms"
 
+        async def knock_to_host(node: Node, n: int = 40) -> list[float]:
+            """A guest's join on ``node`` until the host (on n1) sees its knock."""
+            out = []
+            for i in range(n):
+                c = await _client(node, opened)
+                name = f"K{node.node_id}{i}"
+                t = time.perf_counter()
+                await c.send("join", roomName=rid, displayName=name)
+                await host.wait_for("knocks", lambda m: (m.get("change") or {}).get("displayName") == name)
+                out.append((time.perf_counter() - t) * 1000)
+                await c.close()
+                opened.remove(c)
+            return out
+
+        knock_direct, knock_relayed = await knock_to_host(n1), await knock_to_host(n2)
         print(f"\nping round trip direct: {fig(direct)}; relayed: {fig(relayed)}; "
               f"added median {statistics.median(relayed) - statistics.median(direct):.2f} ms")
+        print(f"knock -> host direct: {fig(knock_direct)}; guest on the other node: {fig(knock_relayed)}")
         assert statistics.median(relayed) < 50
 
 
