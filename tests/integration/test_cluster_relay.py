@@ -261,3 +261,24 @@ async def test_a_relayed_socket_joins_again_after_a_refusal_even_another_room(re
         assert n2.hub.room(room_b["roomId"]) is not None
         assert n2.cluster.gateway.stats()["relayed_out"] == 0
         await until(lambda: n1.cluster.gateway.stats()["relayed_in"] == 0, 5, "n1 forgot the session")
+
+
+async def test_owner_leaving_the_registry_ends_idle_relayed_sessions(redis_url, tmp_path, opened):
+    async with cluster_nodes(redis_url, tmp_path) as (n1, n2):
+        rid, host, guest, _ = await _admitted_across(n1, n2, opened)
+        await n1.cluster.registry.close()       # n1 left the registry; nothing is sent meanwhile
+        msg = await guest.wait_for("reconnect", timeout=10)
+        assert msg["reason"] == "owner_lost"
+
+
+async def test_edge_gone_puts_its_participants_under_the_grace(redis_url, tmp_path, opened):
+    async with cluster_nodes(redis_url, tmp_path) as (n1, n2):
+        rid, host, guest, joined = await _admitted_across(n1, n2, opened)
+        await host.wait_for("participant_joined")
+        await n2.cluster.bus.close()            # n2's inbox has no subscriber any more
+        await host.send("chat", text="still there?")   # the owner's frame to n2 reaches nobody
+        updated = await host.wait_for(
+            "participant_updated", lambda m: m["participant"]["participantId"] == joined["participantId"]
+            and m["participant"].get("connection") == "reconnecting", timeout=10)
+        assert updated
+        assert n1.cluster.gateway.stats()["relayed_in"] == 0
