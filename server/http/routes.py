@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import health, pages
+from . import health, internal, pages
 from .api import (
     cluster, insights_whereby, members, native_rooms, openapi, recordings_native, recordings_openapi, recordings_whereby,
     theme_whereby, whereby,
@@ -25,5 +25,6 @@ def setup(app: web.Application) -> None:
     theme_whereby.setup(app)
     recordings_openapi.setup(app)
     cluster.setup(app)
+    internal.setup(app)
     openapi.setup(app)
     pages.setup(app)

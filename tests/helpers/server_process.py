@@ -15,8 +15,9 @@ from tests.helpers.redis_server import free_port
 
 class ServerProcess:
     def __init__(self, data_dir: Path, *, api_key: str | None = None, port: int | None = None,
-                 extra_args: list[str] | None = None, env: dict[str, str] | None = None):
+                 extra_args: list[str] | None = None, env: dict[str, str] | None = None, module: str = "server"):
         self.data_dir = data_dir
+        self.module = module        # what ``python -m`` runs (a test's own wiring of the app, e.g.)
         self.port = port or free_port()
         self.api_key = api_key
         self.extra_args = extra_args or []
@@ -29,7 +30,7 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> "ServerProcess":
-        args = [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+        args = [sys.executable, "-m", self.module, "serve", "--host", "127.0.0.1", "--port", str(self.port),
                 "--data-dir", str(self.data_dir), "--log-format", "json", *self.extra_args]
         if self.api_key:
             args += ["--api-key", self.api_key]

@@ -32,6 +32,8 @@ Load = Callable[[], "dict[str, Any] | Awaitable[dict[str, Any]]"]
 class NodesView(Protocol):
     async def nodes(self) -> list[NodeInfo]: ...
 
+    async def node(self, node_id: str) -> NodeInfo | None: ...
+
 
 class MeetingOwners(Protocol):
     async def owner(self, room_id: str) -> str | None: ...
@@ -63,6 +65,9 @@ class LocalNode:
         cpu, wall = time.process_time(), time.monotonic()
         (cpu0, wall0), self._cpu = self._cpu, (cpu, wall)
         return round((cpu - cpu0) / (wall - wall0), 3) if wall > wall0 else 0.0
+
+    async def node(self, node_id: str) -> NodeInfo | None:
+        return next((n for n in await self.nodes() if n.node_id == node_id), None)
 
     async def nodes(self) -> list[NodeInfo]:
         load = self._load()

@@ -1,6 +1,13 @@
 """Recording file downloads of the recordings API (routes in recordings_native.setup): one recording's
 media with format negotiation (``format`` / Accept: the stored Matroska/WebM file or an MP4 remux),
-served with Range support, and several finished recordings in one ZIP."""
+served with Range support, and several finished recordings in one ZIP.
+
+Recordings from any node (docs/architecture.md "Seams for the cluster"): a recording whose file is
+not here but was written by another node (``Recording.node_id``) is streamed from that node's
+internal URL (server/http/internal.py, signed with the server secret; Range and the negotiation go
+through, 206 and its headers come back); 503 ``unavailable`` when that node is gone. With a shared
+volume for the recordings directory the file is here, and it is served as on one node.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +17,20 @@ import re
 import tempfile
 import zipfile
 from pathlib import Path
+from urllib.parse import quote
 
 from aiohttp import web
 
-from ...domain.errors import ApiError, Conflict, NotFound
+from ...domain.errors import ApiError, Conflict, NotFound, Unavailable
 from ...domain.recordings.service import LIVE_STATUSES, RecordingService
 from ...store.records import Recording
-from ..appkeys import RECORDINGS
+from ..appkeys import CREDENTIALS, NODES, RECORDINGS
+from ..node_link import proxy
+from .cluster import node_id_of
 from .query import id_list, invalid
 
 MAX_BULK = 100
+INTERNAL_MEDIA = "/internal/v1/recordings/{recordingId}/media"    # server/http/internal.py
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -81,11 +92,31 @@ def wanted_types(request: web.Request, native: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-async def send_file(request: web.Request, rec: Recording) -> web.StreamResponse:
+async def from_its_node(request: web.Request, rec: Recording) -> web.StreamResponse | None:
+    """The recording's file streamed from the node that wrote it, if that is another node; None if
+    this node wrote it (or nobody recorded which node did)."""
+    me = node_id_of(request.app)
+    if not rec.node_id or rec.node_id == me:
+        return None
+    info = await request.app[NODES].node(rec.node_id) if NODES in request.app else None
+    if info is None:
+        raise Unavailable(f"the node holding this recording's file ({rec.node_id}) is not in the cluster now; "
+                          "try again later")
+    path = INTERNAL_MEDIA.replace("{recordingId}", quote(rec.recording_id, safe=""))
+    fmt = request.query.get("format")
+    if fmt:
+        path += "?format=" + quote(fmt, safe="")
+    return await proxy(request, info.url, path, request.app[CREDENTIALS].server_secret, me)
+
+
+async def send_file(request: web.Request, rec: Recording, *, local_only: bool = False) -> web.StreamResponse:
     if rec.status in LIVE_STATUSES:
         raise_conflict(rec)
     path = service(request).file_of(rec)
     if path is None:
+        remote = None if local_only else await from_its_node(request, rec)
+        if remote is not None:
+            return remote
         raise NotFound("the recording has no file", code="recording_file_missing")
     native = WEBM if path.suffix == ".webm" else MP4 if path.suffix == ".mp4" else MATROSKA
     wanted = wanted_types(request, native)
