@@ -95,8 +95,7 @@ class RelayConnection:
 
 @dataclass(eq=False)
 class _Inbound:
-    connection: RelayConnection
-    participant: Participant
+    connection: RelayConnection        # its participant is the one the edge's socket speaks for
     queue: deque = field(default_factory=deque)     # (msg, reply future | None)
     running: bool = False
 
@@ -128,7 +127,8 @@ class OwnerSessions:
             conn = RelayConnection(self.bus, key[0], key[1],
                                    Codec(msg.get("codec") == "msgpack", self.max_message_bytes),
                                    str(msg.get("remote") or ""), self._closed)
-            session = self.sessions[key] = _Inbound(conn, self.connect(conn))
+            self.connect(conn)      # a participant of this hub, bound to the relay connection
+            session = self.sessions[key] = _Inbound(conn)
         reply = asyncio.get_running_loop().create_future() if "rid" in msg else None
         self._enqueue(key, session, msg, reply)
         return await reply if reply is not None else None
