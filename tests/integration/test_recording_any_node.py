@@ -5,7 +5,8 @@ Two real server processes on one real Redis (one test-unique prefix), each with 
 file only in A's data directory: the cheap path instead of a live recording; the proxy does not
 look inside the file). Through B: the whole file, a Range (206, Content-Range), a suffix range and
 the API key checks all answer as from A, bytes identical; the internal endpoint refuses a request
-that is not signed with the server secret; B answers 503 ``unavailable`` once A is gone.
+that is not signed with the server secret; B answers 503 ``unavailable`` once A is gone. And a
+live recording's record names the node that writes it.
 """
 
 from __future__ import annotations
@@ -20,9 +21,15 @@ import uuid
 
 import pytest
 
-from server.store.records import Recording
+from media.ports import MediaConfig
+from media.sfu import MediaService
+from server.http.appkeys import RECORDINGS, STORE
+from server.live.recording_media import SfuRecordingMedia
+from server.store.records import Recording, Room
 from server.store.redis_store import RedisStore
+from tests.helpers.media_peers import COLOURS, PeerClient, SolidColourTrack, join_room, publish
 from tests.helpers.redis_server import drop_prefix
+from tests.helpers.rest_app import running_app
 from tests.helpers.server_process import ServerProcess
 
 pytestmark = pytest.mark.timeout(120)
@@ -124,3 +131,35 @@ def test_a_recording_of_node_a_through_node_b(two_nodes):
     status, _, body = get(b.url + media)
     assert status == 503 and json.loads(body)["code"] == "unavailable"
     print(f"full 3 MiB through B: {full_s:.3f} s; A killed -> 503 in {gone_s:.3f} s")
+
+
+async def test_a_recording_names_the_node_that_writes_it(settings_factory, auth):
+    """A live recording (a real aiortc peer publishing into the real SFU) is stored with the
+    node id of the recording service that writes it."""
+    sfu = MediaService(MediaConfig(loopback_candidates=True))
+
+    async def announce(room_id, info):
+        pass
+
+    media = SfuRecordingMedia(sfu, names=lambda room_id, pid: pid, announce=announce)
+    alice = PeerClient("alice", decode=False)
+    try:
+        async with running_app(settings_factory(), recording_media=media,
+                               prepare=lambda app: setattr(app[RECORDINGS], "node_id", "node-x")) as (client, app, _):
+            await app[STORE].create_room(Room(room_id="rn", creation_date=1))
+            room = sfu.open_room("rn")
+            await join_room(room, alice)
+            await publish(room, alice, {"camera": SolidColourTrack(COLOURS["green"])})
+            deadline = time.monotonic() + 20
+            while not (room.publications() and room.pubs[room.publications()[0].publication_id].frames_in > 3):
+                assert time.monotonic() < deadline, "alice's video never reached the SFU"
+                await asyncio.sleep(0.05)
+            resp = await client.post("/api/v1/recordings", headers=auth, json={"roomId": "rn"})
+            assert resp.status == 201, await resp.text()
+            rid = (await resp.json())["recordingId"]
+            assert (await app[STORE].get_recording(rid)).node_id == "node-x"
+            assert (await client.post(f"/api/v1/recordings/{rid}/stop", headers=auth)).status == 202
+            assert (await app[STORE].get_recording(rid)).node_id == "node-x"
+    finally:
+        await alice.close()
+        await sfu.close()
