@@ -12,6 +12,7 @@ import pytest
 from server.cluster.bus import NodeBus
 from server.cluster.errors import RemoteError, Unreachable
 from server.cluster.redis_client import connect
+from tests.helpers.cluster_redis import TcpProxy
 from tests.helpers.redis_server import drop_prefix
 
 pytestmark = pytest.mark.timeout(60)
@@ -24,8 +25,8 @@ async def buses(redis_url):
     made: list[NodeBus] = []
     clients = []
 
-    async def make(node_id: str) -> NodeBus:
-        redis, cluster_prefix = connect(url)
+    async def make(node_id: str, via: str | None = None) -> NodeBus:
+        redis, cluster_prefix = connect(f"{via}?prefix={prefix}" if via else url)
         clients.append(redis)
         bus = NodeBus(redis, cluster_prefix, node_id)
         made.append(bus)
@@ -128,3 +129,30 @@ async def test_a_gone_node_is_unreachable_at_once(buses):
         await asyncio.sleep(0.01)
     assert gone == ["b"]
     assert await a.send("nobody", {"k": "x"}) is False
+
+
+async def test_the_inbox_comes_back_after_a_redis_outage(buses, redis_url):
+    proxy = await TcpProxy.to_redis(redis_url)
+    try:
+        a, b = await buses("a"), await buses("b", via=proxy.url())
+        got: list[int] = []
+        b.on("n", lambda msg: asyncio.sleep(0, got.append(msg["n"])))
+        await a.start()
+        await b.start()
+        assert await a.send("b", {"k": "n", "n": 1})
+        await proxy.cut()
+        assert await b.send("a", {"k": "n", "n": 0}) is False      # Redis away: False, never raises
+        deadline = time.monotonic() + 10
+        while await a.send("b", {"k": "n", "n": 2}):                # Redis dropped b's subscription
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        await proxy.restore()
+        while not await a.send("b", {"k": "n", "n": 3}):            # b subscribed again by itself
+            assert time.monotonic() < deadline + 10
+            await asyncio.sleep(0.05)
+        while 3 not in got:
+            assert time.monotonic() < deadline + 15
+            await asyncio.sleep(0.01)
+        assert got[0] == 1
+    finally:
+        await proxy.cut()
