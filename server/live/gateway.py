@@ -114,16 +114,20 @@ class ClusterGateway:
             if info is None:
                 raise RoomNotFound()
             room_id = info.room_id
+            unreachable: set[str] = set()       # placed there, but it did not answer
             for _ in range(PLACE_ATTEMPTS):
                 owner = await self.ownership.owner(room_id)
-                if owner is None:
-                    owner = await self._place()
+                placed = owner is None
+                if placed:
+                    owner = await self._place(unreachable)
                 if owner == self.node_id:
                     if await self._claim(room_id):
                         await self.hub.handle(p, req)
                         return
                 elif await self._relay(p, owner, room_id, req):
                     return
+                elif placed:
+                    unreachable.add(owner)
         except (RedisError, OSError) as exc:
             log.warning("join not placed: Redis unreachable", error=type(exc).__name__)
             raise Unavailable(_UNREACHABLE) from None
@@ -143,11 +147,12 @@ class ClusterGateway:
         if connection is not None:      # a fresh participant of this hub speaks through the socket
             await self._join(self.hub.connect(connection), req)
 
-    async def _place(self) -> str:
-        """The node a new meeting goes to: the least loaded ready one (this one without a registry)."""
+    async def _place(self, exclude: set[str]) -> str:
+        """The node a new meeting goes to: the least loaded ready one but ``exclude`` (this one
+        without a registry)."""
         if self.registry is None:
             return self.node_id
-        chosen = choose(await self.registry.nodes(), self.node_id)
+        chosen = choose([n for n in await self.registry.nodes() if n.node_id not in exclude], self.node_id)
         return chosen.node_id if chosen is not None else self.node_id
 
     async def _claim(self, room_id: str) -> bool:

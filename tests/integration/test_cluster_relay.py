@@ -282,3 +282,14 @@ async def test_edge_gone_puts_its_participants_under_the_grace(redis_url, tmp_pa
             and m["participant"].get("connection") == "reconnecting", timeout=10)
         assert updated
         assert n1.cluster.gateway.stats()["relayed_in"] == 0
+
+
+async def test_a_placed_node_that_does_not_answer_is_skipped(redis_url, tmp_path, opened):
+    async with cluster_nodes(redis_url, tmp_path) as (n1, n2):
+        n1.cluster.registry.set_state("draining")     # placement would choose n2...
+        await until_async(lambda: _state_of(n2, "n1", "draining"), "n2 sees n1 draining")
+        await n2.cluster.bus.close()                   # ...which is still registered but deaf
+        room = await _room(n1)
+        host = await _client(n1, opened)
+        assert (await host.join(room["roomId"], "Hana", host_key(room)))["type"] == "joined"
+        assert n1.cluster.ownership.held(room["roomId"]) is not None
