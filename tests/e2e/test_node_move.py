@@ -29,29 +29,17 @@ from tests.helpers.redis_server import drop_prefix
 
 from .conftest import TIMEOUT_MS
 from .flows import in_meeting, join, participant_id
+from .test_media import _FRAMES_NOW
 
 pytestmark = pytest.mark.e2e
 
 API_KEY = "e2e-move-0123456789abcdef"
 
-_FRAMES = """async (minimum) => {
-  const media = window.antechamber.media;
-  if (!media || !media.sub) return false;
-  let n = 0;
-  (await media.sub.getStats()).forEach((r) => {
-    if (r.type === "inbound-rtp" && r.kind === "video") n += r.framesDecoded || 0;
-  });
-  return n > minimum;
-}"""
 
-
-_FRAMES_NOW = """async () => {
-  let n = 0;
-  (await window.antechamber.media.sub.getStats()).forEach((r) => {
-    if (r.type === "inbound-rtp" && r.kind === "video") n += r.framesDecoded || 0;
-  });
-  return n;
-}"""
+def _frames_over(minimum: int) -> str:
+    """A page function: true once the page decoded more than ``minimum`` video frames."""
+    return ("async () => { const m = window.antechamber.media; if (!m || !m.sub) return false;"
+            f" return (await ({_FRAMES_NOW.strip()})()) > {int(minimum)}; }}")
 
 
 class Nodes:
@@ -134,37 +122,24 @@ def nodes(redis_url, tmp_path):
 
 
 @pytest.fixture
-def open_page(browser):
-    contexts = []
-
-    def open_one(url: str):
-        ctx = browser.new_context(viewport={"width": 1280, "height": 800}, permissions=["camera", "microphone"])
-        ctx.set_default_timeout(TIMEOUT_MS)
-        contexts.append(ctx)
-        page = ctx.new_page()
-        page.errors = []
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        page.goto(url)
-        return page
-
-    yield open_one
-    for ctx in contexts:
-        ctx.close()
+def server():
+    """conftest's ``new_page`` needs no server process here: the nodes are in this process."""
+    return None
 
 
-def test_the_browser_follows_its_meeting_to_another_node(nodes, open_page):
+def test_the_browser_follows_its_meeting_to_another_node(nodes, new_page):
     room = nodes.create_room(roomName="Moving")
     rid = room["roomId"]
-    host = open_page(room["access"]["anonymous"]["moderator"]["url"])
+    host = new_page(room["access"]["anonymous"]["moderator"]["url"])
     join(host, "Hana Host")
     in_meeting(host, tiles=1)
-    guest = open_page(room["access"]["anonymous"]["speaker"]["url"])
+    guest = new_page(room["access"]["anonymous"]["speaker"]["url"])
     join(guest, "Gus Guest")
     in_meeting(guest, tiles=2)
     in_meeting(host, tiles=2)
     hid, gid = participant_id(host), participant_id(guest)
     for page in (host, guest):
-        page.wait_for_function(_FRAMES, arg=10, polling=250, timeout=60_000)
+        page.wait_for_function(_frames_over(10), polling=250, timeout=60_000)
         page.evaluate("() => { window.moved = [];"
                       " window.antechamber.signaling.on('reconnect', (f) => window.moved.push(f.reason)); }")
 
@@ -178,7 +153,7 @@ def test_the_browser_follows_its_meeting_to_another_node(nodes, open_page):
         in_meeting(page, tiles=2)
     assert nodes.run(_media_on_two(nodes, rid, {hid, gid}))
     for page in (host, guest):       # the new peer connections decode video from node two's SFU
-        page.wait_for_function(_FRAMES, arg=10, polling=250, timeout=60_000)
+        page.wait_for_function(_frames_over(10), polling=250, timeout=60_000)
     assert nodes.apps[0][HUB].room(rid) is None
     assert host.errors == [] and guest.errors == []
 
@@ -194,20 +169,20 @@ async def _media_on_two(nodes: Nodes, rid: str, pids: set[str]) -> bool:
     return False
 
 
-def test_media_reset_renegotiates_on_the_same_socket(nodes, open_page):
+def test_media_reset_renegotiates_on_the_same_socket(nodes, new_page):
     """``media_reset`` (hub.reset_media): the SFU forgot the guest's peer connections; the page
     makes new ones with the same camera on the same websocket, and the host sees it again."""
     room = nodes.create_room(roomName="Reset")
     rid = room["roomId"]
-    host = open_page(room["access"]["anonymous"]["moderator"]["url"])
+    host = new_page(room["access"]["anonymous"]["moderator"]["url"])
     join(host, "Hana Host")
     in_meeting(host, tiles=1)
-    guest = open_page(room["access"]["anonymous"]["speaker"]["url"])
+    guest = new_page(room["access"]["anonymous"]["speaker"]["url"])
     join(guest, "Gus Guest")
     in_meeting(guest, tiles=2)
     gid = participant_id(guest)
     for page in (host, guest):
-        page.wait_for_function(_FRAMES, arg=10, polling=250, timeout=60_000)
+        page.wait_for_function(_frames_over(10), polling=250, timeout=60_000)
     guest.evaluate("() => { window.oldMedia = window.antechamber.media; window.oldSocket ="
                    " window.antechamber.signaling.ws; }")
     host.evaluate("() => { window.subscribeOffers = 0;"
@@ -219,9 +194,9 @@ def test_media_reset_renegotiates_on_the_same_socket(nodes, open_page):
         " && m.pub && m.pub.remoteDescription !== null; }", timeout=TIMEOUT_MS)
     assert guest.evaluate("window.antechamber.signaling.ws === window.oldSocket")     # no reconnect
     host.wait_for_function("() => window.subscribeOffers >= 2", timeout=TIMEOUT_MS)  # gone, then back
-    guest.wait_for_function(_FRAMES, arg=10, polling=250, timeout=60_000)            # its new subscriber pc
+    guest.wait_for_function(_frames_over(10), polling=250, timeout=60_000)            # its new subscriber pc
     before = host.evaluate(_FRAMES_NOW)       # the host decodes the guest's new publication
-    host.wait_for_function(_FRAMES, arg=before + 10, polling=250, timeout=60_000)
+    host.wait_for_function(_frames_over(before + 10), polling=250, timeout=60_000)
     assert host.errors == [] and guest.errors == []
 
 
