@@ -74,6 +74,8 @@ def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str
 
 _ROOM_ID = {"name": "roomId", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
 _MEMBER_ID = {"name": "memberId", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+_APPLY_LIVE = {"name": "applyLive", "in": "query", "required": False, "schema": {"enum": ["true", "false"]},
+               "description": "Antechamber's opt-in: apply the change to a running meeting at once"}
 _MEETING_ID = {"name": "meetingId", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
 _POLICIES = [
     _query("withMeeting", {"enum": ["force", "when_meeting_ends", "fail"], "default": "fail"}),
@@ -115,9 +117,17 @@ def _native_paths(prefix: str, tag: str) -> dict[str, Any]:
         return {"operationId": op_id + suffix, "summary": summary, "tags": [tag], "responses": responses, **extra}
 
     def put(name: str, model: str, answer: str = "RoomUpdate") -> dict[str, Any]:
-        return {"parameters": [_ROOM_ID], "put": op(
-            f"update{name}", f"Update the room's {name.lower()}; live meetings are told",
-            {"200": _resp("updated", answer), **_errors(400, 401, 404, 413, 422)},
+        if name == "Lock":
+            return {"parameters": [_ROOM_ID], "put": op(
+                f"update{name}", f"Update the room's {name.lower()}; live meetings are told",
+                {"200": _resp("updated", answer), **_errors(400, 401, 404, 413, 422)}, requestBody=_body(model))}
+        during = ("202: closing during a meeting is scheduled for its end (meetingEndAction close)"
+                  if name == "Status" else "409 room_active_meeting during a meeting (OpenVidu Meet 3.8)")
+        extra = {"202": _resp("scheduled: closes when the meeting ends", answer)} if name == "Status" else {
+            "409": _resp("room_active_meeting: a meeting is running (applyLive=true applies it live)", "Error")}
+        return {"parameters": [_ROOM_ID, _APPLY_LIVE], "put": op(
+            f"update{name}", f"Update the room's {name.lower()}; {during}; with applyLive=true at once, "
+            "live meetings told", {"200": _resp("updated", answer), **extra, **_errors(400, 401, 404, 413, 422)},
             requestBody=_body(model))}
 
     rooms = f"{prefix}/rooms"
@@ -157,7 +167,7 @@ def _native_paths(prefix: str, tag: str) -> dict[str, Any]:
             "get": op("getRoomConfig", "Get the room's config",
                       {"200": {"description": "config", "content": {"application/json": {
                           "schema": {"type": "object"}}}}, **_errors(401, 404, 422)}),
-            "put": put("Config", "UpdateConfigIn", "RoomConfig")["put"],
+            "put": {**put("Config", "UpdateConfigIn", "RoomConfig")["put"], "parameters": [_APPLY_LIVE]},
         },
         rooms + "/{roomId}/members": {
             "parameters": [_ROOM_ID],
