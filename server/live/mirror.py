@@ -20,7 +20,8 @@ it (``hub.restore_room``).
   stays valid; a refused fenced write (lease lost) is logged and dropped.
 
 ``await flush(room_id)`` waits until what the room holds now is written (before releasing a
-lease, or handing a meeting over on drain).
+lease, or handing a meeting over on drain). ``await restore(room_id)`` (the gateway's
+``on_claimed``) rebuilds a meeting from its mirror on this node's hub, once its lease is held.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from signaling.live.hub import MOVED, Hub
+from signaling.live.snapshot import SnapshotError
 
 log = structlog.get_logger("antechamber.cluster")
 
@@ -165,3 +167,22 @@ class MeetingMirror:
             log.warning("mirror unreadable", room_id=room_id, error=type(exc).__name__)
             return None
         return snap if isinstance(snap, dict) else None
+
+    async def restore(self, room_id: str) -> dict[str, Any] | None:
+        """Rebuild ``room_id``'s meeting on this hub from its mirror (everyone away under the
+        reconnect grace: live/snapshot.py); the snapshot restored (its ``recordingId`` is the
+        recording that was running), or None: live here already, no mirror, room gone, unusable."""
+        if self.hub.room(room_id) is not None:
+            return None
+        snap = await self.load(room_id)
+        if snap is None:
+            return None
+        info = await self.hub.directory.resolve(room_id)
+        if info is None or self.hub.room(room_id) is not None:    # deleted, or joined meanwhile
+            return None
+        try:
+            self.hub.restore_room(info, snap)
+        except SnapshotError as exc:
+            log.warning("mirror not restored", room_id=room_id, error=str(exc))
+            return None
+        return snap

@@ -137,3 +137,24 @@ async def test_no_lease_no_write(redis_url):
         await mirror.close()
         await hub.close()
         await redis.aclose()
+
+
+async def test_another_hub_restores_the_meeting_from_the_mirror(setup, redis_url):
+    hub, mirror, lease, redis, directory = setup
+    host = await join(hub, "Hana", key="host")
+    kai = await join(hub, "Kai")
+    hub.set_recording("r1", "rec_1")
+    await mirror.flush("r1")
+    fresh = Hub(directory, reconnect_grace_seconds=30)
+    await fresh.start()
+    other = MeetingMirror(redis, mirror.prefix, fresh, lambda room_id: lease)
+    try:
+        snap = await other.restore("r1")
+        assert snap is not None and snap["recordingId"] == "rec_1"
+        room = fresh.room("r1")
+        assert list(room.participants) == [host.participant.participant_id]
+        assert [k.knock_id for k in room.waiting.pending()] == [kai.last("knock_status")["knockId"]]
+        assert await other.restore("r1") is None          # live here already
+        assert await other.restore("nowhere") is None
+    finally:
+        await fresh.close()
