@@ -158,3 +158,44 @@ async def test_another_hub_restores_the_meeting_from_the_mirror(setup, redis_url
         assert await other.restore("nowhere") is None
     finally:
         await fresh.close()
+
+
+async def test_a_stale_owner_cannot_overwrite_the_new_owners_mirror(redis_url):
+    """With the real fenced leases (server/cluster/leases.py): node a's lease moved to node b while
+    a still trusts it (a pause): a's writes are refused, b's mirror stays."""
+    from server.cluster.leases import Leases
+
+    prefix = f"t{uuid.uuid4().hex[:12]}:cluster:"
+    redis = aioredis.from_url(redis_url)
+    directory = MemoryDirectory(LOCKED)
+    hubs = [Hub(directory, reconnect_grace_seconds=30) for _ in range(2)]
+    mirrors: list[MeetingMirror] = []
+    try:
+        for h in hubs:
+            await h.start()
+        lease_a = await Leases(redis, prefix, "a").acquire("meeting:r1", 60_000)
+        mirrors.append(MeetingMirror(redis, prefix, hubs[0], lambda room_id: lease_a))
+        mirrors[0].start()
+        await join(hubs[0], "Hana", key="host")
+        await mirrors[0].flush("r1")
+        snap = await mirrors[0].load("r1")
+
+        await redis.delete(f"{prefix}lease:meeting:r1")          # a's lease expired (a was paused)
+        lease_b = await Leases(redis, prefix, "b").acquire("meeting:r1", 60_000)
+        assert lease_b is not None and lease_b.epoch > lease_a.epoch and lease_a.valid
+        mirrors.append(MeetingMirror(redis, prefix, hubs[1], lambda room_id: lease_b))
+        mirrors[1].start()
+        assert await mirrors[1].restore("r1") == snap
+        await mirrors[1].flush("r1")
+        b_wrote = await redis.get(mirrors[1].key("r1"))
+
+        await join(hubs[0], "Kai")                               # a acts on its stale view
+        await mirrors[0].flush("r1")
+        assert await redis.get(mirrors[0].key("r1")) == b_wrote
+    finally:
+        for m in mirrors:
+            await m.close()
+        for h in hubs:
+            await h.close()
+        await redis.aclose()
+        await drop_prefix(redis_url, prefix)
