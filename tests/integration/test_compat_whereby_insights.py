@@ -93,6 +93,12 @@ async def test_sessions_participants_and_rooms_after_a_meeting(client, auth):
     one_session = await _json(await client.get(f"/v1/insights/room-sessions?roomName={rid}&roomSessionId={sid}",
                                                headers=auth), 200, SESSION_INSIGHT_PAGE)
     assert [s["roomSessionId"] for s in one_session["results"]] == [sid]
+    # the meeting deleted: its room is no longer listed, its sessions still are
+    assert (await client.delete(f"/v1/meetings/{rid}", headers=auth)).status == 204
+    gone = await _json(await client.get(f"/v1/insights/rooms?roomName[exact]=/{rid}", headers=auth), 200,
+                       ROOM_INSIGHT_PAGE)
+    assert gone["results"] == []
+    assert len((await sessions())["results"]) == 1
 
 
 async def people_sorted(client, auth, sid: str, sort: str) -> list[dict]:
