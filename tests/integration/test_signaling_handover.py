@@ -5,6 +5,7 @@ reconnecting and resuming by itself (docs/protocol.md "Moving between nodes").""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 
@@ -146,10 +147,14 @@ async def test_hand_over_sends_reconnect_and_the_client_resumes_on_the_next_node
             ids = {c: c.participant_id for c in (host, gus)}
             session = hub(one).room(rid).meeting.room_session_id
             left_before = len([m for m in host.history if m["type"] == "participant_left"])
+            started = asyncio.get_running_loop().time()
             await move(one, two, rid)
             for c in made:
                 assert (await c.wait_for("reconnect"))["reason"] == "draining"
             await until(lambda: all(c.reconnects == 1 for c in made), timeout=15, what="all resumed")
+            took = asyncio.get_running_loop().time() - started
+            print(f"hand-over: 4 clients resumed on node two in {took * 1000:.0f} ms")
+            assert took < 5
             assert all(c.url == ws_url(two) for c in made)
             replies = [resumed[f"c{i}"][0] for i in range(4)]
             assert [r["type"] for r in replies] == ["joined", "joined", "knock_status", "knock_status"]
