@@ -43,6 +43,8 @@ from .snapshot import restore, snapshot
 log = structlog.get_logger("antechamber.signaling")
 
 MOVED = "room.session.moved"     # hand_over's event: the meeting goes on on another node
+# messages that never change what a room's snapshot holds: no on_room_changed after them
+_SNAPSHOT_SAME = frozenset({"ping", "chat", "publish", "subscribe_answer", "ice"})
 _NEEDS = {JOINED: NotJoined, KNOCKING: NoPendingKnock, CONNECTED: AlreadyJoined}   # a message's state -> error
 
 
@@ -117,7 +119,8 @@ class Hub:
         try:
             result = await h.fn(self, p, req)
         finally:
-            self._changed(before, p.room_id)
+            if req.type not in _SNAPSHOT_SAME:
+                self._changed(before, p.room_id)
         if h.reply and req.id is not None and p.state != CLOSED:
             p.send({"type": "ok", "id": req.id, **(result or {})})
 

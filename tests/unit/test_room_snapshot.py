@@ -261,3 +261,13 @@ async def test_reset_media_readmits_then_tells_the_participant(hubs, directory):
     assert host.inbox[-1] == {"type": "media_reset", "iceServers": [
         {"urls": "turn:turn.test:3478", "username": pid, "credential": "x"}]}
     assert hub.reset_media("r1", "p_nobody") is False
+
+
+async def test_chat_and_ping_do_not_count_as_changes(hubs):
+    hub = await hubs()
+    seen: list[str] = []
+    host, _ = await join(hub, "Hana", key="host")
+    hub.on_room_changed(seen.append)
+    await host.request("chat", text="hello")
+    await host.request("ping")
+    assert seen == []
