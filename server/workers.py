@@ -28,6 +28,7 @@ not restarted: the supervisor stops the others and exits 2.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import re
 import secrets
@@ -72,12 +73,15 @@ def split_ports(ports: tuple[int, int] | None, n: int) -> list[tuple[int, int] |
     return [(lo + i * size, lo + (i + 1) * size - 1) for i in range(n)]
 
 
-def follow_supervisor(pid: int) -> None:
-    """In a worker: get SIGTERM when the supervisor dies (Linux), or exit if it is already gone."""
+def _die_with_parent() -> None:
+    """SIGTERM this process when its parent dies (Linux PR_SET_PDEATHSIG; elsewhere nothing)."""
     if sys.platform.startswith("linux"):
-        import ctypes  # noqa: PLC0415 - Linux only
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+def follow_supervisor(pid: int) -> None:
+    """In a worker: get SIGTERM when the supervisor dies, or exit if it is already gone."""
+    _die_with_parent()
     if os.getppid() != pid:
         raise SystemExit(1)
 
@@ -127,7 +131,7 @@ class PrivateRedis:
              "--dir", str(self.dir), "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
              "--daemonize", "no", "--logfile", str(self.dir / "redis.log")],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_die_with_parent,  # no thread runs yet: before asyncio.run
         )
         deadline = time.monotonic() + REDIS_START_SECONDS
         while not _ping(self.socket):
@@ -163,6 +167,8 @@ class Supervisor:
     def __init__(self, settings: Settings, argv: list[str]) -> None:
         self.settings = settings
         self.argv = list(argv)
+        if settings.port == 0:
+            raise ConfigError("--workers needs a fixed --port (they share it)")
         self.base = settings.node_id or default_node_id()
         self.slots = [_Slot(i, p) for i, p in enumerate(split_ports(settings.udp_ports, settings.workers))]
         self.redis = None if settings.redis_url else PrivateRedis(settings.data_dir)
@@ -188,14 +194,27 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.forward, sig)
+        redis_watch = asyncio.ensure_future(self._watch_redis()) if self.redis and self.redis.proc else None
         try:
             for slot in self.slots:
                 await self._spawn(slot)
             await asyncio.gather(*(self._watch(slot) for slot in self.slots))
+            if redis_watch is not None:
+                self.stopping.set()
+                await asyncio.to_thread(self.redis.stop)
+                await redis_watch
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
         return self.exit_code
+
+    async def _watch_redis(self) -> None:
+        proc = self.redis.proc
+        code = await asyncio.get_running_loop().run_in_executor(None, proc.wait)
+        if not self.stopping.is_set():
+            log.error("the private redis-server exited; stopping the workers", code=code)
+            self.exit_code = 1
+            self.forward(signal.SIGTERM)
 
     async def _spawn(self, slot: _Slot) -> None:
         slot.node_id = f"{self.base}-w{slot.index}" + (f".{slot.generation}" if slot.generation else "")

@@ -1,5 +1,6 @@
 """Host candidates on UDP ports from a range (``MediaConfig.udp_ports``; several workers or nodes
-on one machine each get their own range). Probed by `probe.check_aiortc`.
+on one machine each get their own range; docs/architecture.md "Workers on one machine").
+Probed by `probe.check_aiortc`.
 
 aioice 0.13 has no port-range option: ``Connection.get_component_candidates`` binds each host
 socket on port 0. `gather_in_range` binds them itself, on the first free port of the range from a

@@ -188,3 +188,34 @@ async def test_a_room_link_made_on_one_node_is_accepted_by_another(tmp_path, pre
         a.stop()
         if b:
             b.stop()
+
+
+def test_a_killed_worker_is_logged_and_restarted_under_a_new_node_id(tmp_path, prefixed_redis):
+    srv = ServerProcess(tmp_path / "data", api_key=KEY, extra_args=[
+        "--workers", "2", "--redis-url", prefixed_redis, "--node-id", "box"])
+    srv.start(timeout=60)
+    try:
+        assert set(_nodes_answering(srv.url)) == {"box-w0", "box-w1"}
+        victim = next(r for r in _log_events(srv, "worker started") if r["node"] == "box-w0")
+        os.kill(victim["pid"], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:
+            try:  # a connection queued on the killed worker is reset: ask again
+                if "box-w0.1" in _nodes_answering(srv.url, want=3, tries=20):
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, srv.output()[-3000:]
+        exited = _log_events(srv, "worker exited; restarting it")
+        assert [(r["node"], r["code"], r["level"]) for r in exited] == [("box-w0", -9, "error")]
+    finally:
+        assert srv.stop(signal.SIGTERM, timeout=45) == 0, srv.output()[-3000:]
+
+
+def test_a_worker_configuration_error_stops_the_supervisor_with_exit_2(tmp_path, prefixed_redis):
+    proc = subprocess.run([sys.executable, "-m", "server", "serve", "--workers", "2", "--redis-url", prefixed_redis,
+                           "--data-dir", str(tmp_path / "data"), "--secret-file", str(tmp_path / "missing"),
+                           "--log-format", "json"],
+                          capture_output=True, text=True, timeout=90, cwd=str(Path(__file__).resolve().parents[2]))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "not restarted" in proc.stderr and "antechamber: secret_file" in proc.stderr
