@@ -128,6 +128,8 @@ def shared_identity(redis_url: str, hash_key: str, *, secret: bytes | None, keys
             if created and not stored_keys:
                 generated = key
             keys = (key,)
+        elif (earlier := client.hget(hash_key, "api_key")) is not None:
+            keys += (earlier.decode(),)  # a key generated before keys were configured stays valid
     except redis.RedisError as exc:
         raise CredentialsError(f"cannot read the cluster identity from Redis: {exc}") from None
     finally:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -84,8 +85,6 @@ def prefixed_redis(redis_url):
     prefix = f"w{uuid.uuid4().hex[:10]}:"
     sep = "&" if "?" in redis_url else "?"
     yield f"{redis_url}{sep}prefix={prefix}"
-    import asyncio
-
     asyncio.run(drop_prefix(redis_url, prefix))
 
 

@@ -107,3 +107,11 @@ def test_redis_away_is_a_one_line_error(tmp_path):
     with pytest.raises(CredentialsError, match="cannot reach Redis"):
         load_credentials(tmp_path / "a", (), redis_url="redis://127.0.0.1:1/0", key_prefix="x:",
                          redis_wait=0.5)
+
+
+def test_a_key_generated_before_keys_were_configured_stays_accepted(tmp_path, redis_prefix):
+    url, prefix = redis_prefix
+    first = load_credentials(tmp_path / "a", (), redis_url=url, key_prefix=prefix)
+    later = load_credentials(tmp_path / "a", ("configured-key-0123456789",), redis_url=url, key_prefix=prefix)
+    assert later.api_keys == ("configured-key-0123456789", first.generated_api_key)
+    assert later.server_secret == first.server_secret and later.generated_api_key is None
