@@ -10,7 +10,9 @@ Where the server secret comes from, first match wins:
 
 API keys: the configured ones (``api_keys`` setting) and the secret file's are accepted. When
 there are none, one key is generated once: with Redis in the same hash (field ``api_key``, HSETNX),
-otherwise in credentials.json; the node that generated it prints it once (never logs it).
+otherwise in credentials.json; the node that generated it prints it once (never logs it). As with
+credentials.json, a key generated earlier stays accepted once keys are configured (delete the
+field, or the file, to revoke it).
 
 A data directory's credentials.json seeds the Redis hash when that hash is still empty, so a server
 that moves from one process to a cluster keeps its links and its generated key.
