@@ -121,7 +121,10 @@ def split_prefix(url: str) -> tuple[str, str]:
             prefix = value
         else:
             rest.append((key, value))
-    return urlunsplit(parts._replace(query=urlencode(rest))), prefix
+    plain = urlunsplit(parts._replace(query=urlencode(rest)))
+    if parts.scheme == "unix" and not parts.netloc:  # urlunsplit drops the '//' of 'unix:///path'
+        plain = "unix://" + plain[len("unix:"):]
+    return plain, prefix
 
 
 def _lex_member(room: Room) -> bytes:

@@ -18,3 +18,8 @@ def test_other_query_arguments_are_kept():
 def test_default_prefix():
     assert split_prefix("redis://h/0") == ("redis://h/0", DEFAULT_PREFIX)
     assert DEFAULT_PREFIX == "antechamber:"
+
+
+def test_a_unix_socket_url_keeps_its_form():
+    assert split_prefix("unix:///run/redis.sock?prefix=p:") == ("unix:///run/redis.sock", "p:")
+    assert split_prefix("unix:///run/redis.sock?db=2") == ("unix:///run/redis.sock?db=2", DEFAULT_PREFIX)
