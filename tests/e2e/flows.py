@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from playwright.sync_api import Page, expect
 
 
@@ -95,3 +97,14 @@ UNLABELLED = """() => {
   }
   return out;
 }"""
+
+
+def wait_true(page: Page, function: str, arg=None, *, timeout_ms: int = 60_000, what: str = "") -> None:
+    """Poll ``function(arg)`` in the page until it is truthy; it may be async.
+
+    Playwright's wait_for_function takes an async function's Promise as a truthy value and returns
+    at once, so a getStats() predicate given to it asserts nothing: each poll here is awaited."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(function, arg):
+        assert time.monotonic() < deadline, f"timed out after {timeout_ms} ms waiting for {what or function}"
+        page.wait_for_timeout(250)

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import shot
-from .flows import guest_joins, in_meeting, join, knock_item, meeting_of_two, participant_id
+from .flows import guest_joins, in_meeting, join, knock_item, meeting_of_two, participant_id, wait_true
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +44,8 @@ def _require_sfu(page) -> None:
 
 
 def _receives(page, kind: str, field: str, minimum: int) -> None:
-    page.wait_for_function(_INBOUND, arg=[kind, field, minimum], polling=250, timeout=MEDIA_TIMEOUT_MS)
+    """Poll the subscriber's getStats() until ``field`` of inbound ``kind`` passes ``minimum``."""
+    wait_true(page, _INBOUND, [kind, field, minimum], timeout_ms=MEDIA_TIMEOUT_MS, what=f"{kind} {field} > {minimum}")
 
 
 def test_two_browsers_see_and_hear_each_other(server, new_page):
@@ -181,5 +182,5 @@ def test_switching_camera_in_the_meeting_keeps_video_flowing(server, new_page):
     # The new track is what the publish connection sends, and the guest keeps decoding.
     host.wait_for_function("() => window.antechamber.media.transceivers.camera.sender.track === window.antechamber.local.videoTrack")
     decoded = guest.evaluate(_FRAMES_NOW)
-    guest.wait_for_function(f"async () => (await ({_FRAMES_NOW})()) > {decoded + 30}", polling=250,
-                            timeout=MEDIA_TIMEOUT_MS)
+    wait_true(guest, f"async () => (await ({_FRAMES_NOW})()) > {decoded + 30}", timeout_ms=MEDIA_TIMEOUT_MS,
+              what="the guest keeps decoding")

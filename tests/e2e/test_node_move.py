@@ -28,7 +28,7 @@ from tests.helpers.cluster_redis import TcpProxy
 from tests.helpers.redis_server import drop_prefix
 
 from .conftest import TIMEOUT_MS
-from .flows import in_meeting, join, participant_id
+from .flows import in_meeting, join, participant_id, wait_true
 from .test_media import _FRAMES_NOW
 
 pytestmark = pytest.mark.e2e
@@ -139,7 +139,7 @@ def test_the_browser_follows_its_meeting_to_another_node(nodes, new_page):
     in_meeting(host, tiles=2)
     hid, gid = participant_id(host), participant_id(guest)
     for page in (host, guest):
-        page.wait_for_function(_frames_over(10), polling=250, timeout=60_000)
+        wait_true(page, _frames_over(10), what="video frames decoded")
         page.evaluate("() => { window.moved = [];"
                       " window.antechamber.signaling.on('reconnect', (f) => window.moved.push(f.reason)); }")
 
@@ -153,7 +153,7 @@ def test_the_browser_follows_its_meeting_to_another_node(nodes, new_page):
         in_meeting(page, tiles=2)
     assert nodes.run(_media_on_two(nodes, rid, {hid, gid}))
     for page in (host, guest):       # the new peer connections decode video from node two's SFU
-        page.wait_for_function(_frames_over(10), polling=250, timeout=60_000)
+        wait_true(page, _frames_over(10), what="video frames decoded")
     assert nodes.apps[0][HUB].room(rid) is None
     assert host.errors == [] and guest.errors == []
 
@@ -182,7 +182,7 @@ def test_media_reset_renegotiates_on_the_same_socket(nodes, new_page):
     in_meeting(guest, tiles=2)
     gid = participant_id(guest)
     for page in (host, guest):
-        page.wait_for_function(_frames_over(10), polling=250, timeout=60_000)
+        wait_true(page, _frames_over(10), what="video frames decoded")
     guest.evaluate("() => { window.oldMedia = window.antechamber.media; window.oldSocket ="
                    " window.antechamber.signaling.ws; }")
     host.evaluate("() => { window.subscribeOffers = 0;"
@@ -194,9 +194,9 @@ def test_media_reset_renegotiates_on_the_same_socket(nodes, new_page):
         " && m.pub && m.pub.remoteDescription !== null; }", timeout=TIMEOUT_MS)
     assert guest.evaluate("window.antechamber.signaling.ws === window.oldSocket")     # no reconnect
     host.wait_for_function("() => window.subscribeOffers >= 2", timeout=TIMEOUT_MS)  # gone, then back
-    guest.wait_for_function(_frames_over(10), polling=250, timeout=60_000)            # its new subscriber pc
+    wait_true(guest, _frames_over(10), what="video frames decoded")            # its new subscriber pc
     before = host.evaluate(_FRAMES_NOW)       # the host decodes the guest's new publication
-    host.wait_for_function(_frames_over(before + 10), polling=250, timeout=60_000)
+    wait_true(host, _frames_over(before + 10), what="video frames decoded")
     assert host.errors == [] and guest.errors == []
 
 

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import shot
-from .flows import guest_joins, hosted_room, in_meeting
+from .flows import guest_joins, hosted_room, in_meeting, wait_true
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +25,7 @@ def test_host_records_everyone_sees_it_and_the_dashboard_plays_it(server, new_pa
     guest = guest_joins(new_page, room, "Gus Guest")
     in_meeting(guest, tiles=2)
     host.wait_for_function(_PUBLISHED, timeout=60_000)
-    guest.wait_for_function(_FRAMES, polling=250, timeout=60_000)  # media flows before recording
+    wait_true(guest, _FRAMES, what="frames decoded")  # media flows before recording
 
     expect(guest.get_by_test_id("record-toggle")).to_be_hidden()  # guests cannot record
     record = host.get_by_test_id("record-toggle")
