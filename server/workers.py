@@ -107,8 +107,7 @@ class PrivateRedis:
 
     @property
     def url(self) -> str:
-        # with a host part: redis_store.split_prefix turns 'unix:///path' into 'unix:/path'
-        return f"unix://localhost{self.socket}"
+        return f"unix://{self.socket}"
 
     def check(self) -> str:
         """The redis-server executable, or ConfigError saying why none can be started."""
