@@ -13,11 +13,11 @@ import uvloop
 from aiohttp import web
 
 from .app import create_app
-from .config import ConfigError, load_settings
+from .config import ConfigError, default_node_id, load_settings
 from .credentials import CredentialsError, load_credentials
 from .logs import configure_logging
 from .store.redis_store import split_prefix
-from .workers import default_node_id, follow_supervisor, supervise
+from .workers import follow_supervisor, supervise
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import secrets
+import socket
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +92,12 @@ def parse_port_range(text: str) -> tuple[int, int]:
 
 
 _NODE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def default_node_id() -> str:
+    """A node id when none is set: the host name and a random suffix, unique per process start."""
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:40].strip("-._") or "node"
+    return f"{host}-{secrets.token_hex(3)}"
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}

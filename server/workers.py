@@ -30,8 +30,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import os
-import re
-import secrets
 import shutil
 import signal
 import socket
@@ -43,7 +41,7 @@ from pathlib import Path
 
 import structlog
 
-from .config import ConfigError, Settings
+from .config import ConfigError, Settings, default_node_id
 
 log = structlog.get_logger("antechamber.workers")
 
@@ -53,12 +51,6 @@ STABLE_SECONDS = 60.0            # a worker that ran this long restarts again af
 MIN_PORTS_PER_WORKER = 16
 REDIS_START_SECONDS = 15.0
 SOCKET_PATH_MAX = 100            # sun_path is 108 bytes on Linux
-
-
-def default_node_id() -> str:
-    """The host name and a random suffix: unique per process start, readable in logs."""
-    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:40].strip("-._") or "node"
-    return f"{host}-{secrets.token_hex(3)}"
 
 
 def split_ports(ports: tuple[int, int] | None, n: int) -> list[tuple[int, int] | None]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from server.config import ConfigError, load_settings
-from server.workers import default_node_id, split_ports
+from server.config import ConfigError, default_node_id, load_settings
+from server.workers import split_ports
 
 
 def test_a_udp_port_range_is_parsed_and_checked():
