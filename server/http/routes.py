@@ -7,8 +7,8 @@ from aiohttp import web
 
 from . import health, internal, pages
 from .api import (
-    cluster, insights_whereby, members, native_rooms, openapi, recordings_native, recordings_openapi, recordings_whereby,
-    theme_whereby, whereby,
+    cluster, insights_theme_openapi, insights_whereby, members, native_rooms, openapi, recordings_native,
+    recordings_openapi, recordings_whereby, theme_whereby, whereby,
 )
 
 setup_room_route = pages.setup_room_route
@@ -23,6 +23,7 @@ def setup(app: web.Application) -> None:
     recordings_whereby.setup(app)
     insights_whereby.setup(app)
     theme_whereby.setup(app)
+    insights_theme_openapi.setup(app)
     recordings_openapi.setup(app)
     cluster.setup(app)
     internal.setup(app)

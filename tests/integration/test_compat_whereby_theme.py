@@ -133,6 +133,10 @@ async def test_image_errors(client, auth, kind):
     await _error(await client.put(url, data=form(big), headers=auth), 413, "image_too_large")
     await _error(await client.put(url, data=png(), headers={**auth, "Content-Type": "image/png"}), 400,
                  "invalid_content_type")
+    for broken in ({"Content-Type": "multipart/form-data"},                      # no boundary
+                   {"Content-Type": "multipart/form-data; boundary=xyz"}):       # nothing framed by it
+        await _error(await client.put(url, data=b"[]--xyz--\r\n\x1d\xf1", headers={**auth, **broken}), 400,
+                     "invalid_content_type")
     no_image = aiohttp.FormData()
     no_image.add_field("file", png(), filename="a.png", content_type="image/png")
     await _error(await client.put(url, data=no_image, headers=auth), 400, "invalid_content_type")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ...domain.rooms.theme import IMAGES, MAX_IMAGE_BYTES, Themes, preset, theme_error, tokens
 from ...domain.errors import PayloadTooLarge
@@ -34,6 +35,13 @@ def _room_id(request: web.Request) -> str:
 
 
 async def _read_image(request: web.Request) -> bytes:
+    try:
+        return await _image_part(request)
+    except (ValueError, HttpProcessingError):    # no boundary, broken part headers or framing
+        raise theme_error("malformed multipart/form-data body") from None
+
+
+async def _image_part(request: web.Request) -> bytes:
     reader = await request.multipart()
     while True:
         part = await reader.next()
