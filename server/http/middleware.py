@@ -35,7 +35,7 @@ def store_unavailable() -> Unavailable:
 
 def _is_api(request: web.Request) -> bool:
     p = request.path
-    return p.startswith(("/api/", "/meet/api/", "/v1/"))
+    return p.startswith(("/api/", "/meet/api/", "/v1/", "/internal/"))
 
 
 @web.middleware
