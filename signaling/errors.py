@@ -48,5 +48,5 @@ ParticipantNotFound = _kind("ParticipantNotFound", "participant_not_found", "no 
 InvalidTarget = _kind("InvalidTarget", "invalid_target", "that participant cannot be the target of this action")
 ChatDisabled = _kind("ChatDisabled", "chat_disabled", "chat is disabled in this room")
 NoMedia = _kind("NoMedia", "bad_description", "this server has no media")
-Unavailable = _kind("Unavailable", "unavailable", "the server cannot reach its store right now; try again shortly")
+Unavailable = _kind("Unavailable", "unavailable", "the service is unavailable right now; try again shortly")
 InternalError = _kind("InternalError", "internal_error", "internal error")
