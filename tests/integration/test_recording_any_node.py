@@ -113,6 +113,10 @@ def test_a_recording_of_node_a_through_node_b(two_nodes):
     assert status == 206 and body == data[-100:]
     status, _, body = get(b.url + media, {"Range": f"bytes={len(data) + 5}-"})
     assert status == 416
+    # the negotiation happens on A: format and Accept go through, A's refusals come back as they are
+    assert get(b.url + media + "?format=mkv")[2] == data
+    via_a, via_b = get(a.url + media, {"Accept": "video/mp4"}), get(b.url + media, {"Accept": "video/mp4"})
+    assert via_b[0] == via_a[0] >= 400 and json.loads(via_b[2])["code"] == json.loads(via_a[2])["code"]
 
     # no API key on B: refused by B itself; the internal endpoint wants the signature, not a key
     assert get(b.url + media, {"Authorization": ""})[0] == 401
