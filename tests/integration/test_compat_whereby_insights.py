@@ -201,3 +201,22 @@ async def test_insights_need_the_key(client):
     for path in ("/v1/insights/rooms", "/v1/insights/room-sessions?roomName=/x",
                  "/v1/insights/participants?roomSessionId=s"):
         await _json(await client.get(path), 401, ERROR)
+
+
+async def test_a_meeting_handed_to_another_node_ends_the_stays_logged_here(client, auth):
+    rid = await _meeting(client, auth)
+    async with clients(client) as cs:
+        gus = await cs.joined(rid, "Gus")
+        assert hub(client).hand_over(rid, "moved")
+        await gus.wait_for("reconnect")
+
+        async def people():
+            sessions = await _json(await client.get(f"/v1/insights/room-sessions?roomName=/{rid}", headers=auth), 200,
+                                   SESSION_INSIGHT_PAGE)
+            if not sessions["results"]:
+                return {"results": []}
+            sid = sessions["results"][0]["roomSessionId"]
+            return await _json(await client.get(f"/v1/insights/participants?roomSessionId={sid}", headers=auth), 200,
+                               PARTICIPANT_PAGE)
+        page = await _until(people, lambda p: p["results"] and p["results"][0]["leftAt"])
+        assert page["results"][0]["displayName"] == "Gus"

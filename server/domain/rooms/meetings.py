@@ -46,6 +46,9 @@ class MeetingLog:
             session = data.get("room_session_id")
             for k in [k for k, e in self._in.items() if e.room_session_id == session]:
                 self._left(self._in.pop(k), data.get("end_ms") or now_ms(), data.get("reason"))
+        elif name == "room.session.moved":   # handed over to another node: the stays here end (reason moved)
+            for k in [k for k in self._in if k[0] == key[0]]:
+                self._left(self._in.pop(k), now_ms(), "moved")
 
     def _left(self, entry: Participation, at: int, reason: str | None) -> None:
         entry.left_at, entry.leave_reason = max(at, entry.joined_at), reason
