@@ -38,14 +38,14 @@ def _call(method: str, url: str, body: dict | None = None, headers: dict | None 
         return resp.status, json.loads(resp.read() or b"null")
 
 
-def _nodes_answering(url: str, want: int = 2, tries: int = 300) -> dict[str, int]:
-    """GET /healthz on fresh connections until ``want`` distinct nodes answered: {node: count}."""
+def _nodes_answering(url: str, want: int = 2, within: float = 60.0) -> dict[str, int]:
+    """GET /healthz on fresh connections until ``want`` distinct nodes answered (a worker still
+    starting is not listening yet) or ``within`` seconds passed: {node: answers}."""
     seen: dict[str, int] = {}
-    for _ in range(tries):
+    deadline = time.monotonic() + within
+    while len(seen) < want and time.monotonic() < deadline:
         _, body = _call("GET", url + "/healthz")
         seen[body["node"]] = seen.get(body["node"], 0) + 1
-        if len(seen) >= want:
-            break
     return seen
 
 
@@ -200,7 +200,7 @@ def test_a_killed_worker_is_logged_and_restarted_under_a_new_node_id(tmp_path, p
         deadline = time.monotonic() + 60
         while True:
             try:  # a connection queued on the killed worker is reset: ask again
-                if "box-w0.1" in _nodes_answering(srv.url, want=3, tries=20):
+                if "box-w0.1" in _nodes_answering(srv.url, want=3, within=1.0):
                     break
             except OSError:
                 pass
