@@ -26,6 +26,6 @@ MEMBERS = web.AppKey("members", MemberService)
 RECORDINGS = web.AppKey("recordings", RecordingService)
 READINESS = web.AppKey("readiness", object)              # server.http.health.Readiness (set by health.setup)
 # the cluster (docs/architecture.md "Seams for the cluster"); unset on a single node without Redis
-NODE_ID = web.AppKey("node_id", str)                     # this node's id (default: server.node.default_node_id)
+NODE_ID = web.AppKey("node_id", str)                     # this node's id (set by api/cluster.setup: settings.node_id)
 NODES = web.AppKey("cluster_nodes", object)              # server.cluster.registry.NodeRegistry
 OWNERS = web.AppKey("meeting_owners", object)            # server.http.api.cluster.MeetingOwners port

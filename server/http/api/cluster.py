@@ -11,14 +11,13 @@ its meetings read from the store's rooms with a live meeting and their counts fr
 from __future__ import annotations
 
 import inspect
-import os
-import socket
 import time
 from typing import Any, Awaitable, Callable, Protocol
 
 from aiohttp import web
 
 from ...cluster.registry import NodeInfo
+from ...config import default_node_id
 from ...domain.live_meetings import LiveMeetings
 from ...store.base import RoomQuery
 from ..appkeys import NODE_ID, NODES, OWNERS, ROOMS, SETTINGS, STORE
@@ -39,17 +38,12 @@ class MeetingOwners(Protocol):
     async def owner(self, room_id: str) -> str | None: ...
 
 
-def default_node_id() -> str:
-    """This process's id when none is configured: host name and pid."""
-    host = "".join(c if c.isalnum() or c in "._-" else "-" for c in socket.gethostname())[:40] or "node"
-    return f"{host}-{os.getpid()}"
-
-
 def node_id_of(app: web.Application) -> str:
-    """This node's id: ``app[NODE_ID]``, else the settings' ``node_id``, else ``default_node_id()``."""
+    """This node's id: ``app[NODE_ID]`` (set by ``setup`` from the settings' ``node_id``, else
+    ``server.config.default_node_id()`` once; the composition root may set it after)."""
     if NODE_ID in app:
         return app[NODE_ID]
-    return (getattr(app[SETTINGS], "node_id", "") if SETTINGS in app else "") or default_node_id()
+    return app[SETTINGS].node_id if SETTINGS in app else ""
 
 
 class LocalNode:
@@ -161,6 +155,8 @@ OPENAPI_SCHEMAS = {
 def setup(app: web.Application) -> None:
     """The route, and this node alone as the default NodesView and MeetingOwners (the composition
     root may set ``app[NODES]`` / ``app[OWNERS]`` / ``app[NODE_ID]`` after this, before the app starts)."""
+    if NODE_ID not in app:
+        app[NODE_ID] = app[SETTINGS].node_id or default_node_id()
     if NODES not in app:
         app[NODES] = LocalNode(lambda: node_id_of(app), app[SETTINGS].base_url, store_load(app))
     if OWNERS not in app:
