@@ -83,7 +83,8 @@ async def readyz(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     if READINESS not in app:
-        readiness = app[READINESS] = Readiness()
-        readiness.add("store", lambda: app[STORE].ping())
+        app[READINESS] = Readiness()
+    if "store" not in app[READINESS].probes:
+        app[READINESS].add("store", lambda: app[STORE].ping())
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
