@@ -80,9 +80,10 @@ class ClusterGateway:
         self.edge.close_all(reason)
 
     async def close(self) -> None:
-        if self._task is not None:
+        # cancelled again until it ends: redis-py sometimes swallows a cancel in mid-command
+        while self._task is not None and not self._task.done():
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await asyncio.wait({self._task}, timeout=1)
         self.shutdown()
 
     # --- the transport's surface -------------------------------------------------------------------
