@@ -88,11 +88,12 @@ class NodeBus:
         if self._closed:
             return
         self._closed = True
-        for task in (self._reader, *self._tasks):
-            if task is not None:
-                task.cancel()
-        if self._reader is not None:
-            await asyncio.gather(self._reader, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        # cancelled again until it ends: redis-py sometimes swallows a cancel in mid-read
+        while self._reader is not None and not self._reader.done():
+            self._reader.cancel()
+            await asyncio.wait({self._reader}, timeout=1)
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_exception(Unreachable("the bus closed"))
@@ -211,7 +212,7 @@ class NodeBus:
                 if failures:
                     log.info("bus subscribed again", node_id=self.node_id)
                 failures = 0
-                while True:
+                while not self._closed:
                     msg = await pubsub.get_message(timeout=None)
                     if msg is not None and msg.get("type") == "message":
                         await self._deliver(msg["data"])
