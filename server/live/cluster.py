@@ -12,8 +12,6 @@ the upkeep tasks (after the hub started); ``close()`` undoes it in reverse (befo
 
 from __future__ import annotations
 
-import socket
-import secrets
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -25,16 +23,10 @@ from ..cluster.leases import Leases
 from ..cluster.ownership import Ownership
 from ..cluster.redis_client import connect
 from ..cluster.registry import NodeRegistry
-from ..config import Settings
+from ..config import Settings, default_node_id
 from .cluster_meetings import ClusterLiveMeetings
 from .gateway import ClusterGateway
 from .meetings import HubLiveMeetings
-
-
-def new_node_id() -> str:
-    """A node id when none is configured: the host name and a random suffix."""
-    host = "".join(c if c.isalnum() or c in "._-" else "-" for c in socket.gethostname())[:40] or "node"
-    return f"{host}-{secrets.token_hex(3)}"
 
 
 class NodeCluster:
@@ -42,7 +34,7 @@ class NodeCluster:
                  url: str = "", load: Callable[[], dict[str, Any]] | None = None,
                  on_claimed: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.hub = hub
-        self.node_id = node_id or settings.node_id or new_node_id()
+        self.node_id = node_id or settings.node_id or default_node_id()
         self.redis, self.prefix = connect(settings.redis_url)
         self.bus = NodeBus(self.redis, self.prefix, self.node_id)
         self.leases = Leases(self.redis, self.prefix, self.node_id)
