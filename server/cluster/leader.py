@@ -15,6 +15,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from .leases import Lease, LeaseKeeper, Leases
+from .tasks import stop_task
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +34,8 @@ class Leader:
         self._keeper: LeaseKeeper | None = None
         self._lost = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._failures = 0          # acquire attempts failed in a row (Redis away)
+        self._closing = False
 
     @property
     def is_leader(self) -> bool:
@@ -51,12 +54,8 @@ class Leader:
     async def close(self) -> None:
         """Stop competing and release the lease if held."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        self._closing = True
+        await stop_task(task)
         await self._drop_keeper()
         lease, self._lease = self._lease, None
         if lease is not None:
@@ -66,9 +65,11 @@ class Leader:
                 log.warning("leader release failed", lease=self.name, error=type(exc).__name__)
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             if self._lease is None:
                 await self._try_acquire()
+            if self._closing:
+                return
             if self._lease is not None:
                 await self._lost.wait()
                 await self._drop_keeper()
@@ -79,10 +80,15 @@ class Leader:
 
     async def _try_acquire(self) -> None:
         try:
-            lease = await asyncio.wait_for(self.leases.acquire(self.name, self.ttl_ms), timeout=self.every)
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
-            log.warning("leader acquire failed, retrying", lease=self.name, error=type(exc).__name__)
+            # bounded by the client's socket timeouts; a cancelled acquire could leave the lease
+            # taken in Redis by an epoch nobody knows until its ttl
+            lease = await self.leases.acquire(self.name, self.ttl_ms)
+        except (RedisError, OSError) as exc:
+            (log.debug if self._failures else log.warning)(
+                "leader acquire failed, retrying", lease=self.name, error=type(exc).__name__)
+            self._failures += 1
             return
+        self._failures = 0
         if lease is None:
             return
         self._lost.clear()

@@ -28,7 +28,8 @@ from typing import Callable
 
 import redis.asyncio as aioredis
 import structlog
-from redis.exceptions import RedisError
+
+from .tasks import stop_task
 
 log = structlog.get_logger(__name__)
 
@@ -196,6 +197,11 @@ class Lease:
         self._dead = True
 
 
+def _ignore_result(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()            # retrieved: a late renew's error is of no interest
+
+
 RETRY_SECONDS = 0.2     # a renew that failed on a Redis error is tried again this soon
 
 
@@ -209,6 +215,7 @@ class LeaseKeeper:
         self.every = every if every is not None else lease.ttl_ms / 3000.0
         self._task: asyncio.Task | None = None
         self._lost_called = False
+        self._stopping = False
 
     def start(self) -> None:
         if self._task is None:
@@ -217,33 +224,38 @@ class LeaseKeeper:
     async def stop(self) -> None:
         """Stop renewing (the lease is neither released nor reported lost)."""
         task, self._task = self._task, None
-        if task is None or task is asyncio.current_task():
-            return
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
+        self._stopping = True
+        await stop_task(task)
 
     async def _run(self) -> None:
         lease = self.lease
         next_at = time.monotonic() + self.every
-        while True:
+        failures = 0
+        while not self._stopping:
             # wake for the next renew, or at the deadline at the latest
             await asyncio.sleep(max(0.0, min(next_at - time.monotonic(), lease.remaining)))
             if not lease.valid:
                 self._lost("deadline passed")
                 return
-            try:
-                # a renew still in flight at the deadline no longer helps: the lease is lost then
-                ok = await asyncio.wait_for(lease.renew(), timeout=max(lease.remaining, 0.001))
-            except asyncio.TimeoutError:
+            # a renew still in flight at the deadline no longer helps: the lease is lost then. The
+            # renew is not cancelled (cancelling redis-py mid-command leaks); it ends on its own,
+            # bounded by the client's socket timeouts, and cannot revive a dead lease
+            renew = asyncio.ensure_future(lease.renew())
+            renew.add_done_callback(_ignore_result)     # also when the keeper stops meanwhile
+            done, _ = await asyncio.wait({renew}, timeout=lease.remaining)
+            if not done:
                 continue                            # the loop sees the deadline passed
-            except (RedisError, OSError) as exc:
-                log.warning("lease renew failed, retrying", lease=lease.name, epoch=lease.epoch,
-                            error=type(exc).__name__)
+            try:
+                ok = renew.result()
+            except Exception as exc:                # RedisError, OSError: Redis away or slow
+                # the first failure of a streak is a warning, the retries after it are debug
+                (log.debug if failures else log.warning)(
+                    "lease renew failed, retrying", lease=lease.name, epoch=lease.epoch,
+                    error=type(exc).__name__)
+                failures += 1
                 next_at = time.monotonic() + min(RETRY_SECONDS, self.every)
                 continue
+            failures = 0
             if not ok:
                 self._lost("lease gone or taken")
                 return

@@ -25,6 +25,8 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
+from .tasks import stop_task
+
 log = structlog.get_logger(__name__)
 
 # KEYS: the node set, then node keys; ARGV: their ids. Drop an id only if its key is (still) gone.
@@ -95,6 +97,8 @@ class NodeRegistry:
         self._cpu = _CpuMeter()
         self._last_load: dict[str, Any] = {}
         self._last_cpu = 0.0
+        self._failures = 0          # heartbeats failed in a row (Redis away)
+        self._closing = False
         self._prune = redis.register_script(_PRUNE)
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -118,12 +122,8 @@ class NodeRegistry:
         so it leaves the registry at once. ``leave=False`` only stops beating (like a crash: the
         key expires after the ttl)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        self._closing = True
+        await stop_task(task)
         if not leave:
             return
         try:
@@ -179,21 +179,31 @@ class NodeRegistry:
                 pipe.set(self._node_key(self.node_id), info.to_bytes(), px=self.ttl_ms)
                 pipe.sadd(self._set_key, self.node_id)
                 await pipe.execute()
-            return True
         except (RedisError, OSError) as exc:
-            log.warning("node heartbeat failed, retrying", node_id=self.node_id, error=type(exc).__name__)
+            (log.debug if self._failures else log.warning)(
+                "node heartbeat failed, retrying", node_id=self.node_id, error=type(exc).__name__)
+            self._failures += 1
             return False
+        if self._failures:
+            log.info("node heartbeat written again", node_id=self.node_id, failed=self._failures)
+            self._failures = 0
+        return True
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
-            except asyncio.TimeoutError:
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for may swallow a cancel that
+                # lands as its timeout fires, and close() then waits for this task forever
+                async with asyncio.timeout(self.interval):
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
             self._wake.clear()
+            if self._closing:
+                return
             try:
-                await asyncio.wait_for(self._beat(), timeout=self.interval)
-            except asyncio.TimeoutError:
-                log.warning("node heartbeat timed out, retrying", node_id=self.node_id)
+                # not cut short with a timeout: cancelling redis-py mid-command is what leaks;
+                # a beat is bounded by the client's socket timeouts (redis_client.py)
+                await self._beat()
             except Exception:
                 log.exception("node heartbeat failed")      # never ends the task

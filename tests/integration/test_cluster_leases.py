@@ -88,12 +88,12 @@ async def test_epoch_increases_on_each_acquisition(ns):
 async def test_expired_lease_is_taken_over_and_the_stale_holder_cannot_write(ns):
     la, lb = leases_of(ns, "node-a", "node-b")
     target = ns.prefix + "mirror:room1"
-    old = await la.acquire("meeting:room1", 300)
+    old = await la.acquire("meeting:room1", 600)
     keeper = LeaseKeeper(old, lambda lease: None)
     keeper.start()
     assert await old.fenced_set(target, b"from-a", px=10_000)
-    await asyncio.sleep(1.0)            # an observation period of several ttls, not a timing check
-    assert old.valid and await lb.acquire("meeting:room1", 300) is None
+    await asyncio.sleep(1.5)            # an observation period of several ttls, not a timing check
+    assert old.valid and await lb.acquire("meeting:room1", 600) is None
     await keeper.stop()                               # the old holder stops renewing
 
     new = None
