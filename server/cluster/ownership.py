@@ -35,7 +35,7 @@ class Ownership:
         self.node_id = node_id
         self.ttl_ms = ttl_ms
         self._held: dict[str, tuple[Lease, LeaseKeeper]] = {}
-        self._claiming: dict[str, asyncio.Future] = {}
+        self._claiming: dict[str, asyncio.Task] = {}
         self._callbacks: list[Callable[[str], None]] = []
 
     def on_lost(self, callback: Callable[[str], None]) -> None:
@@ -53,30 +53,32 @@ class Ownership:
     async def claim(self, room_id: str) -> Lease | None:
         """Own the meeting: acquire its lease and keep it renewed. The lease this node already
         holds is returned as is; None when another node holds it. Concurrent claims of one room
-        share one acquisition. Redis errors propagate."""
+        share one acquisition, which a cancelled caller does not cut short (a lease taken on
+        Redis is always kept here). Redis errors propagate."""
         lease = self.held(room_id)
         if lease is not None:
             return lease
-        pending = self._claiming.get(room_id)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        fut = asyncio.get_running_loop().create_future()
-        self._claiming[room_id] = fut
-        try:
-            lease = await self.leases.acquire(meeting_lease(room_id), self.ttl_ms)
-            if lease is not None:
-                keeper = LeaseKeeper(lease, self._keeper_lost)
-                self._held[room_id] = (lease, keeper)
-                keeper.start()
-                log.info("meeting claimed", room_id=room_id, epoch=lease.epoch)
-            fut.set_result(lease)
-            return lease
-        except BaseException as exc:
-            fut.set_exception(exc)
-            fut.exception()         # retrieved: no "never retrieved" warning when nobody waits
-            raise
-        finally:
-            self._claiming.pop(room_id, None)
+        task = self._claiming.get(room_id)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._acquire(room_id), name=f"claim:{room_id}")
+            self._claiming[room_id] = task
+            task.add_done_callback(lambda t: self._claimed(room_id, t))
+        return await asyncio.shield(task)
+
+    async def _acquire(self, room_id: str) -> Lease | None:
+        lease = await self.leases.acquire(meeting_lease(room_id), self.ttl_ms)
+        if lease is not None:
+            keeper = LeaseKeeper(lease, self._keeper_lost)
+            self._held[room_id] = (lease, keeper)
+            keeper.start()
+            log.info("meeting claimed", room_id=room_id, epoch=lease.epoch)
+        return lease
+
+    def _claimed(self, room_id: str, task: asyncio.Task) -> None:
+        if self._claiming.get(room_id) is task:
+            del self._claiming[room_id]
+        if not task.cancelled():
+            task.exception()        # retrieved: the callers saw it (or none was left waiting)
 
     def held(self, room_id: str) -> Lease | None:
         """The meeting lease this node holds, if it is still valid (local clock, no Redis)."""
@@ -105,7 +107,9 @@ class Ownership:
             log.warning("meeting lease release failed", room_id=room_id, error=type(exc).__name__)
 
     async def close(self) -> None:
-        """Release every meeting lease (node leaving the cluster)."""
+        """Release every meeting lease (node leaving the cluster), after claims in flight."""
+        if self._claiming:
+            await asyncio.wait(list(self._claiming.values()))
         for room_id in list(self._held):
             await self.release(room_id)
 

@@ -71,6 +71,20 @@ async def test_concurrent_claims_on_one_node_share_the_acquisition(ns):
         await a.close()
 
 
+async def test_a_cancelled_claim_still_keeps_the_lease_it_took(ns):
+    (la,) = leases_of(ns, "node-a")
+    a = Ownership(la, "node-a")
+    try:
+        caller = asyncio.create_task(a.claim("r"))
+        await asyncio.sleep(0)                        # the acquisition is under way
+        caller.cancel()
+        await wait_for(lambda: a.held("r") is not None, timeout=5)
+        assert await la.holder("meeting:r") == ("node-a", a.held("r").epoch)
+    finally:
+        await a.close()
+    assert await la.holder("meeting:r") is None
+
+
 async def test_epoch_increases_on_each_acquisition(ns):
     la, lb = leases_of(ns, "node-a", "node-b")
     epochs = []
