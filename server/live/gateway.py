@@ -19,8 +19,10 @@ Split-brain guard: before acting on a message for a local room, the meeting leas
 valid here (``ownership.held``, a local clock check); otherwise the room is handed over
 (``hub.hand_over(room_id, "moved")``: everyone is told to reconnect) and the message is not acted
 on. A lost lease (``ownership.on_lost``) hands the room over at once. Rooms that are no longer live
-here give their lease back (checked every ``MAINTAIN_SECONDS``), and relayed sessions whose other
-node left the registry are ended (``EdgeSessions.owner_lost`` / the owner's reconnect grace).
+here give their lease back (checked every ``MAINTAIN_SECONDS``), relayed sessions whose edge node
+left the registry are put under the reconnect grace, and those whose meeting lease expired or
+moved away from their owner lose it
+(``EdgeSessions.owner_lost``: the edge re-joins the new owner over the same socket, rejoin.py).
 Redis unreachable while placing a join -> ``error {code: "unavailable"}``.
 """
 
@@ -42,6 +44,7 @@ from ..cluster.errors import Unreachable
 from ..cluster.ownership import Ownership
 from ..cluster.placement import choose
 from ..cluster.registry import NodeRegistry
+from .rejoin import Move, Rejoins
 from .relay import EdgeSession, EdgeSessions, Moved, OwnerSessions
 
 log = structlog.get_logger("antechamber.cluster")
@@ -60,6 +63,7 @@ class ClusterGateway:
         self.on_claimed = on_claimed        # e.g. restore the meeting from its mirror
         self.edge = EdgeSessions(bus)
         self.owner = OwnerSessions(bus, hub.connect, self._handle_relayed, hub.disconnected, max_message_bytes)
+        self.rejoins = Rejoins(hub, self.edge, self._join, self.disconnected)   # owner lost: re-join
         bus.on_gone(self._node_gone)
         ownership.on_lost(self._lease_lost)
         self._idle: set[str] = set()
@@ -84,6 +88,7 @@ class ClusterGateway:
         while self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.wait({self._task}, timeout=1)
+        await self.rejoins.close()
         self.shutdown()
 
     # --- the transport's surface -------------------------------------------------------------------
@@ -92,6 +97,8 @@ class ClusterGateway:
         return self.hub.connect(connection)
 
     async def handle(self, p: Participant, req: Request) -> None:
+        if self.rejoins.handle(p, req):      # its socket is moving to the meeting's new owner
+            return
         session = self.edge.of(p)
         if session is not None:
             if req.type == "join":
@@ -104,12 +111,16 @@ class ClusterGateway:
             await self._handle_local(p, req)
 
     def disconnected(self, p: Participant, reason: str = "disconnected") -> None:
+        if self.rejoins.disconnected(p, reason):
+            return
         if not self.edge.gone(p, reason):
             self.hub.disconnected(p, reason)
 
     # --- join: here, relayed, or placed ------------------------------------------------------------
 
-    async def _join(self, p: Participant, req: Request) -> None:
+    async def _join(self, p: Participant, req: Request, move: Move | None = None) -> None:
+        """Route ``p``'s join: here, relayed, or placed; ``move``: a re-join for a relayed socket
+        whose owner was lost (its answer goes to the move, not to the socket)."""
         try:
             info = await self.hub.directory.resolve(req["roomName"])
             if info is None:
@@ -123,9 +134,9 @@ class ClusterGateway:
                     owner = await self._place(unreachable)
                 if owner == self.node_id:
                     if await self._claim(room_id):
-                        await self.hub.handle(p, req)
+                        await (self.hub.handle(p, req) if move is None else move.here(req))
                         return
-                elif await self._relay(p, owner, room_id, req):
+                elif await self._relay(p, owner, room_id, req, move):
                     return
                 elif placed:
                     unreachable.add(owner)
@@ -139,6 +150,7 @@ class ClusterGateway:
         handles it if it owns that room; if not, this socket is routed afresh."""
         try:
             if await self.edge.join(session, req):
+                session.join = {k: v for k, v in req.data.items() if k != "resumeToken"}
                 return
         except Unreachable:
             self.edge.owner_lost(session.sid)
@@ -170,9 +182,10 @@ class ClusterGateway:
                 log.exception("on_claimed failed", room_id=room_id)
         return True
 
-    async def _relay(self, p: Participant, owner: str, room_id: str, req: Request) -> bool:
+    async def _relay(self, p: Participant, owner: str, room_id: str, req: Request, move: Move | None = None) -> bool:
         """Relay ``p``'s join to ``owner``; True once handled there, False if it does not own the room."""
-        session = self.edge.open(p, owner, room_id)
+        session = self.edge.open(p, owner, room_id, move.join if move else req.data,
+                                 on_reply=move.relayed_answer if move else None)
         try:
             handled = await self.edge.join(session, req)
         except Unreachable:
@@ -191,7 +204,7 @@ class ClusterGateway:
 
     def _guard(self, room_id: str) -> bool:
         """True if this node may act on ``room_id``'s meeting; else hands it over."""
-        if not room_id or self.ownership.held(room_id) is not None:
+        if not room_id or self.ownership.may_act(room_id):     # held, or suspended by a Redis outage
             return True
         if self.hub.room(room_id) is not None:
             log.warning("meeting lease not held: handing the meeting over", room_id=room_id)
@@ -249,9 +262,17 @@ class ClusterGateway:
     async def _check_nodes(self) -> None:
         if self.registry is None:
             return
-        for node_id in self.edge.owners() | self.owner.edges():
+        for node_id in self.owner.edges():
             if node_id != self.node_id and await self.registry.node(node_id) is None:
-                self._node_gone(node_id)
+                self.owner.edge_lost(node_id)
+        # a relayed session's owner is the meeting lease's holder: it is lost when the lease
+        # expired or moved (a dead owner's registry key expires a little later than its leases)
+        owners: dict[str, str | None] = {}      # room id -> lease holder, one look-up per room
+        for session in [s for s in self.edge.sessions.values() if s.token and s.on_reply is None]:
+            if session.room_id not in owners:
+                owners[session.room_id] = await self.ownership.owner(session.room_id)
+            if owners[session.room_id] != session.owner:    # its lease expired or moved
+                self.edge.owner_lost(session.sid)
 
     def stats(self) -> dict[str, Any]:
         return {"relayed_out": len(self.edge.sessions), "relayed_in": len(self.owner.sessions)}

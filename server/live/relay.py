@@ -16,20 +16,30 @@ the room (the edge looks the owner up again).
 Edge side: ``EdgeSessions`` keeps one session per relayed websocket, keyed by a random sid: every
 request read from the socket goes up in order, down-frames are written to the socket
 (``send``/``close`` of its WebSocketConnection), the socket closing sends ``gone``. When the owner
-node is lost (its inbox has no subscriber any more, or it left the registry), ``owner_lost(sid)``
-runs: here the client is told ``{"type": "reconnect", "reason": "owner_lost"}`` and its socket is
-closed, so it resumes through any node with its resume token (re-joining the new owner from the
-edge without closing the socket is the hook's richer version).
+node is lost (its inbox has no subscriber any more, it left the registry, or the meeting's lease
+moved), ``owner_lost(sid)`` runs: the ``on_owner_lost`` hook (server/live/rejoin.py) re-joins the
+new owner for the client over the same socket when the session's resume token and original join
+are known; otherwise (or when that fails) the client is told ``{"type": "reconnect", "reason":
+"owner_lost"}`` and its socket is closed, so it resumes through any node with its token.
+
+Resume tokens reach the edge without decoding frames: the owner's ``RelayConnection`` adds
+``"tok": <token>`` to a down-envelope whenever its participant's token differs from the last one it
+sent; the edge keeps it on the session, with the session's original ``join`` data. Both are
+secrets (the join may hold a room key): never logged. While a re-join waits for its answer
+(``EdgeSession.on_reply``) the next down-frame, the owner's answer, is decoded and given to it
+instead of the socket.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
+import msgpack
 import structlog
 
 from signaling.errors import InternalError, SignalingError
@@ -53,7 +63,8 @@ class Moved(Exception):
 class RelayConnection:
     """The Connection port on the owner for a participant whose websocket is on node ``edge``."""
 
-    __slots__ = ("bus", "edge", "sid", "codec", "remote", "participant", "closed", "on_closed", "__weakref__")
+    __slots__ = ("bus", "edge", "sid", "codec", "remote", "participant", "closed", "on_closed", "_token",
+                 "__weakref__")
 
     def __init__(self, bus: NodeBus, edge: str, sid: str, codec: Codec, remote: str,
                  on_closed: Callable[["RelayConnection"], None] | None = None) -> None:
@@ -61,6 +72,7 @@ class RelayConnection:
         self.participant: Participant | None = None
         self.closed = False
         self.on_closed = on_closed      # the owner's sessions forget it
+        self._token: str | None = None  # the resume token last told to the edge
 
     def bind(self, participant: Participant | None) -> None:
         self.participant = participant
@@ -76,19 +88,27 @@ class RelayConnection:
                       type=msg_type if isinstance(msg_type, str) and msg_type.isascii() else None)
             return None
 
+    def _envelope(self, frame: str | bytes | None) -> dict[str, Any]:
+        """A down-envelope; it carries ``tok`` when the participant's resume token is new to the edge."""
+        envelope: dict[str, Any] = {"k": "down", "sid": self.sid, "f": frame}
+        token = self.participant.resume_token if self.participant is not None else None
+        if token and token != self._token:
+            self._token = envelope["tok"] = token
+        return envelope
+
     def send(self, message: dict[str, Any] | str | bytes) -> None:
         if self.closed:
             return
         frame = self._frame(message)
         if frame is not None:
-            self.bus.post(self.edge, {"k": "down", "sid": self.sid, "f": frame})
+            self.bus.post(self.edge, self._envelope(frame))
 
     def close(self, message: dict[str, Any] | None = None) -> None:
         if self.closed:
             return
         self.closed = True
         frame = self._frame(message) if message is not None else None
-        self.bus.post(self.edge, {"k": "down", "sid": self.sid, "f": frame, "close": True})
+        self.bus.post(self.edge, {**self._envelope(frame), "close": True})
         if self.on_closed is not None:
             self.on_closed(self)
 
@@ -208,12 +228,18 @@ class OwnerSessions:
 
 # --- edge side ------------------------------------------------------------------------------------
 
+ReplyHandler = Callable[["EdgeSession", dict[str, Any], bool], None]
+
+
 @dataclass(eq=False)
 class EdgeSession:
     sid: str
     owner: str
     room_id: str
     participant: Participant     # the edge's stand-in: its connection is the client's websocket
+    join: dict[str, Any] = field(default_factory=dict, repr=False)   # the original join's data (secret)
+    token: str | None = field(default=None, repr=False)              # its resume token (secret)
+    on_reply: ReplyHandler | None = field(default=None, repr=False)  # a re-join waits for its answer
 
     @property
     def connection(self) -> Connection | None:
@@ -227,6 +253,7 @@ class EdgeSessions:
         self.bus = bus
         self.sessions: dict[str, EdgeSession] = {}
         self._by_participant: dict[Participant, EdgeSession] = {}
+        self.on_owner_lost: Callable[[EdgeSession], None] | None = None    # the re-join (rejoin.py)
         bus.on("down", self._down)
 
     def of(self, participant: Participant) -> EdgeSession | None:
@@ -235,8 +262,12 @@ class EdgeSessions:
     def owners(self) -> set[str]:
         return {s.owner for s in self.sessions.values()}
 
-    def open(self, participant: Participant, owner: str, room_id: str) -> EdgeSession:
-        session = EdgeSession(secrets.token_urlsafe(12), owner, room_id, participant)
+    def open(self, participant: Participant, owner: str, room_id: str, join: dict[str, Any] | None = None,
+             on_reply: ReplyHandler | None = None) -> EdgeSession:
+        """A new session (new sid) of ``participant``'s socket with ``owner``; ``join``: the data of
+        the join that opens it (kept for a re-join, without any resume token)."""
+        kept = {k: v for k, v in (join or {}).items() if k != "resumeToken"}
+        session = EdgeSession(secrets.token_urlsafe(12), owner, room_id, participant, kept, on_reply=on_reply)
         self.sessions[session.sid] = session
         self._by_participant[participant] = session
         return session
@@ -278,9 +309,19 @@ class EdgeSessions:
         session = self.sessions.get(msg.get("sid", ""))
         if session is None or msg.get("from") != session.owner:
             return
+        if isinstance(msg.get("tok"), str):
+            session.token = msg["tok"]
         conn, frame = session.connection, msg.get("f")
         if conn is None:
             return
+        if session.on_reply is not None:     # the owner's answer to a re-join: not for the socket as is
+            handler, session.on_reply = session.on_reply, None
+            message = decoded(frame)
+            if message is not None or msg.get("close"):
+                if msg.get("close"):
+                    self.drop(session)
+                handler(session, message or {}, bool(msg.get("close")))
+                return
         if msg.get("close"):
             self.drop(session)
             conn.close(frame)
@@ -293,13 +334,22 @@ class EdgeSessions:
             self.owner_lost(session.sid)
 
     def owner_lost(self, sid: str) -> None:
-        """The hook for a session whose owner is gone. This version tells the client to reconnect
-        (it resumes through any node with its resume token) and closes its socket."""
+        """The session's owner is gone: ``on_owner_lost`` re-joins the new owner for the client when
+        its token and join are known; otherwise the client is told to reconnect (``lost``)."""
         session = self.sessions.get(sid)
         if session is None:
             return
         self.drop(session)
         log.info("relayed session lost its owner", owner=session.owner, room_id=session.room_id)
+        if self.on_owner_lost is not None and session.token and session.join and session.connection is not None:
+            self.on_owner_lost(session)
+        else:
+            self.lost(session)
+
+    @staticmethod
+    def lost(session: EdgeSession) -> None:
+        """Today's fallback: the client reconnects by itself (resumes with its token) and the
+        socket is closed."""
         if session.connection is not None:
             session.connection.close({"type": "reconnect", "reason": "owner_lost"})
 
@@ -309,3 +359,12 @@ class EdgeSessions:
             self.gone(session.participant, "disconnected")
             if session.connection is not None:
                 session.connection.close({"type": "reconnect", "reason": reason})
+
+
+def decoded(frame: Any) -> dict[str, Any] | None:
+    """A down-frame (JSON text or msgpack bytes, as encoded by the owner) as a message, or None."""
+    try:
+        message = msgpack.unpackb(frame, raw=False) if isinstance(frame, bytes) else json.loads(frame)
+    except Exception:       # not a frame (None), or not one we can read: the socket gets it as is
+        return None
+    return message if isinstance(message, dict) else None

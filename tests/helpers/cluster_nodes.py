@@ -6,11 +6,18 @@ Until server/app.py wires the cluster itself, a node here is ``create_app`` with
 the domain's LiveMeetings port is the node's ``ClusterLiveMeetings`` (given to create_app as a
 late-bound stand-in, since it needs the hub create_app builds), and /ws is served by the node's
 ``ClusterGateway`` (a middleware in front of create_app's /ws route). ``attach_cluster`` starts and
-stops the cluster with the app, after the hub.
+stops the cluster with the app, after the hub. A claimed meeting is restored from its mirror
+(``MeetingMirror(cluster.redis, cluster.prefix, hub, cluster.ownership.held)``, started with the
+cluster, ``on_claimed=mirror.restore``): the cluster's own mirror when NodeCluster builds one.
+
+``crash(node)`` is as close to ``kill -9`` as one process allows: the node stops everything it
+does on Redis without saying goodbye (no registry leave, no lease release, no mirror write, no
+hand-over, no reconnect message): its leases and registry key expire by themselves.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass
@@ -25,6 +32,7 @@ from server.credentials import Credentials, load_or_create
 from server.live.cluster import NodeCluster, attach_cluster
 from server.live.hub import websocket_handler
 from server.live.meetings import HubLiveMeetings
+from server.live.mirror import MeetingMirror
 from tests.helpers.redis_server import drop_prefix
 
 API_KEY = "cluster-nodes-key-0123456789abcdef"
@@ -59,6 +67,7 @@ class Node:
     node_id: str
     client: TestClient
     cluster: NodeCluster
+    mirror: MeetingMirror
 
     @property
     def app(self) -> web.Application:
@@ -72,12 +81,27 @@ class Node:
         return str(self.client.make_url("/ws"))
 
 
-def cluster_app(settings: Settings, credentials: Credentials, node_id: str) -> tuple[web.Application, NodeCluster]:
-    """create_app's application with this node's cluster attached (see the module docstring)."""
+def cluster_app(settings: Settings, credentials: Credentials, node_id: str,
+                lease_ttl_ms: int | None = None) -> tuple[web.Application, NodeCluster, MeetingMirror]:
+    """create_app's application with this node's cluster attached (see the module docstring);
+    ``lease_ttl_ms``: a shorter meeting lease than the cluster's 5 s (faster takeovers in tests)."""
     live = LateLive()
     app = create_app(settings, credentials, live=live)   # type: ignore[arg-type]
     hub = app[HUB]
     cluster = attach_cluster(app, settings, hub, HubLiveMeetings(hub, settings), node_id=node_id)
+    if lease_ttl_ms is not None:
+        cluster.ownership.ttl_ms = lease_ttl_ms
+    mirror = getattr(cluster, "mirror", None)
+    if mirror is None:      # a NodeCluster without its own mirror: this one, started with the cluster
+        mirror = MeetingMirror(cluster.redis, cluster.prefix, hub, cluster.ownership.held)
+        cluster.gateway.on_claimed = mirror.restore
+
+        async def mirrored(_app: web.Application) -> AsyncIterator[None]:
+            mirror.start()
+            yield
+            await mirror.close()
+
+        app.cleanup_ctx.append(mirrored)
     live.set(cluster.live)
     ws = websocket_handler(cluster.gateway, settings)    # type: ignore[arg-type]
 
@@ -88,11 +112,33 @@ def cluster_app(settings: Settings, credentials: Credentials, node_id: str) -> t
         return await handler(request)
 
     app.middlewares.append(ws_through_gateway)
-    return app, cluster
+    return app, cluster, mirror
+
+
+async def crash(node: Node) -> None:
+    """``node`` dies as with ``kill -9`` as far as the cluster sees it: nothing more reaches Redis
+    (mirror, lease renewals, heartbeats, upkeep), its inbox has no subscriber, it releases and
+    deletes nothing, tells no client anything, and its hub's reconnect timers stop. Its websockets
+    stay open: close the clients' sockets (``abort``) as a dead process would."""
+    cluster = node.cluster
+    await node.mirror.close()
+    cluster.ownership._callbacks.clear()            # no hand-over when its leases run out
+    for _lease, keeper in list(cluster.ownership._held.values()):
+        await keeper.stop()                          # no renewals: the leases expire in Redis
+    await cluster.registry.close(leave=False)        # the node key expires after its ttl
+    task, cluster.gateway._task = cluster.gateway._task, None
+    if task is not None:
+        task.cancel()
+        await asyncio.wait({task}, timeout=2)
+    await cluster.live.close()
+    await cluster.bus.close()                        # posts to its inbox reach nobody
+    node.hub.graces.close()                          # a dead process keeps nobody's place
+    node.hub.rooms.clear()      # nor acts on its meetings (its SFU seeing ICE fail ends nothing)
 
 
 @contextlib.asynccontextmanager
-async def cluster_nodes(redis_url: str, tmp_path, count: int = 2, **overrides: Any) -> AsyncIterator[list[Node]]:
+async def cluster_nodes(redis_url: str, tmp_path, count: int = 2, lease_ttl_ms: int | None = None,
+                        **overrides: Any) -> AsyncIterator[list[Node]]:
     """``count`` nodes ("n1", "n2", ...) sharing one Redis prefix (store and cluster keys), one
     identity (server secret, API key); every key is deleted at the end."""
     prefix = f"t{uuid.uuid4().hex[:12]}:"
@@ -106,9 +152,9 @@ async def cluster_nodes(redis_url: str, tmp_path, count: int = 2, **overrides: A
                             redis_url=url, reconnect_grace_seconds=5.0, knock_cooldown_seconds=0.0,
                             knocks_per_ip_per_minute=100000)
                 base.update(overrides)
-                app, cluster = cluster_app(Settings(**base), credentials, f"n{i}")
+                app, cluster, mirror = cluster_app(Settings(**base), credentials, f"n{i}", lease_ttl_ms)
                 client = await stack.enter_async_context(TestClient(TestServer(app, host="127.0.0.1")))
-                nodes.append(Node(f"n{i}", client, cluster))
+                nodes.append(Node(f"n{i}", client, cluster, mirror))
             yield nodes
     finally:
         await drop_prefix(redis_url, prefix)
