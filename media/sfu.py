@@ -48,6 +48,11 @@ class MediaService:
         if self.rooms.get(room.id) is room:
             del self.rooms[room.id]
 
+    def stream_count(self) -> int:
+        """Streams forwarded now (a node's load in the cluster registry): each publication to each
+        other participant of its room."""
+        return sum(len(room.pubs) * max(len(room.participants) - 1, 0) for room in self.rooms.values())
+
     def rtc_ice_servers(self) -> list[dict[str, Any]]:
         return browser_ice_servers(self.config.ice_servers)
 

@@ -15,13 +15,13 @@ from typing import AsyncIterator, Awaitable, Callable, Optional
 import structlog
 from aiohttp import web
 
-from .config import Settings
+from .config import Settings, default_node_id
 from .credentials import Credentials
 from .domain.access.identity import RoomAccess
 from .domain.access.links import RoomLinks
 from .domain.live_meetings import LiveMeetings
 from .domain.recordings.media import RecordingMedia
-from .domain.recordings.recovery import recover_interrupted
+from .domain.recordings.recovery import recover_interrupted, settle_lost
 from .domain.recordings.service import RecordingService
 from .domain.rooms.meetings import MeetingLog
 from .domain.rooms.members import MemberService
@@ -29,8 +29,10 @@ from .domain.rooms.names import RandomPool
 from .domain.rooms.service import RoomService
 from .domain.rooms.sweeper import Sweeper
 from .http import routes
-from .http.appkeys import ACCESS, CREDENTIALS, LINKS, MEMBERS, RECORDINGS, ROOMS, SETTINGS, STORE
+from .http.appkeys import (ACCESS, CREDENTIALS, LINKS, MEMBERS, NODE_ID, NODES, OWNERS, READINESS, RECORDINGS,
+                           ROOMS, SETTINGS, STORE)
 from .http.middleware import errors_middleware
+from .live.cluster import NodeCluster
 from .live.directory import StoreDirectory
 from .live.hub import new_hub, new_sfu, websocket_handler
 from .live.meetings import HubLiveMeetings
@@ -44,12 +46,15 @@ log = structlog.get_logger("antechamber")
 HUB = web.AppKey("signaling_hub", object)      # the signaling.live.hub.Hub of this node
 SFU = web.AppKey("sfu", object)                # the media.sfu.MediaService behind the hub
 SWEEPER = web.AppKey("sweeper", Sweeper)
+CLUSTER = web.AppKey("cluster", object)        # server.live.cluster.NodeCluster, None on one node
 
 
 def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetings | None = None,
                recording_media: RecordingMedia | None = None) -> web.Application:
     """The application. ``live`` and ``recording_media`` replace the hub's LiveMeetings port and
-    the SFU's RecordingMedia for the domain (tests drive meetings and media through them)."""
+    the SFU's RecordingMedia for the domain (tests drive meetings and media through them). With a
+    Redis URL the node joins the cluster on it (server/live/cluster.py), unless ``live`` is given."""
+    settings = settings.replace(node_id=settings.node_id or default_node_id())
     store = new_store(settings)
     access = RoomAccess(credentials.server_secret, store)
     sfu = new_sfu(settings)                                   # ConfigError for unusable ICE servers
@@ -58,30 +63,46 @@ def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetin
     directory = StoreDirectory(settings, store, access)
     hub = new_hub(settings, directory, sfu)
     hub_live = HubLiveMeetings(hub, settings)
+    cluster = None
+    if settings.redis_url and live is None:
+        cluster = NodeCluster(settings, hub, hub_live, node_id=settings.node_id, streams=lambda: sfu.stream_count())
+        live = cluster.live
     live = hub_live if live is None else live
     recordings = RecordingService(store, recording_media or SfuRecordingMedia.on_live(sfu, hub_live),
-                                  directory=settings.data_dir / "recordings", server_secret=credentials.server_secret)
+                                  directory=settings.data_dir / "recordings", server_secret=credentials.server_secret,
+                                  node_id=settings.node_id)
     rooms = RoomService(store, live, recordings, random=RandomPool())
     directory.connect(rooms, MeetingLog(store, rooms, live))
     RecordingMessages(recordings, hub_live).register(hub)
-    sweeper = Sweeper(store, live, rooms)
+    sweeper = Sweeper(store, live, rooms, may_act=(lambda: cluster.sweeper_leader.is_leader) if cluster else (lambda: True))
 
     app = web.Application(middlewares=[errors_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS], app[CREDENTIALS], app[STORE] = settings, credentials, store
     app[ACCESS], app[LINKS] = access, RoomLinks(settings.base_url, access)
     app[ROOMS], app[MEMBERS], app[RECORDINGS] = rooms, MemberService(store, live), recordings
-    app[HUB], app[SFU], app[SWEEPER] = hub, sfu, sweeper
+    app[HUB], app[SFU], app[SWEEPER], app[CLUSTER] = hub, sfu, sweeper, cluster
+    app[NODE_ID] = settings.node_id
 
     # started in this order, stopped in the reverse one
     app.cleanup_ctx.append(_lifetime(store.open, store.close))
     app.cleanup_ctx.append(_lifetime(hub.start, hub.close))
     app.cleanup_ctx.append(_lifetime(None, sfu.close))
     app.cleanup_ctx.append(_lifetime(lambda: _recover(recordings, settings), recordings.shutdown))
+    if cluster is not None:
+        async def taken_over(snap: dict) -> None:     # the old owner's recording cannot go on here
+            if snap.get("recordingId"):
+                await settle_lost(recordings, snap["recordingId"])
+        cluster.on_taken_over(taken_over)
+        app.cleanup_ctx.append(_lifetime(cluster.start, cluster.close))
+        app.on_shutdown.append(lambda app: cluster.drain(recordings.shutdown))   # hands meetings over first
     app.cleanup_ctx.append(_lifetime(sweeper.start, sweeper.close))
     app.on_shutdown.append(lambda app: hub.shutdown("server_shutdown"))   # before any of the above stops
 
     routes.setup(app)
-    app.router.add_get("/ws", websocket_handler(hub, settings))
+    if cluster is not None:
+        app[NODES], app[OWNERS] = cluster.registry, cluster.ownership
+        app[READINESS].add("cluster", cluster.redis.ping)
+    app.router.add_get("/ws", websocket_handler(cluster.gateway if cluster else hub, settings))
     routes.setup_room_route(app)   # the /{roomName} catch-all: keep it the last route added
     return app
 

@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-key", dest="api_keys", action="append", help="an accepted API key (repeatable)")
     serve.add_argument("--redis-url", dest="redis_url", help="share state through Redis, e.g. redis://127.0.0.1:6379/0")
     serve.add_argument("--workers", type=int, help="run N worker processes sharing the port (a cluster on Redis)")
+    serve.add_argument("--internal-url", dest="internal_url",
+                       help="how other nodes reach this one, e.g. http://10.0.0.5:8080 (default http://<host>:<port>)")
     serve.add_argument("--node-id", dest="node_id", help="this node's id in the cluster (default: host name + random)")
     serve.add_argument("--secret-file", dest="secret_file",
                        help="file with the server secret (and API keys) shared by every node")

@@ -34,6 +34,7 @@ class Settings:
     # cluster (docs/architecture.md "Cluster identity"): this process's node id (default: host name
     # and a random suffix), the shared secret file, worker processes on this machine
     node_id: str = ""
+    internal_url: str = ""  # how other nodes reach this one (recording downloads), default http://<host>:<port>
     secret_file: str = ""  # server_secret (and API keys) shared by every node; format in credentials.py
     workers: int = 1
     log_format: str = "console"  # console | json
@@ -68,6 +69,19 @@ class Settings:
         if self.public_url:
             return self.public_url.rstrip("/")
         host = "localhost" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def internal_base_url(self) -> str:
+        """The URL other nodes of the cluster reach this node at (never the load balancer's)."""
+        if self.internal_url:
+            return self.internal_url.rstrip("/")
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            try:
+                host = socket.gethostbyname(socket.gethostname())
+            except OSError:
+                host = "127.0.0.1"
         return f"http://{host}:{self.port}"
 
     @property

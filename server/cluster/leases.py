@@ -216,6 +216,7 @@ class LeaseKeeper:
         self._task: asyncio.Task | None = None
         self._lost_called = False
         self._stopping = False
+        self.redis_failing = False      # the last renew failed with a Redis error (Redis away)
 
     def start(self) -> None:
         if self._task is None:
@@ -243,7 +244,8 @@ class LeaseKeeper:
             renew = asyncio.ensure_future(lease.renew())
             renew.add_done_callback(_ignore_result)     # also when the keeper stops meanwhile
             done, _ = await asyncio.wait({renew}, timeout=lease.remaining)
-            if not done:
+            if not done:                            # Redis did not answer in time: away or hung
+                self.redis_failing = True
                 continue                            # the loop sees the deadline passed
             try:
                 ok = renew.result()
@@ -253,9 +255,11 @@ class LeaseKeeper:
                     "lease renew failed, retrying", lease=lease.name, epoch=lease.epoch,
                     error=type(exc).__name__)
                 failures += 1
+                self.redis_failing = True
                 next_at = time.monotonic() + min(RETRY_SECONDS, self.every)
                 continue
             failures = 0
+            self.redis_failing = False
             if not ok:
                 self._lost("lease gone or taken")
                 return

@@ -3,9 +3,17 @@
 A live meeting is owned by the node holding the lease ``meeting:{room_id}`` (cluster-design.md:
 5000 ms, renewed every ~1.7 s by a LeaseKeeper). ``claim`` acquires and keeps it renewed;
 ``held`` answers from the local deadline only (no Redis), so the split-brain guard costs
-nothing per message. A lease that is lost — a renew found it gone or taken, or its deadline
-passed (Redis away, process paused) — leaves ``held()``/``owned()`` at once, and every
-``on_lost`` callback is called once with the room id (soon after, from the event loop).
+nothing per message. A lease that is lost leaves ``held()``/``owned()`` at once, and every ``on_lost`` callback is
+called once with the room id (from the event loop).
+
+A lease that dies (its deadline passed, or a renew found it gone) is first acquired anew, with a
+fresh epoch, if no other node holds it: then the ``on_regained`` callbacks run (the mirror is
+rewritten) and nothing was lost; if another node holds it, the meeting is lost (``on_lost``).
+Meanwhile ``held`` is None, so nothing is written fenced. While Redis is away (the renews failed
+or went unanswered) nobody can take the meeting over, so it goes on here (``may_act`` stays true)
+until Redis answers (issue 11, "Faults: Redis outage"); otherwise — a paused process woken past
+its ttl (SIGSTOP), Redis restarted empty — nothing is acted on until the attempt has answered
+(``settle``): a node another node took over from never acts again.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from .leases import Lease, LeaseKeeper, Leases
 log = structlog.get_logger(__name__)
 
 MEETING_TTL_MS = 5000
+RECLAIM_SECONDS = 0.5       # between attempts to acquire a suspended lease anew
 
 
 def meeting_lease(room_id: str) -> str:
@@ -37,10 +46,25 @@ class Ownership:
         self._held: dict[str, tuple[Lease, LeaseKeeper]] = {}
         self._claiming: dict[str, asyncio.Task] = {}
         self._callbacks: list[Callable[[str], None]] = []
+        self._regained: list[Callable[[str], None]] = []
+        # room id -> (task acquiring the lease anew, whether the meeting goes on meanwhile: Redis away)
+        self._suspended: dict[str, tuple[asyncio.Task, bool]] = {}
 
     def on_lost(self, callback: Callable[[str], None]) -> None:
         """``callback(room_id)`` when this node loses a meeting lease it held (not on release)."""
         self._callbacks.append(callback)
+
+    def on_regained(self, callback: Callable[[str], None]) -> None:
+        """``callback(room_id)`` when a lease suspended during a Redis outage was acquired anew."""
+        self._regained.append(callback)
+
+    def may_act(self, room_id: str) -> bool:
+        """Whether this node may act on the meeting: it holds the lease, or the lease is suspended
+        by a Redis outage (see the module docstring)."""
+        if self.held(room_id) is not None:
+            return True
+        entry = self._suspended.get(room_id)
+        return entry is not None and entry[1]
 
     async def owner(self, room_id: str) -> str | None:
         """Node id holding the meeting's lease, or None. A lease this node holds and trusts is
@@ -87,7 +111,7 @@ class Ownership:
             return None
         if entry[0].valid:
             return entry[0]
-        self._drop(room_id, entry[0], "deadline passed")
+        self._expired(room_id, entry[0], entry[1])
         return None
 
     def owned(self) -> list[str]:
@@ -96,6 +120,9 @@ class Ownership:
 
     async def release(self, room_id: str) -> None:
         """Give the meeting up (it ended, or was handed over). No on_lost callback."""
+        reclaim = self._suspended.pop(room_id, None)
+        if reclaim is not None:
+            reclaim[0].cancel()
         entry = self._held.pop(room_id, None)
         if entry is None:
             return
@@ -110,23 +137,74 @@ class Ownership:
         """Release every meeting lease (node leaving the cluster), after claims in flight."""
         if self._claiming:
             await asyncio.wait(list(self._claiming.values()))
+        for task, _ in self._suspended.values():
+            task.cancel()
+        self._suspended.clear()
         for room_id in list(self._held):
             await self.release(room_id)
 
     def _keeper_lost(self, lease: Lease) -> None:
         room_id = lease.name.removeprefix("meeting:")
-        self._drop(room_id, lease, "lost")
-
-    def _drop(self, room_id: str, lease: Lease, why: str) -> None:
         entry = self._held.get(room_id)
-        if entry is None or entry[0] is not lease:
-            return                  # already dropped (or a newer lease): callbacks ran once
+        if entry is not None and entry[0] is lease:
+            self._expired(room_id, lease, entry[1])
+
+    def _expired(self, room_id: str, lease: Lease, keeper: LeaseKeeper) -> None:
+        """The lease died (deadline passed, or Redis no longer holds it): try to acquire it anew.
+        While Redis is away the meeting goes on meanwhile; otherwise nothing is acted on until the
+        attempt answered (``settle``)."""
+        if self._held.get(room_id, (None,))[0] is not lease:
+            return
         del self._held[room_id]
         lease.mark_lost()
-        log.warning("meeting lease lost", room_id=room_id, epoch=lease.epoch, why=why)
-        # the keeper ends by itself once the lease is dead; callbacks run from the loop, so a
-        # caller of held() is never re-entered
-        asyncio.get_running_loop().call_soon(self._notify, room_id)
+        away = keeper.redis_failing
+        log.warning("meeting lease expired: acquiring it anew", room_id=room_id, epoch=lease.epoch,
+                    redis_away=away)
+        task = asyncio.get_running_loop().create_task(self._reclaim(room_id), name=f"reclaim:{room_id}")
+        self._suspended[room_id] = (task, away)
+
+    async def settle(self, room_id: str, timeout: float = 2.0) -> None:
+        """Wait (a little) for a pending attempt to acquire the room's lease anew."""
+        entry = self._suspended.get(room_id)
+        if entry is not None and not entry[1]:
+            await asyncio.wait({entry[0]}, timeout=timeout)
+
+    async def _reclaim(self, room_id: str) -> None:
+        """Acquire the meeting lease anew (a fresh epoch) once Redis answers; lost if another node
+        holds it."""
+        name = meeting_lease(room_id)
+        first = True
+        while True:
+            if not first:
+                await asyncio.sleep(RECLAIM_SECONDS)
+            first = False
+            try:
+                lease = await self.leases.acquire(name, self.ttl_ms)
+                holder = None if lease is not None else await self.leases.holder(name)
+            except (RedisError, OSError):
+                if room_id in self._suspended:          # Redis away: the meeting goes on meanwhile
+                    self._suspended[room_id] = (self._suspended[room_id][0], True)
+                continue
+            if lease is None and holder is not None and holder[0] == self.node_id:
+                continue            # our old lease has not expired in Redis yet
+            if self._suspended.pop(room_id, None) is None:
+                if lease is not None:
+                    await lease.release()           # released meanwhile
+                return
+            if lease is None:
+                log.warning("meeting lease lost: another node holds it", room_id=room_id, by=holder)
+                self._notify(room_id)
+                return
+            keeper = LeaseKeeper(lease, self._keeper_lost)
+            self._held[room_id] = (lease, keeper)
+            keeper.start()
+            log.info("meeting lease acquired anew", room_id=room_id, epoch=lease.epoch)
+            for callback in list(self._regained):
+                try:
+                    callback(room_id)
+                except Exception:
+                    log.exception("ownership on_regained callback failed", room_id=room_id)
+            return
 
     def _notify(self, room_id: str) -> None:
         for callback in list(self._callbacks):

@@ -31,6 +31,8 @@ class SfuRecordingMedia:
             return live.hub.display_name(room_id, participant_id) or participant_id
 
         async def announce(room_id: str, recording: dict[str, Any]) -> None:
+            # the active recording is part of the meeting's mirrored state (a takeover marks it failed)
+            live.hub.set_recording(room_id, recording["recordingId"] if recording.get("status") == "active" else None)
             await live.announce(room_id, recording_message(recording))
         return cls(media_service, names, announce)
 

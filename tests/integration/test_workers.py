@@ -88,22 +88,32 @@ def prefixed_redis(redis_url):
     asyncio.run(drop_prefix(redis_url, prefix))
 
 
-async def _published_ports(url: str, name: str) -> list[int]:
-    """Create a room, join it as its host through ``url`` and publish: the answer's host candidate ports."""
+async def _published_ports(url: str, name: str, keep: list) -> list[int]:
+    """Create a room, join it as its host through ``url`` and publish: the answer's host candidate
+    ports. The meeting stays on (its clients go to ``keep``), so the next room is placed elsewhere."""
     _, room = _call("POST", url + "/api/v1/rooms", {"roomName": name}, AUTH)
     peer = PeerClient(name)
     sig = SignalingClient(url.replace("http", "ws") + "/ws")
-    try:
-        await sig.connect()
-        joined = await sig.join(room["roomId"], name, host_key(room), timeout=15)
-        assert joined["type"] == "joined", joined
-        sdp, sources = await peer.publish_offer({"camera": SolidColourTrack(COLOURS["red"])})
-        reply = await sig.request("publish", sdp=sdp, sources=sources, timeout=20)
-        assert reply["type"] == "publish_answer", reply
-        return [int(p) for p in re.findall(r"a=candidate:\S+ \d+ udp \d+ \S+ (\d+) typ host", reply["sdp"])]
-    finally:
-        await sig.close()
-        await peer.close()
+    keep.append((sig, peer))
+    await sig.connect()
+    joined = await sig.join(room["roomId"], name, host_key(room), timeout=15)
+    assert joined["type"] == "joined", joined
+    sdp, sources = await peer.publish_offer({"camera": SolidColourTrack(COLOURS["red"])})
+    reply = await sig.request("publish", sdp=sdp, sources=sources, timeout=20)
+    assert reply["type"] == "publish_answer", reply
+    return [int(p) for p in re.findall(r"a=candidate:\S+ \d+ udp \d+ \S+ (\d+) typ host", reply["sdp"])]
+
+
+async def _until(check, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.2)
+
+
+def _meetings_listed(url: str) -> int:
+    _, body = _call("GET", url + "/api/v1/cluster/nodes", headers=AUTH)
+    return sum(len(n["meetings"]) for n in body["nodes"])
 
 
 async def test_two_workers_share_the_port_each_on_its_udp_range_and_stop_together(tmp_path, prefixed_redis):
@@ -118,15 +128,24 @@ async def test_two_workers_share_the_port_each_on_its_udp_range_and_stop_togethe
         assert sorted(r["udp_ports"] for r in started) == ["43200-43299", "43300-43399"]
         pids = [r["pid"] for r in started]
 
+        # each new meeting is placed on the least loaded worker (once the registry shows the last
+        # one): both workers end up owning a meeting, each with its media in its own range
         halves = {(43200, 43299): 0, (43300, 43399): 0}
-        for attempt in range(30):
-            ports = await _published_ports(srv.url, f"Range {attempt}")
-            assert ports, "no host candidate in the answer"
-            owner = [h for h in halves if all(h[0] <= p <= h[1] for p in ports)]
-            assert len(owner) == 1, f"candidates {ports} not within one worker's range"
-            halves[owner[0]] += 1
-            if all(halves.values()):
-                break
+        keep: list = []
+        try:
+            for attempt in range(6):
+                ports = await _published_ports(srv.url, f"Range {attempt}", keep)
+                assert ports, "no host candidate in the answer"
+                owner = [h for h in halves if all(h[0] <= p <= h[1] for p in ports)]
+                assert len(owner) == 1, f"candidates {ports} not within one worker's range"
+                halves[owner[0]] += 1
+                if all(halves.values()):
+                    break
+                await _until(lambda: _meetings_listed(srv.url) == attempt + 1, "the registry shows the meeting")
+        finally:
+            for sig, peer in keep:
+                await sig.close()
+                await peer.close()
         assert all(halves.values()), halves  # both workers answered media, each within its range
     finally:
         code = srv.stop(signal.SIGTERM, timeout=45)

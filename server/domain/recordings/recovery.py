@@ -8,6 +8,7 @@ downloadable. With a shared store (Redis) only this node's files are judged (doc
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -64,4 +65,19 @@ async def _recover_one(svc: RecordingService, rec: Recording, path: Optional[Pat
         rec.end_date = rec.start_date
     await svc.store.update_recording(rec)
     log.info("recording recovered", recording_id=rec.recording_id, change=f"{old} -> {rec.status}")
+    return rec
+
+
+async def settle_lost(svc: RecordingService, recording_id: str,
+                      reason: str = "the node recording it stopped") -> Optional[Recording]:
+    """A recording whose node stopped while recording (its meeting was taken over by this node):
+    ``failed``, its file left where it is (downloadable while that node or a shared volume has it).
+    None if it had ended already or runs here."""
+    rec = await svc.store.get_recording(recording_id)
+    if rec is None or rec.status not in LIVE_STATUSES or svc.is_running(recording_id):
+        return None
+    old, rec.status, rec.error = rec.status, "failed", reason
+    rec.end_date = rec.end_date or int(time.time() * 1000)
+    await svc.store.update_recording(rec)
+    log.info("recording lost with its node", recording_id=rec.recording_id, change=f"{old} -> failed")
     return rec

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Callable
 
 import structlog
 
@@ -34,9 +35,10 @@ BATCH = 500
 
 class Sweeper:
     def __init__(self, store: Store, live: LiveMeetings, rooms: RoomService, *,
-                 interval: float = DEFAULT_INTERVAL) -> None:
+                 interval: float = DEFAULT_INTERVAL, may_act: Callable[[], bool] = lambda: True) -> None:
         self.store, self.live, self.rooms = store, live, rooms
         self.interval = interval          # seconds between passes
+        self.may_act = may_act            # in a cluster: this node holds the sweeper's leader lease
         self._task: asyncio.Task | None = None
 
     async def sweep_once(self, now: int | None = None) -> dict[str, int]:
@@ -84,7 +86,8 @@ class Sweeper:
     async def _run(self) -> None:
         while True:
             try:
-                await self.sweep_once()
+                if self.may_act():    # once per cluster (docs/architecture.md "Seams for the cluster")
+                    await self.sweep_once()
             except asyncio.CancelledError:
                 raise
             except Exception:
