@@ -81,6 +81,7 @@ class ClusterGateway:
     def shutdown(self, reason: str = "draining") -> None:
         """This node stops: relayed clients are told ``reconnect {reason}`` and their sockets closed
         (their owners keep them under the reconnect grace). Call it with the hub's shutdown."""
+        self.rejoins.stop(reason)
         self.edge.close_all(reason)
 
     async def close(self) -> None:
@@ -88,7 +89,6 @@ class ClusterGateway:
         while self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.wait({self._task}, timeout=1)
-        await self.rejoins.close()
         self.shutdown()
 
     # --- the transport's surface -------------------------------------------------------------------
@@ -202,9 +202,12 @@ class ClusterGateway:
 
     # --- local handling, with the split-brain guard --------------------------------------------------
 
-    def _guard(self, room_id: str) -> bool:
+    async def _guard(self, room_id: str) -> bool:
         """True if this node may act on ``room_id``'s meeting; else hands it over."""
-        if not room_id or self.ownership.may_act(room_id):     # held, or suspended by a Redis outage
+        if not room_id or self.ownership.may_act(room_id):     # held, or Redis away (ownership.py)
+            return True
+        await self.ownership.settle(room_id)                   # a lease being acquired anew
+        if self.ownership.may_act(room_id):
             return True
         if self.hub.room(room_id) is not None:
             log.warning("meeting lease not held: handing the meeting over", room_id=room_id)
@@ -212,7 +215,7 @@ class ClusterGateway:
         return False
 
     async def _handle_local(self, p: Participant, req: Request) -> None:
-        if self._guard(p.room_id):
+        if await self._guard(p.room_id):
             await self.hub.handle(p, req)
 
     async def _handle_relayed(self, p: Participant, req: Request) -> None:

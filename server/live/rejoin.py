@@ -239,10 +239,10 @@ class Rejoins:
         move.socket_gone = move.socket_gone or reason
         return True
 
-    async def close(self) -> None:
+    def stop(self, reason: str = "draining") -> None:
+        """This node stops: moving sockets are told ``reconnect {reason}`` and closed."""
         for move in list(self.moves.values()):
             if move.task is not None:
                 move.task.cancel()
-                await asyncio.wait({move.task}, timeout=1)
-            EdgeSessions.lost(move.lost)
+            move.socket.close({"type": "reconnect", "reason": reason})
         self.moves.clear()
