@@ -1,7 +1,8 @@
 """A meeting that moves between nodes, over real websockets: two apps in this process sharing one
 store (the real Redis), the meeting's snapshot taken on the first and restored on the second
-(signaling/live/snapshot.py), ``hand_over`` telling clients ``reconnect``, and signaling/client.py
-reconnecting and resuming by itself (docs/protocol.md "Moving between nodes")."""
+(signaling/live/snapshot.py; the nodes form a cluster on that Redis, a drain hands the meeting
+over), ``hand_over`` telling clients ``reconnect``, and signaling/client.py reconnecting and
+resuming by itself (docs/protocol.md "Moving between nodes")."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import uuid
 import msgpack
 import pytest
 
-from server.app import SFU
+from server.app import CLUSTER, SFU
+from server.http.appkeys import RECORDINGS
 from signaling.client import Reconnect, SignalingClient
 from tests.helpers.media_peers import (
     COLOURS,
@@ -51,11 +53,13 @@ def wire(snap: dict) -> dict:
 
 
 async def move(one, two, rid: str, reason: str = "draining") -> None:
-    """Restore the meeting of node one on node two, then hand it over on node one."""
-    snap = wire(hub(one).snapshot(rid))
-    info = await hub(two).directory.resolve(rid)
-    hub(two).restore_room(info, snap)
-    assert hub(one).hand_over(rid, reason)
+    """Node one drains as on SIGTERM (server/live/cluster.py ``NodeCluster.drain``): its meetings'
+    mirrors are flushed, everyone is told ``reconnect``, the leases are given back; the next join
+    (through either node: one, draining, places it on two) claims the meeting on node two, which
+    restores it from the mirror."""
+    app = one.server.app
+    assert reason == "draining" and hub(one).room(rid) is not None
+    await app[CLUSTER].drain(app[RECORDINGS].shutdown)
 
 
 async def meeting_of_four(open_client, rid: str, room: dict):
@@ -155,7 +159,7 @@ async def test_hand_over_sends_reconnect_and_the_client_resumes_on_the_next_node
             took = asyncio.get_running_loop().time() - started
             print(f"hand-over: 4 clients resumed on node two in {took * 1000:.0f} ms")
             assert took < 5
-            assert all(c.url == ws_url(two) for c in made)
+            assert hub(one).room(rid) is None and hub(two).room(rid) is not None   # the meeting is on two
             replies = [resumed[f"c{i}"][0] for i in range(4)]
             assert [r["type"] for r in replies] == ["joined", "joined", "knock_status", "knock_status"]
             assert replies[0]["participantId"] == ids[host] and replies[0]["resumed"] is True
