@@ -102,6 +102,7 @@ def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetin
     if cluster is not None:
         app[NODES], app[OWNERS] = cluster.registry, cluster.ownership
         app[READINESS].add("cluster", cluster.redis.ping)
+        app[READINESS].add("draining", cluster.accepting, ttl=0)   # 503 once SIGTERM started the drain
     app.router.add_get("/ws", websocket_handler(cluster.gateway if cluster else hub, settings))
     routes.setup_room_route(app)   # the /{roomName} catch-all: keep it the last route added
     return app

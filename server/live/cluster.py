@@ -88,6 +88,10 @@ class NodeCluster:
         self.gateway.start()
         self.live.start()
 
+    async def accepting(self) -> bool:
+        """Ready for new meetings: not draining (a readiness check: /readyz turns 503 on SIGTERM)."""
+        return self.registry.state == "ready"
+
     async def drain(self, finish_recordings: Callable[[], Awaitable[None]]) -> None:
         """SIGTERM (docs/deploy.md "Draining a node"): take no new meetings, finish this node's
         recordings, then hand every meeting it owns over (mirror flushed, everyone told to

@@ -23,7 +23,7 @@ and ``set_recording``.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import structlog
 
@@ -46,6 +46,20 @@ MOVED = "room.session.moved"     # hand_over's event: the meeting goes on on ano
 # messages that never change what a room's snapshot holds: no on_room_changed after them
 _SNAPSHOT_SAME = frozenset({"ping", "chat", "publish", "subscribe_answer", "ice"})
 _NEEDS = {JOINED: NotJoined, KNOCKING: NoPendingKnock, CONNECTED: AlreadyJoined}   # a message's state -> error
+
+
+class Dispatcher(Protocol):
+    """What a connection (signaling/transport/websocket.py) talks to: the hub of one node, or a
+    cluster node's gateway (server/live/gateway.py) that routes a join to the meeting's owner."""
+
+    @property
+    def messages(self) -> Any: ...       # the message registry (``messages.spec`` parses frames)
+
+    def connect(self, connection: Connection) -> Participant: ...
+
+    async def handle(self, p: Participant, req: Request) -> None: ...
+
+    def disconnected(self, p: Participant, reason: str = "disconnected") -> None: ...
 
 
 class Hub:

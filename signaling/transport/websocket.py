@@ -24,7 +24,7 @@ import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from ..errors import InternalError, SignalingError
-from ..live.hub import Hub
+from ..live.hub import Dispatcher
 from ..live.participant import Participant
 from ..wire.codec import MSGPACK_SUBPROTOCOL, Codec, EncodeError
 from ..wire.protocol import parse, request_id
@@ -51,7 +51,7 @@ class WebSocketConnection:
     __slots__ = ("ws", "codec", "remote", "hub", "participant", "_queue", "_writer", "_close_reason",
                  "__weakref__")
 
-    def __init__(self, ws: web.WebSocketResponse, codec: Codec, remote: str, hub: Hub, queue_size: int = 256):
+    def __init__(self, ws: web.WebSocketResponse, codec: Codec, remote: str, hub: Dispatcher, queue_size: int = 256):
         self.ws, self.codec, self.remote, self.hub = ws, codec, remote, hub
         self.participant: Participant | None = None
         self._queue: asyncio.Queue = asyncio.Queue(queue_size)
@@ -212,7 +212,7 @@ class WebSocketConnection:
             self.send(InternalError().to_message(request_id(obj)))
 
 
-def make_handler(get_hub: Callable[[web.Request], Hub], limits: Limits):
+def make_handler(get_hub: Callable[[web.Request], Dispatcher], limits: Limits):
     """The aiohttp handler of the websocket route: negotiates the codec, runs one connection."""
     async def websocket(request: web.Request) -> web.StreamResponse:
         hub = get_hub(request)

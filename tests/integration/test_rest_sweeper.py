@@ -101,3 +101,29 @@ async def test_background_task_deletes_expired_rooms(settings, auth):
         while await exists(client, auth, room["roomId"]):
             assert time.monotonic() < deadline, "sweeper did not delete the expired room"
             await asyncio.sleep(0.02)
+
+
+async def test_a_meeting_no_node_runs_is_ended_after_two_passes(env, auth):
+    """A crash leaves rooms stored as in a meeting: once two passes saw no node run it, the meeting
+    is ended (node_lost) and the room is open again; a meeting that runs is left alone."""
+    from server.store.records import Meeting
+
+    client, app, live = env
+    store = store_of(app)
+    lost, running = await make_room(client, auth), await make_room(client, auth)
+    for room in (lost, running):
+        await store.create_meeting(Meeting(room_session_id=f"s-{room['roomId']}", room_id=room["roomId"],
+                                           start_date=int(time.time() * 1000) - 60_000))
+        await app[SWEEPER].rooms.change(room["roomId"], lambda r: setattr(r, "status", "active_meeting"), "status")
+    live.meetings.add(running["roomId"])
+
+    assert await app[SWEEPER].settle_lost_meetings() == []          # first sight: not yet
+    status = (await (await client.get(f"/api/v1/rooms/{lost['roomId']}", headers=auth)).json())["status"]
+    assert status == "active_meeting"
+    assert await app[SWEEPER].settle_lost_meetings() == [lost["roomId"]]
+    body = await (await client.get(f"/api/v1/rooms/{lost['roomId']}", headers=auth)).json()
+    assert body["status"] == "open"
+    ended = (await store.list_meetings(lost["roomId"]))[0]
+    assert ended.end_date is not None and ended.end_reason == "node_lost"
+    assert (await store.get_room(running["roomId"])).status == "active_meeting"
+    assert (await store.list_meetings(running["roomId"]))[0].end_date is None

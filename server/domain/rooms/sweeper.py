@@ -21,7 +21,7 @@ from typing import Callable
 
 import structlog
 
-from ...store.base import Store
+from ...store.base import RoomQuery, Store
 from ..errors import ApiError
 from ..live_meetings import LiveMeetings
 from .defaults import now_ms
@@ -40,6 +40,7 @@ class Sweeper:
         self.interval = interval          # seconds between passes
         self.may_act = may_act            # in a cluster: this node holds the sweeper's leader lease
         self._task: asyncio.Task | None = None
+        self._unowned: set[str] = set()   # rooms stored as in a meeting that no node ran at the last pass
 
     async def sweep_once(self, now: int | None = None) -> dict[str, int]:
         """One pass over the expired rooms; returns counts per success code (and ``errors``)."""
@@ -66,6 +67,35 @@ class Sweeper:
             log.info("expired room processed", room_id=room.room_id, outcome=result.success_code)
         return counts
 
+    async def settle_lost_meetings(self, now: int | None = None) -> list[str]:
+        """Rooms the store shows in a meeting that no node runs — the process or node that ran it
+        died and nobody took it over (a restart on one node, a cluster without the mirror): seen so
+        on two passes in a row, the meeting is ended (``node_lost``) and the room is open again.
+        Returns the room ids settled."""
+        unowned: set[str] = set()
+        token = None
+        while True:
+            page = await self.store.list_rooms(RoomQuery(status="active_meeting", limit=100, token=token))
+            unowned.update(r.room_id for r in page.items if not self.live.has_meeting(r.room_id))
+            token = page.next_token
+            if token is None:
+                break
+        settled, self._unowned = sorted(unowned & self._unowned), unowned - self._unowned
+        end = now if now is not None else now_ms()
+        for room_id in settled:
+            meetings = await self.store.list_meetings(room_id)
+            if meetings and meetings[0].end_date is None:
+                last = meetings[0]
+                last.end_date, last.end_reason = end, "node_lost"
+                await self.store.update_meeting(last)
+
+            def reopen(r) -> None:
+                if r.status == "active_meeting" and not self.live.has_meeting(room_id):
+                    r.status = "open"
+            await self.rooms.change(room_id, reopen, "status")
+            log.info("meeting without a node ended", room_id=room_id)
+        return settled
+
     async def _expire(self, room) -> DeletionResult | None:
         """Apply the room's autoDeletionPolicy; None when nothing is to be done now."""
         if room.pending_deletion:
@@ -88,6 +118,7 @@ class Sweeper:
             try:
                 if self.may_act():    # once per cluster (docs/architecture.md "Seams for the cluster")
                     await self.sweep_once()
+                    await self.settle_lost_meetings()
             except asyncio.CancelledError:
                 raise
             except Exception:
