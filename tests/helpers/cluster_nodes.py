@@ -123,6 +123,11 @@ async def crash(node: Node) -> None:
     cluster = node.cluster
     await node.mirror.close()
     cluster.ownership._callbacks.clear()            # no hand-over when its leases run out
+
+    async def refused(*_args: Any, **_kwargs: Any) -> None:
+        return None
+
+    cluster.leases.acquire = refused                 # nor acquires an expired lease anew
     for _lease, keeper in list(cluster.ownership._held.values()):
         await keeper.stop()                          # no renewals: the leases expire in Redis
     await cluster.registry.close(leave=False)        # the node key expires after its ttl
