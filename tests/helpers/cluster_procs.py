@@ -9,13 +9,17 @@ node's ``GET /api/v1/cluster/nodes``.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import time
 import urllib.error
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from tests.helpers.redis_server import _reachable, free_port
 from tests.helpers.server_process import ServerProcess
 
 API_KEY = "cluster-test-key-0123456789abcdef"
@@ -78,10 +82,14 @@ class Cluster:
         return self.nodes[i]
 
     def start(self) -> "Cluster":
-        for n in self.nodes:
-            n.start(timeout=60)
+        with ThreadPoolExecutor(len(self.nodes)) as pool:       # the nodes start side by side
+            for f in [pool.submit(n.start, 60) for n in self.nodes]:
+                f.result()
         wait_until(lambda: len(self.nodes_seen(0)) == len(self.nodes), timeout=30, what="every node registered")
         return self
+
+    def ws(self, i: int) -> str:
+        return self.nodes[i].url.replace("http://", "ws://") + "/ws"
 
     def restart(self, i: int) -> ServerProcess:
         self.nodes[i] = self._make(i)
@@ -116,3 +124,30 @@ class Cluster:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class OwnRedis:
+    """A redis-server of the test's own on a free port (no persistence), to hang, kill and
+    start again on the same port (empty)."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.port, self.dir = free_port(), tmp
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "OwnRedis":
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: _reachable("127.0.0.1", self.port), timeout=15, what="redis-server up", every=0.05)
+        return self
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
