@@ -215,8 +215,11 @@ async def recording_status(c: Cluster, via: int, rec_id: str, status: str, timeo
 
 
 async def start_recording(c: Cluster, owner: int, rid: str) -> str:
+    """A recording of the meeting on its owner, once media is in its file."""
     status, rec = await rest(c, owner, "POST", "/api/v1/recordings", {"roomId": rid})
     assert status == 201, rec
+    path = c.node(owner).data_dir / "recordings" / f"{rec['recordingId']}.mkv"
+    await poll(lambda: path.exists() and path.stat().st_size > 20_000, 20, "media in the recording's file")
     return rec["recordingId"]
 
 
@@ -317,17 +320,23 @@ async def test_sigterm_drains_the_owner(tmp_path, redis_url):
         await m.media([(host, COLOURS["blue"]), (gus, COLOURS["green"])], "before the drain")
         rec_id = await start_recording(c, owner, rid)
         await mirrored(c, rid, lambda s: len(s["participants"]) == 2)
-        states: list[str] = []
+        states: list[str] = []          # the draining node's registry entry, as written
+        r = aioredis.from_url(c.base_redis_url)
 
-        def seen() -> bool:
-            mine = [n for n in c.nodes_seen(other) if n["nodeId"] == f"node-{owner}"]
-            if mine:
-                states.append(mine[0]["state"])
-            return not mine
+        async def watch() -> float:
+            """Read the node's registry key every few ms until it is gone; when that was."""
+            key = f"{c.prefix}cluster:node:node-{owner}"
+            while (raw := await r.get(key)) is not None:
+                state = msgpack.unpackb(raw, raw=False)["state"]
+                if not states or states[-1] != state:
+                    states.append(state)
+                await asyncio.sleep(0.003)
+            return time.monotonic()
 
+        watcher = asyncio.ensure_future(watch())
+        await until(lambda: states == ["ready"], 5, "the watcher reading the registry")
         started = time.monotonic()
         c.node(owner).proc.send_signal(signal.SIGTERM)
-        watcher = asyncio.ensure_future(poll(seen, 30, "the drained node out of the registry", every=0.05))
         for s in (host, gus):
             assert (await s.wait_for("reconnect", timeout=30))["reason"] == "draining"
         figure(name, "clients told reconnect", time.monotonic() - started)
@@ -339,8 +348,8 @@ async def test_sigterm_drains_the_owner(tmp_path, redis_url):
             assert reply["meeting"]["roomSessionId"] == host_joined["meeting"]["roomSessionId"]
         rec = await recording_status(c, other, rec_id, "complete", 30)
         assert rec["status"] == "complete"
-        await watcher
-        figure(name, "left the registry", time.monotonic() - started)
+        figure(name, "left the registry", await asyncio.wait_for(watcher, 30) - started)
+        await r.aclose()
         code = await asyncio.to_thread(c.node(owner).proc.wait, 30)
         exited = figure(name, "process exited", time.monotonic() - started)
         assert code == 0 and exited < 30
