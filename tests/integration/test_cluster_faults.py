@@ -456,8 +456,10 @@ async def test_redis_outage_in_a_two_node_cluster(tmp_path):
             for i in (0, 1):
                 code, _ = await rest(c, i, "GET", "/healthz")
                 assert code == 200
-            await poll(lambda: http("GET", c.node(owner).url + "/readyz", timeout=5)[0] == 503, 5, "readyz 503")
-            figure(name, "readyz 503", time.monotonic() - down)
+            for i in (owner, other):
+                await poll(lambda i=i: http("GET", c.node(i).url + "/readyz", timeout=5)[0] == 503, 5,
+                           f"node {i} readyz 503")
+            figure(name, "readyz 503 (both nodes)", time.monotonic() - down)
             await host.send("chat", text="Redis is gone")
             await gus.wait_for("chat", lambda x: x["text"] == "Redis is gone", timeout=5)
             for i in (owner, other):
