@@ -7,8 +7,8 @@
 — one participant, one forwarded stream and a tenth of a core busy weigh the same. Forwarded
 streams grow with the square of a meeting's size and are the SFU's main cost; participants stand
 for signaling work; cpu catches what the counters miss (recording, encoding). Scores within
-``TIE_MARGIN`` of the best are ties, and a tie goes to this node (``self_id``): no relay for a
-meeting that would run about as well here. Otherwise the lowest score wins, then the lowest node
+``TIE_MARGIN`` (two participants and a bit, or a quarter of a core) of the best are ties, and a
+tie goes to this node (``self_id``): no relay for a meeting that would run about as well here. Otherwise the lowest score wins, then the lowest node
 id, so every node makes the same choice from the same list.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 from .registry import NodeInfo
 
 CPU_WEIGHT = 10.0
-TIE_MARGIN = 0.5
+TIE_MARGIN = 2.5      # a relay costs ~1 ms per message: not worth it for a node barely less loaded
 
 
 def score(node: NodeInfo) -> float:

@@ -28,7 +28,7 @@ def test_ties_prefer_self_then_lowest_id():
     assert choose(nodes, "z").node_id == "a"
     close = [node("a", 2, 0), node("b", 2, 0, cpu=TIE_MARGIN / 10 / 2)]
     assert choose(close, "b").node_id == "b"             # within the tie margin
-    far = [node("a", 2, 0), node("b", 3, 0)]
+    far = [node("a", 2, 0), node("b", 2 + int(TIE_MARGIN) + 1, 0)]
     assert choose(far, "b").node_id == "a"
 
 
