@@ -6,7 +6,9 @@ and knocks; the host sees the knock and admits; Chromium decodes video both ways
 on A lock and unlock the room, kick the guest (OpenVidu Meet's
 ``DELETE /api/v1/meetings/{roomId}/participants/{participantIdentity}``) and delete the room
 (``withMeeting=force``): each effect reaches the clients through the meeting's owner node, which
-the test names from ``GET /api/v1/cluster/nodes``.
+the test names from ``GET /api/v1/cluster/nodes`` (placement's tie rule puts it on B, the node the
+first websocket reached; should it be A, the REST calls go to C instead, so that they always act on
+a meeting another node owns).
 """
 
 from __future__ import annotations
@@ -78,28 +80,32 @@ def test_a_meeting_across_three_nodes_with_rest_from_a(cluster, new_page):
     for page in (host, guest):           # media goes straight to the owner's SFU, both ways
         wait_true(page, _frames_over(30), what="video frames decoded")
 
-    status, info = http("GET", a.url + f"/api/v1/rooms/{rid}")
+    # REST goes to A; should placement have put the meeting on A itself, to C: either way the calls
+    # below act on a meeting another node owns
+    rest = a if owner != "node-0" else c
+    status, info = http("GET", rest.url + f"/api/v1/rooms/{rid}")
     assert status == 200 and info.get("ownerNode") == owner, info
 
     lock = host.get_by_test_id("lock-toggle")
     expect(lock).to_have_attribute("aria-pressed", "true")
     for locked in (False, True):         # REST on A -> the owner -> the host's page on B
-        status, body = http("PUT", a.url + f"/api/v1/rooms/{rid}/lock", {"isLocked": locked})
+        status, body = http("PUT", rest.url + f"/api/v1/rooms/{rid}/lock", {"isLocked": locked})
         assert status == 200, body
         expect(lock).to_have_attribute("aria-pressed", str(locked).lower())
         expect(guest.locator("#lock-pill")).to_be_visible() if locked else expect(
             guest.locator("#lock-pill")).to_be_hidden()
 
     gid = participant_id(guest)
-    status, body = http("DELETE", a.url + f"/api/v1/meetings/{rid}/participants/{gid}")
+    status, body = http("DELETE", rest.url + f"/api/v1/meetings/{rid}/participants/{gid}")
     assert status == 200, body
     ended(guest, "kicked")
     in_meeting(host, tiles=1)
 
-    status, body = http("DELETE", a.url + f"/api/v1/rooms/{rid}?withMeeting=force")
+    status, body = http("DELETE", rest.url + f"/api/v1/rooms/{rid}?withMeeting=force")
     assert status == 200, body
     ended(host, "room_deleted")
-    assert http("GET", a.url + f"/api/v1/rooms/{rid}")[0] == 404
+    assert http("GET", b.url + f"/api/v1/rooms/{rid}")[0] == 404
     wait_until(lambda: cluster.owner_of(rid, via=0) is None, timeout=20, what="the meeting gone from the owner")
     assert host.errors == [] and guest.errors == []
-    print(f"owner {owner}; host on {b.port}, guest on {c.port}; {time.monotonic() - started:.1f} s")
+    print(f"owner {owner}; REST on {rest.port}, host on {b.port}, guest on {c.port};"
+          f" {time.monotonic() - started:.1f} s")
