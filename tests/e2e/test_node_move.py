@@ -17,13 +17,13 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-import msgpack
 import pytest
 from aiohttp import web
 
-from server.app import HUB, SFU, create_app
+from server.app import CLUSTER, HUB, SFU, create_app
 from server.config import Settings
 from server.credentials import load_or_create
+from server.http.appkeys import RECORDINGS
 from tests.helpers.cluster_redis import TcpProxy
 from tests.helpers.redis_server import drop_prefix
 
@@ -82,14 +82,16 @@ class Nodes:
         assert self.proxy is not None
         return f"http://127.0.0.1:{self.proxy.port}"
 
-    async def move(self, rid: str) -> None:
-        """The load balancer now sends to node two; the meeting goes there; node one lets go."""
-        one, two = self.apps[0][HUB], self.apps[1][HUB]
+    async def move(self, rid: str) -> tuple[int, int]:
+        """The meeting's node drains as on SIGTERM and the load balancer now sends to the other:
+        the browser's reconnect claims the meeting there, which restores it from the mirror.
+        (Placement chose the first node, whichever the proxy reached.) Returns (from, to)."""
         assert self.proxy is not None
-        self.proxy.target = ("127.0.0.1", self.ports[1])
-        snap = msgpack.unpackb(msgpack.packb(one.snapshot(rid), use_bin_type=True), raw=False)
-        two.restore_room(await two.directory.resolve(rid), snap)
-        assert one.hand_over(rid, "draining")
+        old = next(i for i, app in enumerate(self.apps) if app[HUB].room(rid) is not None)
+        new = 1 - old
+        self.proxy.target = ("127.0.0.1", self.ports[new])
+        await self.apps[old][CLUSTER].drain(self.apps[old][RECORDINGS].shutdown)
+        return old, new
 
     async def stop(self) -> None:
         for runner in self.runners:
@@ -143,7 +145,7 @@ def test_the_browser_follows_its_meeting_to_another_node(nodes, new_page):
         page.evaluate("() => { window.moved = [];"
                       " window.antechamber.signaling.on('reconnect', (f) => window.moved.push(f.reason)); }")
 
-    nodes.run(nodes.move(rid))
+    old, new = nodes.run(nodes.move(rid))
     for page, pid in ((host, hid), (guest, gid)):
         page.wait_for_function("() => window.moved.length === 1", timeout=TIMEOUT_MS)
         assert page.evaluate("window.moved[0]") == "draining"
@@ -151,20 +153,20 @@ def test_the_browser_follows_its_meeting_to_another_node(nodes, new_page):
             "(pid) => { const s = window.antechamber.state; return s.phase === 'meeting' && s.me.participantId === pid"
             " && window.antechamber.signaling.isOpen; }", arg=pid, timeout=TIMEOUT_MS)
         in_meeting(page, tiles=2)
-    assert nodes.run(_media_on_two(nodes, rid, {hid, gid}))
-    for page in (host, guest):       # the new peer connections decode video from node two's SFU
+    assert nodes.run(_media_moved(nodes, rid, {hid, gid}, old, new))
+    for page in (host, guest):       # the new peer connections decode video from the new node's SFU
         wait_true(page, _frames_over(10), what="video frames decoded")
-    assert nodes.apps[0][HUB].room(rid) is None
+    assert nodes.apps[old][HUB].room(rid) is None
     assert host.errors == [] and guest.errors == []
 
 
-async def _media_on_two(nodes: Nodes, rid: str, pids: set[str]) -> bool:
+async def _media_moved(nodes: Nodes, rid: str, pids: set[str], old: int, new: int) -> bool:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 20
     while loop.time() < deadline:
-        room = nodes.apps[1][SFU].get_room(rid)
+        room = nodes.apps[new][SFU].get_room(rid)
         if room is not None and all(room.has_participant(p) for p in pids):
-            return nodes.apps[0][SFU].get_room(rid) is None
+            return nodes.apps[old][SFU].get_room(rid) is None
         await asyncio.sleep(0.05)
     return False
 
@@ -201,8 +203,9 @@ def test_media_reset_renegotiates_on_the_same_socket(nodes, new_page):
 
 
 async def _reset(nodes: Nodes, rid: str, pid: str) -> bool:
-    hub = nodes.apps[0][HUB]
+    app = next(a for a in nodes.apps if a[HUB].room(rid) is not None)    # the meeting's node
+    hub = app[HUB]
     if not hub.reset_media(rid, pid):
         return False
     await hub.idle()
-    return nodes.apps[0][SFU].get_room(rid).has_participant(pid)
+    return app[SFU].get_room(rid).has_participant(pid)
