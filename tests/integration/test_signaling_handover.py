@@ -43,7 +43,10 @@ async def shared(settings_factory, redis_url):
 
 @contextlib.asynccontextmanager
 async def two_nodes(settings):
+    """Two cluster nodes; node two is draining until a move, so the meeting starts on node one
+    (placement otherwise picks by load, and two nodes in one process measure the same CPU)."""
     async with serve(settings) as one, serve(settings) as two:
+        two.server.app[CLUSTER].registry.set_state("draining")
         yield one, two
 
 
@@ -59,6 +62,7 @@ async def move(one, two, rid: str, reason: str = "draining") -> None:
     restores it from the mirror."""
     app = one.server.app
     assert reason == "draining" and hub(one).room(rid) is not None
+    two.server.app[CLUSTER].registry.set_state("ready")
     await app[CLUSTER].drain(app[RECORDINGS].shutdown)
 
 
