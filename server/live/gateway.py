@@ -67,6 +67,7 @@ class ClusterGateway:
         bus.on_gone(self._node_gone)
         ownership.on_lost(self._lease_lost)
         self._idle: set[str] = set()
+        self._restoring: dict[str, asyncio.Task] = {}     # room id -> on_claimed running
         self._task: asyncio.Task | None = None
 
     @property
@@ -169,18 +170,27 @@ class ClusterGateway:
         return chosen.node_id if chosen is not None else self.node_id
 
     async def _claim(self, room_id: str) -> bool:
-        """Own the room's meeting (or own it already); False: another node won the lease."""
-        if self.ownership.held(room_id) is not None:
-            return True
-        lease = await self.ownership.claim(room_id)
-        if lease is None:
-            return False
-        if self.on_claimed is not None:
-            try:
-                await self.on_claimed(room_id)
-            except Exception:
-                log.exception("on_claimed failed", room_id=room_id)
+        """Own the room's meeting (or own it already); False: another node won the lease. Joins
+        racing a fresh claim wait until ``on_claimed`` (the restore from the mirror) is done, so
+        none of them opens an empty meeting that the restore would then find live and skip."""
+        if self.ownership.held(room_id) is None:
+            if await self.ownership.claim(room_id) is None:
+                return False
+            if self.on_claimed is not None and room_id not in self._restoring:
+                self._restoring[room_id] = asyncio.get_running_loop().create_task(self._claimed(room_id))
+        restoring = self._restoring.get(room_id)
+        if restoring is not None:
+            await asyncio.shield(restoring)
         return True
+
+    async def _claimed(self, room_id: str) -> None:
+        try:
+            assert self.on_claimed is not None
+            await self.on_claimed(room_id)
+        except Exception:
+            log.exception("on_claimed failed", room_id=room_id)
+        finally:
+            self._restoring.pop(room_id, None)
 
     async def _relay(self, p: Participant, owner: str, room_id: str, req: Request, move: Move | None = None) -> bool:
         """Relay ``p``'s join to ``owner``; True once handled there, False if it does not own the room."""

@@ -137,7 +137,8 @@ async def crash(node: Node) -> None:
         await asyncio.wait({task}, timeout=2)
     await cluster.live.close()
     await cluster.bus.close()                        # posts to its inbox reach nobody
-    node.hub.graces.close()                          # a dead process keeps nobody's place
+    node.hub.graces.close()                          # a dead process keeps nobody's place...
+    node.hub.graces.start = lambda *_args, **_kwargs: None     # ...and ends nobody's later
     node.hub.rooms.clear()      # nor acts on its meetings (its SFU seeing ICE fail ends nothing)
 
 
