@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from typing import Any, Callable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgpack
 import redis.asyncio as aioredis
@@ -36,11 +35,11 @@ from .paging import (
     recording_matches, recording_sort_value, room_matches, room_name_matcher, room_sort_value,
 )
 from .records import Meeting, Member, Recording, Room
+from .redis_url import DEFAULT_PREFIX, split_prefix  # noqa: F401 - also imported from here
 from .redis_participations import RedisParticipations
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_PREFIX = "antechamber:"
 
 # KEYS: room doc, by-creation, by-deletion, by-name (lex), name-member hash
 # ARGV: mode (create|cas), doc, id, creation score, deletion score, lex member, expected version (cas)
@@ -108,23 +107,6 @@ POOL_WAIT_SECONDS = 10.0    # how long a command waits for one of them
 # Redis away fails fast (503 / ``unavailable``); one retry on a broken connection only (not on a hang)
 SOCKET_TIMEOUT, CONNECT_TIMEOUT = 2.0, 1.0
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (aioredis.ConnectionError, aioredis.TimeoutError)
-
-
-def split_prefix(url: str) -> tuple[str, str]:
-    """Take the ``prefix`` query parameter out of a Redis URL: (url without it, prefix)."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    prefix = DEFAULT_PREFIX
-    rest = []
-    for key, value in query:
-        if key == "prefix":
-            prefix = value
-        else:
-            rest.append((key, value))
-    plain = urlunsplit(parts._replace(query=urlencode(rest)))
-    if parts.scheme == "unix" and not parts.netloc:  # urlunsplit drops the '//' of 'unix:///path'
-        plain = "unix://" + plain[len("unix:"):]
-    return plain, prefix
 
 
 def _lex_member(room: Room) -> bytes:
