@@ -33,6 +33,7 @@ from .http.appkeys import (ACCESS, CREDENTIALS, LINKS, MEMBERS, NODE_ID, NODES, 
                            ROOMS, SETTINGS, STORE)
 from .http.middleware import errors_middleware
 from .live.cluster import NodeCluster
+from .live.cluster_recordings import ClusterRecordings
 from .live.directory import StoreDirectory
 from .live.hub import new_hub, new_sfu, websocket_handler
 from .live.meetings import HubLiveMeetings
@@ -79,7 +80,10 @@ def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetin
     app = web.Application(middlewares=[errors_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS], app[CREDENTIALS], app[STORE] = settings, credentials, store
     app[ACCESS], app[LINKS] = access, RoomLinks(settings.base_url, access)
-    app[ROOMS], app[MEMBERS], app[RECORDINGS] = rooms, MemberService(store, live), recordings
+    app[ROOMS], app[MEMBERS] = rooms, MemberService(store, live)
+    # REST's recordings: on a cluster node, start / stop run where the meeting's media is
+    app[RECORDINGS] = ClusterRecordings(recordings, cluster.ownership, cluster.bus, settings.node_id) \
+        if cluster else recordings
     app[HUB], app[SFU], app[SWEEPER], app[CLUSTER] = hub, sfu, sweeper, cluster
     app[NODE_ID] = settings.node_id
 
