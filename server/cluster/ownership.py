@@ -3,7 +3,8 @@
 A live meeting is owned by the node holding the lease ``meeting:{room_id}`` (cluster-design.md:
 5000 ms, renewed every ~1.7 s by a LeaseKeeper). ``claim`` acquires and keeps it renewed;
 ``held`` answers from the local deadline only (no Redis), so the split-brain guard costs
-nothing per message. A lease that is lost leaves ``held()``/``owned()`` at once, and every ``on_lost`` callback is
+nothing per message. The ``on_acquired`` callbacks (the meeting restored from its mirror)
+run inside the claim before the lease counts as held, so claims racing it wait for them. A lease that is lost leaves ``held()``/``owned()`` at once, and every ``on_lost`` callback is
 called once with the room id (from the event loop).
 
 A lease that dies (its deadline passed, or a renew found it gone) is first acquired anew, with a
@@ -19,7 +20,7 @@ its ttl (SIGSTOP), Redis restarted empty — nothing is acted on until the attem
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from typing import Awaitable, Callable
 
 import structlog
 from redis.exceptions import RedisError
@@ -47,12 +48,19 @@ class Ownership:
         self._claiming: dict[str, asyncio.Task] = {}
         self._callbacks: list[Callable[[str], None]] = []
         self._regained: list[Callable[[str], None]] = []
+        self._acquired: list[Callable[[str], Awaitable[None]]] = []
         # room id -> (task acquiring the lease anew, whether the meeting goes on meanwhile: Redis away)
         self._suspended: dict[str, tuple[asyncio.Task, bool]] = {}
 
     def on_lost(self, callback: Callable[[str], None]) -> None:
         """``callback(room_id)`` when this node loses a meeting lease it held (not on release)."""
         self._callbacks.append(callback)
+
+    def on_acquired(self, callback: Callable[[str], Awaitable[None]]) -> None:
+        """``await callback(room_id)`` inside a claim that took the lease, before the lease counts
+        as held: concurrent claims of the room wait for it (e.g. the meeting restored from its
+        mirror before any join is handled). Exceptions are logged; the claim stands."""
+        self._acquired.append(callback)
 
     def on_regained(self, callback: Callable[[str], None]) -> None:
         """``callback(room_id)`` when a lease suspended during a Redis outage was acquired anew."""
@@ -93,9 +101,14 @@ class Ownership:
         lease = await self.leases.acquire(meeting_lease(room_id), self.ttl_ms)
         if lease is not None:
             keeper = LeaseKeeper(lease, self._keeper_lost)
-            self._held[room_id] = (lease, keeper)
             keeper.start()
             log.info("meeting claimed", room_id=room_id, epoch=lease.epoch)
+            for callback in list(self._acquired):   # held() stays None meanwhile: joins go through claim()
+                try:
+                    await callback(room_id)
+                except Exception:
+                    log.exception("ownership on_acquired callback failed", room_id=room_id)
+            self._held[room_id] = (lease, keeper)
         return lease
 
     def _claimed(self, room_id: str, task: asyncio.Task) -> None:

@@ -52,6 +52,8 @@ class NodeCluster:
         self.sweeper_leader = Leader(self.leases, "leader:sweeper")
         self.mirror = MeetingMirror(self.redis, self.prefix, hub, self.ownership.held)
         self.ownership.on_regained(self.mirror.changed)     # after a Redis outage: written anew
+        self.ownership.on_acquired(self._restore)           # inside the claim: racing joins wait
+        self._restored: dict[str, dict[str, Any]] = {}      # room id -> snapshot restored, until _claimed
         self._streams = streams or (lambda: 0)
         self._on_taken_over = on_taken_over
         self.registry = NodeRegistry(self.redis, self.prefix, self.node_id, url or settings.internal_base_url,
@@ -71,11 +73,20 @@ class NodeCluster:
         """``callback(snapshot)`` after a meeting was rebuilt here from another node's mirror."""
         self._on_taken_over = callback
 
-    async def _claimed(self, room_id: str) -> None:
-        """This node just took the meeting lease: rebuild the meeting from its mirror (a takeover),
-        then ``on_taken_over(snapshot)`` settles what the old owner left (its recording)."""
+    async def _restore(self, room_id: str) -> None:
+        """This node is taking the meeting lease: rebuild the meeting from its mirror (a takeover)
+        within the claim, before the lease counts as held, so no join racing the claim opens an
+        empty meeting that the restore would then find live and skip."""
         snap = await self.mirror.restore(room_id)
         if snap is not None:
+            self._restored[room_id] = snap
+
+    async def _claimed(self, room_id: str) -> None:
+        """After a claim that restored the meeting: its mirror is written under this node's lease,
+        and ``on_taken_over(snapshot)`` settles what the old owner left (its recording)."""
+        snap = self._restored.pop(room_id, None)
+        if snap is not None:
+            self.mirror.changed(room_id)
             log.info("meeting taken over", room_id=room_id, participants=len(snap.get("participants", ())))
             if self._on_taken_over is not None:
                 await self._on_taken_over(snap)
