@@ -293,6 +293,7 @@ async def test_kill_9_of_the_owner_the_meeting_is_taken_over_and_everyone_resume
         assert {p["participantId"] for p in h["participants"]} == set(ids.values())
         assert not [x for x in host.history[mark[host]:] if x.get("type") == "participant_joined"
                     and x.get("participant", {}).get("displayName") in ("Kim", "Lou")]
+        assert not [x for k in (kim, lou) for x in k.history[mark[k]:] if x.get("type") == "joined"]
         # the recording that ran on the dead node
         rec = await recording_status(c, survivor, rec_id, "failed", 15)
         figure(name, "recording marked failed", time.monotonic() - started)
@@ -417,6 +418,7 @@ async def test_a_paused_owner_does_not_act_on_the_meeting_taken_over(tmp_path, r
             await s.wait_for("chat", lambda x: x["text"] == "from the new owner", timeout=10)
         for s in (moved, ann):          # the paused node delivered nothing in the meeting
             assert not [x for x in s.history if x.get("text") == "from the paused node"]
+        assert '"reason": "moved"' in c.node(paused).output()      # it handed the meeting over
 
         # the registry: the paused node back, with fresh heartbeats, never listing the meeting
         def settled() -> bool:
