@@ -200,6 +200,7 @@ async def test_video_flows_again_on_the_new_nodes_sfu(shared, auth):
                 sigs[name] = c
             host, gus = sigs["host"], sigs["gus"]
             pid = gus.participant_id
+            ids = {host.participant_id, pid}
             peers["host"], peers["gus"] = PeerClient("host"), PeerClient("gus")
             answer_over_signaling(host, peers["host"])
             answer_over_signaling(gus, peers["gus"])
@@ -213,6 +214,9 @@ async def test_video_flows_again_on_the_new_nodes_sfu(shared, auth):
             for p in list(peers.values()):      # the old SFU's peer connections are gone for good
                 await p.close()
             await until(lambda: all(c.reconnects == 1 for c in made), timeout=15, what="resumed on node two")
+            # resumed in place, not re-joined as newcomers (a join racing the claim used to open an
+            # empty meeting with fresh ids: the video then never came "from pid")
+            assert gus.participant_id == pid and set(hub(two).room(rid).participants) == ids
             peers["host"], peers["gus"] = PeerClient("host on two"), PeerClient("gus on two")
             answer_over_signaling(host, peers["host"])
             answer_over_signaling(gus, peers["gus"])
