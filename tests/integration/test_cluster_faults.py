@@ -354,7 +354,9 @@ async def test_sigterm_drains_the_owner(tmp_path, redis_url):
         code = await asyncio.to_thread(c.node(owner).proc.wait, 30)
         exited = figure(name, "process exited", time.monotonic() - started)
         assert code == 0 and exited < 30
-        assert "draining" in states, states            # it stopped taking new meetings first
+        # it stopped taking new meetings first: 'draining' written before the hand-over (a drain of
+        # ~0.1 s can be quicker than the 3 ms sampler under load; the node's log says it either way)
+        assert "draining" in states or '"node drained"' in c.node(owner).output(), states
         assert await poll(lambda: owners(c, rid, other) == [f"node-{other}"], 10, "the meeting on the other node")
         await gus.send("chat", text="moved")
         await host.wait_for("chat", lambda x: x["text"] == "moved", timeout=10)
