@@ -45,7 +45,7 @@ def link_query(secret: bytes, recording_id: str, version: int, now: float, valid
 def verify(secret: bytes, recording_id: str, version: int, expires: str | None, sig: str | None,
            now: float) -> None:
     """Raise LinkInvalid for a forged / revoked / malformed link, LinkExpired for an old one."""
-    if not expires or not sig or not expires.isdigit() or len(expires) > 12 or len(sig) > 100:
+    if not expires or not sig or not (expires.isascii() and expires.isdigit()) or len(expires) > 12 or len(sig) > 100:
         raise LinkInvalid("the link is not valid")
     expected = signature(secret, recording_id, version, int(expires))
     if not hmac.compare_digest(expected.encode(), sig.encode("utf-8", "replace")):

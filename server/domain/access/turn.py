@@ -36,7 +36,7 @@ def turn_username(participant_id: str, now: float, ttl_seconds: int) -> str:
 def verify(secret: str, username: str, credential: str, now: float) -> bool:
     """What the TURN server checks: the expiry has not passed and the HMAC matches."""
     stamp, sep, _ = username.partition(":")
-    if not sep or not stamp.isdigit() or int(stamp) < now:
+    if not sep or not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12 or int(stamp) < now:
         return False
     return hmac.compare_digest(turn_password(secret, username), credential)
 

@@ -145,7 +145,7 @@ def _regex_matcher(name: str, fold: bool):
 
 def _page_size(request: web.Request) -> int:
     raw = request.query.get("maxItems")
-    if raw not in (None, "") and raw.isdigit() and int(raw) > MAX_ITEMS:
+    if raw not in (None, "") and raw.isascii() and raw.isdigit() and (len(raw) > 12 or int(raw) > MAX_ITEMS):
         return MAX_ITEMS  # clamped, as OpenVidu Meet does
     return max_items(request, DEFAULT_ITEMS, MAX_ITEMS)
 
@@ -154,7 +154,7 @@ def _offset(request: web.Request) -> int:
     token = request.query.get("nextPageToken") or ""
     if not token:
         return 0
-    if not token.startswith("m") or not token[1:].isdigit() or len(token) > 12:
+    if not token.startswith("m") or not token[1:].isascii() or not token[1:].isdigit() or len(token) > 12:
         raise bad_page_token()
     return int(token[1:])
 

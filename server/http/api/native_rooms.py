@@ -34,7 +34,7 @@ ROOM_ID_MAX = 200
 def clamped_max_items(request: web.Request) -> int:
     """``maxItems``: a positive integer, clamped to 100 as OpenVidu Meet does (not refused)."""
     raw = request.query.get("maxItems")
-    if raw not in (None, "") and raw.isdigit() and int(raw) > MAX_ITEMS:
+    if raw not in (None, "") and raw.isascii() and raw.isdigit() and (len(raw) > 12 or int(raw) > MAX_ITEMS):
         return MAX_ITEMS
     return max_items(request, DEFAULT_ITEMS, MAX_ITEMS)
 

@@ -76,6 +76,14 @@ def pattern_too_slow(field: str = "roomName") -> Unprocessable:
     return invalid(field, "the regular expression takes too long to match; simplify it")
 
 
+def decimal(raw: Optional[str], max_digits: int = 12) -> Optional[int]:
+    """``raw`` as a non-negative integer if it is 1 to ``max_digits`` ASCII digits, else None
+    (``str.isdigit`` also takes "²" or "١", which ``int`` refuses or reads in another script)."""
+    if raw is None or not (0 < len(raw) <= max_digits and raw.isascii() and raw.isdigit()):
+        return None
+    return int(raw)
+
+
 def int_param(request: web.Request, name: str, default: int, maximum: int, *, whereby: bool = False,
               unit: str = "") -> int:
     """Query parameter `name`: an integer from 1 to `maximum`, `default` when absent or empty
@@ -83,9 +91,10 @@ def int_param(request: web.Request, name: str, default: int, maximum: int, *, wh
     raw = request.query.get(name)
     if raw in (None, ""):
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    value = decimal(raw)
+    if value is None or not 1 <= value <= maximum:
         raise (bad if whereby else invalid)(name, f"must be an integer from 1 to {maximum}{unit}")
-    return int(raw)
+    return value
 
 
 def max_items(request: web.Request, default: int, maximum: int) -> int:
