@@ -9,15 +9,11 @@ import sys
 from pathlib import Path
 
 import structlog
-import uvloop
-from aiohttp import web
 
-from .app import create_app
+from . import ops
 from .config import ConfigError, default_node_id, load_settings
 from .credentials import CredentialsError, load_credentials
 from .logs import configure_logging
-from .store.redis_store import split_prefix
-from .workers import follow_supervisor, supervise
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,12 +48,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="TURN URL for those credentials, e.g. turn:turn.example.org:3478 (repeatable)")
     serve.add_argument("--ice-transport-policy", dest="ice_transport_policy", choices=["all", "relay"],
                        help="relay: browsers send media only through TURN (default all)")
+    ops.add_commands(sub)   # rooms, recordings, keys, doctor: server/ops
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    if args.command in ops.COMMANDS:
+        return ops.run(args)   # before importing the server (aiortc, PyAV): the operator commands start fast
+    import uvloop
+    from aiohttp import web
+
+    from .app import create_app
+    from .store.redis_store import split_prefix
+    from .workers import follow_supervisor, supervise
+
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "worker_index", "supervisor_pid")}
     for name in ("api_keys", "ice_servers", "turn_urls"):
         if flags.get(name):
