@@ -209,7 +209,7 @@ class MediaParticipant:
                 continue
             slot = self._slots[t.mid]
             pub = Publication(self.room.new_publication_id(self.id, source), self.id, source, t.kind, slot,
-                              self.config, self.room)
+                              self.config, self.room, getattr(self.room, "totals", None))
             pub.with_codec(codec, rtx)
             self.publications[t.mid] = pub
             slot.attach(pub)
@@ -318,7 +318,8 @@ class MediaParticipant:
             t = self.subscribe_pc.addTransceiver(track, direction="sendonly")
             t.setCodecPreferences(codec_capabilities(pub.kind, pub.codec))
             compat.set_stream_id(t.sender, pub.participant_id)
-            forward = PacketSubscription(t.sender, track, pub.codec.name, pub.request_keyframe)
+            forward = PacketSubscription(t.sender, track, pub.codec.name, pub.request_keyframe,
+                                         getattr(self.room, "totals", None))
             pub.add_subscriber(self.id, forward)
             self.subscriptions[pub.id] = Subscription(pub, t, forward)
             changed = True

@@ -25,6 +25,7 @@ from aiortc import RTCRtpCodecParameters
 from . import aiortc_compat as compat
 from .forward.keyframes import KeyframeRequester
 from .forward.packet import PacketSubscription
+from .forward.stats import ForwardTotals
 from .ports import EncodedFrame, FrameSink, MediaConfig, PublicationInfo
 
 log = structlog.get_logger("media.publication")
@@ -59,6 +60,7 @@ class Publication:
         reception: Reception,
         config: MediaConfig,
         listener: PublicationListener,
+        totals: Optional[ForwardTotals] = None,
     ) -> None:
         self.id = publication_id
         self.participant_id = participant_id
@@ -73,6 +75,8 @@ class Publication:
         self._rtx_pt: Optional[int] = None
         self.sinks: list[FrameSink] = []
         self.frames_in = 0
+        self.plis = 0       # PLIs sent to the publisher
+        self._totals = totals
         self._listener = listener
         self._log = log.bind(publication=publication_id)
         self.keyframes = KeyframeRequester(
@@ -162,6 +166,7 @@ class Publication:
 
     def _send_pli(self) -> None:
         if self.media_ssrc is not None:
+            self.plis += 1
             self.reception.send_pli(self.media_ssrc)
 
     # --- subscriptions and sinks ---
@@ -195,6 +200,8 @@ class Publication:
         if self.closed:
             return
         self.closed = True
+        if self._totals is not None:
+            self._totals.fold({"plis": self.plis})
         self.keyframes.close()
         for sid in list(self.subscribers):
             self.remove_subscriber(sid)

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator, Mapping, Optional
 
 import structlog
 
+from .forward.stats import ForwardTotals
 from .participant import MediaParticipant
 from .ports import (
     ActiveSpeaker,
@@ -58,6 +59,7 @@ class MediaRoom:
         listener: Optional[Listener],
         on_closed: Callable[["MediaRoom"], None],
         publication_numbers: Optional[Iterator[int]] = None,
+        totals: Optional[ForwardTotals] = None,
     ) -> None:
         """`publication_numbers`: where publication ids get their number (the service
         shares one among its rooms, so ids stay unique across a room's reopening)."""
@@ -66,6 +68,7 @@ class MediaRoom:
         self.listener = listener
         self.participants: dict[str, MediaParticipant] = {}
         self.pubs: dict[str, Publication] = {}
+        self.totals = totals if totals is not None else ForwardTotals()   # what closed copies forwarded
         self.closed = False
         self._sinks: list[_SinkHandle] = []
         self._on_closed = on_closed

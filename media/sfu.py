@@ -14,6 +14,7 @@ from typing import Any, Optional
 import structlog
 
 from .aiortc_compat import check_aiortc
+from .forward.stats import ForwardTotals, add_counts
 from .ice import browser_ice_servers, parse_ice_server
 from .ports import Listener, MediaConfig
 from .room import MediaRoom
@@ -30,11 +31,12 @@ class MediaService:
         self.rooms: dict[str, MediaRoom] = {}
         self.closed = False
         self._publication_numbers = itertools.count(1)
+        self.totals = ForwardTotals()     # of the subscriptions and publications that closed
 
     def open_room(self, room_id: str, listener: Optional[Listener] = None) -> MediaRoom:
         room = self.rooms.get(room_id)
         if room is None:
-            room = MediaRoom(room_id, self.config, listener, self._forget, self._publication_numbers)
+            room = MediaRoom(room_id, self.config, listener, self._forget, self._publication_numbers, self.totals)
             self.rooms[room_id] = room
             log.info("media room opened", room=room_id)
         elif listener is not None:
@@ -52,6 +54,20 @@ class MediaService:
         """Streams forwarded now (a node's load in the cluster registry): each publication to each
         other participant of its room."""
         return sum(len(room.pubs) * max(len(room.participants) - 1, 0) for room in self.rooms.values())
+
+    def forward_stats(self) -> dict[str, int]:
+        """Totals since start (media/forward/stats.py): the closed copies' and the live ones' counts;
+        read at scrape time, never on the packet path."""
+        out = self.totals.as_dict()
+        for room in list(self.rooms.values()):
+            for participant in list(room.participants.values()):
+                for sub in list(participant.subscriptions.values()):
+                    if not sub.forward.closed:
+                        add_counts(out, sub.forward.counts())
+            for pub in list(room.pubs.values()):
+                if not pub.closed:
+                    add_counts(out, {"plis": pub.plis})
+        return out
 
     def rtc_ice_servers(self) -> list[dict[str, Any]]:
         return browser_ice_servers(self.config.ice_servers)

@@ -31,6 +31,7 @@ from .domain.rooms.sweeper import Sweeper
 from .http import routes
 from .http.appkeys import (ACCESS, CREDENTIALS, LINKS, MEMBERS, NODE_ID, NODES, OWNERS, READINESS, RECORDINGS,
                            ROOMS, SETTINGS, STORE)
+from .http import observe
 from .http.middleware import errors_middleware
 from .live.cluster import NodeCluster
 from .live.cluster_recordings import ClusterRecordings
@@ -39,6 +40,8 @@ from .live.hub import new_hub, new_sfu, websocket_handler
 from .live.meetings import HubLiveMeetings
 from .live.recording_media import SfuRecordingMedia
 from .live.recording_messages import RecordingMessages
+from .observability.collect import EventCounter, NodeCollector, ObservedSessions
+from .observability.metrics import Metrics
 from .store import new_store
 
 log = structlog.get_logger("antechamber")
@@ -77,7 +80,12 @@ def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetin
     RecordingMessages(recordings, hub_live).register(hub)
     sweeper = Sweeper(store, live, rooms, may_act=(lambda: cluster.sweeper_leader.is_leader) if cluster else (lambda: True))
 
-    app = web.Application(middlewares=[errors_middleware], client_max_size=settings.max_body_bytes)
+    metrics = Metrics(settings.node_id)     # this app's registry (docs/operations.md "Metrics")
+    metrics.registry.register(NodeCollector(hub, sfu, recordings))
+    hub.events.subscribe(EventCounter(metrics))
+    app = web.Application(middlewares=[observe.observe_middleware(metrics), errors_middleware],
+                          client_max_size=settings.max_body_bytes)
+    observe.setup(app, metrics, settings)
     app[SETTINGS], app[CREDENTIALS], app[STORE] = settings, credentials, store
     app[ACCESS], app[LINKS] = access, RoomLinks(settings.base_url, access)
     app[ROOMS], app[MEMBERS] = rooms, MemberService(store, live)
@@ -107,7 +115,8 @@ def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetin
         app[NODES], app[OWNERS] = cluster.registry, cluster.ownership
         app[READINESS].add("cluster", cluster.redis.ping)
         app[READINESS].add("draining", cluster.accepting, ttl=0)   # 503 once SIGTERM started the drain
-    app.router.add_get("/ws", websocket_handler(cluster.gateway if cluster else hub, settings))
+    sessions = ObservedSessions(cluster.gateway if cluster else hub, metrics)   # log context, message counts
+    app.router.add_get("/ws", websocket_handler(sessions, settings))
     routes.setup_room_route(app)   # the /{roomName} catch-all: keep it the last route added
     return app
 

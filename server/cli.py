@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="UDP ports for ICE/media, e.g. 40000-40999 (split among the workers)")
     serve.add_argument("--worker-index", dest="worker_index", type=int, help=argparse.SUPPRESS)
     serve.add_argument("--supervisor-pid", dest="supervisor_pid", type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--metrics-port", dest="metrics_port", type=int,
+                       help="also serve /metrics on this port without the API key (default: only behind the key)")
     serve.add_argument("--log-format", dest="log_format", choices=["json", "console"])
     serve.add_argument("--log-level", dest="log_level", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--config", dest="config_file", help="TOML settings file")

@@ -62,6 +62,8 @@ class Settings:
     turn_ttl_seconds: int = 6 * 3600
     # REST
     max_body_bytes: int = 1024 * 1024
+    # observability: /metrics without the API key on this port too (0: only behind the key)
+    metrics_port: int = 0
     config_file: Path | None = None
 
     @property
@@ -147,6 +149,8 @@ def _validate(s: Settings) -> Settings:
         raise ConfigError("log_format must be 'console' or 'json'")
     if not (0 <= s.port < 65536):
         raise ConfigError("port must be between 0 and 65535")
+    if not (0 <= s.metrics_port < 65536):
+        raise ConfigError("metrics_port must be between 0 and 65535")
     for key in s.api_keys:
         if len(key) < 16:
             raise ConfigError("an API key must be at least 16 characters long")

@@ -27,6 +27,7 @@ from aiortc import MediaStreamError, MediaStreamTrack, RTCRtpSender
 
 from .. import aiortc_compat as compat
 from .keyframes import starts_keyframe
+from .stats import ForwardTotals
 
 _HEADER = struct.Struct("!BBHII")
 _EXT_HEAD = struct.Struct("!HH")
@@ -75,7 +76,7 @@ class PacketSubscription:
     call `need_keyframe` (the publication's keyframe request) until `close()`."""
 
     def __init__(self, sender: RTCRtpSender, track: IdleTrack, codec_name: str,
-                 need_keyframe: Callable[[], None]) -> None:
+                 need_keyframe: Callable[[], None], totals: Optional[ForwardTotals] = None) -> None:
         self.sender = sender
         self.track = track
         kind = track.kind
@@ -87,6 +88,10 @@ class PacketSubscription:
         self.closed = False
         self.forwarded = 0
         self.dropped = 0
+        self.unsent = 0             # no connected transport yet (or any more)
+        self.nacks = 0              # NACKed packets retransmitted
+        self.keyframe_requests = 0  # PLI/FIR from the subscriber
+        self._totals = totals
         self._pt = 0
         self._ssrc = compat.sender_ssrc(sender)
         self._level_id = 0
@@ -136,11 +141,19 @@ class PacketSubscription:
         self.resync()
 
     def _keyframe_requested(self) -> None:
+        self.keyframe_requests += 1
         self._need_keyframe()
+
+    def counts(self) -> dict[str, int]:
+        """What this copy counted so far (media/forward/stats.py)."""
+        return {"packets": self.forwarded, "bytes": self._octets, "dropped_keyframe_wait": self.dropped,
+                "unsent": self.unsent, "nacks": self.nacks, "keyframe_requests": self.keyframe_requests}
 
     def close(self) -> None:
         """Stop forwarding and forget the publication (the sender and its m-line
         outlive the subscription); idempotent."""
+        if not self.closed and self._totals is not None:
+            self._totals.fold(self.counts())
         self.closed = True
         self.ready = False
         self._need_keyframe = _noop
@@ -184,6 +197,7 @@ class PacketSubscription:
         if self._last_out_seq is None or ((seq - self._last_out_seq) & 0xFFFF) < 0x8000:
             self._last_out_seq = seq
         if not compat.send_rtp_now(self._transport, data):
+            self.unsent += 1
             return
         self.forwarded += 1
         self._packets += 1
@@ -194,7 +208,8 @@ class PacketSubscription:
     async def _retransmit(self, sequence_number: int) -> None:
         entry = self._history[sequence_number % HISTORY]
         if entry is not None and entry[0] == sequence_number and self.ready:
-            compat.send_rtp_now(self._transport, entry[1])
+            if compat.send_rtp_now(self._transport, entry[1]):
+                self.nacks += 1
 
 
 def _noop() -> None:

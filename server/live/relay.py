@@ -48,6 +48,7 @@ from signaling.wire.codec import Codec, EncodeError
 from signaling.wire.protocol import Request
 
 from ..cluster.bus import NodeBus
+from ..observability.metrics import count_relay
 
 log = structlog.get_logger("antechamber.cluster")
 
@@ -102,6 +103,7 @@ class RelayConnection:
         frame = self._frame(message)
         if frame is not None:
             self.bus.post(self.edge, self._envelope(frame))
+            count_relay("sent", "down")
 
     def close(self, message: dict[str, Any] | None = None) -> None:
         if self.closed:
@@ -109,6 +111,7 @@ class RelayConnection:
         self.closed = True
         frame = self._frame(message) if message is not None else None
         self.bus.post(self.edge, {**self._envelope(frame), "close": True})
+        count_relay("sent", "down")
         if self.on_closed is not None:
             self.on_closed(self)
 
@@ -140,6 +143,7 @@ class OwnerSessions:
 
     async def _up(self, msg: dict[str, Any]) -> dict[str, Any] | None:
         key = (msg["from"], msg["sid"])
+        count_relay("received", "join" if msg.get("t") == "join" else "up")
         session = self.sessions.get(key)
         if session is None:
             if msg.get("t") != "join":
@@ -160,6 +164,7 @@ class OwnerSessions:
             del self.sessions[key]
 
     async def _gone(self, msg: dict[str, Any]) -> None:
+        count_relay("received", "gone")
         key = (msg["from"], msg["sid"])
         session = self.sessions.get(key)
         if session is not None:
@@ -289,12 +294,14 @@ class EdgeSessions:
     async def join(self, session: EdgeSession, req: Request) -> bool:
         """Relay a join and wait until the owner handled it: True, or False if it does not own the
         room (any more). Unreachable if the owner cannot be reached."""
+        count_relay("sent", "join")
         reply = await self.bus.request(session.owner, self._up_message(session, req), timeout=JOIN_TIMEOUT)
         return not reply.get("moved")
 
     def up(self, session: EdgeSession, req: Request) -> None:
         """Relay a request (in order with everything else this node sends the owner)."""
         self.bus.post(session.owner, self._up_message(session, req))
+        count_relay("sent", "up")
 
     def gone(self, participant: Participant, reason: str) -> bool:
         """The socket of ``participant`` closed: tell its owner; False if it is not relayed."""
@@ -303,9 +310,11 @@ class EdgeSessions:
             return False
         self.drop(session)
         self.bus.post(session.owner, {"k": "gone", "sid": session.sid, "reason": reason})
+        count_relay("sent", "gone")
         return True
 
     async def _down(self, msg: dict[str, Any]) -> None:
+        count_relay("received", "down")
         session = self.sessions.get(msg.get("sid", ""))
         if session is None or msg.get("from") != session.owner:
             return

@@ -204,6 +204,9 @@ class WebSocketConnection:
             if elapsed > 0.5:
                 log.warning("slow handler", type=req.type, seconds=round(elapsed, 3))
         except SignalingError as err:
+            observe = getattr(self.hub, "observe_error", None)    # metrics (server/observability/collect.py)
+            if observe is not None:
+                observe(err.code)
             self.send(err.to_message(request_id(obj)))
         except asyncio.CancelledError:
             raise

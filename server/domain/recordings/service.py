@@ -74,6 +74,7 @@ class RecordingService:
         self._secret = server_secret
         self._active: dict[str, _Active] = {}      # room_id -> running recording
         self._tasks: set[asyncio.Task] = set()
+        self.bytes_finished = 0     # size of the files this node finished writing (metrics)
 
     # --- lookups ---------------------------------------------------------------------
 
@@ -258,6 +259,7 @@ class RecordingService:
 
     async def _settle(self, rec: Recording, result: MuxResult, error: Optional[str]) -> Recording:
         status = "failed" if error or result.status != "complete" else "complete"
+        self.bytes_finished += result.size or 0
         await self._move(rec, status, end_date=now_ms(), duration=round(result.duration, 3), size=result.size,
                          tracks=result.tracks, error=error or result.error)
         await self._announce(rec)
