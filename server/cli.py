@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.supervisor_pid:
         follow_supervisor(args.supervisor_pid)
     settings = settings.replace(node_id=settings.node_id or default_node_id())
+    if settings.metrics_port and args.worker_index is not None:     # worker i: its own metrics port
+        settings = settings.replace(metrics_port=settings.metrics_port + args.worker_index)
     redis_url, key_prefix = split_prefix(settings.redis_url) if settings.redis_url else ("", "")
     try:
         creds = load_credentials(settings.data_dir, settings.api_keys, redis_url=redis_url, key_prefix=key_prefix,

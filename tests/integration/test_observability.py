@@ -198,3 +198,41 @@ async def test_websocket_lines_carry_session_and_room(client, auth):
     # the upgrade's request id is on the opening line only, for correlation with a proxy's access log
     assert all(x.get("request_id") for x in opened)
     assert not [x for x in lines if "request_id" in x and x.get("session_id") and x not in opened]
+
+
+@pytest.mark.redis
+async def test_relayed_signaling_is_counted_on_both_nodes(redis_url, tmp_path):
+    from signaling.client import SignalingClient
+    from tests.helpers.cluster_nodes import AUTH, cluster_nodes
+
+    async with cluster_nodes(redis_url, tmp_path) as (n1, n2):
+        resp = await n1.client.post("/api/v1/rooms", json={"isLocked": True}, headers=AUTH)
+        room = await resp.json()
+        rid = room["roomId"]
+        assert await n1.cluster.ownership.claim(rid) is not None          # n1 owns the meeting
+        host, guest = SignalingClient(n1.ws_url()), SignalingClient(n2.ws_url())
+        try:
+            await host.connect()
+            assert (await host.join(rid, "Hana", host_key(room)))["type"] == "joined"
+            await guest.connect()
+            status = await guest.join(rid, "Gus")                          # relayed from n2 to n1
+            assert status["type"] == "knock_status", status
+            await host.request("admit", knockId=status["knockId"])
+            await guest.wait_for("joined")
+            await guest.send("chat", text="hello")
+            await host.wait_for("chat")
+            owner, edge = await scrape(n1.client, AUTH), await scrape(n2.client, AUTH)
+        finally:
+            for c in (guest, host):
+                with contextlib.suppress(Exception):
+                    await c.close()
+    relay = "antechamber_relay_messages_total"
+    assert value(edge, relay, direction="sent", kind="join") == 1
+    assert value(edge, relay, direction="sent", kind="up") >= 1                      # the chat
+    assert value(edge, relay, direction="received", kind="down") >= 2               # knock_status, joined
+    assert value(owner, relay, direction="received", kind="join") == 1
+    assert value(owner, relay, direction="received", kind="up") >= 1
+    assert value(owner, relay, direction="sent", kind="down") >= 2
+    assert value(owner, relay, direction="sent", kind="join") == 0
+    assert value(owner, "antechamber_participants", role="guest") == 1          # the meeting lives on n1
+    assert value(edge, "antechamber_participants", role="guest") == 0
