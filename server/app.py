@@ -11,11 +11,12 @@ server/http/appkeys.py. Start-up and shutdown order: "Life cycles" in docs/archi
 from __future__ import annotations
 
 from typing import AsyncIterator, Awaitable, Callable, Optional
+from urllib.parse import urlsplit
 
 import structlog
 from aiohttp import web
 
-from .config import Settings, default_node_id
+from .config import ConfigError, Settings, default_node_id
 from .credentials import Credentials
 from .domain.access.identity import RoomAccess
 from .domain.access.links import RoomLinks
@@ -28,11 +29,19 @@ from .domain.rooms.members import MemberService
 from .domain.rooms.names import RandomPool
 from .domain.rooms.service import RoomService
 from .domain.rooms.sweeper import Sweeper
+from .domain.webhooks.dispatch import Dispatcher, Policy
+from .domain.webhooks.endpoints import EndpointBook, EndpointError, from_settings
+from .domain.webhooks.formats import Views
+from .domain.webhooks.service import Webhooks
+from .domain.webhooks.source import WebhookSource
 from .http import routes
 from .http.appkeys import (ACCESS, CREDENTIALS, LINKS, MEMBERS, NODE_ID, NODES, OWNERS, READINESS, RECORDINGS,
                            ROOMS, SETTINGS, STORE)
 from .http import observe
+from .http.api import recordings_native, room_view
+from .http.appkeys import WEBHOOKS
 from .http.middleware import errors_middleware
+from .http.webhook_client import WebhookClient
 from .live.cluster import NodeCluster
 from .live.cluster_recordings import ClusterRecordings
 from .live.directory import StoreDirectory
@@ -97,6 +106,8 @@ def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetin
 
     # started in this order, stopped in the reverse one
     app.cleanup_ctx.append(_lifetime(store.open, store.close))
+    app[WEBHOOKS] = webhooks = _webhooks(app, settings, store, live, recordings, cluster)
+    app.cleanup_ctx.append(_lifetime(webhooks.dispatcher.start, webhooks.dispatcher.close))
     app.cleanup_ctx.append(_lifetime(hub.start, hub.close))
     app.cleanup_ctx.append(_lifetime(None, sfu.close))
     app.cleanup_ctx.append(_lifetime(lambda: _recover(recordings, settings), recordings.shutdown))
@@ -119,6 +130,30 @@ def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetin
     app.router.add_get("/ws", websocket_handler(sessions, settings))
     routes.setup_room_route(app)   # the /{roomName} catch-all: keep it the last route added
     return app
+
+
+def _webhooks(app: web.Application, settings: Settings, store, live: LiveMeetings, recordings: RecordingService,
+              cluster) -> Webhooks:
+    """Webhooks (docs/webhooks.md): events from this node's meetings and recordings into the store's
+    outbox; one delivery loop per cluster (``leader:webhooks``), posting with its own HTTP client."""
+    try:
+        configured = from_settings(settings.webhook_urls, settings.webhook_secrets, settings.webhook_formats,
+                                   settings.webhook_events)
+    except EndpointError as exc:
+        raise ConfigError(str(exc)) from None
+    book, client = EndpointBook(store, configured), WebhookClient()
+    policy = Policy(max_attempts=settings.webhook_max_attempts, timeout=settings.webhook_timeout_seconds,
+                    backoff=settings.webhook_backoff_seconds, backoff_max=settings.webhook_backoff_max_seconds,
+                    poll=settings.webhook_poll_seconds)
+    dispatcher = Dispatcher(store, book, client.post, policy,
+                            may_act=(lambda: cluster.webhooks_leader.is_leader) if cluster else (lambda: True))
+    views = Views(room=lambda room: room_view.render(app, room), recording=recordings_native.render,
+                  subdomain=urlsplit(settings.base_url).hostname or "")
+    source = WebhookSource(store, book, views, on_written=dispatcher.wake)
+    live.subscribe(source.on_live_event)
+    recordings.status_listeners.append(source.recording_changed)
+    app.on_cleanup.append(lambda _app: client.close())
+    return Webhooks(store, book, source, dispatcher, client.post)
 
 
 Step = Optional[Callable[[], Awaitable[None]]]

@@ -51,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ice-transport-policy", dest="ice_transport_policy", choices=["all", "relay"],
                        help="relay: browsers send media only through TURN (default all)")
     ops.add_commands(sub)   # rooms, recordings, keys, doctor: server/ops
+    serve.add_argument("--webhook-url", dest="webhook_urls", action="append",
+                       help="send room events to this URL (repeatable; each with its --webhook-secret)")
+    serve.add_argument("--webhook-secret", dest="webhook_secrets", action="append",
+                       help="the secret signing the events of the --webhook-url at the same position")
+    serve.add_argument("--webhook-format", dest="webhook_formats", action="append", choices=["whereby", "openvidu"],
+                       help="the format of the --webhook-url at the same position (default whereby)")
+    serve.add_argument("--webhook-events", dest="webhook_events", action="append",
+                       help="the event types for the --webhook-url at the same position, 'a|b' (default: all)")
     return parser
 
 
@@ -67,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     from .workers import follow_supervisor, supervise
 
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "worker_index", "supervisor_pid")}
-    for name in ("api_keys", "ice_servers", "turn_urls"):
+    for name in ("api_keys", "ice_servers", "turn_urls", "webhook_urls", "webhook_secrets", "webhook_formats",
+                 "webhook_events"):
         if flags.get(name):
             flags[name] = tuple(flags[name])
     try:

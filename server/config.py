@@ -60,6 +60,16 @@ class Settings:
     turn_secret: str = field(default="", repr=False)  # never printed with the settings
     turn_urls: tuple[str, ...] = ()  # e.g. "turn:turn.example.org:3478?transport=udp"
     turn_ttl_seconds: int = 6 * 3600
+    # webhooks (docs/webhooks.md): the n-th URL with the n-th secret (and format, events "a|b")
+    webhook_urls: tuple[str, ...] = ()
+    webhook_secrets: tuple[str, ...] = field(default=(), repr=False)  # never printed with the settings
+    webhook_formats: tuple[str, ...] = ()    # whereby (default) | openvidu
+    webhook_events: tuple[str, ...] = ()     # per endpoint: event types separated by '|' or spaces
+    webhook_max_attempts: int = 5
+    webhook_timeout_seconds: float = 10.0
+    webhook_backoff_seconds: float = 1.0     # first retry after this (x 0.5..1.5 jitter), doubling
+    webhook_backoff_max_seconds: float = 300.0
+    webhook_poll_seconds: float = 1.0        # how often the delivery loop looks for due retries
     # REST
     max_body_bytes: int = 1024 * 1024
     # observability: /metrics without the API key on this port too (0: only behind the key)
@@ -158,7 +168,21 @@ def _validate(s: Settings) -> Settings:
         raise ConfigError("redis_url must start with redis://, rediss:// or unix://")
     _validate_turn(s)
     _validate_cluster(s)
+    _validate_webhooks(s)
     return s
+
+
+def _validate_webhooks(s: Settings) -> None:
+    if len(s.webhook_urls) != len(s.webhook_secrets):
+        raise ConfigError("every webhook URL needs its webhook secret (as many of each, in the same order)")
+    if len(s.webhook_formats) > len(s.webhook_urls) or len(s.webhook_events) > len(s.webhook_urls):
+        raise ConfigError("more webhook formats or event lists than webhook URLs")
+    if not 1 <= s.webhook_max_attempts <= 20:
+        raise ConfigError("webhook_max_attempts must be between 1 and 20")
+    if not (0 < s.webhook_timeout_seconds <= 60 and 0 < s.webhook_backoff_seconds <= s.webhook_backoff_max_seconds
+            and 0 < s.webhook_poll_seconds <= 60):
+        raise ConfigError("webhook timeout, backoff and poll must be positive (timeout and poll at most 60 s, "
+                          "backoff at most the maximum backoff)")
 
 
 def _validate_cluster(s: Settings) -> None:

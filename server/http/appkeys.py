@@ -24,6 +24,7 @@ LINKS = web.AppKey("room_links", RoomLinks)              # access links in room 
 ROOMS = web.AppKey("rooms", RoomService)
 MEMBERS = web.AppKey("members", MemberService)
 RECORDINGS = web.AppKey("recordings", RecordingService)
+WEBHOOKS = web.AppKey("webhooks", object)                # server.domain.webhooks.service.Webhooks
 READINESS = web.AppKey("readiness", object)              # server.http.health.Readiness (set by health.setup)
 # the cluster (docs/architecture.md "Seams for the cluster"); unset on a single node without Redis
 NODE_ID = web.AppKey("node_id", str)                     # this node's id (set by api/cluster.setup: settings.node_id)

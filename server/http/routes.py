@@ -8,7 +8,7 @@ from aiohttp import web
 from . import health, internal, pages
 from .api import (
     cluster, insights_theme_openapi, insights_whereby, members, native_rooms, openapi, recordings_native,
-    recordings_openapi, recordings_whereby, theme_whereby, whereby,
+    recordings_openapi, recordings_whereby, theme_whereby, webhooks, webhooks_openapi, whereby,
 )
 
 setup_room_route = pages.setup_room_route
@@ -26,6 +26,8 @@ def setup(app: web.Application) -> None:
     insights_theme_openapi.setup(app)
     recordings_openapi.setup(app)
     cluster.setup(app)
+    webhooks.setup(app)
+    webhooks_openapi.setup(app)
     internal.setup(app)
     openapi.setup(app)
     pages.setup(app)

@@ -4,7 +4,7 @@
 ``NodeCluster(settings, hub, hub_live, node_id=..., url=...)`` builds, on one Redis client
 (``server.cluster.redis_client.connect``): the node bus, the leases and meeting ownership, the
 node registry (load from the hub unless ``load`` is given), the meeting mirror (server/live/mirror.py:
-a claimed meeting is restored from it, a takeover), the sweeper's leader lease, the
+a claimed meeting is restored from it, a takeover), the sweeper's and the webhooks' leader leases, the
 ``ClusterGateway`` the websocket endpoint talks to instead of the hub, and
 ``ClusterLiveMeetings``, the LiveMeetings port the domain gets instead of ``hub_live``. ``start()``
 subscribes the bus, registers the node and starts the upkeep tasks (after the hub started);
@@ -50,6 +50,7 @@ class NodeCluster:
         self.leases = Leases(self.redis, self.prefix, self.node_id)
         self.ownership = Ownership(self.leases, self.node_id)
         self.sweeper_leader = Leader(self.leases, "leader:sweeper")
+        self.webhooks_leader = Leader(self.leases, "leader:webhooks")   # the webhook delivery loop
         self.mirror = MeetingMirror(self.redis, self.prefix, hub, self.ownership.held)
         self.ownership.on_regained(self.mirror.changed)     # after a Redis outage: written anew
         self.ownership.on_acquired(self._restore)           # inside the claim: racing joins wait
@@ -96,6 +97,7 @@ class NodeCluster:
         await self.registry.start()
         self.mirror.start()
         self.sweeper_leader.start()
+        self.webhooks_leader.start()
         self.gateway.start()
         self.live.start()
 
@@ -126,6 +128,7 @@ class NodeCluster:
         await self.gateway.close()
         await self.live.close()
         await self.sweeper_leader.close()
+        await self.webhooks_leader.close()
         await self.mirror.close()
         await self.registry.close()
         await self.ownership.close()

@@ -15,6 +15,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Generic, Literal, Protocol, TypeVar
 
+from .outbox_records import Delivery, DeliveryQuery
 from .records import Meeting, Member, Participation, Recording, Room
 
 RoomSort = Literal["creationDate", "roomName", "autoDeletionDate"]
@@ -120,6 +121,16 @@ class Store(Protocol):
     async def update_recording(self, rec: Recording) -> None: ...
     async def delete_recording(self, recording_id: str) -> bool: ...
     async def list_recordings(self, query: RecordingQuery) -> Page[Recording]: ...
+
+    # the webhook outbox (server/store/sqlite_outbox.py, redis_outbox.py; docs/webhooks.md)
+    async def get_webhook_config(self) -> dict | None: ...              # the endpoints set by the API
+    async def put_webhook_config(self, doc: dict) -> None: ...
+    async def append_webhook_deliveries(self, deliveries: list[Delivery]) -> None: ...  # numbers them (seq)
+    async def add_webhook_delivery(self, d: Delivery) -> None: ...     # keeps d.seq (a replay)
+    async def due_webhook_deliveries(self, now_ms: int, limit: int = 100) -> list[Delivery]: ...  # queue heads
+    async def update_webhook_delivery(self, d: Delivery) -> None: ...
+    async def get_webhook_delivery(self, delivery_id: str) -> Delivery | None: ...
+    async def list_webhook_deliveries(self, q: DeliveryQuery) -> Page[Delivery]: ...   # newest first
 
 
 async def every_recording(store: Store, query: RecordingQuery, page_size: int = 500) -> list[Recording]:

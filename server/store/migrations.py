@@ -74,6 +74,30 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             PRIMARY KEY (room_session_id, participant_id)
         ) WITHOUT ROWID""",
     )),
+    # the webhook outbox (server/store/sqlite_outbox.py): one row per event and endpoint, and the
+    # last sequence number handed out per (endpoint, room)
+    (4, (
+        """CREATE TABLE webhook_deliveries (
+            delivery_id TEXT PRIMARY KEY,
+            endpoint_id TEXT NOT NULL,
+            room_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            status TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            next_at INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            doc TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX webhook_due ON webhook_deliveries (status, next_at)",
+        "CREATE INDEX webhook_queue ON webhook_deliveries (endpoint_id, room_id, status, seq)",
+        "CREATE INDEX webhook_log ON webhook_deliveries (created_at, delivery_id)",
+        """CREATE TABLE webhook_seq (
+            endpoint_id TEXT NOT NULL,
+            room_id TEXT NOT NULL,
+            last INTEGER NOT NULL,
+            PRIMARY KEY (endpoint_id, room_id)
+        ) WITHOUT ROWID""",
+    )),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -36,6 +36,7 @@ from .paging import (
 )
 from .records import Meeting, Member, Recording, Room
 from .redis_url import DEFAULT_PREFIX, split_prefix  # noqa: F401 - also imported from here
+from .redis_outbox import RedisOutbox
 from .redis_participations import RedisParticipations
 
 log = structlog.get_logger(__name__)
@@ -113,7 +114,7 @@ def _lex_member(room: Room) -> bytes:
     return f"{name_key(room.room_name)}\x00{room.room_id}".encode()
 
 
-class RedisStore(RedisParticipations):
+class RedisStore(RedisParticipations, RedisOutbox):
     """Store on Redis. ``await open()`` before use; ``await close()`` at the end."""
 
     def __init__(self, url: str) -> None:

@@ -35,6 +35,7 @@ from .paging import (
     recording_sort_value, room_name_matcher, room_sort_value,
 )
 from .records import Meeting, Member, Participation, Recording, Room
+from .sqlite_outbox import SqliteOutbox
 from .sqlite_worker import SqliteWorker
 
 log = structlog.get_logger(__name__)
@@ -46,7 +47,7 @@ _ROOM_COLUMNS = {"creationDate": "creation_date", "roomName": "name_key", "autoD
 _REC_COLUMNS = {"startDate": "start_date", "duration": "duration", "size": "size"}
 
 
-class SqliteStore:
+class SqliteStore(SqliteOutbox):
     """Store on one SQLite file. ``await open()`` before use; ``await close()`` at the end."""
 
     def __init__(self, path: str | os.PathLike) -> None:

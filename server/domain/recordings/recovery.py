@@ -65,6 +65,7 @@ async def _recover_one(svc: RecordingService, rec: Recording, path: Optional[Pat
         rec.end_date = rec.start_date
     await svc.store.update_recording(rec)
     log.info("recording recovered", recording_id=rec.recording_id, change=f"{old} -> {rec.status}")
+    await svc.status_stored(rec)
     return rec
 
 
@@ -80,4 +81,5 @@ async def settle_lost(svc: RecordingService, recording_id: str,
     rec.end_date = rec.end_date or int(time.time() * 1000)
     await svc.store.update_recording(rec)
     log.info("recording lost with its node", recording_id=rec.recording_id, change=f"{old} -> failed")
+    await svc.status_stored(rec)
     return rec

@@ -74,7 +74,17 @@ class RecordingService:
         self._secret = server_secret
         self._active: dict[str, _Active] = {}      # room_id -> running recording
         self._tasks: set[asyncio.Task] = set()
+        # awaited with the recording after each status is stored (webhooks: server/domain/webhooks/source.py)
+        self.status_listeners: list[Callable[[Recording], Awaitable[None]]] = []
         self.bytes_finished = 0     # size of the files this node finished writing (metrics)
+
+    async def status_stored(self, rec: Recording) -> None:
+        """Tell the status listeners of ``rec``'s status as just stored (a failing one is logged)."""
+        for listener in list(self.status_listeners):
+            try:
+                await listener(rec)
+            except Exception:  # noqa: BLE001 - a listener never breaks a recording
+                log.warning("recording status listener failed", recording_id=rec.recording_id, exc_info=True)
 
     # --- lookups ---------------------------------------------------------------------
 
@@ -151,6 +161,7 @@ class RecordingService:
             setattr(rec, k, v)
         await self.store.update_recording(rec)
         log.info("recording status", recording_id=rec.recording_id, room_id=rec.room_id, change=f"{old} -> {status}")
+        await self.status_stored(rec)
 
     # --- start / stop --------------------------------------------------------------------
 
@@ -172,6 +183,7 @@ class RecordingService:
         rec = Recording(recording_id=rid, room_id=room_id, room_session_id=session_id, status="starting",
                         start_date=now_ms(), filename=f"{rid}.mkv", node_id=self.node_id)
         await self.store.create_recording(rec)
+        await self.status_stored(rec)
         recorder = Recorder(self.dir / rec.filename, container="matroska",
                             name_of=lambda pid: self.media.participant_name(room_id, pid),
                             on_failed=lambda error: self._spawn(self._failed(room_id, rid, error)),

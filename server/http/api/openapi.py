@@ -311,14 +311,16 @@ def build_spec() -> dict[str, Any]:
 OPENAPI_EXTRA = web.AppKey("openapi_extra", list)
 
 
-def add_paths(app: web.Application, paths: dict[str, Any], schemas: dict[str, Any] | None = None) -> None:
+def add_paths(app: web.Application, paths: dict[str, Any], schemas: dict[str, Any] | None = None,
+              webhooks: dict[str, Any] | None = None) -> None:
     """Let another module document its routes (call from its setup, before the app starts).
 
-    ``paths`` are OpenAPI path items; ``schemas`` go into components/schemas.
+    ``paths`` are OpenAPI path items; ``schemas`` go into components/schemas; ``webhooks`` into the
+    document's top-level ``webhooks`` (OpenAPI 3.1: requests the server sends).
     """
     if OPENAPI_EXTRA not in app:
         app[OPENAPI_EXTRA] = []
-    app[OPENAPI_EXTRA].append((paths, schemas or {}))
+    app[OPENAPI_EXTRA].append((paths, schemas or {}, webhooks or {}))
 
 
 def setup(app: web.Application) -> None:
@@ -327,9 +329,11 @@ def setup(app: web.Application) -> None:
     async def openapi_json(request: web.Request) -> web.Response:
         if not cached:   # built on first use, after every module has added its paths
             spec = build_spec()
-            for paths, extra_schemas in request.app.get(OPENAPI_EXTRA, []):
+            for paths, extra_schemas, webhooks in request.app.get(OPENAPI_EXTRA, []):
                 spec["paths"].update(paths)
                 spec["components"]["schemas"].update(extra_schemas)
+                if webhooks:
+                    spec.setdefault("webhooks", {}).update(webhooks)
             cached.append(json.dumps(spec))
         return web.Response(text=cached[0], content_type="application/json")
 
