@@ -74,7 +74,7 @@ async def test_rooms_stored_before_versions_read_as_version_0_and_then_count_up(
     store = SqliteStore(path)
     await store.open()
     try:
-        assert store.applied_migrations == [2, 3]
+        assert store.applied_migrations == [v for v, _ in migrations.MIGRATIONS[1:]]   # every later one
         room = await store.get_room("old")
         assert room.version == 0 and room.room_name == "From before"
         stale = await store.get_room("old")
