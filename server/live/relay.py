@@ -208,7 +208,10 @@ class OwnerSessions:
         if p is None:   # its connection went to another participant, or nobody (resumed elsewhere)
             return {"ok": True}
         try:
-            await self.handle(p, req)
+            # its lines carry the relayed session's id (and room) like a local socket's (docs/operations.md)
+            where = {"room_id": p.room_id} if p.room_id else {}
+            with structlog.contextvars.bound_contextvars(session_id=key[1], **where):
+                await self.handle(p, req)
         except Moved:
             self._forget(key, session, "moved")
             return {"moved": True}

@@ -172,6 +172,7 @@ class Hub:
         room = self.rooms.get(info.room_id)
         if room is None:
             room = self.rooms[info.room_id] = LiveRoom(info, self.services)
+            log.info("room live on this node", room_id=info.room_id, rooms=len(self.rooms))
         elif info.version > room.info.version:   # a write this room has not heard of (another process)
             room.apply_info(info)
         return room

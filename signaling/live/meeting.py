@@ -129,12 +129,15 @@ class MeetingFlows(Roster):
         if p.muted.get(kind) == muted:
             return
         p.muted[kind] = muted
+        log.info("participant muted", room_id=self.room_id, participant_id=p.participant_id, kind=kind,
+                 change=f"{not muted} -> {muted}")
         self.updated(p)
         media, room_id, pid = self.services.media, self.room_id, p.participant_id
         self.services.later(lambda: media.participant_muted(room_id, pid, kind, muted), "media muted")
 
     def rename(self, p: Participant, display_name: str) -> None:
         p.display_name = display_name
+        log.info("participant renamed", room_id=self.room_id, participant_id=p.participant_id)
         self.updated(p)
 
     def chat(self, p: Participant, text: str) -> None:

@@ -67,6 +67,7 @@ class Roster:
         rooms = self.services.rooms
         if self.empty and rooms.get(self.room_id) is self:
             del rooms[self.room_id]
+            log.info("room no longer live on this node", room_id=self.room_id, rooms=len(rooms))
 
     def counts(self) -> Counts:
         """Places taken: the meeting, and the places knockers admitted while away hold."""

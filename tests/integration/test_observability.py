@@ -4,6 +4,7 @@ request ids in log lines and the response header; a websocket session's lines ca
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -183,11 +184,13 @@ async def test_websocket_lines_carry_session_and_room(client, auth):
         async with clients(client) as cs:
             host = await cs.joined(rid, "Hana", host_key(room))
             guest, _ = await cs.admitted(host, rid, "Gus")
+            await guest.request("set_muted", kind="audio", muted=True)
             await guest.send("leave")
             await host.wait_for("participant_left")
     opened = [x for x in lines if x.get("event") == "websocket session opened"]
     assert len(opened) == 2 and len({x["session_id"] for x in opened}) == 2
-    for event in ("knock", "knock decided", "participant joined", "participant left"):
+    for event in ("room live on this node", "knock", "knock decided", "participant joined", "participant muted",
+                  "participant left"):
         found = [x for x in lines if x.get("event") == event]
         assert found, (event, lines)
         assert all(x.get("room_id") == rid and x.get("session_id", "").startswith("s_") for x in found), found
@@ -211,21 +214,25 @@ async def test_relayed_signaling_is_counted_on_both_nodes(redis_url, tmp_path):
         rid = room["roomId"]
         assert await n1.cluster.ownership.claim(rid) is not None          # n1 owns the meeting
         host, guest = SignalingClient(n1.ws_url()), SignalingClient(n2.ws_url())
-        try:
-            await host.connect()
-            assert (await host.join(rid, "Hana", host_key(room)))["type"] == "joined"
-            await guest.connect()
-            status = await guest.join(rid, "Gus")                          # relayed from n2 to n1
-            assert status["type"] == "knock_status", status
-            await host.request("admit", knockId=status["knockId"])
-            await guest.wait_for("joined")
-            await guest.send("chat", text="hello")
-            await host.wait_for("chat")
-            owner, edge = await scrape(n1.client, AUTH), await scrape(n2.client, AUTH)
-        finally:
-            for c in (guest, host):
-                with contextlib.suppress(Exception):
-                    await c.close()
+        with json_log_lines() as lines:
+            try:
+                await host.connect()
+                assert (await host.join(rid, "Hana", host_key(room)))["type"] == "joined"
+                await guest.connect()
+                status = await guest.join(rid, "Gus")                          # relayed from n2 to n1
+                assert status["type"] == "knock_status", status
+                await host.request("admit", knockId=status["knockId"])
+                await guest.wait_for("joined")
+                await guest.send("chat", text="hello")
+                await host.wait_for("chat")
+                owner, edge = await scrape(n1.client, AUTH), await scrape(n2.client, AUTH)
+            finally:
+                for c in (guest, host):
+                    with contextlib.suppress(Exception):
+                        await c.close()
+    # the owner logged the relayed knock with the relayed session's id and the room
+    knock = [x for x in lines if x.get("event") == "knock" and x.get("knock_id") == status["knockId"]]
+    assert len(knock) == 1 and knock[0]["room_id"] == rid and knock[0].get("session_id"), knock
     relay = "antechamber_relay_messages_total"
     assert value(edge, relay, direction="sent", kind="join") == 1
     assert value(edge, relay, direction="sent", kind="up") >= 1                      # the chat
@@ -236,3 +243,35 @@ async def test_relayed_signaling_is_counted_on_both_nodes(redis_url, tmp_path):
     assert value(owner, relay, direction="sent", kind="join") == 0
     assert value(owner, "antechamber_participants", role="guest") == 1          # the meeting lives on n1
     assert value(edge, "antechamber_participants", role="guest") == 0
+
+
+async def test_webhook_deliveries_are_counted_by_result(settings_factory, auth):
+    from tests.helpers.webhook_receiver import Receiver
+
+    receiver = await Receiver().start()
+    try:
+        refused = f"http://127.0.0.1:{free_port()}/nobody"
+        settings = settings_factory(webhook_urls=(receiver.url("/w"), refused),
+                                    webhook_secrets=("whsec-metrics-0123456789abcdef",) * 2,
+                                    webhook_backoff_seconds=0.05, webhook_backoff_max_seconds=0.1,
+                                    webhook_poll_seconds=0.05)
+        async with serve(settings) as client:
+            room = await make_room(client, auth, roomName="Hooked")
+            async with clients(client) as cs:
+                host = await cs.joined(room["roomId"], "Hana", host_key(room))
+                await host.send("leave")
+                await until(lambda: len(receiver.ok("/w")) >= 2, 15, "deliveries")
+            samples: dict = {}
+
+            async def moved() -> bool:
+                samples.update(await scrape(client, auth))
+                return value(samples, "antechamber_webhook_deliveries_total", result="retry") >= 1
+
+            for _ in range(300):                           # up to 30 s
+                if await moved():
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        await receiver.stop()
+    assert value(samples, "antechamber_webhook_deliveries_total", result="delivered") >= 2
+    assert value(samples, "antechamber_webhook_deliveries_total", result="retry") >= 1     # the refused endpoint

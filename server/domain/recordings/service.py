@@ -183,6 +183,7 @@ class RecordingService:
         rec = Recording(recording_id=rid, room_id=room_id, room_session_id=session_id, status="starting",
                         start_date=now_ms(), filename=f"{rid}.mkv", node_id=self.node_id)
         await self.store.create_recording(rec)
+        log.info("recording status", recording_id=rid, room_id=room_id, change="new -> starting")
         await self.status_stored(rec)
         recorder = Recorder(self.dir / rec.filename, container="matroska",
                             name_of=lambda pid: self.media.participant_name(room_id, pid),

@@ -22,6 +22,7 @@ from typing import Any, Awaitable, Callable
 
 import structlog
 
+from ...observability.metrics import count_webhook_delivery
 from ...store.outbox_records import MAX_LOGGED_ATTEMPTS, Delivery
 from .endpoints import EndpointBook
 from .wire import encode, signature_headers
@@ -155,6 +156,7 @@ class Dispatcher:
         await self.store.update_webhook_delivery(d)
         log.info("webhook attempt", delivery_id=d.delivery_id, room_id=d.room_id, type=d.type, attempt=tries,
                  response_code=answer.status, latency_ms=latency, outcome=d.status, error=answer.error)
+        count_webhook_delivery("retry" if d.status == "pending" else d.status)     # delivered | retry | failed
         return d
 
     def _record(self, d: Delivery, status: int | None, latency: int, error: str | None) -> None:
