@@ -48,14 +48,3 @@ def signature_headers(fmt: str, secret: str, raw: bytes, now_ms: int) -> dict[st
     t = str(int(now_ms) // 1000)
     return {"Whereby-Signature": f"t={t},v1={_hmac(secret, t.encode() + b'.' + raw)}"}
 
-
-def verify(fmt: str, secret: str, raw: bytes, headers: Any) -> bool:
-    """Check a signature as a receiver does (tests and docs use it)."""
-    if fmt == "openvidu":
-        t, sig = headers.get("X-Timestamp", ""), headers.get("X-Signature", "")
-    else:
-        parts = dict(p.split("=", 1) for p in headers.get("Whereby-Signature", "").split(",") if "=" in p)
-        t, sig = parts.get("t", ""), parts.get("v1", "")
-    if not t or not sig:
-        return False
-    return hmac.compare_digest(_hmac(secret, t.encode() + b"." + raw), sig)
