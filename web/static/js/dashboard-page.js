@@ -4,6 +4,7 @@
 // bottom of this file starts it.
 import { h, $, toast, copyText } from "./dom.js";
 import { ApiClient, ApiError } from "./rest-client.js";
+import { createWebhookLog } from "./webhook-log.js";
 
 const KEY_STORAGE = "antechamber.apiKey";
 
@@ -55,6 +56,7 @@ export function createDashboard() {
   const dash = $("#dash");
   const list = $("#room-list");
   const listStatus = $("#list-status");
+  const webhookLog = createWebhookLog(() => state.api, describe);
 
   function showListStatus(text, kind = "") {
     listStatus.hidden = !text;
@@ -75,6 +77,7 @@ export function createDashboard() {
       dash.hidden = false;
       $("#forget-key").hidden = false;
       renderRooms(page, { replace: true });
+      webhookLog.refresh();
       if (!quiet) toast("Connected.", { timeout: 2500 });
     } catch (err) {
       sessionStorage.removeItem(KEY_STORAGE);
@@ -332,6 +335,7 @@ export function createDashboard() {
     $("#create-form").addEventListener("submit", onCreateSubmit);
     $("#refresh").addEventListener("click", refresh);
     $("#more").addEventListener("click", loadMore);
+    webhookLog.start();
     $("#key-save").disabled = false; // disabled in the HTML until this script is ready
     const saved = sessionStorage.getItem(KEY_STORAGE);
     if (saved) connect(saved, { quiet: true });
