@@ -85,6 +85,28 @@ async def test_metrics_follow_a_real_flow(client, auth):
             await gp.wait_for(lambda: (r := gp.video_from(host.participant_id)) is not None and r.frames >= 5
                               and colour_close(r.mean_rgb, COLOURS["red"]), timeout=30, what="red video")
             during = await scrape(client, auth)
+
+            # a recording: active while written, its bytes counted as they grow and once finished
+            resp = await client.post("/api/v1/recordings", headers=auth, json={"roomId": rid})
+            assert resp.status == 201, await resp.text()
+            rec_id = (await resp.json())["recordingId"]
+            recording: dict = {}
+
+            async def written() -> bool:
+                recording.update(await scrape(client, auth))
+                return value(recording, "antechamber_recording_bytes_written_total") > 0
+
+            for _ in range(300):                                            # up to 30 s
+                if await written():
+                    break
+                await asyncio.sleep(0.1)
+            assert value(recording, "antechamber_recordings_active") == 1
+            assert value(recording, "antechamber_recording_bytes_written_total") > 0
+            done = await (await client.post(f"/api/v1/recordings/{rec_id}/stop", headers=auth)).json()
+            assert done["status"] == "complete", done
+            finished = await scrape(client, auth)
+            assert value(finished, "antechamber_recordings_active") == 0
+            assert value(finished, "antechamber_recording_bytes_written_total") == done["size"] > 0
     finally:
         for p in peers:
             await p.close()
