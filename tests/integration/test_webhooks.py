@@ -11,7 +11,7 @@ import pytest
 import structlog
 
 from server.app import HUB
-from server.http.appkeys import RECORDINGS, STORE
+from server.http.appkeys import RECORDINGS, STORE, WEBHOOKS
 from server.store.records import Recording
 from tests.helpers.signaling import clients, host_key, make_room, serve, until
 from tests.helpers.webhook_receiver import Receiver, signature_ok
@@ -253,3 +253,63 @@ async def test_openapi_describes_webhooks(client):
     assert {p["name"] for p in hooks["meetingStarted"]["post"]["parameters"]} >= {"X-Timestamp", "X-Signature"}
     assert "Whereby-Signature" in {p["name"] for p in hooks["room.client.joined"]["post"]["parameters"]}
     assert "/api/v1/webhooks/deliveries" in spec["paths"] and "/api/v1/config/webhooks" in spec["paths"]
+
+
+async def test_timers_abandoned_admission_and_hand_over(settings, receiver, auth):
+    """The meeting timers' and abandoned admission's events (extensions, only when asked for), an end
+    by max_duration in both formats, and a cluster hand-over (room.session.moved) that sends nothing."""
+    opted = hooked(settings, receiver, webhook_events=("*",))
+    async with serve(opted) as client:
+        room = await make_room(client, auth, roomName="Timers")
+        rid, events = room["roomId"], client.server.app[HUB].events
+        events.emit("room.session.started", room_id=rid, room_session_id="s1", start_ms=1)
+        events.emit("room.session.ending_soon", room_id=rid, room_session_id="s1", minutes_left=5,
+                    ends_at=1796238991000)
+        events.emit("room.session.extended", room_id=rid, room_session_id="s1", minutes=10, ends_at=1796239591000,
+                    by="p_host")
+        events.emit("room.client.admission_abandoned", room_id=rid, knock_id="k_1", display_name="Gus")
+        events.emit("room.session.moved", room_id=rid, reason="draining")
+        events.emit("room.session.ended", room_id=rid, room_session_id="s1", start_ms=1, end_ms=2, peak=1,
+                    reason="max_duration")
+        await until(lambda: len(receiver.ok("/w")) >= 5 and len(receiver.ok("/o")) >= 2, 15, "deliveries")
+        await client.server.app[WEBHOOKS].source.written()
+        logged = await deliveries(client, auth, roomId=rid)
+    whereby = [r.body for r in receiver.ok("/w")]
+    assert [b["type"] for b in whereby] == ["room.session.started", "antechamber.session.endingSoon",
+                                            "antechamber.session.extended", "antechamber.client.admissionAbandoned",
+                                            "room.session.ended"]
+    assert whereby[1]["data"]["minutesLeft"] == 5 and whereby[1]["data"]["endsAt"].endswith("Z")
+    assert (whereby[2]["data"]["minutes"], whereby[2]["data"]["extendedBy"]) == (10, "p_host")
+    assert (whereby[3]["data"]["knockId"], whereby[3]["data"]["displayName"]) == ("k_1", "Gus")
+    assert whereby[4]["data"]["endReason"] == "max_duration"
+    assert [b["sequence"] for b in whereby] == [1, 2, 3, 4, 5]
+    assert [r.body["event"] for r in receiver.ok("/o")] == ["meetingStarted", "meetingEnded"]
+    assert len(logged) == 7          # nothing for the hand-over, nothing more
+
+
+async def test_extensions_not_sent_unless_asked(settings, receiver, auth):
+    async with serve(hooked(settings, receiver, webhook_urls=(receiver.url("/w"),), webhook_secrets=(SECRET_W,),
+                            webhook_formats=("whereby",))) as client:
+        room = await make_room(client, auth, roomName="Plain")
+        events = client.server.app[HUB].events
+        events.emit("room.session.ending_soon", room_id=room["roomId"], minutes_left=1, ends_at=5)
+        events.emit("room.session.started", room_id=room["roomId"], room_session_id="s1", start_ms=1)
+        await until(lambda: receiver.ok(), 15, "a delivery")
+        await client.server.app[WEBHOOKS].source.written()
+        assert [d["type"] for d in await deliveries(client, auth)] == ["room.session.started"]
+    assert receiver.ok()[0].body["sequence"] == 1
+
+
+def test_settings_pair_urls_with_secrets():
+    from server.config import ConfigError, load_settings
+    with pytest.raises(ConfigError, match="secret"):
+        load_settings({"webhook_urls": ("http://a.example/h",)}, env={})
+    s = load_settings({}, env={"ANTECHAMBER_WEBHOOK_URLS": "http://a.example/h,http://b.example/h",
+                               "ANTECHAMBER_WEBHOOK_SECRETS": "s1,s2", "ANTECHAMBER_WEBHOOK_FORMATS": "whereby,openvidu",
+                               "ANTECHAMBER_WEBHOOK_EVENTS": "room.client.joined|room.client.left"})
+    assert s.webhook_formats == ("whereby", "openvidu") and "s1" not in repr(s)
+    from server.domain.webhooks.endpoints import EndpointError, from_settings
+    [a, b] = from_settings(s.webhook_urls, s.webhook_secrets, s.webhook_formats, s.webhook_events)
+    assert a.events == ("room.client.joined", "room.client.left") and b.format == "openvidu" and b.events == ()
+    with pytest.raises(EndpointError, match="unknown openvidu event"):
+        from_settings(("http://x.example",), ("s",), ("openvidu",), ("room.client.joined",))

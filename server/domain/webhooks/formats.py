@@ -112,10 +112,13 @@ def _whereby_data(type_name: str, ev: WebhookEvent, views: Views) -> dict[str, A
                     "isDialIn": False})
     if type_name == "room.session.ended":
         out["endReason"] = d.get("reason")
+    if type_name in ("antechamber.session.endingSoon", "antechamber.session.extended"):
+        ends = _first(d, "ends_at", "endsAt")
+        out["endsAt"] = iso(ends) if isinstance(ends, int) else ends
     if type_name == "antechamber.session.endingSoon":
-        out["minutesLeft"] = _first(d, "minutesLeft", "minutes_left")
+        out["minutesLeft"] = _first(d, "minutes_left", "minutesLeft")
     if type_name == "antechamber.session.extended":
-        out.update({"minutes": d.get("minutes"), "endsAt": _first(d, "endsAt", "ends_at")})
+        out.update({"minutes": d.get("minutes"), "extendedBy": d.get("by")})
     return out
 
 
