@@ -80,3 +80,59 @@ def test_forward_totals_fold():
     add_counts(out, {"packets": 1, "unsent": 3})
     assert out["packets"] == 16 and out["bytes"] == 1000 and out["nacks"] == 1 and out["plis"] == 2
     assert out["unsent"] == 3 and out["dropped_keyframe_wait"] == 0
+
+
+class _Inner:
+    """A dispatcher that records what reaches it (the hub's role, for the wrapper only)."""
+
+    messages = "the registry"
+
+    def __init__(self) -> None:
+        self.seen: list = []
+
+    def connect(self, connection):
+        self.seen.append(("connect", connection))
+        return "participant"
+
+    async def handle(self, p, req):
+        self.seen.append(("handle", req.type))
+
+    def disconnected(self, p, reason="disconnected"):
+        self.seen.append(("disconnected", reason))
+
+
+class _Req:
+    def __init__(self, type_: str) -> None:
+        self.type, self.data = type_, {}
+
+    def get(self, name, default=None):
+        return self.data.get(name, default)
+
+
+async def test_observed_sessions_count_and_bind_a_session_id():
+    import structlog
+
+    from server.observability.collect import ObservedSessions
+
+    m, inner = Metrics(), _Inner()
+    sessions = ObservedSessions(inner, m)
+    assert sessions.messages == "the registry"
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id="r1")
+    try:
+        assert sessions.connect("conn") == "participant"
+        bound = structlog.contextvars.get_contextvars()
+        assert bound["session_id"].startswith("s_") and "request_id" not in bound
+        await sessions.handle("participant", _Req("chat"))
+        await sessions.handle("participant", _Req("chat"))
+        sessions.observe_error("forbidden")
+        sessions.disconnected("participant", "too_slow")
+        sessions.disconnected("participant", "idle")
+    finally:
+        structlog.contextvars.clear_contextvars()
+    assert inner.seen == [("connect", "conn"), ("handle", "chat"), ("handle", "chat"), ("disconnected", "too_slow"),
+                          ("disconnected", "idle")]
+    assert sample(m, "antechamber_ws_sessions_total") == 1
+    assert sample(m, "antechamber_ws_messages_total", type="chat") == 2
+    assert sample(m, "antechamber_ws_errors_total", code="forbidden") == 1
+    assert sample(m, "antechamber_ws_send_queue_overflows_total") == 1
