@@ -189,6 +189,8 @@ class ObservedSessions:
     def observe_error(self, code: str) -> None:
         """The transport sent an ``error`` (signaling/transport/websocket.py); codes are the server's."""
         self.m.ws_errors.labels(code=_bounded(code)).inc()
+        if code == "rate_limited":      # a join, knock or chat limit of signaling (docs/protocol.md)
+            self.m.rate_limited.labels(scope="websocket").inc()
 
     def disconnected(self, p: Any, reason: str = "disconnected") -> None:
         if reason == "too_slow":        # the transport's send queue was full

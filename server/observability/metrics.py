@@ -40,7 +40,7 @@ class Metrics:
         self.http_latency = Histogram("antechamber_http_request_duration_seconds", "Time to answer an HTTP "
                                       "request (the websocket excluded).", ["route", "method"],
                                       buckets=LATENCY_BUCKETS, registry=r)
-        self.rate_limited = Counter("antechamber_rate_limited", "Requests refused by a rate limit (429), by scope.",
+        self.rate_limited = Counter("antechamber_rate_limited", "Requests refused by a rate limit (REST 429, websocket rate_limited), by scope.",
                                     ["scope"], registry=r)
         # websocket
         self.ws_sessions = Counter("antechamber_ws_sessions", "Websocket sessions opened.", registry=r)
@@ -85,7 +85,7 @@ def current() -> Optional[Metrics]:
 
 
 def count_rate_limited(scope: str) -> None:
-    """A request refused by a rate limit; ``scope`` from a fixed set, e.g. "rest", "join", "knock", "chat"."""
+    """A request refused by a rate limit; ``scope`` from a fixed set: "rest" (the REST budget per key)."""
     m = _CURRENT.get()
     if m is not None:
         m.rate_limited.labels(scope=scope).inc()

@@ -126,6 +126,7 @@ async def test_observed_sessions_count_and_bind_a_session_id():
         await sessions.handle("participant", _Req("chat"))
         await sessions.handle("participant", _Req("chat"))
         sessions.observe_error("forbidden")
+        sessions.observe_error("rate_limited")
         sessions.disconnected("participant", "too_slow")
         sessions.disconnected("participant", "idle")
     finally:
@@ -135,4 +136,5 @@ async def test_observed_sessions_count_and_bind_a_session_id():
     assert sample(m, "antechamber_ws_sessions_total") == 1
     assert sample(m, "antechamber_ws_messages_total", type="chat") == 2
     assert sample(m, "antechamber_ws_errors_total", code="forbidden") == 1
+    assert sample(m, "antechamber_rate_limited_total", scope="websocket") == 1
     assert sample(m, "antechamber_ws_send_queue_overflows_total") == 1
