@@ -40,8 +40,8 @@ class Metrics:
         self.http_latency = Histogram("antechamber_http_request_duration_seconds", "Time to answer an HTTP "
                                       "request (the websocket excluded).", ["route", "method"],
                                       buckets=LATENCY_BUCKETS, registry=r)
-        self.rate_limited = Counter("antechamber_rate_limited", "Requests refused by a rate limit (REST 429, websocket rate_limited), by scope.",
-                                    ["scope"], registry=r)
+        self.rate_limited = Counter("antechamber_rate_limited", "Requests refused by a rate limit (REST 429, "
+                                    "websocket rate_limited), by scope.", ["scope"], registry=r)
         # websocket
         self.ws_sessions = Counter("antechamber_ws_sessions", "Websocket sessions opened.", registry=r)
         self.ws_messages = Counter("antechamber_ws_messages", "Websocket messages received and parsed, by type.",
