@@ -52,8 +52,8 @@ class RedisOutbox:
         if script is None:
             script = self._outbox_append = self._r.register_script(_APPEND)
         seq = await script(
-            keys=[self._k("webhooks", "seq"), self._k("webhooks", "delivery", d.delivery_id), self._k("webhooks", "due"),
-                  self._queue_key(d), self._k("webhooks", "log")],
+            keys=[self._k("webhooks", "seq"), self._k("webhooks", "delivery", d.delivery_id),
+                  self._k("webhooks", "due"), self._queue_key(d), self._k("webhooks", "log")],
             args=[f"{d.endpoint_id}\x00{d.room_id}", _dumps(d.to_doc()), int(d.next_at), int(d.created_at),
                   d.delivery_id, str(d.seq) if keep_seq else ""])
         d.seq = int(seq)

@@ -5,6 +5,7 @@ real local receiver that checks signatures as Whereby's and OpenVidu Meet's rece
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 
 import pytest
@@ -305,7 +306,8 @@ def test_settings_pair_urls_with_secrets():
     with pytest.raises(ConfigError, match="secret"):
         load_settings({"webhook_urls": ("http://a.example/h",)}, env={})
     s = load_settings({}, env={"ANTECHAMBER_WEBHOOK_URLS": "http://a.example/h,http://b.example/h",
-                               "ANTECHAMBER_WEBHOOK_SECRETS": "s1,s2", "ANTECHAMBER_WEBHOOK_FORMATS": "whereby,openvidu",
+                               "ANTECHAMBER_WEBHOOK_SECRETS": "s1,s2",
+                               "ANTECHAMBER_WEBHOOK_FORMATS": "whereby,openvidu",
                                "ANTECHAMBER_WEBHOOK_EVENTS": "room.client.joined|room.client.left"})
     assert s.webhook_formats == ("whereby", "openvidu") and "s1" not in repr(s)
     from server.domain.webhooks.endpoints import EndpointError, from_settings
@@ -313,3 +315,57 @@ def test_settings_pair_urls_with_secrets():
     assert a.events == ("room.client.joined", "room.client.left") and b.format == "openvidu" and b.events == ()
     with pytest.raises(EndpointError, match="unknown openvidu event"):
         from_settings(("http://x.example",), ("s",), ("openvidu",), ("room.client.joined",))
+
+
+async def test_two_nodes_deliver_each_event_once(settings_factory, redis_url, receiver, auth):
+    """Two cluster nodes on one Redis: each writes its own events to the shared outbox, only the
+    holder of leader:webhooks sends, so every delivery arrives once, numbered in one sequence."""
+    sep = "&" if "?" in redis_url else "?"
+    base = settings_factory(redis_url=f"{redis_url}{sep}prefix=twh{random.getrandbits(40)}:")
+    opted = hooked(base, receiver, webhook_urls=(receiver.url("/w"),), webhook_secrets=(SECRET_W,),
+                   webhook_formats=("whereby",), webhook_events=("room.client.knocked",))
+    async with serve(opted.replace(node_id="wh-a")) as a, serve(opted.replace(node_id="wh-b")) as b:
+        room = await make_room(a, auth, roomName="Both")
+        for i in range(10):
+            node = a if i % 2 == 0 else b
+            node.server.app[HUB].events.emit("room.client.knocked", room_id=room["roomId"], knock_id=f"k{i}",
+                                             display_name=f"Guest {i}", state="waiting")
+            await node.server.app[WEBHOOKS].source.written()
+        await until(lambda: len(receiver.ok()) >= 10, 20, "ten deliveries")
+        leaders = [n.server.app[WEBHOOKS].dispatcher.may_act() for n in (a, b)]
+    assert leaders.count(True) == 1
+    ok = receiver.ok()
+    assert len(ok) == 10 and len({r.headers["Antechamber-Delivery-Id"] for r in receiver.got}) == len(receiver.got)
+    assert [r.body["data"]["knockId"] for r in ok] == [f"k{i}" for i in range(10)]
+    assert [r.body["sequence"] for r in ok] == list(range(1, 11))
+
+
+async def test_cli_flags_configure_a_real_server_and_its_log_keeps_no_secret(tmp_path, receiver):
+    """`antechamber serve --webhook-url ... --webhook-secret ...` as a real process: events are
+    delivered signed, GET shows the endpoint without its secret, and the process's log has no secret."""
+    import aiohttp
+
+    from tests.conftest import TEST_API_KEY
+    from tests.helpers.server_process import ServerProcess
+
+    args = ["--webhook-url", receiver.url("/o"), "--webhook-secret", SECRET_O, "--webhook-format", "openvidu"]
+    proc = await asyncio.to_thread(ServerProcess(tmp_path / "data", api_key=TEST_API_KEY, extra_args=args).start)
+    try:
+        headers = {"Authorization": f"Bearer {TEST_API_KEY}"}
+        async with aiohttp.ClientSession(proc.url, headers=headers) as http:
+            async with http.get("/api/v1/config/webhooks") as resp:
+                config = await resp.json()
+            async with http.post("/api/v1/rooms", json={"roomName": "Process"}) as resp:
+                room = await resp.json()
+            async with http.post("/api/v1/config/webhooks/test") as resp:
+                tested = await resp.json()
+        assert [(e["source"], e["format"], e["hasSecret"]) for e in config["endpoints"]] == [
+            ("config", "openvidu", True)]
+        assert tested["ok"], tested
+        probe = receiver.ok("/o")[0]
+        assert probe.body["event"] == "testEvent" and signature_ok("openvidu", SECRET_O, probe.body, probe.headers)
+        assert room["roomName"] == "Process"
+    finally:
+        await asyncio.to_thread(proc.stop)
+    text = proc.output()
+    assert SECRET_O not in text and SECRET_O not in json.dumps(config)
