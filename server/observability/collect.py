@@ -91,7 +91,7 @@ class NodeCollector(Collector):
                                 value=self.sfu.stream_count())
 
     def _recordings(self) -> Iterator:
-        active = [a.rec for a in list(getattr(self.recordings, "_active", {}).values())]
+        active = self.recordings.running()
         writing = 0
         for rec in active:
             path = self.recordings.path_of(rec)

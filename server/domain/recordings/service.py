@@ -144,6 +144,10 @@ class RecordingService:
         act = self._active.get(room_id)
         return act.rec if act else None
 
+    def running(self) -> list[Recording]:
+        """The recordings this node is writing now (metrics: server/observability/collect.py)."""
+        return [a.rec for a in list(self._active.values())]
+
     def is_running(self, recording_id: str) -> bool:
         """Whether this node is recording it now."""
         return any(a.rec.recording_id == recording_id for a in self._active.values())
