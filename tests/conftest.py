@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import os
 import uuid
 
 import pytest
 import pytest_asyncio
+from hypothesis import settings as hypothesis_settings
 from aiohttp.test_utils import TestClient, TestServer
 
 from server.app import create_app
@@ -15,6 +17,12 @@ from server.credentials import load_or_create
 from tests.helpers.redis_server import RedisProvider
 
 TEST_API_KEY = "test-api-key-0123456789abcdef"
+
+# hypothesis: modest example counts by default (``ci``); tests that set their own keep them.
+# ``HYPOTHESIS_PROFILE=thorough`` runs the property tests longer.
+hypothesis_settings.register_profile("ci", max_examples=40, deadline=None, database=None)
+hypothesis_settings.register_profile("thorough", max_examples=1000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")
