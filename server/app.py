@@ -10,7 +10,7 @@ server/http/appkeys.py. Start-up and shutdown order: "Life cycles" in docs/archi
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Awaitable, Callable, Optional
+from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 from urllib.parse import urlsplit
 
 import structlog
@@ -63,9 +63,10 @@ CLUSTER = web.AppKey("cluster", object)        # server.live.cluster.NodeCluster
 
 
 def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetings | None = None,
-               recording_media: RecordingMedia | None = None) -> web.Application:
+               recording_media: RecordingMedia | None = None, timers: Any = None) -> web.Application:
     """The application. ``live`` and ``recording_media`` replace the hub's LiveMeetings port and
-    the SFU's RecordingMedia for the domain (tests drive meetings and media through them). With a
+    the SFU's RecordingMedia for the domain (tests drive meetings and media through them);
+    ``timers`` the clock of meeting deadlines (tests: signaling.live.meeting_clock.ManualTimers). With a
     Redis URL the node joins the cluster on it (server/live/cluster.py), unless ``live`` is given."""
     settings = settings.replace(node_id=settings.node_id or default_node_id())
     store = new_store(settings)
@@ -74,7 +75,7 @@ def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetin
     # the hub asks the domain through its directory, the domain asks the hub through LiveMeetings:
     # the directory is connected to the room service once that exists
     directory = StoreDirectory(settings, store, access)
-    hub = new_hub(settings, directory, sfu)
+    hub = new_hub(settings, directory, sfu, timers)
     hub_live = HubLiveMeetings(hub, settings)
     cluster = None
     if settings.redis_url and live is None:

@@ -32,6 +32,14 @@ class RoomInfo:
     source: Any = field(default=None, compare=False, repr=False)  # the directory's own record (opaque here)
     # the stored room's version (+1 per write): a live room ignores news older than what it has
     version: int = 0
+    # meetings that end on time (live/meeting_clock.py): epoch ms / minutes, None = no such rule
+    meeting_ends_at: int | None = None      # the end date, when the room's meeting ends at it
+    max_duration_minutes: int | None = None
+    solo_timeout_minutes: int | None = None
+    expires_at: int | None = None           # a Whereby room: end date + 1 h (host powers stop, no new joiner)
+
+    def expired(self, now_ms: int) -> bool:
+        return self.expires_at is not None and now_ms >= self.expires_at
 
     @property
     def chat_enabled(self) -> bool:

@@ -44,6 +44,10 @@ class LiveMeetings(Protocol):
         """Make a participant ``host`` or ``guest`` for this meeting: None if not in it, False if it
         has that standing already, True if changed (Conflict room_full: a viewer with no free place)."""
 
+    async def extend_meeting(self, room_id: str, minutes: int) -> int | None:
+        """Move the meeting's end ``minutes`` later: its new end (epoch ms); None if no meeting runs;
+        Conflict ``no_end_time`` if it has no end (signaling/live/meeting_clock.py)."""
+
     async def announce(self, room_id: str, message: dict[str, Any]) -> bool:
         """Send ``message`` to everyone in the room's meeting; False if there is none."""
 
@@ -86,6 +90,9 @@ class NoLiveMeetings:
         return False
 
     async def set_participant_role(self, room_id: str, participant_id: str, role: str) -> bool | None:
+        return None
+
+    async def extend_meeting(self, room_id: str, minutes: int) -> int | None:
         return None
 
     async def announce(self, room_id: str, message: dict[str, Any]) -> bool:

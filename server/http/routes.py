@@ -7,7 +7,8 @@ from aiohttp import web
 
 from . import health, internal, pages
 from .api import (
-    cluster, insights_theme_openapi, insights_whereby, members, native_rooms, openapi, recordings_native,
+    cluster, insights_theme_openapi, insights_whereby, meeting_timing, members, native_rooms, openapi,
+    recordings_native,
     recordings_openapi, recordings_whereby, theme_whereby, webhooks, webhooks_openapi, whereby,
 )
 
@@ -19,6 +20,7 @@ def setup(app: web.Application) -> None:
     native_rooms.setup(app)
     members.setup(app)
     whereby.setup(app)
+    meeting_timing.setup(app)
     recordings_native.setup(app)
     recordings_whereby.setup(app)
     insights_whereby.setup(app)

@@ -38,9 +38,10 @@ log = structlog.get_logger("antechamber.cluster")
 
 REQUEST_SECONDS = 5.0
 REFRESH_SECONDS = 1.0
-_OPS = frozenset({"end_meeting", "room_updated", "member_removed", "member_updated", "kick_participant",
+_OPS = frozenset({"end_meeting", "extend_meeting", "room_updated", "member_removed", "member_updated", "kick_participant",
                   "set_participant_role", "announce", "send_to", "participant_name", "participant_count"})
-_ERRORS: dict[str, type[ApiError]] = {"room_full": Conflict, "conflict": Conflict, "not_found": NotFound}
+_ERRORS: dict[str, type[ApiError]] = {"room_full": Conflict, "conflict": Conflict, "not_found": NotFound,
+                                      "no_end_time": Conflict}
 
 
 class ClusterLiveMeetings:
@@ -136,6 +137,9 @@ class ClusterLiveMeetings:
 
     async def set_participant_role(self, room_id: str, participant_id: str, role: str) -> bool | None:
         return await self._call(room_id, "set_participant_role", [room_id, participant_id, role], None)
+
+    async def extend_meeting(self, room_id: str, minutes: int) -> int | None:
+        return await self._call(room_id, "extend_meeting", [room_id, minutes], None)
 
     async def announce(self, room_id: str, message: dict[str, Any]) -> bool:
         return bool(await self._call(room_id, "announce", [room_id, message], False))

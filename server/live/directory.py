@@ -18,6 +18,7 @@ from signaling.ports import Identity, RoomInfo
 
 from ..config import Settings
 from ..domain.access.identity import HOST, MEMBER, VIEWER, RoomAccess, link_enabled
+from ..domain import end_dates
 from ..domain.rooms.defaults import effective_config, max_participants
 from ..domain.rooms.meetings import MeetingLog
 from ..domain.rooms.service import RoomService
@@ -54,6 +55,8 @@ def room_info(settings: Settings, room: Room) -> RoomInfo:
         room_id=room.room_id, display_name=room.room_name, status=room.status, is_locked=room.is_locked,
         mode=room.room_mode, max_participants=max_participants(settings, room), max_viewers=settings.max_viewers,
         config=effective_config(room), roles=room.roles or {}, source=room, version=room.version,
+        meeting_ends_at=end_dates.meeting_end(room), max_duration_minutes=room.max_duration_minutes,
+        solo_timeout_minutes=room.solo_timeout_minutes, expires_at=end_dates.expires_at(room),
     )
 
 

@@ -6,6 +6,8 @@ the domain reaches it through the LiveMeetings port (server/live/meetings.py).
 
 from __future__ import annotations
 
+from typing import Any
+
 from media.ports import MediaConfig, MediaServicePort
 from media.sfu import MediaService
 from signaling.live.hub import Hub
@@ -26,11 +28,12 @@ def new_sfu(settings: Settings) -> MediaService:
         raise ConfigError(f"ice_servers: {exc}") from None
 
 
-def new_hub(settings: Settings, directory: RoomDirectory, sfu: MediaServicePort) -> Hub:
+def new_hub(settings: Settings, directory: RoomDirectory, sfu: MediaServicePort, timers: Any = None) -> Hub:
     """The hub on ``directory``, telling the SFU who comes and goes (the SFU's messages included)."""
     hub = Hub(directory, knock_cooldown_seconds=settings.knock_cooldown_seconds,
               knocks_per_ip_per_minute=settings.knocks_per_ip_per_minute,
-              reconnect_grace_seconds=settings.reconnect_grace_seconds)
+              reconnect_grace_seconds=settings.reconnect_grace_seconds,
+              **({"timers": timers, "wall_clock": timers.time} if timers is not None else {}))
     turn = (TurnCredentials(settings.turn_secret, tuple(settings.turn_urls), settings.turn_ttl_seconds)
             if settings.turn_secret else None)
     SfuBridge(sfu, turn=turn, ice_transport_policy=settings.ice_transport_policy).install(hub)

@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from signaling.errors import RoomFull
 from signaling.live.hub import Hub
+from signaling.live.meeting_clock import NoEndTime
 
 from ..config import Settings
 from ..domain.errors import Conflict
@@ -42,6 +43,12 @@ class HubLiveMeetings:
             return self.hub.set_role(room_id, participant_id, role)
         except RoomFull as exc:
             raise Conflict(str(exc), code="room_full") from None
+
+    async def extend_meeting(self, room_id: str, minutes: int) -> int | None:
+        try:
+            return self.hub.extend_meeting(room_id, minutes)
+        except NoEndTime as exc:
+            raise Conflict(exc.message, code="no_end_time") from None
 
     async def announce(self, room_id: str, message: dict[str, Any]) -> bool:
         return self.hub.announce(room_id, message)

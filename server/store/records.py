@@ -40,6 +40,11 @@ class Room:
     pending_deletion: dict[str, str] | None = None  # set by DELETE ... when_meeting_ends
     roles_updated_at: int = 0         # OpenVidu rolesUpdatedAt: last roles/access change (0 = creation date)
     theme: dict[str, Any] = field(default_factory=dict)   # Whereby room theme (server/domain/rooms/theme.py)
+    # meetings that end on time (docs/architecture.md "Life cycles"; server/domain/end_dates.py)
+    end_date: int | None = None       # Whereby endDate (its auto_deletion_date is when the sweeper deletes it)
+    meeting_ends_at_end_date: bool = False
+    max_duration_minutes: int | None = None
+    solo_timeout_minutes: int | None = None
     # set by the store: 1 when created, +1 on every write (compare-and-set); 0 = stored before versions
     version: int = 0
 

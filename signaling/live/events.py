@@ -5,8 +5,14 @@ docs/architecture.md "Seams for the cluster".
 ``room.client.knocked``, ``room.client.knock_cancelled``, ``room.client.knock_decided``,
 ``room.client.joined``, ``room.client.resumed`` (same participant, new connection),
 ``room.client.left``, ``room.session.started``,
-``room.session.ended``, ``room.session.moved`` (``hub.hand_over``: the meeting goes on
-on another node; not an end). Listeners are called synchronously with (name, data)
+``room.session.ended`` (``reason``: last_participant_left, meeting_ended, room_deleted,
+room_expired, max_duration, solo_timeout, end_date, ...), ``room.session.moved``
+(``hub.hand_over``: the meeting goes on on another node; not an end),
+``room.session.ending_soon`` (room_id, room_session_id, minutes_left, ends_at: the countdown,
+5 and 1 minute before the deadline), ``room.session.extended`` (room_id, room_session_id,
+minutes, ends_at, by: a participant id, None from REST) -- live/meeting_clock.py --, and
+``room.client.admission_abandoned`` (room_id, knock_id, display_name: admitted while away, never
+came back within the reconnect grace; live/lobby.py). Data keys are snake_case (epoch ms times). Listeners are called synchronously with (name, data)
 and must not block (schedule work instead); a failing listener is logged and
 never breaks the room. Data never carries keys or addresses.
 """

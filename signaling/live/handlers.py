@@ -170,6 +170,12 @@ async def on_end_meeting(hub: Node, p: Participant, req: Request) -> None:
     _room(p).end("meeting_ended")
 
 
+@handler("extend", permission="canEndMeeting")
+async def on_extend(hub: Node, p: Participant, req: Request) -> dict[str, Any]:
+    """Move the meeting's deadline ``minutes`` later (live/meeting_clock.py); everyone is told."""
+    return {"endsAt": _room(p).extend(req["minutes"], p.participant_id)}
+
+
 @handler("promote", permission="canMakeModerator")
 async def on_promote(hub: Node, p: Participant, req: Request) -> None:
     target = _target(p, req["participantId"])

@@ -34,6 +34,7 @@ from ..wire.protocol import Request
 from .events import Events
 from .handlers import builtin_messages
 from .jobs import Jobs
+from .meeting_clock import HOST_POWERS, LoopTimers, RoomExpired, Timers
 from .participant import CLOSED, CONNECTED, JOINED, KNOCKING, Connection, Participant
 from .resume import GRACE_REASONS, Graces, claim
 from .room import LiveRoom
@@ -66,7 +67,8 @@ class Hub:
     def __init__(self, directory: RoomDirectory, *, knock_cooldown_seconds: float = 30.0,
                  knocks_per_ip_per_minute: int = 30, media: MediaHooks | None = None,
                  reconnect_grace_seconds: float = 0.0,
-                 wall_clock: Callable[[], float] = time.time, clock: Callable[[], float] = time.monotonic):
+                 wall_clock: Callable[[], float] = time.time, clock: Callable[[], float] = time.monotonic,
+                 timers: Timers | None = None):
         self.directory = directory
         self.events = Events()      # room.client.* / room.session.* for webhooks and metrics
         self.rooms: dict[str, LiveRoom] = {}
@@ -76,7 +78,7 @@ class Hub:
         self.messages = builtin_messages()   # this hub's client messages; extensions add theirs here
         self.services = RoomServices(directory, media or MediaHooks(), self.events, self.jobs,
                                      KnockLimits(knock_cooldown_seconds, knocks_per_ip_per_minute), self.graces,
-                                     self.rooms, wall_clock, clock)
+                                     self.rooms, wall_clock, clock, timers=timers or LoopTimers(wall_clock))
         self._room_listeners: list[Callable[[str], None]] = []
         self.events.subscribe(self._on_event)
 
@@ -129,6 +131,8 @@ class Hub:
             raise _NEEDS[h.state]()
         if h.permission and not p.can(h.permission):
             raise Forbidden(f"your role does not allow {req.type} ({h.permission})")
+        if h.permission in HOST_POWERS and isinstance(p.room, LiveRoom) and p.room.expired():
+            raise RoomExpired("this room's end date has passed: host powers have ended")
         before = p.room_id
         try:
             result = await h.fn(self, p, req)
@@ -274,6 +278,13 @@ class Hub:
         if room is not None:
             room.end(reason)
 
+    def extend_meeting(self, room_id: str, minutes: int, by: str | None = None) -> int | None:
+        """The new deadline (epoch ms) of the meeting extended (live/meeting_clock.py); None: no meeting."""
+        room = self.rooms.get(room_id)
+        if room is None or room.meeting is None:
+            return None
+        return room.extend(minutes, by)     # its room.session.extended event marks the room changed
+
     async def room_updated(self, info: RoomInfo) -> None:
         room = self.rooms.get(info.room_id)
         if room is not None:
@@ -365,6 +376,8 @@ class Hub:
         if room is None:
             return False
         self.events.emit(MOVED, room_id=room_id, reason=reason)
+        if room.clock is not None:      # its deadline goes on where the meeting does (live/snapshot.py)
+            room.clock.stop()
         people = [*room.participants.values(), *(k.owner for k in room.waiting.pending() if k.owner is not None),
                   *room.admitted_away]
         message = {"type": "reconnect", "reason": reason}

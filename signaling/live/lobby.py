@@ -146,10 +146,22 @@ class Lobby(MeetingFlows):
             log.info("knock reconnect grace expired", room_id=self.room_id, knock_id=knock.knock_id,
                      connection="reconnecting -> gone")
             self.decide(knock, CANCELLED, by=None)
+        elif knock.state == ADMITTED and p in self.admitted_away:
+            self._did_not_arrive(p, knock)
         p.knock = None
         p.set_state(CLOSED)
         self.admitted_away.discard(p)
         self.forget_if_empty()
+
+    def _did_not_arrive(self, p: Participant, knock: Knock) -> None:
+        """Admitted while its connection was away, and it never came back within the grace: the
+        hosts are told it did not arrive (instead of "admitted" forever); its place is freed."""
+        log.info("admitted knocker did not arrive", room_id=self.room_id, knock_id=knock.knock_id,
+                 connection="reconnecting -> gone")
+        self.admitted_away.discard(p)
+        self.tell_hosts(knock, arrival="did_not_arrive")
+        self.services.events.emit("room.client.admission_abandoned", room_id=self.room_id,
+                                  knock_id=knock.knock_id, display_name=knock.display_name)
 
     def resume_knock(self, p: Participant, was_away: bool, request_id: Any) -> None:
         """A new connection was attached to knocker ``p`` (its token): the same knock back if still

@@ -15,6 +15,7 @@ import structlog
 
 from ..errors import ChatDisabled
 from ..rules.admission import is_moderator
+from .meeting_clock import MeetingClock, NoEndTime
 from .participant import CLOSED, JOINED, Participant
 from .resume import new_token
 from .roster import Meeting, Roster, new_room_session_id
@@ -40,6 +41,8 @@ class MeetingFlows(Roster):
         self.meeting.peak = max(self.meeting.peak, len(self.participants))
         p.resume_token = p.resume_token or new_token()
         p.send(self.joined_message(p, request_id))
+        if self.clock is not None:
+            self.clock.people_changed()
         self.broadcast({"type": "participant_joined", "participant": p.public()}, exclude=p)
         log.info("participant joined", room_id=self.room_id, participant_id=p.participant_id, role=p.role,
                  participants=len(self.participants))
@@ -56,6 +59,8 @@ class MeetingFlows(Roster):
             return
         del self.participants[p.participant_id]
         self.services.graces.cancel(p)
+        if self.clock is not None:
+            self.clock.people_changed()
         if p.away:      # nobody left to come back to this place: a later resume joins anew
             p.set_state(CLOSED)
         had_host = any(is_moderator(x.permissions) for x in (*self.participants.values(), p))
@@ -149,8 +154,19 @@ class MeetingFlows(Roster):
 
     # --- the meeting and media -------------------------------------------------------------
 
+    def extend(self, minutes: int, by: str | None) -> int:
+        """A host moves the meeting's deadline later (live/meeting_clock.py); NoEndTime without one."""
+        if self.clock is None:
+            raise NoEndTime()
+        return self.clock.extend(minutes, by)
+
+    def expired(self) -> bool:
+        """A Whereby room one hour past its end date: host powers stop, nobody new joins."""
+        return self.info.expired(self.services.now_ms())
+
     def _start_meeting(self, meeting: Meeting) -> None:
         self.meeting = meeting
+        self.clock = MeetingClock(self, self.services.timers, meeting.start_ms)
         log.info("meeting started", room_id=self.room_id, room_session_id=meeting.room_session_id)
         self.services.events.emit("room.session.started", room_id=self.room_id,
                                   room_session_id=meeting.room_session_id, start_ms=meeting.start_ms)
@@ -160,6 +176,9 @@ class MeetingFlows(Roster):
 
     def _finish_meeting(self, reason: str) -> None:
         meeting, self.meeting = self.meeting, None
+        if self.clock is not None:
+            self.clock.stop()
+            self.clock = None
         if meeting is None:
             return
         end = self.services.now_ms()

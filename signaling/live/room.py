@@ -26,6 +26,7 @@ from ..rules import admission
 from ..rules.admission import has_room_for, is_moderator, permissions_for
 from ..rules.waiting_room import CANCELLED, REJECTED
 from .lobby import Lobby
+from .meeting_clock import RoomExpired
 from .participant import JOINED, KNOCKING, Participant
 
 log = structlog.get_logger("antechamber.signaling")
@@ -37,6 +38,8 @@ class LiveRoom(Lobby):
     def join(self, p: Participant, identity: Identity, display_name: str, request_id: Any = None) -> None:
         """Enter at once, or knock (docs/protocol.md "Join flow"); raises RoomClosed, Forbidden,
         RoomFull, RejectedRecently or RateLimited."""
+        if self.expired():
+            raise RoomExpired("this room's end date has passed: nobody new can join")
         perms = permissions_for(self.info, identity)
         decision = admission.decide(self.info, identity, self.counts(), perms)
         p.display_name = display_name

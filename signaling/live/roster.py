@@ -22,6 +22,7 @@ from ..ports import RoomInfo
 from ..rules.admission import Counts, is_moderator
 from ..rules.waiting_room import WaitingRoom
 from ..wire.codec import EncodeError
+from .meeting_clock import MeetingClock
 from .participant import Participant
 from .services import RoomServices
 
@@ -49,6 +50,7 @@ class Roster:
         # (and enters) or its grace ends (live/lobby.py)
         self.admitted_away: set[Participant] = set()
         self.meeting: Meeting | None = None
+        self.clock: MeetingClock | None = None             # the meeting's deadline and solo timer
 
     def __repr__(self) -> str:
         return f"<LiveRoom {self.room_id} {len(self.participants)} in, {len(self.waiting)} waiting>"
@@ -165,7 +167,8 @@ class Roster:
         joined: dict[str, Any] = {
             "type": "joined", "participantId": p.participant_id, "role": p.role,
             "permissions": dict(p.permissions), "room": self.public(),
-            "meeting": {"roomSessionId": self.meeting.room_session_id, "startedAt": self.meeting.start_ms},
+            "meeting": {"roomSessionId": self.meeting.room_session_id, "startedAt": self.meeting.start_ms,
+                        **(self.clock.public() if self.clock else {})},
             "participants": self.roster(),
         }
         media = self.services.media  # STUN servers and this participant's own TURN credentials

@@ -7,13 +7,14 @@ room that becomes empty removes itself from it (``Roster.forget_if_empty``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..ports import MediaHooks, RoomDirectory
 from ..rules.cooldowns import KnockLimits
 from .events import Events
 from .jobs import Job, Jobs
+from .meeting_clock import Timers
 from .resume import Graces
 
 
@@ -28,6 +29,7 @@ class RoomServices:
     rooms: dict[str, Any]           # the hub's registry: room id -> LiveRoom
     wall_clock: Callable[[], float]
     clock: Callable[[], float]      # monotonic: cooldowns, graces
+    timers: Timers = field(default=None)  # type: ignore[assignment]  # meeting deadlines (live/meeting_clock.py)
 
     def now_ms(self) -> int:
         return int(self.wall_clock() * 1000)

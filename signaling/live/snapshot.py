@@ -6,7 +6,8 @@ owner node mirrors to Redis as the room changes (server/live/mirror.py): the
 meeting's participants (ids, names, identities, roles, permissions, resume
 tokens, mute state), the knock queue in order (ids, states, hold messages), the
 knockers admitted while away, the lock state (with the room version it came
-from), the meeting (``roomSessionId``, start, peak) and the active recording.
+from), the meeting (``roomSessionId``, start, peak), its clock (deadline, warnings sent, solo
+timer: ``live/meeting_clock.py``) and the active recording.
 Only str / int / float / bool / None / list / dict: msgpack and JSON both carry it.
 
 ``restore(hub, info, snap)`` rebuilds that room on a hub that never saw it,
@@ -28,6 +29,7 @@ import structlog
 
 from ..ports import Identity, RoomInfo
 from ..rules.waiting_room import ADMITTED, PENDING, Knock
+from .meeting_clock import MeetingClock
 from .participant import JOINED, KNOCKING, Participant
 from .room import LiveRoom
 from .roster import Meeting
@@ -83,6 +85,7 @@ def snapshot(room: LiveRoom) -> dict[str, Any]:
         "meeting": None if meeting is None else {"roomSessionId": meeting.room_session_id,
                                                  "startedAt": meeting.start_ms, "peak": meeting.peak},
         "recordingId": room.recording_id,
+        "clock": room.clock.snapshot() if room.clock is not None else None,
         "participants": [_participant(p) for p in room.participants.values()],
         "knocks": [_knock(k) for k in room.waiting.pending()],
         "admittedAway": [_knock(p.knock) for p in sorted(admitted_away, key=lambda p: p.knock.knocked_at_ms)],
@@ -148,6 +151,10 @@ def restore(hub: Node, info: RoomInfo, snap: dict[str, Any]) -> LiveRoom:
     if meeting:
         room.meeting = Meeting(meeting["roomSessionId"], int(meeting["startedAt"]), int(meeting.get("peak") or 0))
     room.recording_id = snap.get("recordingId")
+    if room.meeting is not None:     # the deadline goes on where it was (live/meeting_clock.py)
+        room.clock = MeetingClock(room, hub.services.timers, room.meeting.start_ms)
+        if isinstance(snap.get("clock"), dict):
+            room.clock.restore(snap["clock"])
     expiries: list[tuple[Participant, Callable[[], None]]] = []
     for d in snap.get("participants") or ():
         p = _away(d, room, JOINED)
@@ -169,6 +176,8 @@ def restore(hub: Node, info: RoomInfo, snap: dict[str, Any]) -> LiveRoom:
     for p, on_expiry in expiries:     # as if every connection had just dropped
         hub.services.graces.start(p, on_expiry)
     hub.rooms[room.room_id] = room
+    if room.clock is not None:
+        room.clock.wake_soon()
     log.info("room restored", room_id=room.room_id, participants=len(room.participants),
              waiting=len(room.waiting), admitted_away=len(room.admitted_away),
              room_session_id=room.meeting.room_session_id if room.meeting else None)

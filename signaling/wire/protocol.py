@@ -89,6 +89,7 @@ _BUILTIN_SPECS: dict[str, dict[str, Field]] = {
         "message": Field(_S, required=False, max_len=500),
     },
     "end_meeting": {},
+    "extend": {"minutes": Field(int)},      # 1..1440, checked by live/meeting_clock.py
     "promote": {"participantId": Field(_S, min_len=1, max_len=64)},
     "demote": {"participantId": Field(_S, min_len=1, max_len=64)},
     "chat": {"text": Field(_S, min_len=1, max_bytes=MAX_CHAT_BYTES, text=CHAT)},

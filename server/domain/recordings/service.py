@@ -31,6 +31,7 @@ from ...store.base import Store
 from ...store.records import Recording
 from ..access import signed_links
 from ..errors import ApiError, Conflict, NotFound
+from .. import end_dates
 from .media import RecordingMedia
 
 log = structlog.get_logger("antechamber.recordings")
@@ -175,6 +176,8 @@ class RecordingService:
             raise NotFound("room not found", code="room_not_found")
         if not ((room.config or {}).get("recording") or {}).get("enabled", True):
             raise Conflict("recording is disabled for this room", code="recording_disabled")
+        if end_dates.expired(room, now_ms()):
+            raise Conflict("this room's end date has passed: no new recordings", code="room_expired")
         if room_id in self._active:
             raise Conflict("this room is already being recorded", code="recording_already_started")
         media_room = self.media.media_room(room_id)

@@ -37,7 +37,9 @@ SCHEDULED_CODES = frozenset({
 _SNAPSHOTS: dict[str, Callable[[Room], Any]] = {
     "config": lambda r: r.config, "roles": lambda r: r.roles, "access": lambda r: r.access,
     "status": lambda r: r.status, "lock": lambda r: r.is_locked, "closed": lambda r: r.status,
-    "scheduled deletion": lambda r: r.pending_deletion, "keys": lambda r: f"key_version={r.key_version}",
+    "scheduled deletion": lambda r: r.pending_deletion,
+    "keys": lambda r: f"key_version={r.key_version}",
+    "timing": lambda r: (r.meeting_ends_at_end_date, r.max_duration_minutes, r.solo_timeout_minutes),
 }
 
 

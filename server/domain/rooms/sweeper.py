@@ -6,6 +6,11 @@
   (e.g. after a restart) is finished here.
 - withRecordings=force deletes the room's recordings too; close keeps them and
   closes the room instead of deleting it.
+- A Whereby room's autoDeletionDate is 23 h after its endDate (server/domain/end_dates.py):
+  it is deleted then, a live meeting ended, its recordings kept (they outlive it, as Whereby's do).
+
+What is due is read from the store on every pass (``sweep_once(now)``: the clock is injectable),
+so a restart loses nothing and a room already dealt with is not listed again.
 
 Runs as a background task for the app's lifetime (``start``/``close``, from server/app.py);
 a failure on one room is logged and never stops the task. Rooms are written only through
@@ -102,6 +107,8 @@ class Sweeper:
             if self.live.has_meeting(room.room_id):
                 return None    # the hub deletes it when the meeting ends
             return await self.rooms.complete_pending_deletion(room.room_id)
+        if room.api == "whereby":   # deleted within 24 h of its endDate, a meeting ended, recordings kept
+            return await self.rooms.delete(room.room_id, "force", "keep", reason="room_expired")
         if room.status == "closed" and await self.rooms.has_recordings(room.room_id):
             return None        # already closed to keep its recordings
         policy = room.auto_deletion_policy or {}

@@ -22,7 +22,7 @@ REF = "#/components/schemas/{model}"
 _REQUEST_MODELS = (
     schemas.CreateRoomIn, schemas.UpdateConfigIn, schemas.UpdateRolesIn, schemas.UpdateAccessIn,
     schemas.UpdateStatusIn, schemas.UpdateLockIn, whereby.CreateMeetingIn,
-    members.CreateMemberIn, members.UpdateMemberIn,
+    members.CreateMemberIn, members.UpdateMemberIn, schemas.MeetingTimingIn, schemas.ExtendMeetingIn,
 )
 
 ERROR_CODES = (

@@ -28,6 +28,17 @@ SUCCESS_CODES = {
 }
 
 
+# meetings that end on time (Antechamber extensions; server/http/api/meeting_timing.py). The Whereby
+# meeting object carries them only when the room sets them.
+TIMING = {
+    "meetingEndsAtEndDate": {"type": "boolean", "description": "Antechamber extension: meetings end at the end date"},
+    "maxDurationMinutes": {"type": ["integer", "null"], "minimum": 1, "maximum": 1440,
+                           "description": "Antechamber extension: a meeting's longest duration (hosts may extend)"},
+    "soloTimeoutMinutes": {"type": ["integer", "null"], "minimum": 1, "maximum": 1440,
+                           "description": "Antechamber extension: a meeting with one participant alone this long ends"},
+}
+
+
 def _toggle() -> dict[str, Any]:
     return {"type": "object", "properties": {"enabled": {"type": "boolean"}}, "required": ["enabled"]}
 
@@ -88,6 +99,7 @@ def response_schemas() -> dict[str, Any]:
                 "isLocked": {"type": "boolean"},
                 "roomMode": {"enum": ["normal", "group"]},
                 "maxParticipants": {"type": "integer"},
+                **TIMING,
                 "ownerNode": {"type": "string", "description": "while a meeting runs (GET of one room, no "
                               "projection): the node that owns it (GET /api/v1/cluster/nodes)"},
             },
@@ -179,6 +191,7 @@ def response_schemas() -> dict[str, Any]:
                 "endDate": {"type": ["string", "null"], "format": "date-time", "description": "UTC, 'Z' suffix"},
                 "hostRoomUrl": {"type": "string"},
                 "viewerRoomUrl": {"type": "string"},
+                **TIMING,
             },
             "required": ["meetingId", "roomName", "roomUrl", "startDate", "endDate"],
         },

@@ -25,6 +25,20 @@ FIELDS = ("roomId", "roomName", "owner", "creationDate", "config", "roles", "acc
 EXTRA_FIELDS = ("config", "roles")
 
 
+# meetings that end on time (Antechamber extensions of both APIs; server/http/api/meeting_timing.py)
+TIMING_FIELDS = {"meetingEndsAtEndDate": "meeting_ends_at_end_date", "maxDurationMinutes": "max_duration_minutes",
+                 "soloTimeoutMinutes": "solo_timeout_minutes"}
+
+
+def timing(room: Room, only_set: bool = False) -> dict[str, Any]:
+    """The room's timing fields as the APIs show them (``only_set``: those the room sets)."""
+    out = {name: getattr(room, attr) for name, attr in TIMING_FIELDS.items()}
+    out["meetingEndsAtEndDate"] = bool(out["meetingEndsAtEndDate"])
+    if only_set:
+        out = {k: v for k, v in out.items() if v}
+    return out
+
+
 def render_roles(room: Room) -> dict[str, Any]:
     return {
         "moderator": {"permissions": effective_permissions("moderator", room.roles)},
@@ -61,6 +75,7 @@ def render(app: web.Application, room: Room) -> dict[str, Any]:
         "isLocked": room.is_locked,
         "roomMode": room.room_mode,
         "maxParticipants": max_participants(app[SETTINGS], room),
+        **timing(room),       # Antechamber extensions
     }
     if body["autoDeletionDate"] is None:  # optional in OpenVidu's typings: absent, not null
         del body["autoDeletionDate"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal, Optional, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from signaling.rules.permissions import PERMISSIONS
 
@@ -116,6 +116,37 @@ class AutoDeletionPolicyIn(Strict):
     withRecordings: Literal["force", "close"] = "close"
 
 
+TIMING_MAX_MINUTES = 1440
+_TIMING_DOC = {
+    "meetingEndsAtEndDate": "Antechamber extension: a meeting ends at the room's end date (native: autoDeletionDate; "
+                            "Whereby: endDate); needs one",
+    "maxDurationMinutes": "Antechamber extension: a meeting ends this many minutes after it started (hosts may "
+                          "extend it); countdown 5 and 1 minute before",
+    "soloTimeoutMinutes": "Antechamber extension: a meeting with one participant alone for this many minutes ends",
+}
+
+
+def timing_field(name: str) -> Any:
+    if name == "meetingEndsAtEndDate":
+        return Field(None, json_schema_extra={"description": _TIMING_DOC[name]})
+    return Field(None, ge=1, le=TIMING_MAX_MINUTES, json_schema_extra={"description": _TIMING_DOC[name]})
+
+
+class MeetingTimingIn(Strict):
+    """PUT .../timing (Antechamber extension, both surfaces): only while no meeting runs; a field
+    given as null is cleared, a field left out is kept."""
+
+    meetingEndsAtEndDate: Optional[bool] = timing_field("meetingEndsAtEndDate")
+    maxDurationMinutes: Optional[int] = timing_field("maxDurationMinutes")
+    soloTimeoutMinutes: Optional[int] = timing_field("soloTimeoutMinutes")
+
+
+class ExtendMeetingIn(Strict):
+    """POST .../extend (Antechamber extension): move the running meeting's end ``minutes`` later."""
+
+    minutes: int = Field(ge=1, le=TIMING_MAX_MINUTES)
+
+
 class CreateRoomIn(Strict):
     """POST /api/v1/rooms (OpenVidu Meet 3.8 fields plus Antechamber extensions)."""
 
@@ -129,6 +160,9 @@ class CreateRoomIn(Strict):
     roomMode: Literal["normal", "group"] = "normal"
     roomNamePrefix: str = Field("", max_length=PREFIX_MAX, pattern=PREFIX_PATTERN)
     roomNamePattern: Literal["uuid", "human-short"] = "uuid"
+    meetingEndsAtEndDate: Optional[bool] = timing_field("meetingEndsAtEndDate")
+    maxDurationMinutes: Optional[int] = timing_field("maxDurationMinutes")
+    soloTimeoutMinutes: Optional[int] = timing_field("soloTimeoutMinutes")
 
     @field_validator("roomName")
     @classmethod
@@ -147,6 +181,12 @@ class CreateRoomIn(Strict):
         if v < int(time.time() * 1000) + ONE_HOUR_MS:
             raise ValueError("must be at least one hour in the future (epoch milliseconds)")
         return v
+
+    @model_validator(mode="after")
+    def _end_date_for_meetings(self) -> "CreateRoomIn":
+        if self.meetingEndsAtEndDate and self.autoDeletionDate is None:
+            raise ValueError("meetingEndsAtEndDate needs an autoDeletionDate (the end date meetings end at)")
+        return self
 
 
 class UpdateConfigIn(Strict):

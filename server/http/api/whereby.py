@@ -17,6 +17,7 @@ from pydantic import Field, field_validator
 
 from ...domain.access.links import RoomLinks
 from ...domain.errors import BadRequest, Forbidden, NotFound
+from ...domain import end_dates
 from ...domain.rooms.defaults import DEFAULT_ACCESS, DEFAULT_CONFIG, DEFAULT_POLICY, deep_merge, now_ms
 from ...store.base import InvalidToken, RoomQuery
 from ...store.records import Room
@@ -24,7 +25,8 @@ from ..appkeys import LINKS, ROOMS, STORE
 from .auth import add_routes
 from .jsonbody import read_object
 from .query import bad, int_param
-from .schemas import MAX_EPOCH_MS, PREFIX_MAX, PREFIX_PATTERN, Strict, validate
+from .room_view import timing
+from .schemas import MAX_EPOCH_MS, PREFIX_MAX, PREFIX_PATTERN, Strict, timing_field, validate
 
 URL_FIELDS = ("hostRoomUrl", "viewerRoomUrl")
 DEFAULT_LIMIT = 50
@@ -91,6 +93,9 @@ class CreateMeetingIn(Strict):
         "description": "not supported here: a non-null value answers 403 streaming_not_supported"})
     startDate: Optional[str] = Field(None, max_length=64, json_schema_extra={
         "deprecated": True, "description": "accepted for compatibility and ignored (as Whereby does)"})
+    meetingEndsAtEndDate: Optional[bool] = timing_field("meetingEndsAtEndDate")
+    maxDurationMinutes: Optional[int] = timing_field("maxDurationMinutes")
+    soloTimeoutMinutes: Optional[int] = timing_field("soloTimeoutMinutes")
 
     @field_validator("roomNamePrefix", mode="before")
     @classmethod
@@ -150,7 +155,8 @@ def render_meeting(links: RoomLinks, room: Room, fields: set[str] | tuple[str, .
         "roomName": "/" + room.room_id,
         "roomUrl": links.guest(room),
         "startDate": iso_utc(room.creation_date),
-        "endDate": iso_utc(room.auto_deletion_date),
+        "endDate": iso_utc(end_dates.end_date(room)),
+        **timing(room, only_set=True),     # Antechamber extensions, only when the room sets them
     }
     viewer_mode = room.template_type == "viewerMode"   # Whereby: adds both links to the answer
     if "hostRoomUrl" in fields or viewer_mode:
@@ -181,7 +187,9 @@ async def create_meeting(request: web.Request) -> web.Response:
     room = await request.app[ROOMS].create(
         prefix=spec.roomNamePrefix, pattern=spec.roomNamePattern,
         room_name=spec.roomNamePrefix.rstrip("-") or "Meeting",
-        auto_deletion_date=end, auto_deletion_policy=dict(DEFAULT_POLICY),
+        auto_deletion_date=end_dates.whereby_deletion_date(end), end_date=end,
+        auto_deletion_policy=dict(DEFAULT_POLICY), meeting_ends_at_end_date=bool(spec.meetingEndsAtEndDate),
+        max_duration_minutes=spec.maxDurationMinutes, solo_timeout_minutes=spec.soloTimeoutMinutes,
         config=config, access=deep_merge(DEFAULT_ACCESS, {}),
         is_locked=True if viewer_mode else spec.isLocked,
         room_mode="group" if viewer_mode else spec.roomMode,

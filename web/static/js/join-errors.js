@@ -6,6 +6,7 @@ export function describeJoinError(err) {
   switch (err.code) {
     case "room_not_found": return "This room does not exist. Check the link you were given.";
     case "room_closed": return "This room is closed right now.";
+    case "room_expired": return "This room has expired: its end date has passed.";
     case "room_full": return "The room is full. Try again later.";
     case "invalid_key": return "This link is not valid any more. Ask for a new one.";
     case "rate_limited": return `Too many attempts. Try again in ${Math.ceil(err.retryAfter || 60)} seconds.`;

@@ -61,6 +61,7 @@ export class KnockPanel {
     if (this.enabled && change && change.state === "cancelled") {
       toast(`${change.displayName} stopped waiting.`, { timeout: 3000 });
     }
+    if (this.enabled && change && change.arrival === "did_not_arrive") this.missed(change);
     this.render();
   }
 
@@ -122,6 +123,14 @@ export class KnockPanel {
       const label = b.textContent;
       if (b.dataset.testid) b.setAttribute("aria-label", `${label}: ${k.displayName}`);
     }
+  }
+
+  /** Let in while their connection was away, and they never came back (docs/protocol.md). */
+  missed(change) {
+    toast(`${change.displayName} was let in but did not arrive.`, { timeout: 6000 });
+    this.list.prepend(h("li", { class: "knock-item small dim", dataset: { testid: "knock-missed", knockId: change.knockId } },
+      `${change.displayName} · did not arrive`));
+    this.panel.hidden = false;
   }
 
   tick() {

@@ -16,6 +16,7 @@ import { WaitingView } from "./waiting-view.js";
 import { createControlsView } from "./controls-view.js";
 import { createRoomFlow } from "./room-flow.js";
 import { bindButtons } from "./button-actions.js";
+import { MeetingClock } from "./meeting-clock.js";
 
 /** The room page's app object for `location` (the room and key come from the link). */
 export function createApp(location = window.location) {
@@ -66,6 +67,7 @@ export function createApp(location = window.location) {
   app.waiting = new WaitingView();
   app.controls = createControlsView(app);
   app.flow = createRoomFlow(app);
+  app.meetingClock = new MeetingClock(signaling, state); // countdown and extend (meeting-clock.js)
 
   app.start = () => {
     // A handle for tests and debugging (no secrets in it: not the link's key, not the resume token).
