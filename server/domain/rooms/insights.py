@@ -2,8 +2,8 @@
 the meetings, the participants' join/leave log (MeetingLog) and the recordings. Whereby v1's
 ``/insights`` endpoints answer with them (docs/compatibility.md; docs/architecture.md "Stores and writes").
 
-Minutes are rounded up per connection (a participant's one stay in one meeting), as Whereby counts
-them; a stay or a recording still running counts up to now. Each recording is one recorder; nothing
+Minutes are rounded up per connection (a participant's one stay in one meeting, at least one), as
+Whereby counts them; a stay or a recording still running counts up to now. Each recording is one recorder; nothing
 is streamed here, so the streamer figures are 0.
 """
 
@@ -22,6 +22,12 @@ def _minutes(start_ms: int, end_ms: int) -> int:
     return math.ceil(max(0, end_ms - start_ms) / MINUTE_MS)
 
 
+def _stay_minutes(joined_ms: int, left_ms: int) -> int:
+    """A stay counts at least one minute, even one that began and ended within the same
+    millisecond (a connection is billed as started)."""
+    return max(1, _minutes(joined_ms, left_ms))
+
+
 @dataclass
 class SessionInsight:
     meeting: Meeting
@@ -31,7 +37,7 @@ class SessionInsight:
 
     @property
     def participant_minutes(self) -> int:
-        return sum(_minutes(p.joined_at, p.left_at if p.left_at is not None else self.now)
+        return sum(_stay_minutes(p.joined_at, p.left_at if p.left_at is not None else self.now)
                    for p in self.participations)
 
     @property
