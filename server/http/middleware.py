@@ -3,6 +3,8 @@
 Every API request's URL (path segments, query parameters) and credential headers are
 checked for acceptable text here, before routing reaches a handler (server/http/api/query.py
 ``check_url``); JSON bodies are checked where they are parsed (server/http/api/jsonbody.py).
+Every API answer that sets no ``Cache-Control`` of its own gets ``no-store``: answers carry keys
+and links with keys (as keyed pages are sent: docs/client.md).
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ def _is_api(request: web.Request) -> bool:
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler):
+    resp = await _answer(request, handler)
+    if _is_api(request) and not resp.prepared and "Cache-Control" not in resp.headers:
+        resp.headers["Cache-Control"] = "no-store"   # answers carry keys, links and private data
+    return resp
+
+
+async def _answer(request: web.Request, handler):
     try:
         if _is_api(request):
             try:

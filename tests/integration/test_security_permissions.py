@@ -8,7 +8,7 @@ the access kinds below (``API`` for a route behind the API key, ``PUBLIC`` for o
 call, ``NODES`` for a node-to-node route nobody else may call, or a dict credential -> outcome for
 a route that also takes room keys), and optionally the JSON body a caller would send. The paths'
 placeholders are filled from ``World``: ``{roomId}``, ``{memberId}``, ``{recordingId}``,
-``{meetingId}``, ``{roomName}``, ``{participantIdentity}``, ``{path}``; a new placeholder goes in
+``{meetingId}``, ``{roomName}``, ``{participantIdentity}``, ``{path}``, ``{deliveryId}``; a new one goes in
 ``World.params``.
 
 Every refused call must leave the store and the data directory unchanged (a snapshot before and
@@ -25,6 +25,7 @@ import pytest
 
 from server.domain.access.keys import derive_key
 from server.http.appkeys import CREDENTIALS, RECORDINGS, STORE
+from server.store.base import RecordingQuery, RoomQuery, every_recording
 from server.store.records import Recording
 from tests.conftest import TEST_API_KEY
 from tests.helpers.rest_app import running_app
@@ -105,7 +106,17 @@ rows(API, "POST /v1/recordings/bulk-delete", body={"recordingIds": ["{recordingI
 rows(API, "PUT /v1/rooms/{roomName}/theme/tokens", body={"tokens": {"colors": {"primary": "#ff0000"}}})
 rows(API, "PUT /v1/rooms/{roomName}/theme/logo", "PUT /v1/rooms/{roomName}/theme/room-background",
      "PUT /v1/rooms/{roomName}/theme/room-knock-page-background", body={})
-rows(API, "GET /api/v1/cluster/nodes")
+rows(API, "GET /api/v1/cluster/nodes", "GET /metrics")
+# meeting timing (server/http/api/meeting_timing.py)
+rows(API, "PUT /rooms/{roomId}/timing", prefixes=OV, body={"maxDurationMinutes": 60})
+rows(API, "POST /rooms/{roomId}/meeting/extend", prefixes=OV, body={"minutes": 10})
+rows(API, "PUT /v1/meetings/{meetingId}/timing", body={"maxDurationMinutes": 60})
+rows(API, "POST /v1/meetings/{meetingId}/extend", body={"minutes": 10})
+# webhooks (server/http/api/webhooks.py)
+rows(API, "GET /api/v1/config/webhooks", "GET /api/v1/webhooks/deliveries",
+     "POST /api/v1/webhooks/deliveries/{deliveryId}/replay")
+rows(API, "PUT /api/v1/config/webhooks", body={"enabled": False})
+rows(API, "POST /api/v1/config/webhooks/test", body={})
 
 
 def served_routes(app) -> set[tuple[str, str]]:
@@ -156,7 +167,7 @@ class World:
     def params(self) -> dict[str, str]:
         return {"roomId": self.a, "memberId": self.member_id, "recordingId": self.rec_id,
                 "meetingId": self.meeting["meetingId"], "roomName": self.meeting["roomName"].lstrip("/"),
-                "participantIdentity": "someone", "path": "js/room.js"}
+                "participantIdentity": "someone", "path": "js/room.js", "deliveryId": "dlv_nothing"}
 
     def fill(self, text: Any) -> Any:
         if isinstance(text, str):
@@ -193,13 +204,29 @@ class World:
         assert name == "api_key"
         return dict(self.api), {}
 
+    async def clear(self) -> None:
+        """Remove everything the app holds (rooms, recordings and their files), so that each route's
+        snapshots stay small."""
+        store = self.app[STORE]
+        for rec in await every_recording(store, RecordingQuery(limit=100)):
+            await store.delete_recording(rec.recording_id)
+        while True:
+            page = await store.list_rooms(RoomQuery(limit=100))
+            if not page.items:
+                break
+            for room in page.items:
+                await store.delete_room(room.room_id)
+        for path in self.app[RECORDINGS].dir.glob("*"):
+            if path.is_file():
+                path.unlink()
+
     def snapshot(self):
         return snapshot(self.app[STORE].path, self.app[STORE].path.parent)
 
 
 @pytest.fixture
 def sqlite_settings(settings_factory):
-    return settings_factory()
+    return settings_factory(rest_rate_limit_per_minute=0)   # hundreds of calls in a few seconds
 
 
 async def test_every_route_has_a_row(sqlite_settings):
@@ -253,4 +280,5 @@ async def test_permission_matrix(sqlite_settings):
                 changed = difference(before, world.snapshot())
                 if changed:
                     mismatches.append(f"{where}: refused ({resp.status}) but the store changed:\n{changed}")
+            await world.clear()
     assert not mismatches, f"{len(mismatches)} mismatches:\n" + "\n".join(mismatches)

@@ -62,7 +62,9 @@ async def put_config(request: web.Request) -> web.Response:
         if not isinstance(item, dict) or set(item) - {"url", "secret", "format", "events"}:
             raise invalid(f"endpoints[{i}]", "must be an object with url, secret, format, events")
         url, fmt, events = item.get("url"), item.get("format", "whereby"), item.get("events", [])
-        secret = item.get("secret", known.get((url, fmt), ""))
+        # url and format first: a list or an object cannot be looked up among the known endpoints
+        hashable = isinstance(url, str) and isinstance(fmt, str)
+        secret = item.get("secret", known.get((url, fmt), "") if hashable else "")
         if not all(isinstance(v, str) for v in (url, fmt, secret)) or not isinstance(events, list) \
                 or not all(isinstance(e, str) for e in events):
             raise invalid(f"endpoints[{i}]", "url, secret and format are strings, events a list of strings")
