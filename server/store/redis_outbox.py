@@ -84,16 +84,22 @@ class RedisOutbox:
         return out
 
     async def due_webhook_deliveries(self, now_ms: int, limit: int = 100) -> list[Delivery]:
-        """Pending deliveries due by ``now_ms`` that are first in their (endpoint, room) queue."""
-        ids = await self._r.zrangebyscore(self._k("webhooks", "due"), "-inf", int(now_ms), start=0, num=limit * 4)
-        found = [d for d in await self._load(ids) if d is not None and d.status == "pending"]
-        if not found:
-            return []
-        pipe = self._r.pipeline(transaction=False)
-        for d in found:
-            pipe.zrange(self._queue_key(d), 0, 0)
-        heads = await pipe.execute()
-        return [d for d, head in zip(found, heads) if head and head[0].decode() == d.delivery_id][:limit]
+        """Pending deliveries due by ``now_ms`` that are first in their (endpoint, room) queue (the due
+        set also holds the ones queued behind a head: it is read a window at a time, at most 10)."""
+        heads: list[Delivery] = []
+        window = max(limit * 4, 100)
+        for offset in range(0, window * 10, window):
+            ids = await self._r.zrangebyscore(self._k("webhooks", "due"), "-inf", int(now_ms), start=offset, num=window)
+            found = [d for d in await self._load(ids) if d is not None and d.status == "pending"]
+            if found:
+                pipe = self._r.pipeline(transaction=False)
+                for d in found:
+                    pipe.zrange(self._queue_key(d), 0, 0)
+                answers = await pipe.execute()
+                heads += [d for d, head in zip(found, answers) if head and head[0].decode() == d.delivery_id]
+            if len(heads) >= limit or len(ids) < window:
+                break
+        return heads[:limit]
 
     async def update_webhook_delivery(self, d: Delivery) -> None:
         key = self._k("webhooks", "delivery", d.delivery_id)
