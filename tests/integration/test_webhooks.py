@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 
 import pytest
 import structlog
@@ -369,3 +370,20 @@ async def test_cli_flags_configure_a_real_server_and_its_log_keeps_no_secret(tmp
         await asyncio.to_thread(proc.stop)
     text = proc.output()
     assert SECRET_O not in text and SECRET_O not in json.dumps(config)
+
+
+async def test_whereby_room_sends_nothing_an_hour_after_its_end_date(settings, receiver, auth):
+    async with serve(hooked(settings, receiver)) as client:
+        room = await make_room(client, auth, roomName="Old")
+        store, events = client.server.app[STORE], client.server.app[HUB].events
+
+        def expire(r):
+            r.api, r.auto_deletion_date = "whereby", int(time.time() * 1000) - 3601 * 1000
+        await store.modify_room(room["roomId"], expire)
+        events.emit("room.session.started", room_id=room["roomId"], room_session_id="s1", start_ms=1)
+        await client.server.app[WEBHOOKS].source.written()
+        assert await deliveries(client, auth) == []
+        bad = await client.get("/api/v1/webhooks/deliveries", params={"nextPageToken": "nope"}, headers=auth)
+        assert bad.status == 400 and (await bad.json())["code"] == "invalid_page_token"
+        bad = await client.get("/api/v1/webhooks/deliveries", params={"status": "lost"}, headers=auth)
+        assert bad.status == 422
