@@ -96,7 +96,7 @@ def test_generated_requests_never_get_a_server_error(live_server, tmp_path):
     """Schemathesis sends schema-derived valid and invalid requests to every operation."""
     report = tmp_path / "st.json"
     args = [sys.executable, "-m", "schemathesis.cli", "run", f"{live_server.url}/api/openapi.json",
-            "--url", live_server.url, "--checks", "not_a_server_error", "--max-examples", "8",
+            "--url", live_server.url, "--checks", "not_a_server_error", "--max-examples", "5",
             "--phases", "examples,coverage,fuzzing", "--workers", "1", "--seed", "1", "--no-shrink",
             "--generation-database", "none",
             "-H", f"Authorization: Bearer {TEST_API_KEY}", "--no-color",
