@@ -103,12 +103,14 @@ class RecordingMuxer:
     def failed(self) -> bool:
         return self._error is not None
 
-    def add_track(self, track_id: str, codec: str, label: str = "") -> None:
-        """Announce a publication; raises ValueError for a codec that cannot be stored."""
+    def add_track(self, track_id: str, codec: str, label: str = "", *, participant: str = "", name: str = "",
+                  source: str = "") -> None:
+        """Announce a publication; raises ValueError for a codec that cannot be stored. participant,
+        name and source are stored as tags of its stream (the composer names tiles by them)."""
         if track_id in self._tracks or self._stopping:
             return
         info = codec_info(codec)
-        spec = TrackSpec(track_id, info, label)
+        spec = TrackSpec(track_id, info, label, participant, name, source)
         self._tracks[track_id] = _Track(spec, TrackClock(self._timeline, info.clock_rate),
                                         waiting_keyframe=info.kind == "video")
         self._put(("track", spec), force=True)

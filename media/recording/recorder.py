@@ -75,7 +75,8 @@ class Recorder:
             "participantId": publication.participant_id, "participantName": name, "source": publication.source,
         }
         try:
-            self._muxer.add_track(publication.publication_id, publication.codec, f"{name} ({publication.source})")
+            self._muxer.add_track(publication.publication_id, publication.codec, f"{name} ({publication.source})",
+                                  participant=publication.participant_id, name=name, source=publication.source)
         except ValueError as exc:
             self._log.warning("publication not recorded", publication=publication.publication_id, reason=str(exc))
 

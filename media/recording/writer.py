@@ -46,6 +46,9 @@ class TrackSpec:
     track_id: str
     codec: CodecInfo
     label: str = ""                 # e.g. "Alice (camera)"
+    participant: str = ""           # the publisher's participant id (tag ANTECHAMBER_PARTICIPANT)
+    name: str = ""                  # their display name (tag ANTECHAMBER_NAME): the composer's tile label
+    source: str = ""                # microphone | camera | screen (tag ANTECHAMBER_SOURCE)
     width: int = 0
     height: int = 0
 
@@ -181,6 +184,10 @@ class RecordingWriter:
         stream.time_base = MS
         stream.metadata["title"] = spec.label or spec.track_id
         stream.metadata[TRACK_TAG] = spec.track_id
+        for tag, value in (("ANTECHAMBER_PARTICIPANT", spec.participant), ("ANTECHAMBER_NAME", spec.name),
+                           ("ANTECHAMBER_SOURCE", spec.source)):
+            if value:
+                stream.metadata[tag] = value
         return stream
 
     def _close_part(self) -> None:
