@@ -216,6 +216,18 @@ async def test_whereby_end_date_rules(settings, auth):
             assert await sweeper.sweep_once(now=end + 24 * 3600 * 1000) == {}     # never twice
 
 
+async def test_an_expired_whereby_room_takes_no_new_recording(settings, auth):
+    async with timed(settings) as (client, clock, events):
+        resp = await client.post("/v1/meetings", json={"endDate": _iso(clock.now + 2 * 3600 * 1000)}, headers=auth)
+        mid = (await resp.json())["meetingId"]
+
+        def ended_long_ago(room) -> None:     # as if its endDate were two hours ago
+            room.end_date = int(time.time() * 1000) - 2 * 3600 * 1000
+        await client.server.app[STORE].modify_room(mid, ended_long_ago)
+        resp = await client.post("/api/v1/recordings", json={"roomId": mid}, headers=auth)
+        assert resp.status == 409 and (await resp.json())["code"] == "room_expired"
+
+
 async def test_an_admitted_knocker_that_never_comes_back_did_not_arrive(settings, auth):
     async with timed(settings, reconnect_grace_seconds=0.5) as (client, clock, events):
         room = await make_room(client, auth, isLocked=True)

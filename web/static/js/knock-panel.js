@@ -62,11 +62,12 @@ export class KnockPanel {
       toast(`${change.displayName} stopped waiting.`, { timeout: 3000 });
     }
     if (this.enabled && change && change.arrival === "did_not_arrive") this.missed(change);
+    if (!this.enabled) this.list.querySelectorAll("[data-testid=knock-missed]").forEach((li) => li.remove());
     this.render();
   }
 
   render() {
-    const visible = this.enabled && this.knocks.length > 0;
+    const visible = this.enabled && (this.knocks.length > 0 || Boolean(this.list.querySelector("[data-testid=knock-missed]")));
     this.panel.hidden = !visible;
     const keep = new Set(this.knocks.map((k) => k.knockId));
     for (const [id, li] of this.items) if (!keep.has(id)) { li.remove(); this.items.delete(id); }
@@ -128,9 +129,12 @@ export class KnockPanel {
   /** Let in while their connection was away, and they never came back (docs/protocol.md). */
   missed(change) {
     toast(`${change.displayName} was let in but did not arrive.`, { timeout: 6000 });
-    this.list.prepend(h("li", { class: "knock-item small dim", dataset: { testid: "knock-missed", knockId: change.knockId } },
-      `${change.displayName} · did not arrive`));
-    this.panel.hidden = false;
+    const li = h("li", { class: "knock-item small dim", dataset: { testid: "knock-missed", knockId: change.knockId } },
+      h("span", {}, `${change.displayName} · did not arrive`),
+      h("button", { type: "button", class: "btn-sm", dataset: { testid: "dismiss-missed" },
+        onclick: () => { li.remove(); this.render(); } }, "Dismiss"));
+    this.list.prepend(li);
+    this.render();
   }
 
   tick() {

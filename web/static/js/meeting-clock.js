@@ -4,6 +4,7 @@
 // everyone sees an extension (`meeting_extended`). The banner lives in the meeting view and
 // keeps itself up to date from the signaling messages alone (room-page.js creates it).
 import { h, $, toast } from "./dom.js";
+import { SERVER, msg } from "./protocol.js";
 
 const EXTEND_BY = [5, 15];
 
@@ -22,11 +23,11 @@ export class MeetingClock {
       dataset: { testid: "meeting-clock" } }, this.text, this.buttons);
     const view = $("#view-meeting");
     if (view) view.prepend(this.banner);
-    signaling.on("joined", (f) => this.joined(f));
-    signaling.on("meeting_ending", (f) => this.show(f.endsAt));
-    signaling.on("meeting_extended", (f) => this.extended(f));
-    signaling.on("permissions", () => this.render());
-    signaling.on("ended", () => this.hide());
+    signaling.on(SERVER.JOINED, (f) => this.joined(f));
+    signaling.on(SERVER.MEETING_ENDING, (f) => this.show(f.endsAt));
+    signaling.on(SERVER.MEETING_EXTENDED, (f) => this.extended(f));
+    signaling.on(SERVER.PERMISSIONS, () => this.render());
+    signaling.on(SERVER.ENDED, () => this.hide());
   }
 
   /** A late joiner (or a resume) learns the end from `joined.meeting.endsAt`: shown if near. */
@@ -45,7 +46,7 @@ export class MeetingClock {
 
   async extend(minutes) {
     try {
-      await this.signaling.request({ type: "extend", minutes });
+      await this.signaling.request(msg.extend(minutes));
     } catch (err) {
       toast(err.message, { kind: "error" });
     }

@@ -18,6 +18,7 @@ export const CLIENT = Object.freeze({
   SET_DISPLAY_NAME: "set_display_name",
   SEND_TO_WAITING_ROOM: "send_to_waiting_room",
   END_MEETING: "end_meeting",
+  EXTEND: "extend",
   PROMOTE: "promote",
   DEMOTE: "demote",
   CHAT: "chat",
@@ -40,6 +41,8 @@ export const SERVER = Object.freeze({
   PERMISSIONS: "permissions",
   ROOM_UPDATED: "room_updated",
   CHAT: "chat",
+  MEETING_ENDING: "meeting_ending", // the countdown: 5 and 1 minute before the meeting's end
+  MEETING_EXTENDED: "meeting_extended",
   OK: "ok",
   PONG: "pong",
   ENDED: "ended",
@@ -56,6 +59,7 @@ export const SERVER = Object.freeze({
 export const KNOCK_STATES = Object.freeze(["waiting", "held", "admitted", "rejected", "cancelled"]);
 export const ENDED_REASONS = Object.freeze([
   "left", "kicked", "meeting_ended", "room_deleted", "room_expired", "member_deleted", "server_shutdown",
+  "max_duration", "end_date", "solo_timeout",
 ]);
 
 /** Message builders: one per client message, fields exactly as documented. */
@@ -81,6 +85,7 @@ export const msg = Object.freeze({
     ? { type: CLIENT.SEND_TO_WAITING_ROOM, participantId, message }
     : { type: CLIENT.SEND_TO_WAITING_ROOM, participantId }),
   endMeeting: () => ({ type: CLIENT.END_MEETING }),
+  extend: (minutes) => ({ type: CLIENT.EXTEND, minutes }),
   promote: (participantId) => ({ type: CLIENT.PROMOTE, participantId }),
   demote: (participantId) => ({ type: CLIENT.DEMOTE, participantId }),
   chat: (text) => ({ type: CLIENT.CHAT, text }),
