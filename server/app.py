@@ -21,6 +21,8 @@ from .credentials import Credentials
 from .domain.access.identity import RoomAccess
 from .domain.access.links import RoomLinks
 from .domain.live_meetings import LiveMeetings
+from .domain.rate_limits import MemoryCounters, RateLimits
+from .domain.recordings.composition import Compositions
 from .domain.recordings.media import RecordingMedia
 from .domain.recordings.recovery import recover_interrupted, settle_lost
 from .domain.recordings.service import RecordingService
@@ -34,7 +36,8 @@ from .domain.webhooks.endpoints import EndpointBook, EndpointError, from_setting
 from .domain.webhooks.formats import Views
 from .domain.webhooks.service import Webhooks
 from .domain.webhooks.source import WebhookSource
-from .http import routes
+from .cluster.rate_limits import RedisCounters
+from .http import rate_limits, routes
 from .http.appkeys import (ACCESS, CREDENTIALS, LINKS, MEMBERS, NODE_ID, NODES, OWNERS, READINESS, RECORDINGS,
                            ROOMS, SETTINGS, STORE)
 from .http import observe
@@ -97,6 +100,9 @@ def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetin
                           client_max_size=settings.max_body_bytes)
     observe.setup(app, metrics, settings)
     app[SETTINGS], app[CREDENTIALS], app[STORE] = settings, credentials, store
+    # REST budgets per API key: one counter for the whole cluster in Redis (docs/architecture.md "Limits")
+    rate_limits.setup(app, RateLimits(settings.rest_rate_limit_per_minute,
+                                      RedisCounters(cluster.redis, cluster.prefix) if cluster else MemoryCounters()))
     app[ACCESS], app[LINKS] = access, RoomLinks(settings.base_url, access)
     app[ROOMS], app[MEMBERS] = rooms, MemberService(store, live)
     # REST's recordings: on a cluster node, start / stop run where the meeting's media is
@@ -112,6 +118,8 @@ def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetin
     app.cleanup_ctx.append(_lifetime(hub.start, hub.close))
     app.cleanup_ctx.append(_lifetime(None, sfu.close))
     app.cleanup_ctx.append(_lifetime(lambda: _recover(recordings, settings), recordings.shutdown))
+    app[COMPOSITIONS] = compositions = Compositions(recordings, single_node=not settings.redis_url)
+    app.cleanup_ctx.append(_lifetime(compositions.start, compositions.close))   # after recovery: resumes pending
     if cluster is not None:
         async def taken_over(snap: dict) -> None:     # the old owner's recording cannot go on here
             if snap.get("recordingId"):

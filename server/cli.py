@@ -50,7 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="TURN URL for those credentials, e.g. turn:turn.example.org:3478 (repeatable)")
     serve.add_argument("--ice-transport-policy", dest="ice_transport_policy", choices=["all", "relay"],
                        help="relay: browsers send media only through TURN (default all)")
-    ops.add_commands(sub)   # rooms, recordings, keys, doctor: server/ops
+    serve.add_argument("--rest-rate-limit", dest="rest_rate_limit_per_minute", type=int,
+                       help="REST points per API key per minute (GET 1, DELETE 2, writes 3; default 1000, 0: none)")
+    serve.add_argument("--trusted-proxy", dest="trusted_proxies", action="append",
+                       help="a reverse proxy (address or network) whose X-Forwarded-For names the client (repeatable)")
     serve.add_argument("--webhook-url", dest="webhook_urls", action="append",
                        help="send room events to this URL (repeatable; each with its --webhook-secret)")
     serve.add_argument("--webhook-secret", dest="webhook_secrets", action="append",
@@ -59,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the format of the --webhook-url at the same position (default whereby)")
     serve.add_argument("--webhook-events", dest="webhook_events", action="append",
                        help="the event types for the --webhook-url at the same position, 'a|b' (default: all)")
+    serve.add_argument("--embed-origin", dest="embed_origins", action="append",
+                       help="let pages of this origin (scheme://host[:port]) frame every room (repeatable)")
+    ops.add_commands(sub)   # rooms, recordings, keys, doctor: server/ops
     return parser
 
 
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "worker_index", "supervisor_pid")}
     for name in ("api_keys", "ice_servers", "turn_urls", "webhook_urls", "webhook_secrets", "webhook_formats",
-                 "webhook_events"):
+                 "webhook_events", "embed_origins"):
         if flags.get(name):
             flags[name] = tuple(flags[name])
     try:

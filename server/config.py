@@ -7,6 +7,7 @@ built-in default. The result is passed down explicitly; there is no module globa
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import secrets
@@ -46,6 +47,18 @@ class Settings:
     # admission
     knock_cooldown_seconds: float = 30.0
     knocks_per_ip_per_minute: int = 30
+    # limits and abuse (docs/protocol.md "Rate limits and cooldowns"; 0: no limit)
+    pending_knocks_per_ip: int = 1           # pending knocks one address may have in one room
+    min_knock_interval_seconds: float = 1.0  # between two knocks from one address
+    knocks_per_room_per_minute: int = 120
+    joins_per_ip_per_minute: int = 300
+    joins_per_room_per_minute: int = 600
+    chat_per_second: int = 5                 # chat messages per participant
+    chat_per_minute: int = 60
+    ws_unauthenticated_per_ip: int = 20      # websockets of one address that have not joined (or knocked)
+    ws_join_deadline_seconds: float = 10.0   # a websocket that sends no join in time is closed
+    trusted_proxies: tuple[str, ...] = ()    # proxies (addresses or networks) whose X-Forwarded-For is used
+    rest_rate_limit_per_minute: int = 1000   # REST points per API key per minute (Whereby's), 0: none
     # websocket
     ws_max_message_bytes: int = 64 * 1024
     ws_heartbeat_seconds: float = 20.0
@@ -70,6 +83,8 @@ class Settings:
     webhook_backoff_seconds: float = 1.0     # first retry after this (x 0.5..1.5 jitter), doubling
     webhook_backoff_max_seconds: float = 300.0
     webhook_poll_seconds: float = 1.0        # how often the delivery loop looks for due retries
+    # embedding (docs/embed.md): origins allowed to frame every room page (plus each room's own list)
+    embed_origins: tuple[str, ...] = ()
     # REST
     max_body_bytes: int = 1024 * 1024
     # observability: /metrics without the API key on this port too (0: only behind the key)
@@ -169,7 +184,21 @@ def _validate(s: Settings) -> Settings:
     _validate_turn(s)
     _validate_cluster(s)
     _validate_webhooks(s)
+    s = _normalise_embed_origins(s)
+    for proxy in s.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(f"trusted_proxies: {proxy!r} is not an address or a network") from None
     return s
+
+
+def _normalise_embed_origins(s: Settings) -> Settings:
+    from .domain.rooms.embed_origins import OriginError, parse_origins
+    try:
+        return dataclasses.replace(s, embed_origins=tuple(parse_origins(s.embed_origins, limit=100)))
+    except OriginError as exc:
+        raise ConfigError(f"embed_origins: {exc}") from None
 
 
 def _validate_webhooks(s: Settings) -> None:

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from server.app import create_app
 from server.config import Settings
 from server.credentials import load_or_create
+from tests.helpers.limits import SUITE_LIMITS
 from tests.helpers.redis_server import RedisProvider
 
 TEST_API_KEY = "test-api-key-0123456789abcdef"
@@ -41,7 +42,7 @@ def redis_url(redis_provider) -> str:
 @pytest.fixture
 def settings_factory(tmp_path):
     def make(**overrides) -> Settings:
-        base = dict(data_dir=tmp_path / "data", api_keys=(TEST_API_KEY,), public_url="http://meet.test")
+        base = dict(data_dir=tmp_path / "data", api_keys=(TEST_API_KEY,), public_url="http://meet.test", **SUITE_LIMITS)
         base.update(overrides)
         return Settings(**base)
 

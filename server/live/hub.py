@@ -11,6 +11,7 @@ from typing import Any
 from media.ports import MediaConfig, MediaServicePort
 from media.sfu import MediaService
 from signaling.live.hub import Hub
+from signaling.rules.cooldowns import AbuseLimits
 from signaling.media_bridge import SfuBridge
 from signaling.ports import RoomDirectory
 from signaling.transport.websocket import Limits, make_handler
@@ -32,7 +33,7 @@ def new_hub(settings: Settings, directory: RoomDirectory, sfu: MediaServicePort,
     """The hub on ``directory``, telling the SFU who comes and goes (the SFU's messages included)."""
     hub = Hub(directory, knock_cooldown_seconds=settings.knock_cooldown_seconds,
               knocks_per_ip_per_minute=settings.knocks_per_ip_per_minute,
-              reconnect_grace_seconds=settings.reconnect_grace_seconds,
+              reconnect_grace_seconds=settings.reconnect_grace_seconds, abuse=abuse_limits(settings),
               **({"timers": timers, "wall_clock": timers.time} if timers is not None else {}))
     turn = (TurnCredentials(settings.turn_secret, tuple(settings.turn_urls), settings.turn_ttl_seconds)
             if settings.turn_secret else None)
@@ -40,9 +41,22 @@ def new_hub(settings: Settings, directory: RoomDirectory, sfu: MediaServicePort,
     return hub
 
 
+def abuse_limits(settings: Settings) -> AbuseLimits:
+    """The join, knock and chat limits of the settings (docs/protocol.md "Rate limits and cooldowns")."""
+    return AbuseLimits(joins_per_ip_per_minute=settings.joins_per_ip_per_minute,
+                       joins_per_room_per_minute=settings.joins_per_room_per_minute,
+                       knocks_per_room_per_minute=settings.knocks_per_room_per_minute,
+                       pending_knocks_per_ip=settings.pending_knocks_per_ip,
+                       min_knock_interval_seconds=settings.min_knock_interval_seconds,
+                       chat_per_second=settings.chat_per_second, chat_per_minute=settings.chat_per_minute)
+
+
 def websocket_handler(hub: Hub, settings: Settings):
     """The aiohttp handler of /ws: one signaling session per connection, within the settings' limits."""
     limits = Limits(max_message_bytes=settings.ws_max_message_bytes,
                     heartbeat_seconds=settings.ws_heartbeat_seconds,
-                    idle_timeout_seconds=settings.ws_idle_timeout_seconds)
+                    idle_timeout_seconds=settings.ws_idle_timeout_seconds,
+                    unauthenticated_per_address=settings.ws_unauthenticated_per_ip,
+                    join_deadline_seconds=settings.ws_join_deadline_seconds,
+                    trusted_proxies=tuple(settings.trusted_proxies))
     return make_handler(lambda request: hub, limits)

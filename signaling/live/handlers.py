@@ -21,6 +21,7 @@ from ..ports import MediaHooks, RoomDirectory
 from ..rules.admission import MODERATION
 from ..rules.waiting_room import REJECTED
 from ..wire import protocol
+from ..wire.sdp_limits import check_publish_offer
 from ..wire.protocol import Request
 from ..wire.registry import ANY, CONNECTED, JOINED, KNOCKING, Handler, HandlerFn, MessageRegistry
 from .participant import Participant
@@ -203,6 +204,7 @@ async def on_chat(hub: Node, p: Participant, req: Request) -> None:
 
 @handler("publish", reply=False)
 async def on_publish(hub: Node, p: Participant, req: Request) -> None:
+    check_publish_offer(req["sdp"])      # <= 16 media sections, <= 3 sending (docs/protocol.md "Limits")
     answer = await hub.media.publish(p, req["sdp"], req.get("sources") or {})
     p.send(_with_id({"type": "publish_answer", "sdp": answer}, req))
 

@@ -29,7 +29,7 @@ import structlog
 
 from ..errors import AlreadyJoined, Forbidden, InvalidKey, NoPendingKnock, NotJoined, RoomNotFound, UnknownType
 from ..ports import MediaHooks, RoomDirectory, RoomInfo
-from ..rules.cooldowns import KnockLimits
+from ..rules.cooldowns import AbuseLimits, ChatLimits, JoinLimits, KnockLimits
 from ..wire.protocol import Request
 from .events import Events
 from .handlers import builtin_messages
@@ -66,7 +66,7 @@ class Dispatcher(Protocol):
 class Hub:
     def __init__(self, directory: RoomDirectory, *, knock_cooldown_seconds: float = 30.0,
                  knocks_per_ip_per_minute: int = 30, media: MediaHooks | None = None,
-                 reconnect_grace_seconds: float = 0.0,
+                 reconnect_grace_seconds: float = 0.0, abuse: AbuseLimits | None = None,
                  wall_clock: Callable[[], float] = time.time, clock: Callable[[], float] = time.monotonic,
                  timers: Timers | None = None):
         self.directory = directory
@@ -77,8 +77,9 @@ class Hub:
         self.jobs = Jobs()
         self.messages = builtin_messages()   # this hub's client messages; extensions add theirs here
         self.services = RoomServices(directory, media or MediaHooks(), self.events, self.jobs,
-                                     KnockLimits(knock_cooldown_seconds, knocks_per_ip_per_minute), self.graces,
-                                     self.rooms, wall_clock, clock, timers=timers or LoopTimers(wall_clock))
+                                     KnockLimits(knock_cooldown_seconds, knocks_per_ip_per_minute, abuse),
+                                     self.graces, self.rooms, wall_clock, clock, timers=timers or LoopTimers(wall_clock),
+                                     joins=JoinLimits(abuse), chat=ChatLimits(abuse))
         self._room_listeners: list[Callable[[str], None]] = []
         self.events.subscribe(self._on_event)
 
@@ -158,6 +159,7 @@ class Hub:
         info = await self.directory.resolve(req["roomName"])
         if info is None:
             raise RoomNotFound()
+        self.services.joins.check(p.ip, info.room_id, self.services.clock())   # docs/protocol.md "Rate limits"
         token = req.get("resumeToken")
         if token and p.state == CONNECTED and self._resume(info, p, token, req.id):
             return

@@ -26,7 +26,8 @@ log = structlog.get_logger("antechamber.signaling")
 class Lobby(MeetingFlows):
     def check_may_knock(self, p: Participant) -> None:
         """Raise RejectedRecently / RateLimited if ``p`` may not knock now."""
-        self.services.limits.check(p.cooldown_keys(self.room_id), p.ip, self.services.clock())
+        pending = sum(1 for k in self.waiting.pending() if k.ip == p.ip and k.owner is not p) if p.ip else 0
+        self.services.limits.check(p.cooldown_keys(self.room_id), p.ip, self.services.clock(), self.room_id, pending)
 
     def knock(self, p: Participant, request_id: Any = None, held_message: str | None = None) -> Knock:
         """``p`` (identified) waits in the queue; held at once when a host sent it back."""

@@ -148,6 +148,7 @@ class MeetingFlows(Roster):
     def chat(self, p: Participant, text: str) -> None:
         if not self.info.chat_enabled:
             raise ChatDisabled()
+        self.services.chat.check(p.participant_id, self.services.clock())
         msg = {"type": "chat", "from": {"participantId": p.participant_id, "displayName": p.display_name},
                "text": text, "sentAt": self.services.now_ms()}
         self.broadcast(msg, when=lambda x: x.can("canReadChat"))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..ports import MediaHooks, RoomDirectory
-from ..rules.cooldowns import KnockLimits
+from ..rules.cooldowns import ChatLimits, JoinLimits, KnockLimits
 from .events import Events
 from .jobs import Job, Jobs
 from .meeting_clock import Timers
@@ -29,6 +29,8 @@ class RoomServices:
     rooms: dict[str, Any]           # the hub's registry: room id -> LiveRoom
     wall_clock: Callable[[], float]
     clock: Callable[[], float]      # monotonic: cooldowns, graces
+    joins: JoinLimits = field(default_factory=JoinLimits)    # joins per address and per room
+    chat: ChatLimits = field(default_factory=ChatLimits)     # chat messages per participant
     timers: Timers = field(default=None)  # type: ignore[assignment]  # meeting deadlines (live/meeting_clock.py)
 
     def now_ms(self) -> int:

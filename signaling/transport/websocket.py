@@ -23,9 +23,10 @@ from typing import Any, Callable
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from ..errors import InternalError, SignalingError
+from ..errors import InternalError, JoinTimeout, SignalingError, TooManyConnections
 from ..live.hub import Dispatcher
-from ..live.participant import Participant
+from ..live.participant import CONNECTED, Participant
+from .doorway import Doorway, client_address, parse_networks
 from ..wire.codec import MSGPACK_SUBPROTOCOL, Codec, EncodeError
 from ..wire.protocol import parse, request_id
 
@@ -42,6 +43,9 @@ class Limits:
     heartbeat_seconds: float = 20.0
     idle_timeout_seconds: float = 60.0
     send_queue: int = 256
+    unauthenticated_per_address: int = 0    # websockets of one address not joined yet (0: no limit)
+    join_deadline_seconds: float = 0.0      # closed if no join succeeds in time (0: never)
+    trusted_proxies: tuple[str, ...] = ()   # whose X-Forwarded-For names the client (doorway.py)
 
 
 _CLOSE = object()
@@ -49,7 +53,7 @@ _CLOSE = object()
 
 class WebSocketConnection:
     __slots__ = ("ws", "codec", "remote", "hub", "participant", "_queue", "_writer", "_close_reason",
-                 "__weakref__")
+                 "doorway", "__weakref__")
 
     def __init__(self, ws: web.WebSocketResponse, codec: Codec, remote: str, hub: Dispatcher, queue_size: int = 256):
         self.ws, self.codec, self.remote, self.hub = ws, codec, remote, hub
@@ -57,6 +61,7 @@ class WebSocketConnection:
         self._queue: asyncio.Queue = asyncio.Queue(queue_size)
         self._writer: asyncio.Task | None = None
         self._close_reason: str | None = None
+        self.doorway: Doorway | None = None     # counted there until its participant joins or knocks
 
     def bind(self, participant: Participant | None) -> None:
         self.participant = participant
@@ -151,8 +156,11 @@ class WebSocketConnection:
 
     async def run(self, limits: Limits) -> None:
         """Read until the connection closes; every frame is dispatched in order."""
-        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+        loop = asyncio.get_running_loop()
+        self._writer = loop.create_task(self._write_loop())
         reason = "disconnected"
+        deadline = loop.call_later(limits.join_deadline_seconds, self._join_deadline) \
+            if limits.join_deadline_seconds > 0 else None
         try:
             while self._close_reason is None:
                 try:
@@ -168,12 +176,28 @@ class WebSocketConnection:
                     await self._dispatch(msg.data, binary=True)
                 else:   # CLOSE, CLOSING, CLOSED, ERROR
                     break
+                if self.doorway is not None and (self.participant is None or self.participant.state != CONNECTED):
+                    self._through_doorway()
         finally:
+            if deadline is not None:
+                deadline.cancel()
+            self._through_doorway()
             try:
                 self._gone(reason)
             except Exception:   # a bug there must not leave the writer (and the socket) behind
                 log.exception("disconnect handling failed", participant_id=self._pid())
             await self._finish_writer()
+
+    def _through_doorway(self) -> None:
+        """Joined or knocking (or gone): no longer one of its address's websockets without a join."""
+        doorway, self.doorway = self.doorway, None
+        if doorway is not None:
+            doorway.leave(self.remote)
+
+    def _join_deadline(self) -> None:
+        if self.doorway is not None and self._close_reason is None:
+            log.info("no join in time, closing the connection")
+            self.close(JoinTimeout().to_message(), code=WSCloseCode.POLICY_VIOLATION)
 
     async def _finish_writer(self) -> None:
         writer = self._writer
@@ -217,6 +241,8 @@ class WebSocketConnection:
 
 def make_handler(get_hub: Callable[[web.Request], Dispatcher], limits: Limits):
     """The aiohttp handler of the websocket route: negotiates the codec, runs one connection."""
+    doorway, trusted = Doorway(limits.unauthenticated_per_address), parse_networks(limits.trusted_proxies)
+
     async def websocket(request: web.Request) -> web.StreamResponse:
         hub = get_hub(request)
         ws = web.WebSocketResponse(
@@ -227,7 +253,15 @@ def make_handler(get_hub: Callable[[web.Request], Dispatcher], limits: Limits):
         )
         await ws.prepare(request)
         codec = Codec(ws.ws_protocol == MSGPACK_SUBPROTOCOL, limits.max_message_bytes)
-        connection = WebSocketConnection(ws, codec, request.remote or "", hub, limits.send_queue)
+        remote = client_address(request.remote or "", request.headers.get("X-Forwarded-For"), trusted)
+        if not doorway.enter(remote):
+            log.info("rate limited", scope="ws_unauthenticated", open=doorway.count(remote))
+            frame = codec.encode(TooManyConnections().to_message())
+            await (ws.send_bytes(frame) if isinstance(frame, bytes) else ws.send_str(frame))
+            await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too many connections")
+            return ws
+        connection = WebSocketConnection(ws, codec, remote, hub, limits.send_queue)
+        connection.doorway = doorway
         hub.connect(connection)
         await connection.run(limits)
         return ws

@@ -27,7 +27,8 @@ from .text import MAX_DISPLAY_NAME, TextError
 MAX_ID_CHARS = 64
 MAX_NESTING = 8          # list/dict fields: levels of nesting allowed
 MAX_CHAT_BYTES = 4096
-MAX_SDP_CHARS = 60_000
+MAX_SDP_CHARS = 60_000           # subscribe answers: they mirror the server's offer, which grows with the room
+MAX_PUBLISH_SDP_BYTES = 32 * 1024   # publish offers (sdp_limits.py counts their media sections)
 MUTE_KINDS = ("audio", "video", "screen")
 
 # a string field's text policy (text.py; docs/protocol.md "Text"). Strings nested in a list/dict
@@ -95,7 +96,7 @@ _BUILTIN_SPECS: dict[str, dict[str, Field]] = {
     "chat": {"text": Field(_S, min_len=1, max_bytes=MAX_CHAT_BYTES, text=CHAT)},
     # the SFU's (answered with an error when the server runs without one: ports.MediaHooks)
     "publish": {
-        "sdp": Field(_S, min_len=1, max_len=MAX_SDP_CHARS, text=LINES),   # SDP keeps \r\n
+        "sdp": Field(_S, min_len=1, max_bytes=MAX_PUBLISH_SDP_BYTES, text=LINES),   # SDP keeps \r\n
         "sources": Field(dict, required=False, max_len=16),
     },
     "subscribe_answer": {"sdp": Field(_S, min_len=1, max_len=MAX_SDP_CHARS, text=LINES)},

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.limits import SUITE_LIMITS_ENV
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream",
@@ -87,7 +89,7 @@ def server():
     api_key = "e2e-" + secrets.token_urlsafe(24)
     log_path = data_dir / "server.log"
     log = open(log_path, "wb")
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **SUITE_LIMITS_ENV)
     proc = subprocess.Popen(
         [sys.executable, "-m", "server", "serve", "--port", str(port), "--host", "127.0.0.1",
          "--data-dir", str(data_dir), "--api-key", api_key, "--log-format", "json"],

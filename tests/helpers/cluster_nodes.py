@@ -33,6 +33,7 @@ from server.live.cluster import NodeCluster, attach_cluster
 from server.live.hub import websocket_handler
 from server.live.meetings import HubLiveMeetings
 from server.live.mirror import MeetingMirror
+from tests.helpers.limits import SUITE_LIMITS
 from tests.helpers.redis_server import drop_prefix
 
 API_KEY = "cluster-nodes-key-0123456789abcdef"
@@ -156,7 +157,7 @@ async def cluster_nodes(redis_url: str, tmp_path, count: int = 2, lease_ttl_ms: 
             for i in range(1, count + 1):
                 base = dict(data_dir=tmp_path / f"n{i}", api_keys=(API_KEY,), public_url="http://meet.test",
                             redis_url=url, reconnect_grace_seconds=5.0, knock_cooldown_seconds=0.0,
-                            knocks_per_ip_per_minute=100000)
+                            knocks_per_ip_per_minute=100000, **SUITE_LIMITS)
                 base.update(overrides)
                 app, cluster, mirror = cluster_app(Settings(**base), credentials, f"n{i}", lease_ttl_ms)
                 client = await stack.enter_async_context(TestClient(TestServer(app, host="127.0.0.1")))

@@ -10,6 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.helpers.limits import SUITE_LIMITS_ENV
 from tests.helpers.redis_server import free_port
 
 
@@ -34,7 +35,7 @@ class ServerProcess:
                 "--data-dir", str(self.data_dir), "--log-format", "json", *self.extra_args]
         if self.api_key:
             args += ["--api-key", self.api_key]
-        env = {**os.environ, **self.env}
+        env = {**os.environ, **SUITE_LIMITS_ENV, **self.env}
         env.pop("ANTECHAMBER_CONFIG_FILE", None)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env=env,
