@@ -72,9 +72,10 @@ def prepare_gathering(pc: RTCPeerConnection, *, loopback: bool, public_ip: str =
     Call after transceivers exist and before `setLocalDescription`. `ports`: bind host
     sockets on UDP ports first..last (MediaConfig.udp_ports).
     """
-    if not loopback and not public_ip and not ports:
-        return
     for connection in compat.ice_connections(pc):
+        compat.guard_datagrams(connection)   # always: strangers' datagrams never reach DTLS/SRTP
+        if not loopback and not public_ip and not ports:
+            continue
         if getattr(connection, MARK, False):
             continue
         setattr(connection, MARK, True)

@@ -94,6 +94,9 @@ class InboundSlot:
     def send_pli(self, media_ssrc: int) -> None:
         compat.send_pli(self.receiver, media_ssrc)
 
+    def declared_ssrcs(self) -> tuple[frozenset[int], frozenset[int]]:
+        return compat.declared_ssrcs(self.receiver)
+
     # --- from the tapped receiver ---
 
     def _current(self) -> Optional[Publication]:
@@ -102,10 +105,9 @@ class InboundSlot:
             return None
         return pub
 
-    def _on_rtp(self, packet: Any) -> None:
+    def _on_rtp(self, packet: Any) -> Optional[bool]:
         pub = self._current()
-        if pub is not None:
-            pub.on_rtp(packet)
+        return pub.on_rtp(packet) if pub is not None else None
 
     def _on_frame(self, codec: RTCRtpCodecParameters, data: bytes, timestamp: int) -> None:
         pub = self._current()

@@ -30,6 +30,9 @@ from .ports import EncodedFrame, FrameSink, MediaConfig, PublicationInfo
 
 log = structlog.get_logger("media.publication")
 
+SOURCE_SILENCE = 1.0   # seconds the current SSRC must be silent before an undeclared one replaces it
+RTX_WINDOW = 1024      # an RTX packet repairs one of the stream's last this many packets, or is refused
+
 
 class Reception(Protocol):
     """The m-line a publication arrives on (implemented by `InboundSlot`)."""
@@ -38,6 +41,9 @@ class Reception(Protocol):
         """A new SSRC on the m-line: its timestamps continue the old stream's."""
 
     def send_pli(self, media_ssrc: int) -> None: ...
+
+    def declared_ssrcs(self) -> tuple[frozenset[int], frozenset[int]]:
+        """(media, RTX) SSRCs the m-line's last negotiation declared; empty when none."""
 
 
 class PublicationListener(Protocol):
@@ -71,6 +77,9 @@ class Publication:
         self.muted = False
         self.closed = False
         self.media_ssrc: Optional[int] = None
+        self._media_at = 0.0          # monotonic time of the current stream's last packet
+        self._max_seq: Optional[int] = None   # the current stream's highest sequence number
+        self.refused_packets = 0      # of sources the m-line does not carry (`_takes_source`)
         self.subscribers: dict[str, PacketSubscription] = {}  # subscriber participant id -> its copy
         self._rtx_pt: Optional[int] = None
         self.sinks: list[FrameSink] = []
@@ -104,27 +113,65 @@ class Publication:
 
     # --- receive path (event loop, per packet / per frame; called by its InboundSlot) ---
 
-    def on_rtp(self, packet: Any) -> None:
+    def on_rtp(self, packet: Any) -> Optional[bool]:
+        """Forward the packet; False refuses it: a source the m-line does not carry (`_takes_source`),
+        an RTX packet that repairs nothing (`_takes_rtx`). aiortc then never sees it either."""
         codec = self.codec
         if codec is None:
-            return
+            return None
         if packet.payload_type == codec.payloadType:
             if packet.ssrc != self.media_ssrc:
+                if not self._takes_source(packet.ssrc):
+                    self.refused_packets += 1
+                    return False
                 self._new_stream(packet.ssrc)
+            self._media_at = time.monotonic()
             if self.kind == "audio" and not self.muted:
                 level = packet.extensions.audio_level
                 if level is not None:
                     self._listener.audio_level(self.participant_id, level[1])
-        elif packet.payload_type == self._rtx_pt and self.media_ssrc is not None and len(packet.payload) >= 2:
+            seq, top = packet.sequence_number, self._max_seq
+            if top is None or 0 < (seq - top) & 0xFFFF < 0x8000:
+                self._max_seq = seq
+        elif packet.payload_type == self._rtx_pt and self.media_ssrc is not None:
+            if not self._takes_rtx(packet):
+                self.refused_packets += 1
+                return False
             packet = compat.unwrap_rtx(packet, payload_type=codec.payloadType, ssrc=self.media_ssrc)
         else:
-            return
+            return None
         if self.subscribers and not self.muted and not self.closed:
             self._forward(packet)
+        return None
+
+    def _takes_rtx(self, packet: Any) -> bool:
+        """An RTX packet is taken if it carries a payload after its original sequence number
+        (OSN), comes from a declared RTX SSRC (any when none was declared) and repairs one of the
+        last `RTX_WINDOW` packets: anything else would reach subscribers as a packet from far away
+        in the sequence, or an empty one."""
+        payload = packet.payload
+        if len(payload) <= 2:
+            return False
+        rtx = self.reception.declared_ssrcs()[1]
+        if rtx and packet.ssrc not in rtx:
+            return False
+        top = self._max_seq
+        return top is None or (top - int.from_bytes(payload[:2], "big")) & 0xFFFF < RTX_WINDOW
+
+    def _takes_source(self, ssrc: int) -> bool:
+        """Whether a packet of another SSRC than the current one starts a new stream: yes for the
+        first, for one the last negotiation declared, and for any once the current stream has been
+        silent for `SOURCE_SILENCE` (a client that declared none, or not the one it sends). An
+        undeclared SSRC interleaved with a live stream (a hostile or broken publisher) is refused:
+        switching back and forth would re-base every subscriber at each packet."""
+        if self.media_ssrc is None or ssrc in self.reception.declared_ssrcs()[0]:
+            return True
+        return time.monotonic() - self._media_at >= SOURCE_SILENCE
 
     def _new_stream(self, ssrc: int) -> None:
         """The first packet, or the publisher put a new source (SSRC) on the m-line."""
         previous, self.media_ssrc = self.media_ssrc, ssrc
+        self._max_seq = None
         if previous is None:
             if self.keyframes.pending:  # asked before any packet said where to send it
                 self._send_pli()

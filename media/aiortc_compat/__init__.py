@@ -17,7 +17,8 @@ By concern (each module's docstring says how it hooks in):
 - negotiation.py  negotiated codecs, msid stream and track ids, closed state, SDP and
                   candidate parsing, a peer connection's aioice connections, host
                   candidates
-- gathering.py    host candidates bound on a UDP port range (`gather_in_range`, `bind_udp`)
+- gathering.py    host candidates bound on a UDP port range (`gather_in_range`, `bind_udp`), and
+                  `guard_datagrams`: only the ICE peer's datagrams reach DTLS/SRTP
 - preencoded.py   `send_preencoded` for aiortc peers of tests and benchmarks
 - probe.py        `check_aiortc`, `AiortcIncompatible`, `SUPPORTED`
 
@@ -27,7 +28,7 @@ from its modules.
 
 from __future__ import annotations
 
-from .gathering import bind_udp, gather_in_range
+from .gathering import bind_udp, gather_in_range, guard_datagrams
 from .negotiation import (
     Candidate,
     SessionDescription,
@@ -44,7 +45,7 @@ from .negotiation import (
 )
 from .preencoded import h264_payloads, send_preencoded, vp8_payloads
 from .probe import SUPPORTED, AiortcIncompatible, check_aiortc
-from .receive import TimestampMapper, reset_jitter_buffer, rtp_only, send_pli, tap_receiver, unwrap_rtx
+from .receive import TimestampMapper, declared_ssrcs, reset_jitter_buffer, rtp_only, send_pli, tap_receiver, unwrap_rtx
 from .send import answer_nacks, on_keyframe_request, on_send_started, report_sent, send_rtp_now, sender_ssrc
 
 __all__ = [
@@ -56,7 +57,9 @@ __all__ = [
     "answer_nacks",
     "bind_udp",
     "check_aiortc",
+    "declared_ssrcs",
     "gather_in_range",
+    "guard_datagrams",
     "h264_payloads",
     "host_addresses",
     "host_candidate",

@@ -9,6 +9,13 @@ adds them to the connection's (private) ``_protocols`` — where aioice pairs, c
 them — asks the STUN server for their server-reflexive candidates as aioice does
 (``server_reflexive_candidate``), and lets aioice's own method gather the TURN candidate by calling
 it with no address. A TURN client socket is outbound and keeps an OS-chosen port.
+
+`guard_datagrams` puts a filter in front of every socket of a connection once it has gathered:
+aioice hands any datagram that does not parse as STUN to DTLS/SRTP, from whoever sent it, and
+aiortc's DTLS transport dies on an empty one (``data[0]``: IndexError, the session is gone). The
+filter drops empty datagrams, and non-STUN ones from an address that is no remote end of one of
+the connection's candidate pairs (a pair exists only for a signalled candidate or after an
+authenticated connectivity check); STUN still goes to aioice, which authenticates it.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from .negotiation import Candidate, host_candidate
 log = structlog.get_logger("media.aiortc_compat")
 
 Gather = Callable[..., Awaitable[list[Candidate]]]
+GUARDED = "antechamber_guarded"   # set on an aioice Connection once guard_datagrams wrapped it
+STUN_COOKIE = b"\x21\x12\xa4\x42"
 
 
 def bind_udp(address: str, ports: tuple[int, int]) -> socket.socket | None:
@@ -78,3 +87,41 @@ async def gather_in_range(connection: aioice.Connection, gather: Gather, compone
         for task in pending:
             task.cancel()
     return candidates + relayed
+
+
+def guard_datagrams(connection: aioice.Connection) -> None:
+    """Filter the datagrams of every socket the connection gathers (module docstring); idempotent."""
+    if getattr(connection, GUARDED, False):
+        return
+    setattr(connection, GUARDED, True)
+    gather = connection.gather_candidates
+
+    async def gather_candidates() -> None:
+        await gather()
+        for protocol in list(connection._protocols):
+            _guard(connection, protocol)
+
+    connection.gather_candidates = gather_candidates  # type: ignore[method-assign]
+
+
+def _guard(connection: aioice.Connection, protocol: Any) -> None:
+    receive = protocol.datagram_received
+    peers: set[tuple[Any, Any]] = set()
+    dropped = [0]
+    failed = aioice.ice.CandidatePair.State.FAILED
+
+    def datagram_received(data: bytes, addr: tuple[Any, ...]) -> None:
+        source = (addr[0], addr[1])
+        if data and (source in peers or data[4:8] == STUN_COOKIE and data[0] < 2):
+            receive(data, addr)
+            return
+        if data and any(p.protocol is protocol and p.remote_addr == source and p.state != failed
+                        for p in connection._check_list):
+            peers.add(source)
+            receive(data, addr)
+            return
+        dropped[0] += 1
+        if dropped[0] == 1:   # once per socket: a flood must not become a flood of log lines
+            log.warning("dropped a datagram from no ICE peer", empty=not data, local_port=protocol.local_candidate.port)
+
+    protocol.datagram_received = datagram_received

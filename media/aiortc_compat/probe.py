@@ -24,6 +24,7 @@ import aiortc.mediastreams
 import aiortc.rtcdtlstransport
 import aiortc.rtcicetransport
 import aiortc.rtcpeerconnection
+import aiortc.rtcrtpparameters
 import aiortc.rtcrtpreceiver
 import aiortc.rtcrtpsender
 import aiortc.rtcrtptransceiver
@@ -170,6 +171,7 @@ def check_aiortc() -> None:
     p.params(getattr(aiortc.sdp, "candidate_from_sdp", None), "aiortc.sdp.candidate_from_sdp", ("sdp",),
              "parse_candidate")
     _probe_gathering(p)
+    _probe_guards(p)
     _probe_sdp(p)
     _probe_packet(p)
 
@@ -203,6 +205,23 @@ def _probe_gathering(p: _Probe) -> None:
              ("protocol", "stun_server"), what)
     if not isinstance(getattr(aioice.turn, "UDP_SOCKET_BUFFER_SIZE", None), int):
         p.missing.append(f"aioice.turn.UDP_SOCKET_BUFFER_SIZE ({what})")
+
+
+def _probe_guards(p: _Probe) -> None:
+    """What the hostile-packet guards hook: guard_datagrams (gathering.py), the RTCP BYE filter and
+    declared_ssrcs (receive.py)."""
+    what, Connection = "guard_datagrams", aioice.ice.Connection
+    p.uses(Connection, "__init__", ["_protocols", "_check_list"], what)
+    p.uses(Connection, "gather_candidates", ["get_component_candidates"], what)
+    p.has(aioice.ice.StunProtocol, "datagram_received", what)
+    p.uses(aioice.ice.StunProtocol, "datagram_received", ["parse_message", "data_received"], what)
+    if not hasattr(getattr(aioice.ice.CandidatePair, "State", None), "FAILED"):
+        p.missing.append(f"aioice.ice.CandidatePair.State.FAILED ({what})")
+    p.uses(aiortc.rtcrtpreceiver.RTCRtpReceiver, "_handle_rtcp_packet", ["RtcpByePacket"], "tap_receiver BYE filter")
+    p.uses(aiortc.rtcdtlstransport.RTCDtlsTransport, "_handle_rtcp_data", ["route_rtcp", "_handle_rtcp_packet"],
+           "tap_receiver BYE filter")
+    p.params(getattr(aiortc.rtcrtpparameters, "RTCRtpEncodingParameters", None),
+             "aiortc.rtcrtpparameters.RTCRtpEncodingParameters", ("ssrc", "rtx"), "declared_ssrcs")
 
 
 _PROBE_SDP = (

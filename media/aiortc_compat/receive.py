@@ -7,6 +7,7 @@ instance with the same set-up minus the thread, and puts a sink object in place
 of the queue: complete frames go straight to a callback on the event loop, no
 decoder is created, no remote-track queue fills. The timestamp mapper can be
 replaced too, so frames keep their (unwrapped) RTP timestamps.
+`declared_ssrcs()` says which SSRCs the last negotiation declared for the m-line;
 `reset_jitter_buffer()` drops what aiortc buffered when a stream restarts;
 `send_pli()` asks the publisher for a keyframe. Probed by `probe.check_aiortc`.
 """
@@ -25,6 +26,7 @@ from aiortc import RTCRtpCodecParameters, RTCRtpReceiver
 log = structlog.get_logger("media.aiortc_compat")
 
 _R = "_RTCRtpReceiver__"  # name-mangled private attributes of RTCRtpReceiver
+DECLARED = "antechamber_declared_ssrcs"  # set on a tapped receiver: what its last negotiation declared
 
 _JitterBuffer = aiortc.jitterbuffer.JitterBuffer
 _NackGenerator = aiortc.rtcrtpreceiver.NackGenerator
@@ -68,7 +70,7 @@ def tap_receiver(
     *,
     on_frame: Callable[[RTCRtpCodecParameters, bytes, int], None],
     on_end: Callable[[], None],
-    on_rtp: Optional[Callable[[Any], None]] = None,
+    on_rtp: Optional[Callable[[Any], Optional[bool]]] = None,
     timestamps: Optional[TimestampMapper] = None,
 ) -> None:
     """Make `receiver` hand complete encoded frames to `on_frame(codec, data,
@@ -78,6 +80,7 @@ def tap_receiver(
     setRemoteDescription). `on_rtp(packet)` sees every RTP packet (an aiortc
     RtpPacket) before aiortc's own handling. `timestamps` replaces aiortc's
     mapper (which rebases each stream to zero) for the receiver's lifetime.
+    When `on_rtp` returns False the packet is dropped (aiortc does not handle it).
     """
     r: Any = receiver
     if getattr(r, _R + "started"):
@@ -97,6 +100,8 @@ def tap_receiver(
         for encoding in parameters.encodings:
             if encoding.rtx:
                 rtx[encoding.rtx.ssrc] = encoding.ssrc
+        setattr(r, DECLARED, (frozenset(e.ssrc for e in parameters.encodings if e.ssrc),
+                              frozenset(e.rtx.ssrc for e in parameters.encodings if e.rtx and e.rtx.ssrc)))
         getattr(r, _R + "transport")._register_rtp_receiver(r, parameters)
         if getattr(r, _R + "started"):
             return
@@ -106,11 +111,21 @@ def tap_receiver(
         setattr(r, _R + "started", True)
 
     r.receive = receive
+    handle_rtcp = r._handle_rtcp_packet
+
+    async def _handle_rtcp_packet(packet: Any) -> None:
+        # aiortc stops the receiver for good on an RTCP BYE of its SSRC; a publication ends by
+        # negotiation (inactive, rejected) or with its connection, never by one packet
+        if not isinstance(packet, aiortc.rtp.RtcpByePacket):
+            await handle_rtcp(packet)
+
+    r._handle_rtcp_packet = _handle_rtcp_packet
     if on_rtp is not None:
         handle = r._handle_rtp_packet
 
         async def _handle_rtp_packet(packet: Any, arrival_time_ms: int) -> None:
-            on_rtp(packet)
+            if on_rtp(packet) is False:   # refused (a stream the m-line does not carry): aiortc never sees it
+                return
             await handle(packet, arrival_time_ms)
 
         r._handle_rtp_packet = _handle_rtp_packet
@@ -127,6 +142,12 @@ def rtp_only(receiver: RTCRtpReceiver, on_rtp: Callable[[Any], None]) -> None:
 
     r: Any = receiver
     r._handle_rtp_packet = _handle_rtp_packet
+
+
+def declared_ssrcs(receiver: RTCRtpReceiver) -> tuple[frozenset[int], frozenset[int]]:
+    """(media SSRCs, RTX SSRCs) the last negotiation of a tapped receiver's m-line declared
+    (``a=ssrc`` / ``a=ssrc-group:FID``); empty sets when it declared none."""
+    return getattr(receiver, DECLARED, (frozenset(), frozenset()))
 
 
 def reset_jitter_buffer(receiver: RTCRtpReceiver) -> None:
