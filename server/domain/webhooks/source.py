@@ -23,12 +23,12 @@ import structlog
 
 from ...store.outbox_records import Delivery
 from ...store.records import Recording
+from .. import end_dates
 from .endpoints import EndpointBook
 from .formats import WebhookEvent, Views, WHEREBY_ROLES, body, type_in
 
 log = structlog.get_logger("antechamber.webhooks")
 
-END_DATE_GRACE_MS = 3600 * 1000
 _LIVE = {"room.client.joined", "room.client.left", "room.client.knocked", "room.client.knock_cancelled",
          "room.session.started", "room.session.ended", "room.session.ending_soon", "room.session.extended",
          "room.client.admission_abandoned"}
@@ -103,8 +103,7 @@ class WebhookSource:
             return []
         ev.room = await self.store.get_room(ev.room_id)
         room = ev.room
-        if room is not None and room.api == "whereby" and room.auto_deletion_date is not None \
-                and ev.at_ms > room.auto_deletion_date + END_DATE_GRACE_MS:
+        if room is not None and end_dates.expired(room, ev.at_ms):   # a Whereby room an hour past its endDate
             return []
         deliveries = []
         for e in endpoints:
