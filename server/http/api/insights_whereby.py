@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from ...domain import end_dates
 from ...domain.errors import ApiError
 from ...domain.rooms.defaults import now_ms
 from ...domain.rooms.insights import RoomInsight, SessionInsight, room_insight, session_insights
@@ -120,7 +121,7 @@ def render_room(ins: RoomInsight) -> dict[str, Any]:
     room = ins.room
     return {
         "roomName": "/" + room.room_id, "createdAt": iso_utc(room.creation_date),
-        "endAt": iso_utc(room.auto_deletion_date),
+        "endAt": iso_utc(end_dates.end_date(room)),     # Whereby's endDate (not when it is deleted)
         "firstSessionStartedAt": iso_utc(ins.first_session_start),
         "lastSessionStartedAt": iso_utc(ins.last_session_start),
         "totalParticipantMinutes": ins.total("participant_minutes"),
