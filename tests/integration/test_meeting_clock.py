@@ -269,3 +269,24 @@ async def test_the_deadline_survives_a_hand_over(settings, auth):
             await until(lambda: named(events, "room.session.ended"))
         assert named(events, "room.session.ended")[0]["reason"] == "max_duration"
         assert [e["minutes_left"] for e in named(events, "room.session.ending_soon")] == [5, 1]
+
+
+async def test_rest_extend_on_another_cluster_node_reaches_the_owner(redis_url, tmp_path):
+    from signaling.client import SignalingClient
+    from tests.helpers.cluster_nodes import AUTH, cluster_nodes
+
+    async with cluster_nodes(redis_url, tmp_path) as (n1, n2):
+        resp = await n1.client.post("/api/v1/rooms", json={"maxDurationMinutes": 30}, headers=AUTH)
+        room = await resp.json()
+        rid = room["roomId"]
+        assert await n1.cluster.ownership.claim(rid) is not None
+        async with SignalingClient(n1.ws_url()) as host:
+            joined = await host.join(rid, "Hana", host_key(room))
+            resp = await n2.client.post(f"/api/v1/rooms/{rid}/meeting/extend", json={"minutes": 7}, headers=AUTH)
+            assert resp.status == 200, await resp.text()
+            assert (await resp.json())["endsAt"] == joined["meeting"]["endsAt"] + 7 * MIN * 1000
+            told = await host.wait_for("meeting_extended")
+            assert told["minutes"] == 7 and told["by"] is None
+        await until(lambda: not n1.hub.has_meeting(rid), timeout=10)
+        resp = await n2.client.post(f"/v1/meetings/{rid}/extend", json={"minutes": 7}, headers=AUTH)
+        assert resp.status == 409 and (await resp.json())["code"] == "no_active_meeting"
