@@ -48,7 +48,11 @@ from signaling.client import SignalingClient  # noqa: E402
 
 MEDIA_CLIENT = Path(__file__).resolve().parent / "cluster_media.py"
 ENV = {"ANTECHAMBER_KNOCKS_PER_IP_PER_MINUTE": "10000000", "ANTECHAMBER_GROUP_MAX_PARTICIPANTS": "100000",
-       "PYTHONPATH": str(ROOT)}
+       "PYTHONPATH": str(ROOT),
+       # every client comes from 127.0.0.1: the limits per address and per room are off
+       **{f"ANTECHAMBER_{name}": "0" for name in (
+           "PENDING_KNOCKS_PER_IP", "MIN_KNOCK_INTERVAL_SECONDS", "KNOCKS_PER_ROOM_PER_MINUTE", "JOINS_PER_IP_PER_MINUTE",
+           "JOINS_PER_ROOM_PER_MINUTE", "WS_UNAUTHENTICATED_PER_IP", "REST_RATE_LIMIT_PER_MINUTE")}}
 
 
 # --- server processes ----------------------------------------------------------------------------
