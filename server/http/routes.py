@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import health, internal, pages
+from . import health, internal, pages, room_state
 from .api import (
     cluster, insights_theme_openapi, insights_whereby, meeting_timing, members, native_rooms, openapi,
     recordings_native,
     recordings_openapi, recordings_whereby, theme_whereby, webhooks, webhooks_openapi, whereby,
 )
 
-setup_room_route = pages.setup_room_route
+
+def setup_room_route(app: web.Application) -> None:
+    """The room page's look-up (``POST /{roomName}/state``) and the ``/{roomName}`` catch-all: call it last."""
+    room_state.setup(app)
+    pages.setup_room_route(app)
 
 
 def setup(app: web.Application) -> None:

@@ -247,6 +247,7 @@ async def test_firefox_host_admits_a_knock_and_ends_the_meeting(server, firefox)
         await ff.screenshot(ctx, ARTIFACTS / "firefox-host.png")
 
         await ff.press(ctx, "[data-testid=end-meeting]")
+        await ff.press(ctx, "[data-testid=confirm]")  # the in-page dialog asks first
         ended = await guest.wait_for("ended", timeout=UI_TIMEOUT)
         assert ended["reason"] == "meeting_ended"
         reason = await ff.wait_for(ctx, _END_REASON, timeout=UI_TIMEOUT, what="the end view")

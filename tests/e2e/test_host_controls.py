@@ -23,6 +23,7 @@ def test_kicked_guest_sees_kicked_and_host_ends_meeting_for_everyone(server, new
     shot(host, "meeting-people-panel")
     assert host.evaluate(UNLABELLED) == []
     person(host, "Gus Guest").get_by_test_id("kick").click()
+    host.get_by_test_id("confirm").click()  # the in-page dialog asks first
     ended(guest, "kicked")
     expect(guest.locator("#end-title")).to_contain_text("removed")
     shot(guest, "end-kicked")
@@ -30,6 +31,7 @@ def test_kicked_guest_sees_kicked_and_host_ends_meeting_for_everyone(server, new
     in_meeting(third, tiles=2)
 
     host.get_by_test_id("end-meeting").click()
+    host.get_by_test_id("confirm").click()
     ended(third, "meeting_ended")
     ended(host, "meeting_ended")
     expect(third.locator("#end-title")).to_have_text("The meeting has ended")

@@ -113,10 +113,10 @@ def test_guest_waits_for_a_host_who_has_not_arrived(server, new_page):
 
 
 def test_unknown_room_and_wrong_key_are_explained_on_the_join_view(server, new_page):
+    # An unknown room says so at once, before the name field (tests/e2e/test_room_page.py has more).
     page = new_page(server.base_url + "/no-such-room-here")
-    join(page, "Nora Nobody")
-    expect(page.locator("#join-error")).to_contain_text("does not exist")
-    expect(page.get_by_test_id("join")).to_be_enabled()  # can correct and retry
+    expect(page.get_by_test_id("end-view")).to_have_attribute("data-reason", "room_not_found")
+    expect(page.get_by_test_id("display-name")).to_be_hidden()
     room = server.create_room(roomName="Wrong key", isLocked=True)
     page = new_page(guest_url(room) + "?roomKey=not-the-key")
     expect(page.get_by_test_id("role")).to_have_text("Host")

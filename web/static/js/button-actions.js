@@ -3,6 +3,8 @@
 import { $, toast } from "./dom.js";
 import { setIcon } from "./icons.js";
 import { msg } from "./protocol.js";
+import { askConfirm } from "./confirm-dialog.js";
+import { bindMoreMenu } from "./more-menu.js";
 
 /** Attach the buttons' handlers (once, at start); app: the room page's app object. */
 export function bindButtons(app) {
@@ -139,23 +141,34 @@ export function bindButtons(app) {
   }
   $("#settings").addEventListener("click", async () => {
     await fillSettings();
+    $("#settings-notice").hidden = true;
     settings.showModal();
   });
   $("#settings-close").addEventListener("click", () => settings.close());
+  // A picked device that fails falls back to another one: say so in the dialog, show what is used.
+  const afterSwitch = async () => {
+    $("#settings-notice").textContent = local.notice || "";
+    $("#settings-notice").hidden = !local.notice;
+    await fillSettings();
+    updateControls();
+  };
   $("#settings-mic").addEventListener("change", async (event) => {
     await local.selectAudio(event.target.value);
     await state.media?.setTrack("microphone", local.audioTrack);
-    updateControls();
+    await afterSwitch();
   });
   $("#settings-camera").addEventListener("change", async (event) => {
     await local.selectVideo(event.target.value);
     await state.media?.setTrack("camera", local.videoTrack);
     meeting.setLocal({ videoTrack: local.videoTrack, screenTrack: state.screenTrack });
-    updateControls();
+    await afterSwitch();
   });
 
   $("#end-meeting").addEventListener("click", async () => {
-    await act(msg.endMeeting());
+    const yes = await askConfirm({ title: "End the meeting for everyone?",
+      text: "Everyone in the meeting, and everyone waiting, is sent out. To go alone, use Leave.",
+      confirmLabel: "End for everyone" });
+    if (yes) await act(msg.endMeeting());
     // `ended {reason: meeting_ended}` follows and shows the end view.
   });
 
@@ -171,6 +184,8 @@ export function bindButtons(app) {
   setIcon($("#end-meeting"), "end");
   setIcon($("#leave"), "leave");
   $("#leave").append(Object.assign(document.createElement("span"), { className: "label", textContent: "Leave" }));
+  $("#end-meeting").append(Object.assign(document.createElement("span"), { className: "label", textContent: "End for all" }));
+  bindMoreMenu();
 
   // Keyboard shortcuts inside the meeting (ignored while typing).
   document.addEventListener("keydown", (event) => {

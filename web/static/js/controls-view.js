@@ -108,6 +108,7 @@ export function createControlsView({ state, local, meeting, knocks }) {
     $("#waiting-summary").hidden = count === 0;
     $("#waiting-count").textContent = String(count);
     $("#toggle-people").setAttribute("aria-label", count ? `People (${count} waiting)` : "People");
+    $("#toggle-people").title = $("#toggle-people").getAttribute("aria-label");
   }
 
   return { notice, applyPermissions, applyRoom, setRecording, openSide, updateControls, setKnockCount };

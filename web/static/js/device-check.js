@@ -24,7 +24,7 @@ function renderButtons(local) {
   $("#preview-off").hidden = camOn;
   $("#preview-off-text").textContent = local.errors.video || (local.wantVideo ? "Starting camera…" : "Camera is off");
 
-  const errors = [local.errors.audio, local.errors.video].filter(Boolean);
+  const errors = [local.errors.audio, local.errors.video, local.notice].filter(Boolean);
   const box = $("#device-error");
   box.hidden = errors.length === 0;
   box.textContent = errors.join(" ");

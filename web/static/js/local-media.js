@@ -33,6 +33,7 @@ export class LocalMedia extends EventTarget {
     this.audioTrack = null;
     this.videoTrack = null;
     this.errors = { audio: null, video: null };
+    this.notice = null; // a device the user picked failed and another one is used (see acquire)
     this.audioContext = null;
     this.analyser = null;
     this.meterSource = null;
@@ -56,12 +57,11 @@ export class LocalMedia extends EventTarget {
     ]);
   }
 
-  async startAudio() {
+  async startAudio({ exact = false } = {}) {
     if (!this.supported) { this.errors.audio = "This browser cannot use a microphone."; return null; }
     const constraints = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
-    if (this.audioDeviceId) constraints.deviceId = { ideal: this.audioDeviceId };
     try {
-      const stream = await navigator.mediaDevices.getUserMedia({ audio: constraints });
+      const stream = await this.acquire("audio", constraints, this.audioDeviceId, exact);
       this.stopAudio({ silent: true });
       this.audioTrack = stream.getAudioTracks()[0];
       this.audioDeviceId = this.audioTrack.getSettings().deviceId || this.audioDeviceId;
@@ -76,12 +76,11 @@ export class LocalMedia extends EventTarget {
     return this.audioTrack;
   }
 
-  async startVideo() {
+  async startVideo({ exact = false } = {}) {
     if (!this.supported) { this.errors.video = "This browser cannot use a camera."; return null; }
     const constraints = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30, max: 30 } };
-    if (this.videoDeviceId) constraints.deviceId = { ideal: this.videoDeviceId };
     try {
-      const stream = await navigator.mediaDevices.getUserMedia({ video: constraints });
+      const stream = await this.acquire("video", constraints, this.videoDeviceId, exact);
       this.stopVideo({ silent: true });
       this.videoTrack = stream.getVideoTracks()[0];
       this.videoTrack.contentHint = "motion";
@@ -94,6 +93,25 @@ export class LocalMedia extends EventTarget {
     }
     this.emitChange();
     return this.videoTrack;
+  }
+
+  /**
+   * getUserMedia for one kind. The device the user picked (`exact`) or the remembered one (`ideal`);
+   * if a picked device fails, fall back to any device of that kind and say so in `this.notice`
+   * (the join view shows it, the meeting toasts it).
+   */
+  async acquire(kind, constraints, deviceId, exact) {
+    const what = kind === "audio" ? "microphone" : "camera";
+    if (!deviceId) return navigator.mediaDevices.getUserMedia({ [kind]: constraints });
+    try {
+      return await navigator.mediaDevices.getUserMedia({ [kind]: { ...constraints, deviceId: exact ? { exact: deviceId } : { ideal: deviceId } } });
+    } catch (err) {
+      if (!exact || err.name === "NotAllowedError" || err.name === "SecurityError") throw err;
+      const stream = await navigator.mediaDevices.getUserMedia({ [kind]: constraints });
+      const track = stream.getTracks()[0];
+      this.notice = `The ${what} you chose could not be started (${err.name}); using ${track.label || `another ${what}`} instead.`;
+      return stream;
+    }
   }
 
   stopAudio({ silent = false } = {}) {
@@ -119,14 +137,18 @@ export class LocalMedia extends EventTarget {
     return Boolean(this.videoTrack);
   }
 
+  /** The user picked a microphone: exactly that one (or a fallback, with `this.notice` set). */
   async selectAudio(deviceId) {
     this.audioDeviceId = deviceId;
-    if (this.audioTrack || this.wantAudio) await this.startAudio(); else this.emitChange();
+    this.notice = null;
+    if (this.audioTrack || this.wantAudio) await this.startAudio({ exact: true }); else this.emitChange();
   }
 
+  /** The user picked a camera: exactly that one (or a fallback, with `this.notice` set). */
   async selectVideo(deviceId) {
     this.videoDeviceId = deviceId;
-    if (this.videoTrack || this.wantVideo) await this.startVideo(); else this.emitChange();
+    this.notice = null;
+    if (this.videoTrack || this.wantVideo) await this.startVideo({ exact: true }); else this.emitChange();
   }
 
   async listDevices() {

@@ -123,6 +123,7 @@ export class MeetingView {
         h("video", { autoplay: true, playsinline: true, muted: true, class: self ? "mirror" : "" }),
         self ? null : h("audio", { autoplay: true }),
         h("div", { class: "avatar" }, h("span", {}, "")),
+        h("div", { class: "reconnecting", dataset: { testid: "reconnecting" }, role: "status" }, "Reconnecting…"),
         h("div", { class: "nameplate" },
           h("span", { class: "muted-icon", title: "Microphone off" }, icon("micOff")),
           h("span", { class: "name" }, "")));
@@ -141,6 +142,7 @@ export class MeetingView {
     tile.dataset.audioMuted = String(Boolean(muted.audio));
     tile.dataset.videoMuted = String(Boolean(muted.video));
     tile.dataset.connection = p.connection || "connected"; // "reconnecting": websocket down, place kept
+    tile.querySelector(".reconnecting").hidden = tile.dataset.connection !== "reconnecting";
     const tracks = self ? { camera: this.localVideo } : (this.remote.get(pid) || {});
     const video = tile.querySelector("video");
     const camera = muted.video ? null : tracks.camera || null;

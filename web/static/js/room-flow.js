@@ -10,6 +10,7 @@ import { MediaSession } from "./media-session.js";
 import { ROLE_NAMES } from "./room-link.js";
 import { showEnd } from "./end-view.js";
 import { describeJoinError } from "./join-errors.js";
+import { earlyEndReason } from "./room-state.js";
 
 const NAME_KEY = "antechamber.displayName";
 
@@ -27,9 +28,7 @@ function show(view) {
   if (focus && !target.contains(document.activeElement)) focus.focus();
 }
 
-function setConnStatus(text) {
-  $("#conn-status").textContent = text || "";
-}
+const setConnStatus = (text) => { $("#conn-status").textContent = text || ""; };
 
 /** The flow of one room page; app: the room page's app object (see room-page.js). */
 export function createRoomFlow(app) {
@@ -63,10 +62,7 @@ export function createRoomFlow(app) {
     } else {
       deviceCheck.start();
     }
-    $("#join-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      startJoin();
-    });
+    $("#join-form").addEventListener("submit", (event) => { event.preventDefault(); startJoin(); });
     show("join");
     $("#join").disabled = false; // disabled in the HTML until this script is ready
     (name.value ? $("#join") : name).focus();
@@ -386,9 +382,11 @@ export function createRoomFlow(app) {
   }
 
   // ---------- start ----------
-  function begin() {
-    if (!roomSlug) {
-      showEnd("room_not_found");
+  async function begin() { // a room that takes no meetings says so before the preview and name field
+    const early = roomSlug ? await earlyEndReason(roomSlug, key) : "room_not_found";
+    if (early) {
+      state.phase = "ended";
+      showEnd(early);
       show("end");
       return;
     }

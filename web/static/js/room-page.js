@@ -16,6 +16,7 @@ import { WaitingView } from "./waiting-view.js";
 import { createControlsView } from "./controls-view.js";
 import { createRoomFlow } from "./room-flow.js";
 import { bindButtons } from "./button-actions.js";
+import { askConfirm } from "./confirm-dialog.js";
 import { MeetingClock } from "./meeting-clock.js";
 
 /** The room page's app object for `location` (the room and key come from the link). */
@@ -52,7 +53,12 @@ export function createApp(location = window.location) {
   const { act } = app;
   const meeting = new MeetingView({
     mute: (pid) => act(msg.mute(pid, "audio"), "Muted."),
-    kick: (pid) => act(msg.kick(pid), `${meeting.displayName(pid)} was removed.`),
+    kick: async (pid) => {
+      const name = meeting.displayName(pid);
+      const yes = await askConfirm({ title: `Remove ${name} from the meeting?`,
+        text: "They can come back with their link (a guest of a locked room knocks).", confirmLabel: "Remove" });
+      if (yes) await act(msg.kick(pid), `${name} was removed.`);
+    },
     sendToWaiting: (pid) => act(msg.sendToWaitingRoom(pid, "The host moved you back to the waiting room."),
       `${meeting.displayName(pid)} is back in the waiting room.`),
     promote: (pid) => act(msg.promote(pid), `${meeting.displayName(pid)} is now a host.`),
