@@ -4,7 +4,9 @@ Routes:
 - ``/``                 landing page
 - ``/dashboard``        API-key dashboard (rooms, links, recordings)
 - ``/static/{path}``    CSS, JS modules, icons (``/web/{path}`` is an alias)
-- ``/{roomName}``       the room page for any room slug; the page joins over ``/ws``
+- ``/{roomName}``       the room page for any room slug; the page joins over ``/ws``; framed only by
+                        itself and the allowed origins (``frame-ancestors``: server/domain/rooms/embed_origins.py)
+- ``/embed.js``, ``/embed-demo``  the web component and its demo page (server/http/embed_pages.py)
 - ``/{roomName}/recordings``  the room's recordings (``?recordingKey=`` or ``?roomKey=``)
 
 A room page whose query string (``?roomKey=``, ``?memberKey=``, ...) is not UTF-8
@@ -25,11 +27,14 @@ from pathlib import Path
 from aiohttp import web
 
 from .api.query import TextError, check_query
+from ..domain.rooms.embed_origins import frame_ancestors
+from ..store.redis_store import UNAVAILABLE_ERRORS
 
+from .appkeys import SETTINGS, STORE
 # Names the room route never serves: they belong to other surfaces.
 RESERVED = frozenset({
     "api", "meet", "v1", "ws", "healthz", "readyz", "metrics", "static", "web",
-    "dashboard", "favicon.ico", "robots.txt",
+    "dashboard", "favicon.ico", "robots.txt", "embed.js", "embed-demo",
 })
 # Room slugs: what the rooms API can produce (prefix + uuid / human-short / custom names).
 _ROOM_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$")
@@ -63,10 +68,12 @@ def web_root() -> Path:
     return Path(str(resources.files("web")))
 
 
-def _page(request: web.Request, name: str, *, keyed: bool = False) -> web.FileResponse:
+def _page(request: web.Request, name: str, *, keyed: bool = False, ancestors: str = "'none'") -> web.FileResponse:
     path = request.app[WEB_ROOT] / name
     headers = dict(_PAGE_HEADERS)
     headers["Content-Type"] = "text/html; charset=utf-8"
+    if ancestors != "'none'":
+        headers["Content-Security-Policy"] = _CSP.replace("frame-ancestors 'none'", f"frame-ancestors {ancestors}")
     if keyed:
         # The link may carry a room key: never leak it through Referer, never cache the page.
         headers["Referrer-Policy"] = "no-referrer"
@@ -98,10 +105,26 @@ def _room_slug(request: web.Request) -> str:
 
 
 async def room_page(request: web.Request) -> web.StreamResponse:
+async def _allowed_ancestors(request: web.Request, room_id: str) -> str:
+    """``'self'``, the server's ``embed_origins`` and the room's own (none of the room's while the
+    store cannot be read: the page could not join then anyway)."""
+    settings = request.app.get(SETTINGS)
+    server_origins = settings.embed_origins if settings is not None else ()
+    room_origins: list[str] = []
+    store = request.app.get(STORE)
+    if store is not None:
+        try:
+            room = await store.get_room(room_id)
+        except UNAVAILABLE_ERRORS:
+            room = None
+        room_origins = list(room.embed_origins or []) if room is not None else []
+    return frame_ancestors(server_origins, room_origins)
+
+
     _room_slug(request)
     # Room pages are always treated as keyed: a host, viewer or member link carries a
     # secret in the query string, and guest pages gain nothing from sending a referrer.
-    return _page(request, "room.html", keyed=True)
+    return _page(request, "room.html", keyed=True, ancestors=await _allowed_ancestors(request, room_id))
 
 
 async def asset(request: web.Request) -> web.StreamResponse:

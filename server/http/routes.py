@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import health, internal, pages, room_state
+from . import embed_pages, health, internal, pages, room_state
 from .api import (
-    cluster, insights_theme_openapi, insights_whereby, meeting_timing, members, native_rooms, openapi,
+    cluster, embed_origins, insights_theme_openapi, insights_whereby, meeting_timing, members, native_rooms, openapi,
     recordings_native,
     recordings_openapi, recordings_whereby, theme_whereby, webhooks, webhooks_openapi, whereby,
 )
@@ -25,6 +25,7 @@ def setup(app: web.Application) -> None:
     members.setup(app)
     whereby.setup(app)
     meeting_timing.setup(app)
+    embed_origins.setup(app)
     recordings_native.setup(app)
     recordings_whereby.setup(app)
     insights_whereby.setup(app)
@@ -37,3 +38,4 @@ def setup(app: web.Application) -> None:
     internal.setup(app)
     openapi.setup(app)
     pages.setup(app)
+    embed_pages.setup(app)

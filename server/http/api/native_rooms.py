@@ -64,7 +64,7 @@ async def create_room(request: web.Request) -> web.Response:
         config=deep_merge(DEFAULT_CONFIG, config), roles=roles, access=deep_merge(DEFAULT_ACCESS, access),
         is_locked=spec.isLocked, room_mode=spec.roomMode, api="native",
         meeting_ends_at_end_date=bool(spec.meetingEndsAtEndDate), max_duration_minutes=spec.maxDurationMinutes,
-        solo_timeout_minutes=spec.soloTimeoutMinutes,
+        solo_timeout_minutes=spec.soloTimeoutMinutes, embed_origins=spec.embedOrigins or [],
     )
     location = f"{request.path.rstrip('/')}/{room.room_id}"
     return web.json_response(rendered(request, room), status=201, headers={"Location": location})

@@ -76,6 +76,7 @@ def render(app: web.Application, room: Room) -> dict[str, Any]:
         "roomMode": room.room_mode,
         "maxParticipants": max_participants(app[SETTINGS], room),
         **timing(room),       # Antechamber extensions
+        "embedOrigins": list(room.embed_origins or []),
     }
     if body["autoDeletionDate"] is None:  # optional in OpenVidu's typings: absent, not null
         del body["autoDeletionDate"]

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from signaling.rules.permissions import PERMISSIONS
 
 from ...domain.errors import ApiError, Unprocessable
+from .embed_schema import OptionalEmbedOrigins, embed_origins_field
 
 ROOM_NAME_MAX = 50
 PREFIX_MAX = 39
@@ -163,6 +164,7 @@ class CreateRoomIn(Strict):
     meetingEndsAtEndDate: Optional[bool] = timing_field("meetingEndsAtEndDate")
     maxDurationMinutes: Optional[int] = timing_field("maxDurationMinutes")
     soloTimeoutMinutes: Optional[int] = timing_field("soloTimeoutMinutes")
+    embedOrigins: OptionalEmbedOrigins = embed_origins_field()
 
     @field_validator("roomName")
     @classmethod

@@ -26,6 +26,7 @@ from .auth import add_routes
 from .jsonbody import read_object
 from .query import bad, int_param
 from .room_view import timing
+from .embed_schema import OptionalEmbedOrigins, embed_origins_field
 from .schemas import MAX_EPOCH_MS, PREFIX_MAX, PREFIX_PATTERN, Strict, timing_field, validate
 
 URL_FIELDS = ("hostRoomUrl", "viewerRoomUrl")
@@ -96,6 +97,7 @@ class CreateMeetingIn(Strict):
     meetingEndsAtEndDate: Optional[bool] = timing_field("meetingEndsAtEndDate")
     maxDurationMinutes: Optional[int] = timing_field("maxDurationMinutes")
     soloTimeoutMinutes: Optional[int] = timing_field("soloTimeoutMinutes")
+    embedOrigins: OptionalEmbedOrigins = embed_origins_field()
 
     @field_validator("roomNamePrefix", mode="before")
     @classmethod
@@ -158,6 +160,8 @@ def render_meeting(links: RoomLinks, room: Room, fields: set[str] | tuple[str, .
         "endDate": iso_utc(end_dates.end_date(room)),
         **timing(room, only_set=True),     # Antechamber extensions, only when the room sets them
     }
+    if room.embed_origins:
+        out["embedOrigins"] = list(room.embed_origins)
     viewer_mode = room.template_type == "viewerMode"   # Whereby: adds both links to the answer
     if "hostRoomUrl" in fields or viewer_mode:
         out["hostRoomUrl"] = links.host(room)
@@ -194,7 +198,7 @@ async def create_meeting(request: web.Request) -> web.Response:
         is_locked=True if viewer_mode else spec.isLocked,
         room_mode="group" if viewer_mode else spec.roomMode,
         template_type="viewerMode" if viewer_mode else None,
-        api="whereby",
+        api="whereby", embed_origins=spec.embedOrigins or [],
     )
     return web.json_response(render_meeting(request.app[LINKS], room, set(spec.fields)), status=201)
 

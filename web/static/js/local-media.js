@@ -1,14 +1,15 @@
 // Local camera and microphone: acquire, switch devices, turn on/off, level meter.
 // Emits "change" whenever a track appears, disappears or is switched.
+import { getItem, setItem } from "./storage.js";
 
 const PREFS = "antechamber.devices";
 
 function loadPrefs() {
-  try { return JSON.parse(localStorage.getItem(PREFS)) || {}; } catch { return {}; }
+  try { return JSON.parse(getItem(PREFS)) || {}; } catch { return {}; }
 }
 
 function savePrefs(prefs) {
-  try { localStorage.setItem(PREFS, JSON.stringify(prefs)); } catch { /* private mode */ }
+  setItem(PREFS, JSON.stringify(prefs));
 }
 
 export function describeMediaError(err, what) {

@@ -12,7 +12,7 @@ import { showEnd } from "./end-view.js";
 import { describeJoinError } from "./join-errors.js";
 import { earlyEndReason } from "./room-state.js";
 
-const NAME_KEY = "antechamber.displayName";
+import { storedName, storeName } from "./storage.js";
 
 /** Show one view of the room page (join | waiting | meeting | end). */
 function show(view) {
@@ -56,7 +56,7 @@ export function createRoomFlow(app) {
       guest: "If the room is locked, the host lets you in.",
     }[linkRole];
     const name = $("#display-name");
-    name.value = localStorage.getItem(NAME_KEY) || "";
+    name.value = storedName();
     if (linkRole === "viewer") {
       $("#device-panel").hidden = true;
     } else {
@@ -78,7 +78,7 @@ export function createRoomFlow(app) {
       return;
     }
     error.hidden = true;
-    try { localStorage.setItem(NAME_KEY, name); } catch { /* private mode */ }
+    storeName(name);
     state.displayName = name;
     local.ensureAudioContext(); // created on this click: the knock sound and meter may play
     $("#join").disabled = true;

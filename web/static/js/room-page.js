@@ -18,6 +18,9 @@ import { createRoomFlow } from "./room-flow.js";
 import { bindButtons } from "./button-actions.js";
 import { askConfirm } from "./confirm-dialog.js";
 import { MeetingClock } from "./meeting-clock.js";
+import { readUrlParams } from "./url-params.js";
+import { applyAfterStart, applyBeforeStart } from "./page-options.js";
+import { startEmbedBridge } from "./embed-bridge.js";
 
 /** The room page's app object for `location` (the room and key come from the link). */
 export function createApp(location = window.location) {
@@ -85,4 +88,11 @@ export function createApp(location = window.location) {
   return app;
 }
 
-createApp().start();
+// URL parameters (url-params.js) shape the page around the start; the bridge tells an embedding
+// page (<antechamber-room>, /embed.js) what happens and takes its commands (embed-bridge.js).
+const app = createApp();
+const options = readUrlParams(window.location);
+applyBeforeStart(app, options);
+startEmbedBridge(app, options);
+app.start();
+applyAfterStart(app, options);
