@@ -102,7 +102,7 @@ def test_phone_host_view_keeps_one_row_and_panels_cover_the_video_not_the_contro
     for testid in ("lock-toggle", "record-toggle", "end-meeting", "settings"):
         box = host.get_by_test_id(testid).bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["y"] + box["height"] <= bar["y"], testid
-    shot(host, "phone-host-more")
+    shot(host, "phone-host-more", docs=True)
     host.get_by_test_id("lock-toggle").click()  # acts and closes the menu
     expect(host.get_by_test_id("lock-toggle")).to_have_attribute("aria-pressed", "false")
     expect(host.get_by_test_id("more")).to_have_attribute("aria-expanded", "false")

@@ -85,7 +85,7 @@ export function createRoomFlow(app) {
     $("#join").textContent = "Joining…";
     // Join with the devices the user sees: wait for the camera/microphone to finish starting
     // (bounded, so an unanswered permission prompt does not block joining).
-    if (local.ready) await Promise.race([local.ready, new Promise((r) => setTimeout(r, 10000))]);
+    if (local.ready) await Promise.race([local.ready.catch(() => {}), new Promise((r) => setTimeout(r, 10000))]);
     await connectAndJoin();
   }
 
