@@ -23,6 +23,7 @@ from .domain.access.links import RoomLinks
 from .domain.live_meetings import LiveMeetings
 from .domain.rate_limits import MemoryCounters, RateLimits
 from .domain.recordings.composition import Compositions
+from .domain.recordings.composition import Compositions
 from .domain.recordings.media import RecordingMedia
 from .domain.recordings.recovery import recover_interrupted, settle_lost
 from .domain.recordings.service import RecordingService
@@ -42,7 +43,7 @@ from .http.appkeys import (ACCESS, CREDENTIALS, LINKS, MEMBERS, NODE_ID, NODES, 
                            ROOMS, SETTINGS, STORE)
 from .http import observe
 from .http.api import recordings_native, room_view
-from .http.appkeys import WEBHOOKS
+from .http.appkeys import COMPOSITIONS, WEBHOOKS
 from .http.middleware import errors_middleware
 from .http.webhook_client import WebhookClient
 from .live.cluster import NodeCluster
@@ -118,6 +119,8 @@ def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetin
     app.cleanup_ctx.append(_lifetime(hub.start, hub.close))
     app.cleanup_ctx.append(_lifetime(None, sfu.close))
     app.cleanup_ctx.append(_lifetime(lambda: _recover(recordings, settings), recordings.shutdown))
+    app[COMPOSITIONS] = compositions = Compositions(recordings, single_node=not settings.redis_url)
+    app.cleanup_ctx.append(_lifetime(compositions.start, compositions.close))   # after recovery: resumes pending
     app[COMPOSITIONS] = compositions = Compositions(recordings, single_node=not settings.redis_url)
     app.cleanup_ctx.append(_lifetime(compositions.start, compositions.close))   # after recovery: resumes pending
     if cluster is not None:

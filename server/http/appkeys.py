@@ -12,6 +12,7 @@ from ..config import Settings
 from ..credentials import Credentials
 from ..domain.access.identity import RoomAccess
 from ..domain.access.links import RoomLinks
+from ..domain.recordings.composition import Compositions
 from ..domain.recordings.service import RecordingService
 from ..domain.rooms.members import MemberService
 from ..domain.rooms.service import RoomService
@@ -24,6 +25,7 @@ LINKS = web.AppKey("room_links", RoomLinks)              # access links in room 
 ROOMS = web.AppKey("rooms", RoomService)
 MEMBERS = web.AppKey("members", MemberService)
 RECORDINGS = web.AppKey("recordings", RecordingService)
+COMPOSITIONS = web.AppKey("compositions", Compositions)  # composed MP4s of recordings (docs/recording.md)
 WEBHOOKS = web.AppKey("webhooks", object)                # server.domain.webhooks.service.Webhooks
 READINESS = web.AppKey("readiness", object)              # server.http.health.Readiness (set by health.setup)
 # the cluster (docs/architecture.md "Seams for the cluster"); unset on a single node without Redis

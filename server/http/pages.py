@@ -8,6 +8,7 @@ Routes:
                         itself and the allowed origins (``frame-ancestors``: server/domain/rooms/embed_origins.py)
 - ``/embed.js``, ``/embed-demo``  the web component and its demo page (server/http/embed_pages.py)
 - ``/{roomName}/recordings``  the room's recordings (``?recordingKey=`` or ``?roomKey=``)
+- ``/recording/{recordingId}``  one recording's player page (a signed link, ``?roomKey=`` or ``?recordingKey=``)
 
 A room page whose query string (``?roomKey=``, ``?memberKey=``, ...) is not UTF-8
 or holds text the server refuses (server/http/api/query.py ``check``) answers 400: the page would
@@ -169,8 +170,26 @@ async def recordings_page(request: web.Request) -> web.StreamResponse:
     return _page(request, "recordings.html", keyed=True)
 
 
+_RECORDING_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+
+
+async def player_page(request: web.Request) -> web.StreamResponse:
+    """``/recording/{recordingId}``: the player page of one recording (a signed link's
+    ``?expires=&signature=``, a room key or the recording key in the query: the page's own requests
+    carry them; without one the page says it needs the link)."""
+    if not _RECORDING_ID.match(request.match_info["recordingId"]):
+        raise web.HTTPNotFound(text="not found")
+    try:
+        check_query(request)
+    except TextError as err:
+        raise web.HTTPBadRequest(text=f"this link is not valid: {err.field} {err.message}") from None
+    return _page(request, "recording.html", keyed=True)
+
+
 def setup_room_route(app: web.Application) -> None:
     """Register the ``/{roomName}`` catch-all (and the room's recordings page,
-    ``/{roomName}/recordings``, the room's recording access link). Call this LAST."""
+    ``/{roomName}/recordings``, the room's recording access link, then a recording's player page
+    ``/recording/{recordingId}``: a room named recording keeps its recordings page). Call this LAST."""
     app.router.add_get("/{roomName}/recordings", recordings_page)
+    app.router.add_get("/recording/{recordingId}", player_page)
     app.router.add_get("/{roomName}", room_page)

@@ -132,6 +132,9 @@ class Recording:
     error: str | None = None
     link_secret_version: int = 0
     node_id: str = ""                 # the node that wrote the file ("" = before clusters: this node's)
+    composition: str | None = None    # the composed MP4: None (never asked) | pending | ready | failed
+    composition_progress: float = 0.0     # 0..1 while pending
+    composition_error: str | None = None
 
     def to_doc(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -118,6 +118,11 @@ class RecordingService:
         path = self.path_of(rec)
         return path.with_suffix(".mp4") if path is not None and path.suffix != ".mp4" else path
 
+    def composed_path(self, rec: Recording) -> Optional[Path]:
+        """Where the composed MP4 of the recording belongs (``<id>.composed.mp4``, beside its file)."""
+        path = self.path_of(rec)
+        return path.with_suffix(".composed.mp4") if path is not None else None
+
     async def mp4_of(self, rec: Recording) -> Path:
         """The recording as MP4: a remux of its file (packets copied, never re-encoded), made on the
         first request and kept beside it. 406 ``mp4_not_possible`` when its tracks cannot go into MP4
@@ -325,9 +330,9 @@ class RecordingService:
         path = self.file_of(rec)
         if path is not None:
             path.unlink(missing_ok=True)
-        mp4 = self.mp4_path(rec)
-        if mp4 is not None:
-            mp4.unlink(missing_ok=True)
+        for extra in (self.mp4_path(rec), self.composed_path(rec)):
+            if extra is not None:
+                extra.unlink(missing_ok=True)
         await self.store.delete_recording(rec.recording_id)
         log.info("recording deleted", recording_id=rec.recording_id, room_id=rec.room_id)
 

@@ -2,6 +2,10 @@
 media with format negotiation (``format`` / Accept: the stored Matroska/WebM file or an MP4 remux),
 served with Range support, and several finished recordings in one ZIP.
 
+Two files per recording, chosen by ``variant``: ``tracks`` (the default: the multi-track Matroska,
+the source of truth, or its MP4 remux) and ``composed`` (one H.264/AAC MP4 of the meeting as people
+saw it, server/domain/recordings/composition.py; 409 ``composition_not_ready`` until it is).
+
 Recordings from any node (docs/architecture.md "Seams for the cluster"): a recording whose file is
 not here but was written by another node (``Recording.node_id``) is streamed from that node's
 internal URL (server/http/internal.py, signed with the server secret; Range and the negotiation go
@@ -24,7 +28,7 @@ from aiohttp import web
 from ...domain.errors import ApiError, Conflict, NotFound, Unavailable
 from ...domain.recordings.service import LIVE_STATUSES, RecordingService
 from ...store.records import Recording
-from ..appkeys import CREDENTIALS, NODES, RECORDINGS
+from ..appkeys import COMPOSITIONS, CREDENTIALS, NODES, RECORDINGS
 from ..node_link import proxy
 from .cluster import node_id_of
 from .query import id_list, invalid
@@ -36,6 +40,22 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 def service(request: web.Request) -> RecordingService:
     return request.app[RECORDINGS]
+
+
+VARIANTS = ("tracks", "composed")
+
+
+def composition_fields(rec: Recording) -> dict:
+    """The composed MP4's state, an extension field of both APIs' recording objects."""
+    return {"composition": rec.composition,
+            "compositionProgress": round(rec.composition_progress if rec.composition != "ready" else 1.0, 3)}
+
+
+def variant_of(request: web.Request) -> str:
+    value = request.query.get("variant", "tracks")
+    if value not in VARIANTS:
+        raise invalid("variant", "must be tracks (the multi-track file) or composed (one MP4 of the meeting)")
+    return value
 
 
 def download_name(rec: Recording) -> str:
@@ -103,15 +123,19 @@ async def from_its_node(request: web.Request, rec: Recording) -> web.StreamRespo
         raise Unavailable(f"the node holding this recording's file ({rec.node_id}) is not in the cluster now; "
                           "try again later")
     path = INTERNAL_MEDIA.replace("{recordingId}", quote(rec.recording_id, safe=""))
-    fmt = request.query.get("format")
+    fmt, variant = request.query.get("format"), variant_of(request)
     if fmt:
         path += "?format=" + quote(fmt, safe="")
+    if variant != "tracks":
+        path += ("&" if fmt else "?") + "variant=" + variant
     return await proxy(request, info.url, path, request.app[CREDENTIALS].server_secret, me)
 
 
 async def send_file(request: web.Request, rec: Recording, *, local_only: bool = False) -> web.StreamResponse:
     if rec.status in LIVE_STATUSES:
         raise_conflict(rec)
+    if variant_of(request) == "composed":
+        return await send_composed(request, rec, local_only)
     path = service(request).file_of(rec)
     if path is None:
         remote = None if local_only else await from_its_node(request, rec)
@@ -131,6 +155,23 @@ async def send_file(request: web.Request, rec: Recording, *, local_only: bool = 
     name = download_name(rec)
     if ctype == MP4:
         name = name.rsplit(".", 1)[0] + ".mp4"
+    return file_response(path, ctype, name)
+
+
+async def send_composed(request: web.Request, rec: Recording, local_only: bool) -> web.StreamResponse:
+    path = request.app[COMPOSITIONS].ready_file(rec) if COMPOSITIONS in request.app else None
+    if path is None:
+        remote = None if local_only or rec.composition != "ready" else await from_its_node(request, rec)
+        if remote is not None:
+            return remote
+        state = rec.composition or "not requested"
+        raise Conflict(f"the composed video is not ready (composition: {state}); the tracks file is "
+                       "(variant=tracks)", code="composition_not_ready")
+    return file_response(path, MP4, download_name(rec).rsplit(".", 1)[0] + "-composed.mp4")
+
+
+def file_response(path: Path, ctype: str, name: str) -> web.FileResponse:
+    """The file with Range support (206 / 416, If-Range) and download headers."""
     return web.FileResponse(path, headers={
         "Content-Type": ctype,
         "Content-Disposition": f'attachment; filename="{name}"',

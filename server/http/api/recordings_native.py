@@ -45,7 +45,7 @@ from .jsonbody import read_object
 from .query import (
     bad_page_token, choice, id_list, int_param, invalid, pattern_too_slow, projection, room_name_filter,
 )
-from .recordings_media import MAX_BULK, download_zip, send_file, service
+from .recordings_media import MAX_BULK, composition_fields, download_zip, send_file, service
 
 PREFIXES = ("/api/v1", "/meet/api/v1")
 # MeetRecordingInfo's fields (meet-ce/typings recording.entity.ts), for ``fields`` / ``X-Fields``;
@@ -64,7 +64,7 @@ def render(rec: Recording, room_name: Optional[str] = None) -> dict[str, Any]:
         "recordingId": rec.recording_id, "roomId": rec.room_id, "roomName": room_name or rec.room_id,
         "status": rec.status, "filename": rec.filename, "startDate": rec.start_date, "endDate": rec.end_date,
         "duration": rec.duration, "size": rec.size, "roomSessionId": rec.room_session_id, "tracks": rec.tracks,
-        "error": rec.error,
+        "error": rec.error, **composition_fields(rec),
     }
     if rec.error:
         out["details"] = rec.error
@@ -263,7 +263,7 @@ async def _walk(request: web.Request, query: RecordingQuery, sort_field: str,
 
 
 async def get_recording(request: web.Request) -> web.Response:
-    rec = await authorize(request, request.match_info["recordingId"], "canRetrieveRecordings")
+    rec = await authorize(request, request.match_info["recordingId"], "canRetrieveRecordings", allow_link=True)
     return web.json_response(await rendered_one(request, rec))
 
 
@@ -306,11 +306,13 @@ def valid_for(request: web.Request, name: str) -> int:
     return int_param(request, name, DEFAULT_VALID_SECONDS, MAX_VALID_SECONDS, unit=" (seconds)")
 
 
-def media_url(request: web.Request, rec: Recording, seconds: int) -> tuple[str, int]:
+def media_url(request: web.Request, rec: Recording, seconds: int) -> tuple[str, int, str]:
+    """(download URL, expiry, player page URL) of one signed link (the page: server/http/pages.py)."""
     svc = service(request)
     query, expires = svc.link_query(rec, seconds)
     base = request.app[SETTINGS].base_url
-    return f"{base}/api/v1/recordings/{rec.recording_id}/media?{query}", expires
+    return (f"{base}/api/v1/recordings/{rec.recording_id}/media?{query}", expires,
+            f"{base}/recording/{rec.recording_id}?{query}")
 
 
 async def get_url(request: web.Request) -> web.Response:
@@ -318,8 +320,8 @@ async def get_url(request: web.Request) -> web.Response:
     # OpenVidu's privateAccess (true: only its logged-in users): checked, without effect here; the
     # link is always a signed, expiring, revocable link that opens this one recording's media.
     choice(request, "privateAccess", ("true", "false"), None)
-    url, expires = media_url(request, rec, valid_for(request, "expiresIn"))
-    return web.json_response({"url": url, "expiresAt": expires * 1000})
+    url, expires, player = media_url(request, rec, valid_for(request, "expiresIn"))
+    return web.json_response({"url": url, "expiresAt": expires * 1000, "playerUrl": player})
 
 
 async def revoke_urls(request: web.Request) -> web.Response:

@@ -23,6 +23,7 @@ from ..appkeys import STORE
 from .auth import add_routes
 from .jsonbody import read_object
 from .query import bad, int_param
+from .recordings_media import composition_fields
 from .recordings_native import media_url, send_file, service
 from .whereby import iso_utc
 
@@ -46,6 +47,7 @@ def render(rec: Recording) -> dict[str, Any]:
         "filename": rec.filename, "startDate": iso_utc(rec.start_date), "endDate": iso_utc(rec.end_date),
         "sizeInMegaBytes": megabytes(rec.size),
         "type": "local", "status": rec.status, "duration": rec.duration, "size": rec.size,
+        **composition_fields(rec),
     }
 
 
@@ -148,8 +150,8 @@ async def bulk_delete(request: web.Request) -> web.Response:
 async def access_link(request: web.Request) -> web.Response:
     rec = await service(request).get(request.match_info["recordingId"])
     seconds = int_param(request, "validForSeconds", DEFAULT_VALID_SECONDS, MAX_VALID_SECONDS, whereby=True)
-    url, expires = media_url(request, rec, seconds)
-    return web.json_response({"accessLink": url, "expires": expires * 1000})
+    url, expires, player = media_url(request, rec, seconds)
+    return web.json_response({"accessLink": url, "expires": expires * 1000, "playerUrl": player})
 
 
 async def download(request: web.Request) -> web.StreamResponse:

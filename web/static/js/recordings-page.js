@@ -1,25 +1,34 @@
-// The recordings page (recordings.html) of one room, opened from the room's recording link
-// (/<room>/recordings?recordingKey=...) or a host link (?roomKey=...). No API key needed.
-// `createRecordingsPage()` builds the page's app object; the one call at the bottom of this
-// file starts it.
+// The Recording view of one room (recordings.html), opened from the room's recording link
+// (/<room>/recordings?recordingKey=...), a host link (?roomKey=...), or the room page for
+// participants with canRetrieveRecordings. No API key needed. Lists the room's recordings with
+// duration, size and state; play (the player page), download (the composed MP4 and the tracks
+// file), share link (a signed link to the player page) and, for hosts, delete.
+// `createRecordingsPage()` builds the page's app object; the one call at the bottom starts it.
 import { h, $, toast, copyText } from "./dom.js";
+import { clock, confirmInline, credentialOf, recordingApi } from "./recording-api.js";
+
+const POLL_MS = 4000;
 
 function describe(rec) {
   const when = rec.startDate ? new Date(rec.startDate).toLocaleString() : "";
-  const secs = Number(rec.duration);
-  const duration = Number.isFinite(secs) && secs > 0 ? `${Math.round(secs > 10000 ? secs / 1000 : secs)} s` : "";
   const size = Number(rec.size) > 0 ? `${(Number(rec.size) / 1024 / 1024).toFixed(1)} MB` : "";
-  return [when, duration, size].filter(Boolean).join(" · ");
+  return [when, Number(rec.duration) > 0 ? clock(rec.duration) : "", size].filter(Boolean).join(" · ");
+}
+
+function stateText(rec) {
+  if (rec.status !== "complete") return rec.status;
+  if (rec.composition === "pending") return `preparing video ${Math.round((rec.compositionProgress || 0) * 100)} %`;
+  if (rec.composition === "failed") return "complete · video failed";
+  return "complete";
 }
 
 /** The recordings page for `location`: the room from the path, the credential from the query. */
 export function createRecordingsPage(location = window.location) {
   const roomId = decodeURIComponent(location.pathname.split("/").filter(Boolean)[0] || "");
-  const params = new URLSearchParams(location.search);
-  const credential = params.get("recordingKey") ? ["recordingKey", params.get("recordingKey")]
-    : params.get("roomKey") ? ["roomKey", params.get("roomKey")] : null;
+  const credential = credentialOf(location.search).filter(([k]) => k !== "expires" && k !== "signature");
+  const api = recordingApi(credential);
   const status = $("#rec-status");
-  const player = $("#rec-player");
+  let timer = null;
 
   function say(text, kind = "") {
     status.hidden = !text;
@@ -27,63 +36,67 @@ export function createRecordingsPage(location = window.location) {
     status.textContent = text || "";
   }
 
-  async function get(path, extra = {}) {
-    const q = new URLSearchParams(extra);
-    if (credential) q.set(credential[0], credential[1]);
-    const response = await fetch(`/api/v1${path}?${q}`, { credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer" });
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(body.message || `HTTP ${response.status}`);
-    return body;
-  }
-
   function row(rec) {
-    const ready = rec.status === "complete" || rec.status === "failed";
-    const link = async () => (await get(`/recordings/${encodeURIComponent(rec.recordingId)}/url`)).url;
-    const play = h("button", { type: "button", class: "btn-sm btn-primary", disabled: !ready }, "Play");
-    play.addEventListener("click", async () => {
-      try {
-        player.src = await link();
-        player.hidden = false;
-        player.play().catch(() => {});
-      } catch (err) { toast(err.message, { kind: "error" }); }
-    });
-    const download = h("button", { type: "button", class: "btn-sm", disabled: !ready }, "Download");
-    download.addEventListener("click", async () => {
-      try {
-        const a = h("a", { href: await link(), download: "" });
-        document.body.append(a);
-        a.click();
-        a.remove();
-      } catch (err) { toast(err.message, { kind: "error" }); }
-    });
-    const share = h("button", { type: "button", class: "btn-sm", disabled: !ready }, "Copy link");
+    const id = encodeURIComponent(rec.recordingId);
+    const ended = rec.status === "complete" || rec.status === "failed";
+    const play = h("a", { class: "btn btn-sm btn-primary", href: `/recording/${id}?${api.query}`, dataset: { testid: "play" } }, "Play");
+    const video = rec.composition === "ready"
+      ? h("a", { class: "btn btn-sm", href: api.media(rec.recordingId, "composed"), download: "", dataset: { testid: "download-composed" } }, "Download video")
+      : null;
+    const tracks = ended
+      ? h("a", { class: "btn btn-sm", href: api.media(rec.recordingId, "tracks"), download: "", dataset: { testid: "download-tracks" } }, "Download tracks")
+      : null;
+    const share = h("button", { type: "button", class: "btn-sm", disabled: !ended, dataset: { testid: "share" } }, "Copy share link");
     share.addEventListener("click", async () => {
       try {
-        toast(await copyText(await link()) ? "Link copied (it expires)." : "Copy failed.", { timeout: 3000 });
+        const link = (await api.call("GET", `/recordings/${id}/url`)).playerUrl;
+        toast(await copyText(link) ? "Link copied: it opens the player and expires." : link, { timeout: 4000 });
       } catch (err) { toast(err.message, { kind: "error" }); }
     });
-    return h("li", { class: "room-row", dataset: { testid: "recording-row", recordingId: rec.recordingId } },
-      h("header", {}, h("h3", {}, describe(rec) || rec.recordingId), h("span", { class: "pill" }, rec.status)),
-      h("div", { class: "room-actions" }, play, download, share));
+    const remove = api.isHost && ended
+      ? h("button", { type: "button", class: "btn-sm btn-danger", dataset: { testid: "delete" } }, "Delete") : null;
+    remove?.addEventListener("click", async () => {
+      if (!await confirmInline(remove, "Delete for everyone?", h)) return;
+      try {
+        await api.call("DELETE", `/recordings/${id}`);
+        item.remove();
+        toast("Recording deleted.", { timeout: 3000 });
+        if (!$("#rec-list").children.length) say("No recordings yet.");
+      } catch (err) { toast(err.message, { kind: "error" }); }
+    });
+    const item = h("li", { class: "room-row", dataset: { testid: "recording-row", recordingId: rec.recordingId } },
+      h("header", {}, h("h3", {}, describe(rec) || rec.recordingId),
+        h("span", { class: "pill", dataset: { testid: "recording-state" } }, stateText(rec))),
+      h("div", { class: "room-actions" }, play, video, tracks, share, remove));
+    return item;
   }
 
-  async function start() {
-    $("#rec-room").textContent = roomId;
-    if (!credential) {
-      say("This page needs the room's recording link.", "error");
-      return;
-    }
+  async function refresh() {
+    clearTimeout(timer);
     try {
-      const page = await get("/recordings", { roomId, maxItems: "100" });
+      const page = await api.call("GET", "/recordings", { roomId, maxItems: "100" });
       const items = page.recordings || [];
+      if (items[0]?.roomName) $("#rec-room").textContent = items[0].roomName;
       $("#rec-list").replaceChildren(...items.map(row));
-      if (!items.length) say("No recordings yet.");
+      say(items.length ? "" : "No recordings yet.");
+      if (items.some((r) => r.composition === "pending" || !["complete", "failed"].includes(r.status))) {
+        timer = setTimeout(refresh, POLL_MS);
+      }
     } catch (err) {
       say(err.message, "error");
     }
   }
 
-  return { roomId, start };
+  async function start() {
+    $("#rec-room").textContent = roomId;
+    if (!credential.length) {
+      say("This page needs the room's recording link.", "error");
+      return;
+    }
+    await refresh();
+  }
+
+  return { roomId, start, refresh };
 }
 
 createRecordingsPage().start();
