@@ -194,7 +194,7 @@ def _validate(s: Settings) -> Settings:
 
 
 def _normalise_embed_origins(s: Settings) -> Settings:
-    from .domain.rooms.embed_origins import OriginError, parse_origins
+    from .origins import OriginError, parse_origins
     try:
         return dataclasses.replace(s, embed_origins=tuple(parse_origins(s.embed_origins, limit=100)))
     except OriginError as exc:

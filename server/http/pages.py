@@ -5,7 +5,7 @@ Routes:
 - ``/dashboard``        API-key dashboard (rooms, links, recordings)
 - ``/static/{path}``    CSS, JS modules, icons (``/web/{path}`` is an alias)
 - ``/{roomName}``       the room page for any room slug; the page joins over ``/ws``; framed only by
-                        itself and the allowed origins (``frame-ancestors``: server/domain/rooms/embed_origins.py)
+                        itself and the allowed origins (``frame-ancestors``: server/origins.py)
 - ``/embed.js``, ``/embed-demo``  the web component and its demo page (server/http/embed_pages.py)
 - ``/{roomName}/recordings``  the room's recordings (``?recordingKey=`` or ``?roomKey=``)
 - ``/recording/{recordingId}``  one recording's player page (a signed link, ``?roomKey=`` or ``?recordingKey=``)
@@ -27,11 +27,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .api.query import TextError, check_query
-from ..domain.rooms.embed_origins import frame_ancestors
+from ..origins import frame_ancestors
 from ..store.redis_store import UNAVAILABLE_ERRORS
-
+from .api.query import TextError, check_query
 from .appkeys import SETTINGS, STORE
+
 # Names the room route never serves: they belong to other surfaces.
 RESERVED = frozenset({
     "api", "meet", "v1", "ws", "healthz", "readyz", "metrics", "static", "web",
@@ -72,9 +72,9 @@ def web_root() -> Path:
 def _page(request: web.Request, name: str, *, keyed: bool = False, ancestors: str = "'none'") -> web.FileResponse:
     path = request.app[WEB_ROOT] / name
     headers = dict(_PAGE_HEADERS)
-    headers["Content-Type"] = "text/html; charset=utf-8"
     if ancestors != "'none'":
         headers["Content-Security-Policy"] = _CSP.replace("frame-ancestors 'none'", f"frame-ancestors {ancestors}")
+    headers["Content-Type"] = "text/html; charset=utf-8"
     if keyed:
         # The link may carry a room key: never leak it through Referer, never cache the page.
         headers["Referrer-Policy"] = "no-referrer"
@@ -105,7 +105,6 @@ def _room_slug(request: web.Request) -> str:
     return name
 
 
-async def room_page(request: web.Request) -> web.StreamResponse:
 async def _allowed_ancestors(request: web.Request, room_id: str) -> str:
     """``'self'``, the server's ``embed_origins`` and the room's own (none of the room's while the
     store cannot be read: the page could not join then anyway)."""
@@ -122,7 +121,8 @@ async def _allowed_ancestors(request: web.Request, room_id: str) -> str:
     return frame_ancestors(server_origins, room_origins)
 
 
-    _room_slug(request)
+async def room_page(request: web.Request) -> web.StreamResponse:
+    room_id = _room_slug(request)
     # Room pages are always treated as keyed: a host, viewer or member link carries a
     # secret in the query string, and guest pages gain nothing from sending a referrer.
     return _page(request, "room.html", keyed=True, ancestors=await _allowed_ancestors(request, room_id))

@@ -40,7 +40,7 @@ class Room:
     pending_deletion: dict[str, str] | None = None  # set by DELETE ... when_meeting_ends
     roles_updated_at: int = 0         # OpenVidu rolesUpdatedAt: last roles/access change (0 = creation date)
     theme: dict[str, Any] = field(default_factory=dict)   # Whereby room theme (server/domain/rooms/theme.py)
-    embed_origins: list[str] = field(default_factory=list)  # may frame the room page (domain/rooms/embed_origins.py)
+    embed_origins: list[str] = field(default_factory=list)  # may frame the room page (server/origins.py)
     # meetings that end on time (docs/architecture.md "Life cycles"; server/domain/end_dates.py)
     end_date: int | None = None       # Whereby endDate (its auto_deletion_date is when the sweeper deletes it)
     meeting_ends_at_end_date: bool = False

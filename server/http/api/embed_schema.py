@@ -1,5 +1,5 @@
 """``embedOrigins``: the request field both APIs take for a room's allowed framing origins
-(server/domain/rooms/embed_origins.py; docs/embed.md "Allowed origins")."""
+(server/origins.py; docs/embed.md "Allowed origins")."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 from pydantic import AfterValidator, Field
 
-from ...domain.rooms.embed_origins import MAX_ORIGINS, OriginError, parse_origins
+from ...origins import MAX_ORIGINS, OriginError, parse_origins
 
 
 def _check(values: list[str]) -> list[str]:

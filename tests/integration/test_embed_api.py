@@ -1,0 +1,95 @@
+"""Allowed framing origins over both REST surfaces and in the room page's CSP (docs/embed.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.app import create_app
+from server.config import ConfigError, load_settings
+from server.credentials import load_or_create
+from aiohttp.test_utils import TestClient, TestServer
+
+from tests.conftest import TEST_API_KEY
+
+
+def _ancestors(resp) -> str:
+    csp = resp.headers["Content-Security-Policy"]
+    return next(part.strip() for part in csp.split(";") if part.strip().startswith("frame-ancestors"))
+
+
+async def test_room_origins_both_apis_normalised_and_in_the_csp(client, auth):
+    resp = await client.post("/api/v1/rooms", json={"embedOrigins": ["HTTPS://App.Example.com:443", "http://127.0.0.2:8000",
+                                                                     "https://app.example.com"]}, headers=auth)
+    assert resp.status == 201, await resp.text()
+    room = await resp.json()
+    assert room["embedOrigins"] == ["https://app.example.com", "http://127.0.0.2:8000"]
+    page = await client.get(f"/{room['roomId']}")
+    assert _ancestors(page) == "frame-ancestors 'self' https://app.example.com http://127.0.0.2:8000"
+    assert page.headers["Referrer-Policy"] == "no-referrer" and "no-store" in page.headers["Cache-Control"]
+    # replaced through PUT: the next page load uses the new list; [] leaves only 'self'
+    put = await client.put(f"/api/v1/rooms/{room['roomId']}/embed-origins", json={"embedOrigins": []}, headers=auth)
+    assert put.status == 200 and (await put.json())["embedOrigins"] == []
+    assert _ancestors(await client.get(f"/{room['roomId']}")) == "frame-ancestors 'self'"
+    # the Whereby-compatible surface: on create and through PUT
+    meeting = await client.post("/v1/meetings", json={"endDate": "2099-01-01T00:00:00Z",
+                                                     "embedOrigins": ["https://crm.example.org"]}, headers=auth)
+    assert meeting.status == 201, await meeting.text()
+    body = await meeting.json()
+    assert body["embedOrigins"] == ["https://crm.example.org"]
+    put = await client.put(f"/v1/meetings/{body['meetingId']}/embed-origins",
+                           json={"embedOrigins": ["https://b.example.org:8443"]}, headers=auth)
+    assert put.status == 200
+    assert _ancestors(await client.get(f"/{body['meetingId']}")) == "frame-ancestors 'self' https://b.example.org:8443"
+    # other pages are never framed
+    assert _ancestors(await client.get("/dashboard")) == "frame-ancestors 'none'"
+
+
+@pytest.mark.parametrize("bad", ["https://app.example.com/path", "ftp://x.org", "https://*.example.com",
+                                 "https://user@x.org", "x.org", "https://x.org?q", "", "https://x.org:0", 7,
+                                 "https://exa mple.org"])
+async def test_what_is_not_an_origin_is_refused_naming_the_field(client, auth, bad):
+    native = await client.post("/api/v1/rooms", json={"embedOrigins": [bad]}, headers=auth)
+    assert native.status == 422
+    body = await native.json()
+    assert body["code"] and body["message"] and "embedOrigins" in str(body)
+    whereby = await client.post("/v1/meetings", json={"endDate": "2099-01-01T00:00:00Z", "embedOrigins": [bad]},
+                                headers=auth)
+    assert whereby.status == 400 and "embedOrigins" in str(await whereby.json())
+
+
+async def test_put_on_an_unknown_room_and_the_openapi_document(client, auth):
+    resp = await client.put("/api/v1/rooms/nope/embed-origins", json={"embedOrigins": []}, headers=auth)
+    assert resp.status == 404 and (await resp.json())["code"] == "room_not_found"
+    doc = await (await client.get("/api/openapi.json")).json()
+    assert "/api/v1/rooms/{roomId}/embed-origins" in doc["paths"]
+    assert "/v1/meetings/{meetingId}/embed-origins" in doc["paths"]
+
+
+async def test_embed_module_is_importable_from_another_origin(client):
+    resp = await client.get("/embed.js", headers={"Origin": "https://app.example.com"})
+    assert resp.status == 200
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert resp.headers["Content-Type"].startswith("text/javascript")
+    assert "customElements.define(\"antechamber-room\"" in await resp.text()
+    demo = await client.get("/embed-demo")
+    assert demo.status == 200 and "antechamber-room" in await demo.text()
+
+
+async def test_server_origins_from_the_setting(settings_factory):
+    settings = settings_factory(embed_origins=("https://a.example.org",))
+    from server.config import _validate  # normalised as load_settings does
+    settings = _validate(settings)
+    app = create_app(settings, load_or_create(settings.data_dir, settings.api_keys))
+    async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+        resp = await c.post("/api/v1/rooms", json={"embedOrigins": ["https://b.example.org"]},
+                            headers={"Authorization": f"Bearer {TEST_API_KEY}"})
+        room = await resp.json()
+        page = await c.get(f"/{room['roomId']}")
+        assert _ancestors(page) == "frame-ancestors 'self' https://a.example.org https://b.example.org"
+
+
+def test_the_setting_is_checked():
+    assert load_settings({"embed_origins": ("HTTPS://A.example.org:443/",)}, env={}).embed_origins == (
+        "https://a.example.org",)
+    with pytest.raises(ConfigError, match="embed_origins"):
+        load_settings({"embed_origins": ("https://a.example.org/x",)}, env={})
