@@ -64,10 +64,11 @@ def test_host_records_everyone_sees_it_and_the_dashboard_plays_it(server, new_pa
     page = new_page(rec_link)
     item = page.get_by_test_id("recording-row")
     expect(item).to_have_count(1)
-    item.get_by_role("button", name="Play").click()
-    page.wait_for_function("() => { const v = document.querySelector('#rec-player'); return v.readyState >= 1 && v.videoWidth > 0; }",
-                           timeout=30_000)
     shot(page, "recordings-page")
+    # Play opens the recording's player page with the same recording key (tests/e2e/test_recording_player.py plays it)
+    item.get_by_test_id("play").click()
+    expect(page.get_by_test_id("player-room")).to_have_text("Recorded")
+    expect(page.get_by_test_id("download-tracks")).to_be_visible()
     # Without the key the page explains itself instead of listing anything.
     bare = new_page(rec_link.split("?")[0])
     expect(bare.locator("#rec-status")).to_contain_text("recording link")

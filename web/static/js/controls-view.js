@@ -4,6 +4,7 @@
 // local tracks; the buttons' actions are in button-actions.js.
 import { $, toast } from "./dom.js";
 import { setIcon, showToggle } from "./icons.js";
+import { showRecordingsLink } from "./recordings-link.js";
 
 /** The controls view of one room page; app: {state, local, meeting, knocks}. */
 export function createControlsView({ state, local, meeting, knocks }) {
@@ -19,6 +20,7 @@ export function createControlsView({ state, local, meeting, knocks }) {
     for (const el of document.querySelectorAll(".host-only")) el.hidden = !moderate;
     $("#record-toggle").hidden = !perms.canRecord;
     $("#end-meeting").hidden = !perms.canEndMeeting;
+    showRecordingsLink(perms);
     knocks.setEnabled(moderate);
     $("#role-pill").textContent = state.me.role === "host" ? "Host" : state.me.role === "viewer" ? "Viewer" : "Guest";
     $("#role-pill").classList.toggle("host", state.me.role === "host");
