@@ -30,7 +30,8 @@ _MAX_BODY = 4096
 UNAVAILABLE = {"state": "unavailable"}
 
 
-async def _key(request: web.Request) -> str | None:
+async def read_key(request: web.Request) -> str | None:
+    """The link's key from a small JSON body ``{"key": …}``; None for none, or for anything else."""
     if not request.can_read_body or (request.content_length or 0) > _MAX_BODY:
         return None
     raw = await request.content.read(_MAX_BODY)
@@ -44,7 +45,7 @@ async def _key(request: web.Request) -> str | None:
 
 async def room_state(request: web.Request) -> web.Response:
     slug = _room_slug(request)
-    key = await _key(request)
+    key = await read_key(request)
     room = await request.app[STORE].get_room(slug)
     headers = {"Cache-Control": "no-store"}
     if room is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import embed_pages, health, internal, pages, room_state
+from . import embed_pages, health, internal, pages, room_state, share_links
 from .api import (
     cluster, embed_origins, insights_theme_openapi, insights_whereby, meeting_timing, members, native_rooms, openapi,
     recordings_composition, recordings_native,
@@ -14,8 +14,9 @@ from .api import (
 
 
 def setup_room_route(app: web.Application) -> None:
-    """The room page's look-up (``POST /{roomName}/state``) and the ``/{roomName}`` catch-all: call it last."""
+    """The room page's look-ups (``POST /{roomName}/state``, ``/links``) and the ``/{roomName}`` catch-all: call it last."""
     room_state.setup(app)
+    share_links.setup(app)
     pages.setup_room_route(app)
 
 

@@ -230,3 +230,43 @@ def test_switching_to_another_camera_and_microphone_sends_that_device(server, tw
         shot(page, "device-fallback")
     finally:
         ctx.close()
+
+
+def _links(server, slug: str, key: str | None = None) -> dict:
+    body = json.dumps({"key": key} if key else {}).encode()
+    req = urllib.request.Request(f"{server.base_url}/{slug}/links", data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def _copied(page, testid: str) -> str:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    open_people(page)
+    page.get_by_test_id(testid).click()
+    expect(page.locator("#toasts")).to_contain_text("copied")
+    return page.evaluate("navigator.clipboard.readText()")
+
+
+def test_share_links_from_the_meeting_follow_the_role(server, new_page):
+    room, host, guest = meeting_of_two(server, new_page, "Share links", locked=False)
+    # The host copies the guest (speaker) link and the viewer link; never the host link.
+    assert _copied(host, "copy-speaker-link") == guest_url(room)
+    viewer = _copied(host, "copy-viewer-link")
+    assert viewer.startswith(guest_url(room) + "?viewerKey=") and "roomKey" not in viewer, viewer
+    expect(new_page(viewer).get_by_test_id("role")).to_have_text("Viewer")  # the link works, as a viewer
+    # A guest without canShareAccessLinks (the speaker default) gets no invite section and no links.
+    open_people(guest)
+    expect(guest.locator("#share-links")).to_be_hidden()
+    assert _links(server, room["roomId"]) == {}
+    assert _links(server, "no-such-room") == {} == _links(server, room["roomId"], "not-a-key")
+    # A room whose speakers may share links: its guest copies the speaker link, nothing more.
+    sharing = server.create_room(roomName="Sharing guests", isLocked=False,
+                                 roles={"speaker": {"permissions": {"canShareAccessLinks": True}}})
+    gina = new_page(guest_url(sharing))
+    join(gina, "Gina Guest")
+    in_meeting(gina, tiles=1)
+    assert _copied(gina, "copy-speaker-link") == guest_url(sharing)
+    expect(gina.get_by_test_id("copy-viewer-link")).to_be_hidden()
+    assert _links(server, sharing["roomId"]) == {"speaker": guest_url(sharing)}
+    shot(gina, "share-links-guest")

@@ -68,7 +68,7 @@ def rows(access: dict[str, Any], *paths: str, prefixes: tuple[str, ...] = ("",),
 OV = ("/api/v1", "/meet/api/v1")
 rows(PUBLIC, "GET /healthz", "GET /readyz", "GET /api/openapi.json", "GET /", "GET /dashboard", "GET /favicon.ico",
      "GET /static/{path}", "GET /web/{path}", "GET /ws", "GET /{roomName}", "GET /{roomName}/recordings",
-     "POST /{roomName}/state")
+     "POST /{roomName}/state", "POST /{roomName}/links")
 rows(NODES, "GET /internal/v1/recordings/{recordingId}/media")
 rows(API, "POST /rooms", prefixes=OV, body={"roomName": "made"})
 rows(API, "GET /rooms", "DELETE /rooms", "GET /rooms/{roomId}", "DELETE /rooms/{roomId}",

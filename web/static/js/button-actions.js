@@ -5,6 +5,7 @@ import { setIcon } from "./icons.js";
 import { msg } from "./protocol.js";
 import { askConfirm } from "./confirm-dialog.js";
 import { bindMoreMenu } from "./more-menu.js";
+import { bindShareLinks } from "./share-links.js";
 
 /** Attach the buttons' handlers (once, at start); app: the room page's app object. */
 export function bindButtons(app) {
@@ -186,6 +187,7 @@ export function bindButtons(app) {
   $("#leave").append(Object.assign(document.createElement("span"), { className: "label", textContent: "Leave" }));
   $("#end-meeting").append(Object.assign(document.createElement("span"), { className: "label", textContent: "End for all" }));
   bindMoreMenu();
+  bindShareLinks();
 
   // Keyboard shortcuts inside the meeting (ignored while typing).
   document.addEventListener("keydown", (event) => {

@@ -5,9 +5,10 @@
 import { $, toast } from "./dom.js";
 import { setIcon, showToggle } from "./icons.js";
 import { showRecordingsLink } from "./recordings-link.js";
+import { refreshShareLinks } from "./share-links.js";
 
-/** The controls view of one room page; app: {state, local, meeting, knocks}. */
-export function createControlsView({ state, local, meeting, knocks }) {
+/** The controls view of one room page; app: {link, state, local, meeting, knocks}. */
+export function createControlsView({ link, state, local, meeting, knocks }) {
   function notice(text) {
     const el = $("#media-notice");
     el.textContent = text;
@@ -30,6 +31,7 @@ export function createControlsView({ state, local, meeting, knocks }) {
     $("#settings").hidden = !perms.canPublishAudio && !perms.canPublishVideo;
     $("#sep-media").hidden = ["#toggle-mic", "#toggle-camera", "#share-screen"].every((id) => $(id).hidden);
     meeting.setMe(state.me);
+    refreshShareLinks(link, perms);
     applyRoom();
   }
 
