@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, shot
-from .flows import (ended, guest_url, host_url, in_meeting, join, meeting_of_two, open_people, participant_id,
-                    person, wait_true)
+from .flows import (ended, guest_url, host_url, in_meeting, join, knock_item, knock_state, meeting_of_two, open_people,
+                    participant_id, person, wait_true)
 
 pytestmark = pytest.mark.e2e
 
@@ -270,3 +270,25 @@ def test_share_links_from_the_meeting_follow_the_role(server, new_page):
     expect(gina.get_by_test_id("copy-viewer-link")).to_be_hidden()
     assert _links(server, sharing["roomId"]) == {"speaker": guest_url(sharing)}
     shot(gina, "share-links-guest")
+
+
+# Devices that are slow to start (2 s), or fail outright: the page must not lose the Join click.
+_SLOW_DEVICES = """(() => { const md = navigator.mediaDevices; const real = md.getUserMedia.bind(md);
+  md.getUserMedia = (c) => new Promise((ok, fail) => setTimeout(() => real(c).then(ok, fail), 2000)); })()"""
+_FAILING_DEVICES = """(() => { navigator.mediaDevices.getUserMedia = () =>
+  Promise.reject(new DOMException("unplugged", "NotReadableError")); })()"""
+
+
+@pytest.mark.parametrize("devices", [_SLOW_DEVICES, _FAILING_DEVICES], ids=["slow", "failing"])
+def test_join_clicked_right_after_load_still_knocks(server, new_page, devices):
+    room = server.create_room(roomName="Early click", isLocked=True)
+    host = new_page(host_url(room))
+    join(host, "Hana Host")
+    in_meeting(host, tiles=1)
+    guest = new_page()
+    guest.context.add_init_script(devices)
+    guest.goto(guest_url(room), wait_until="commit")
+    guest.get_by_test_id("display-name").fill("Quick Quinn")   # as soon as the field is there
+    guest.get_by_test_id("join").click()                        # waits for the button to be enabled
+    knock_state(guest, "waiting")
+    expect(knock_item(host, "Quick Quinn")).to_have_count(1)

@@ -56,7 +56,7 @@ export function createRoomFlow(app) {
       guest: "If the room is locked, the host lets you in.",
     }[linkRole];
     const name = $("#display-name");
-    name.value = storedName();
+    name.value = name.value || storedName(); // keep what was typed or autofilled meanwhile
     if (linkRole === "viewer") {
       $("#device-panel").hidden = true;
     } else {
