@@ -6,7 +6,8 @@ middleware: a URL refused as text spends nothing) and a response hook that puts
 ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` on every response to a
 keyed request, errors and streamed downloads included. A refused request is answered 429
 ``{code: "too_many_requests", message, data: {msLeft}}`` with ``Retry-After`` and logged as the
-structlog event ``rate limited`` (route and key id, never the key): what metrics count. When the
+structlog event ``rate limited`` (route and key id, never the key) and counted
+(``antechamber_rate_limited{scope="rest"}``, server/observability/metrics.py). When the
 counters cannot be reached (Redis down) requests go through without the headers.
 """
 
@@ -19,6 +20,7 @@ from aiohttp import web
 
 from ..domain.access.keys import api_key_matches
 from ..domain.rate_limits import RateLimits, Verdict, key_id, request_cost
+from ..observability.metrics import count_rate_limited
 from ..store.redis_store import UNAVAILABLE_ERRORS
 from .api.auth import presented_key
 from .appkeys import CREDENTIALS
@@ -61,6 +63,7 @@ async def rate_limit_middleware(request: web.Request, handler):
     if not verdict.allowed:
         log.info("rate limited", scope="rest", route=route_of(request), method=request.method, key_id=name,
                  retry_after=verdict.retry_after)
+        count_rate_limited("rest")
         return refused(verdict, max(0, math.ceil((verdict.reset_at - limits.wall_clock()) * 1000)))
     return await handler(request)
 

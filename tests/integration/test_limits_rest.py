@@ -51,6 +51,8 @@ async def test_points_per_key_headers_on_every_response_and_429(settings_factory
         body = await resp.json()
         assert body["code"] == "too_many_requests" and 0 < body["data"]["msLeft"] <= 60_000
         assert TEST_API_KEY not in await resp.text()
+        metrics = await (await client.get("/metrics", headers=auth)).text()     # counted for operators
+        assert 'antechamber_rate_limited_total{scope="rest"} 1.0' in metrics
         resp = await client.get("/api/v1/rooms", headers=auth)
         assert resp.status == 200 and _budget(resp) == (10, 1)     # a read still fits
         # no key, a wrong key: 401 as before, not counted and no budget headers
