@@ -1,5 +1,5 @@
 """Origins allowed to frame a room page (docs/embed.md "Allowed origins"; docs/architecture.md
-"Browser client"). Pure text rules, below every layer: the settings (server/config.py) and the APIs
+"Embedding"). Pure text rules, below every layer: the settings (server/config.py) and the APIs
 (server/http/api/embed_schema.py) both check origins with them.
 
 Embedding is off until origins are allowed: the server's ``embed_origins`` setting

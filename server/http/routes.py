@@ -7,7 +7,8 @@ from aiohttp import web
 
 from . import embed_pages, health, internal, pages, room_state, share_links
 from .api import (
-    cluster, embed_origins, insights_theme_openapi, insights_whereby, meeting_timing, members, native_rooms, openapi,
+    appearance, cluster, embed_origins, insights_theme_openapi, insights_whereby, meeting_timing, members,
+    native_rooms, openapi,
     recordings_composition, recordings_native,
     recordings_openapi, recordings_whereby, theme_whereby, webhooks, webhooks_openapi, whereby,
 )
@@ -27,6 +28,7 @@ def setup(app: web.Application) -> None:
     whereby.setup(app)
     meeting_timing.setup(app)
     embed_origins.setup(app)
+    appearance.setup(app)
     recordings_native.setup(app)
     recordings_composition.setup(app)
     recordings_whereby.setup(app)

@@ -23,8 +23,11 @@ INTEGRATOR_HOST = "127.0.0.2"
 # The integrator's page: imports the element from the server, puts one in with the query's
 # attributes and records every event it fires (window.events).
 _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Integrator</title></head>
-<body style="margin:0;background:#fff"><h1 style="font:16px sans-serif">Acme CRM</h1>
-<div id="slot" style="height:640px"></div>
+<body style="margin:0;background:#f3f4f6;font:15px sans-serif">
+<header style="background:#0f766e;color:#fff;padding:10px 16px;font-weight:600">Acme CRM · Customer call</header>
+<div style="display:flex;gap:16px;padding:16px">
+<aside style="width:220px;background:#fff;border-radius:8px;padding:12px">Ticket #4521<br><small>Jane Doe, Acme Inc.</small></aside>
+<div id="slot" style="flex:1;height:680px;border-radius:8px;overflow:hidden"></div></div>
 <script type="module">
   import "%(server)s/embed.js";
   window.events = [];
@@ -184,3 +187,21 @@ def test_url_parameters_shape_the_room_page(server, new_page):
     assert page.evaluate("!window.antechamber.local.audioTrack && !window.antechamber.local.videoTrack")
     expect(page.locator("#toggle-chat")).to_be_hidden()
     expect(page.locator("#toggle-people")).to_be_visible()
+
+
+def test_a_theme_changes_the_computed_colours_of_the_room_page(server, new_page):
+    room = server.create_room(roomName="Branded")
+    page = new_page(guest_url(room))
+    expect(page.get_by_test_id("join")).to_be_enabled()
+    default_bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    status, _ = server.api("PUT", f"/api/v1/rooms/{room['roomId']}/appearance",
+                           {"scheme": "light", "background": "#faf7f0", "text": "#1a1d23", "accent": "#8a2be2"})
+    assert status == 200
+    status, refused = server.api("PUT", f"/api/v1/rooms/{room['roomId']}/appearance",
+                                 {"background": "#faf7f0", "text": "#ffffff"})
+    assert status == 422 and refused["code"] == "theme_contrast_too_low"
+    page.reload()
+    page.wait_for_function("() => document.body.dataset.themed !== undefined")
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(250, 247, 240)" != default_bg
+    assert page.evaluate("getComputedStyle(document.querySelector('#join')).backgroundColor") == "rgb(138, 43, 226)"
+    assert page.evaluate("getComputedStyle(document.querySelector('#join')).color") == "rgb(255, 255, 255)"

@@ -93,3 +93,37 @@ def test_the_setting_is_checked():
         "https://a.example.org",)
     with pytest.raises(ConfigError, match="embed_origins"):
         load_settings({"embed_origins": ("https://a.example.org/x",)}, env={})
+
+
+# --- branding --------------------------------------------------------------------------------
+
+PNG_1x1 = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                        "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a5d8e6a60000000049454e44ae426082")
+
+
+async def test_appearance_refuses_unreadable_text_and_the_page_reads_the_theme(client, auth):
+    room = await (await client.post("/api/v1/rooms", json={}, headers=auth)).json()
+    rid = room["roomId"]
+    low = await client.put(f"/api/v1/rooms/{rid}/appearance", json={"background": "#777777", "text": "#888888"},
+                           headers=auth)
+    assert low.status == 422
+    body = await low.json()
+    assert body["code"] == "theme_contrast_too_low" and "WCAG AA" in body["message"]
+    assert body["details"][0]["field"] in ("background", "text")
+    bad = await client.put(f"/api/v1/rooms/{rid}/appearance", json={"accent": "red"}, headers=auth)
+    assert bad.status == 422 and (await bad.json())["details"][0]["field"] == "accent"
+    ok = await client.put(f"/api/v1/rooms/{rid}/appearance", json={"scheme": "light", "background": "#FAF7F0",
+                                                                  "accent": "#8a2be2"}, headers=auth)
+    assert ok.status == 200, await ok.text()
+    # the public theme: no key needed, CSS custom properties with a readable text on the accent
+    theme = await (await client.get(f"/{rid}/theme")).json()
+    assert theme["colors"]["--bg"] == "#faf7f0" and theme["colors"]["--accent"] == "#8a2be2"
+    assert theme["colors"]["--accent-text"] == "#ffffff" and theme["scheme"] == "light"
+    # a Whereby logo upload is served publicly with the type its bytes proved
+    put = await client.put(f"/v1/rooms/{rid}/theme/logo", data={"image": PNG_1x1}, headers=auth)
+    assert put.status in (200, 204), await put.text()
+    theme = await (await client.get(f"/{rid}/theme")).json()
+    image = await client.get(theme["images"]["logo"])
+    assert image.status == 200 and image.headers["Content-Type"] == "image/png"
+    assert image.headers["X-Content-Type-Options"] == "nosniff"
+    assert (await client.get("/nope-room/theme")).status == 404

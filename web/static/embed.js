@@ -88,7 +88,10 @@ export class AntechamberRoom extends HTMLElement {
     iframe.title = attribute(this, "title") || "Video meeting";
     iframe.src = url.href;
     Object.assign(iframe.style, { width: "100%", height: "100%", border: "0", display: "block" });
+    // Fills its container unless the page sizes it (an iframe has no height of its own).
     if (!this.style.display) this.style.display = "block";
+    if (!this.style.height) this.style.height = "100%";
+    if (!this.style.minHeight) this.style.minHeight = "360px";
     this.iframe = iframe;
     this.append(iframe);
   }

@@ -21,6 +21,7 @@ import { MeetingClock } from "./meeting-clock.js";
 import { readUrlParams } from "./url-params.js";
 import { applyAfterStart, applyBeforeStart } from "./page-options.js";
 import { startEmbedBridge } from "./embed-bridge.js";
+import { applyRoomTheme } from "./room-theme.js";
 
 /** The room page's app object for `location` (the room and key come from the link). */
 export function createApp(location = window.location) {
@@ -93,6 +94,7 @@ export function createApp(location = window.location) {
 const app = createApp();
 const options = readUrlParams(window.location);
 applyBeforeStart(app, options);
+applyRoomTheme(app.link.roomSlug, options);
 startEmbedBridge(app, options);
 app.start();
 applyAfterStart(app, options);
