@@ -113,6 +113,16 @@ rows(API, "PUT /rooms/{roomId}/timing", prefixes=OV, body={"maxDurationMinutes":
 rows(API, "POST /rooms/{roomId}/meeting/extend", prefixes=OV, body={"minutes": 10})
 rows(API, "PUT /v1/meetings/{meetingId}/timing", body={"maxDurationMinutes": 60})
 rows(API, "POST /v1/meetings/{meetingId}/extend", body={"minutes": 10})
+# embedding and appearance (server/http/api/embed_origins.py, appearance.py, server/http/embed_pages.py)
+rows(API, "PUT /rooms/{roomId}/embed-origins", prefixes=OV, body={"origins": ["https://app.example"]})
+rows(API, "PUT /v1/meetings/{meetingId}/embed-origins", body={"origins": ["https://app.example"]})
+rows(API, "PUT /rooms/{roomId}/appearance", prefixes=OV, body={"scheme": "dark"})
+rows(PUBLIC, "GET /embed.js", "GET /embed-demo", "GET /recording/{recordingId}", "GET /{roomName}/theme",
+     "GET /{roomName}/theme/logo", "GET /{roomName}/theme/room-background",
+     "GET /{roomName}/theme/room-knock-page-background")
+# composition (server/http/api/recordings_composition.py): the native one takes room keys as reading does
+rows(REC_READ, "POST /recordings/{recordingId}/composition", prefixes=OV)
+rows(API, "POST /v1/recordings/{recordingId}/composition")
 # webhooks (server/http/api/webhooks.py)
 rows(API, "GET /api/v1/config/webhooks", "GET /api/v1/webhooks/deliveries",
      "POST /api/v1/webhooks/deliveries/{deliveryId}/replay")
