@@ -62,9 +62,10 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
-    env = dict(os.environ, ANTECHAMBER_KNOCKS_PER_IP_PER_MINUTE="10000000",
-               ANTECHAMBER_GROUP_MAX_PARTICIPANTS="100000", PYTHONPATH=str(ROOT), **NO_ADDRESS_LIMITS)
+def start_server(data_dir: Path, port: int, limits: dict[str, str] | None = None) -> subprocess.Popen:
+    """The server; ``limits`` (environment variables) replace this benchmark's (all off)."""
+    limits = dict(ANTECHAMBER_KNOCKS_PER_IP_PER_MINUTE="10000000", **NO_ADDRESS_LIMITS) if limits is None else limits
+    env = dict(os.environ, ANTECHAMBER_GROUP_MAX_PARTICIPANTS="100000", PYTHONPATH=str(ROOT), **limits)
     cmd = [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(port),
            "--data-dir", str(data_dir), "--api-key", API_KEY, "--log-format", "json", "--log-level", "warning"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -177,7 +177,7 @@ class WebSocketConnection:
                 else:   # CLOSE, CLOSING, CLOSED, ERROR
                     break
                 if self.doorway is not None and (self.participant is None or self.participant.state != CONNECTED):
-                    self._through_doorway()
+                    self._through_doorway()     # joined, knocking, or relayed to the owner (then closed here)
         finally:
             if deadline is not None:
                 deadline.cancel()

@@ -129,3 +129,32 @@ async def test_joins_per_room_per_minute(settings_factory, auth):
                 await late.join(room["roomId"], "C")
             assert exc.value.code == "rate_limited" and exc.value.reply["retryAfter"] >= 1
             assert (await late.join(other["roomId"], "C"))["type"] == "joined"   # the same socket, another room
+
+
+async def test_a_socket_relayed_to_the_owner_counts_as_joined(redis_url, tmp_path):
+    """On a cluster node the join is relayed (its participant stays local and unjoined): the
+    deadline must not close it, and it leaves the doorway."""
+    from tests.helpers.cluster_nodes import AUTH, cluster_nodes
+
+    async with cluster_nodes(redis_url, tmp_path, ws_join_deadline_seconds=1.0, ws_unauthenticated_per_ip=1) as (n1, n2):
+        resp = await n1.client.post("/api/v1/rooms", json={}, headers=AUTH)
+        room = await resp.json()
+        assert await n1.cluster.ownership.claim(room["roomId"]) is not None
+        opened: list[SignalingClient] = []
+        try:
+            async def client_of(node) -> SignalingClient:
+                c = SignalingClient(node.ws_url())
+                await c.connect()
+                opened.append(c)
+                return c
+
+            guest = await client_of(n2)
+            assert (await guest.join(room["roomId"], "Gus"))["type"] == "joined"
+            assert n2.cluster.gateway.stats()["relayed_out"] == 1
+            silent = await client_of(n2)          # room for it: the relayed socket left the doorway
+            assert (await silent.wait_for("error", timeout=10))["code"] == "join_timeout"
+            assert (await guest.request("ping"))["type"] == "pong"
+            assert not guest.closed.is_set()
+        finally:
+            for c in opened:
+                await c.close()
