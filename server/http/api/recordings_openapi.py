@@ -48,6 +48,14 @@ FORMAT = _q("format", {"type": "string", "enum": ["mp4", "mkv", "matroska", "web
             "mp4: a copy of the file's packets into MP4 (no re-encoding), for H.264 video with Opus or AAC "
             "audio; VP8 answers 406. Without it the Accept header decides; the stored Matroska/WebM file "
             "is the default.")
+VARIANT = _q("variant", {"type": "string", "enum": ["tracks", "composed"], "default": "tracks"},
+             "tracks: the multi-track recording (the source of truth; format/Accept apply); composed: one "
+             "H.264/AAC MP4 of the meeting as people saw it (409 composition_not_ready until it is)")
+COMPOSITION = {
+    "composition": {"type": ["string", "null"], "enum": ["pending", "ready", "failed", None],
+                    "description": "ours: the composed MP4 (null: never asked)"},
+    "compositionProgress": {"type": "number", "minimum": 0, "maximum": 1, "description": "ours: 0..1"}}
+PLAYER = {"playerUrl": {"type": "string", "description": "ours: the same signed link opening the player page"}}
 SECURED = [{"bearerAuth": []}, {"apiKeyHeader": []}, {}]  # {}: room key or signed link instead
 
 SCHEMAS: dict[str, Any] = {
@@ -63,7 +71,7 @@ SCHEMAS: dict[str, Any] = {
         "duration": {"type": "number"}, "size": {"type": "integer"},
         "error": {"type": ["string", "null"]}, "details": {"type": "string", "description": "the error, if any"},
         "roomSessionId": {"type": ["string", "null"]},
-        "tracks": {"type": "array", "items": {"type": "object"}}}},
+        "tracks": {"type": "array", "items": {"type": "object"}}, **COMPOSITION}},
     "RecordingDeleted": {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}},
     "RecordingsBulkDeleted": {"type": "object", "required": ["message", "deleted", "failed"], "properties": {
         "message": {"type": "string"}, "deleted": {"type": "array", "items": {"type": "string"}},
@@ -78,7 +86,7 @@ SCHEMAS: dict[str, Any] = {
                     "description": "null while the file is still being written"},
         "sizeInMegaBytes": {"type": "number", "description": "file size in MB (10^6 bytes), 3 decimals"},
         "type": {"type": "string"}, "status": {"type": "string"}, "duration": {"type": "number"},
-        "size": {"type": "integer", "description": "bytes"}}},
+        "size": {"type": "integer", "description": "bytes"}, **COMPOSITION}},
 }
 
 
@@ -150,7 +158,7 @@ def paths() -> dict[str, Any]:
     out["/api/v1/recordings/{recordingId}/media"] = {
         "get": {"summary": "Download the file (HTTP Range supported)", "tags": ["recordings"], "security": SECURED,
                 "parameters": [RID, *KEYS, _q("expires", {"type": "string"}), _q("signature", {"type": "string"}),
-                               FORMAT],
+                               FORMAT, VARIANT],
                 "responses": {"200": media("the file"), "206": media("part of the file"),
                               **_errors(400, 401, 403, 404, 409, 416),
                               "406": _resp("MP4 asked for a recording whose tracks MP4 cannot carry without "
@@ -164,7 +172,8 @@ def paths() -> dict[str, Any]:
                                _q("privateAccess", {"type": "boolean"},
                                   "checked, without effect: the link is always a signed, expiring, revocable link")],
                 "responses": {"200": _resp("the link", {"type": "object", "properties": {
-                    "url": {"type": "string"}, "expiresAt": {"type": "integer"}}}), **_errors(401, 403, 404, 422)}},
+                    "url": {"type": "string"}, "expiresAt": {"type": "integer"}, **PLAYER}}),
+                    **_errors(401, 403, 404, 422)}},
         "delete": {"summary": "Revoke every signed link of the recording", "tags": ["recordings"],
                    "security": SECURED, "parameters": [RID, *KEYS],
                    "responses": {"204": _resp("revoked"), **_errors(401, 403, 404)}},
@@ -177,6 +186,14 @@ def paths() -> dict[str, Any]:
                                                                 "description": "the recording"}}},
                                **_errors(401, 404, 409)}},
     }
+    for path, schema, tag, security in (("/api/v1", NATIVE, "recordings", SECURED), ("/v1", WHEREBY, "whereby", None)):
+        op = {"summary": "Compose (again) the recording into one MP4 of the meeting", "tags": [tag],
+              "parameters": [RID] + (KEYS if security else []),
+              "responses": {"202": _resp("composition pending (or ready as it is)", schema),
+                            **_errors(*((401, 403, 404, 409) if security else (401, 404, 409)))}}
+        if security:
+            op["security"] = security
+        out[f"{path}/recordings/{{recordingId}}/composition"] = {"post": op}
     out["/v1/recordings"] = {
         "get": {"summary": "List recordings (Whereby)", "tags": ["whereby"],
                 "parameters": [_q("roomName", {"type": "string"}), _q("cursor", {"type": "string"}),
@@ -210,11 +227,12 @@ def paths() -> dict[str, Any]:
                 "parameters": [RID, _q("validForSeconds", {"type": "integer", "minimum": 1,
                                                              "maximum": MAX_VALID_SECONDS})],
                 "responses": {"200": _resp("the link", {"type": "object", "properties": {
-                    "accessLink": {"type": "string"}, "expires": {"type": "integer"}}}), **_errors(400, 401, 404)}},
+                    "accessLink": {"type": "string"}, "expires": {"type": "integer"}, **PLAYER}}),
+                    **_errors(400, 401, 404)}},
     }
     out["/v1/recordings/{recordingId}/media"] = {
         "get": {"summary": "Download the file (Whereby; HTTP Range supported)", "tags": ["whereby"],
-                "parameters": [RID, FORMAT], "responses": {
+                "parameters": [RID, FORMAT, VARIANT], "responses": {
                     "200": media("the file"), "206": media("part of the file"), **_errors(401, 404, 409, 416),
                     "406": _resp("MP4 impossible without re-encoding (VP8), or no acceptable type", ERR)}},
     }
