@@ -327,7 +327,7 @@ def plot(result: dict[str, Any], path: Path) -> bool:
     rss.axvline(result["warmup_cycles"], color="grey", ls="--", label="end of warm-up")
     rss.axhline(result["baseline"]["rss_kib"] / 1024 * (1 + RSS_GROWTH_LIMIT), color="red", ls=":",
                 label="+10 % of the warm-up's RSS")
-    rss.set(xlabel="cycles done", ylabel="RSS (MiB)", title="Process RSS")
+    rss.set(xlabel="cycles done", ylabel="RSS (MiB)", title="Server process RSS")
     fds.plot(xs, [r["fds"] for r in rows], "o-", ms=3, label="open fds")
     fds.plot(xs, [r["threads"] for r in rows], "s-", ms=3, label="threads")
     fds.plot(xs, [r["peer_connections"] for r in rows], "^-", ms=3, label="peer connections")
