@@ -36,7 +36,7 @@ def test_every_hub_starts_with_the_built_in_and_media_messages():
     assert set(BUILTINS) <= hub.messages.types()
     assert {"publish", "subscribe_answer", "ice"} <= hub.messages.types()
     assert set(SPECS) <= hub.messages.types()
-    assert hub.messages.spec("publish")["sdp"].max_len is not None
+    assert hub.messages.spec("publish")["sdp"].max_bytes == 32 * 1024   # docs/protocol.md "Limits"
     assert "start_recording" not in hub.messages.types()   # added by server.recording_signaling only
 
 
