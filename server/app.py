@@ -23,7 +23,6 @@ from .domain.access.links import RoomLinks
 from .domain.live_meetings import LiveMeetings
 from .domain.rate_limits import MemoryCounters, RateLimits
 from .domain.recordings.composition import Compositions
-from .domain.recordings.composition import Compositions
 from .domain.recordings.media import RecordingMedia
 from .domain.recordings.recovery import recover_interrupted, settle_lost
 from .domain.recordings.service import RecordingService
@@ -119,8 +118,6 @@ def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetin
     app.cleanup_ctx.append(_lifetime(hub.start, hub.close))
     app.cleanup_ctx.append(_lifetime(None, sfu.close))
     app.cleanup_ctx.append(_lifetime(lambda: _recover(recordings, settings), recordings.shutdown))
-    app[COMPOSITIONS] = compositions = Compositions(recordings, single_node=not settings.redis_url)
-    app.cleanup_ctx.append(_lifetime(compositions.start, compositions.close))   # after recovery: resumes pending
     app[COMPOSITIONS] = compositions = Compositions(recordings, single_node=not settings.redis_url)
     app.cleanup_ctx.append(_lifetime(compositions.start, compositions.close))   # after recovery: resumes pending
     if cluster is not None:
