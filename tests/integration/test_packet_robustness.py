@@ -105,7 +105,7 @@ async def everyone_fine(room, alice, bob, carol) -> None:
 
 
 def _blast(addr: tuple[str, int], datagrams: list[bytes]) -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock = socket.socket(socket.AF_INET6 if ":" in addr[0] else socket.AF_INET, socket.SOCK_DGRAM)
     try:
         for d in datagrams:
             sock.sendto(d, addr)
