@@ -169,6 +169,7 @@ class Hub:
         if p.state != CONNECTED:    # closed or joined meanwhile
             return
         room = self._open(info)
+        p.external_id, p.metadata = req.get("externalId"), req.get("metadata")   # for webhooks (docs/embed.md)
         try:
             room.join(p, identity, req["displayName"], req.id)
         finally:

@@ -48,7 +48,8 @@ class MeetingFlows(Roster):
                  participants=len(self.participants))
         self.services.events.emit("room.client.joined", room_id=self.room_id, participant_id=p.participant_id,
                                   display_name=p.display_name, role=p.role,
-                                  room_session_id=self.meeting.room_session_id)
+                                  room_session_id=self.meeting.room_session_id,
+                                  external_id=p.external_id, metadata=p.metadata)
         if not had_host and self.host_present():
             self.tell_knockers_host_presence()
         self._media_admitted(p)
@@ -68,7 +69,8 @@ class MeetingFlows(Roster):
                  participants=len(self.participants))
         self.broadcast({"type": "participant_left", "participantId": p.participant_id, "reason": reason})
         self.services.events.emit("room.client.left", room_id=self.room_id, participant_id=p.participant_id,
-                                  display_name=p.display_name, role=p.role, reason=reason)
+                                  display_name=p.display_name, role=p.role, reason=reason,
+                                  external_id=p.external_id, metadata=p.metadata)
         self._media_left(p.participant_id, reason)
         if had_host and not self.host_present():
             self.tell_knockers_host_presence()

@@ -78,7 +78,8 @@ class RoomRef(Protocol):
 
 
 class Participant:
-    __slots__ = ("participant_id", "connection", "ip", "state", "room", "display_name", "identity",
+    __slots__ = ("participant_id", "connection", "ip", "state", "room", "display_name", "external_id", "metadata",
+                 "identity",
                  "permissions", "role", "knock", "muted", "joined_at_ms", "resume_token", "__weakref__")
 
     def __init__(self, connection: Connection | None) -> None:
@@ -89,6 +90,8 @@ class Participant:
         self.state = CONNECTED
         self.room: RoomRef | None = None
         self.display_name = ""
+        self.external_id: str | None = None   # join's externalId / metadata (URL parameters, docs/embed.md)
+        self.metadata: str | None = None
         self.identity: Identity | None = None
         self.permissions: dict[str, bool] = {}
         self.role = ""

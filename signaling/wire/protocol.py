@@ -72,6 +72,8 @@ _BUILTIN_SPECS: dict[str, dict[str, Field]] = {
         "displayName": Field(_S, min_len=1, max_len=MAX_DISPLAY_NAME, text=NAME),
         "key": Field(_S, required=False, max_len=512),
         "resumeToken": Field(_S, required=False, max_len=128),   # from an earlier `joined` (reconnect)
+        "externalId": Field(_S, required=False, min_len=1, max_len=36),   # the integrator's id (docs/embed.md)
+        "metadata": Field(_S, required=False, max_len=256),               # passed on to webhooks
     },
     "leave": {},
     "ping": {},

@@ -127,3 +127,41 @@ async def test_appearance_refuses_unreadable_text_and_the_page_reads_the_theme(c
     assert image.status == 200 and image.headers["Content-Type"] == "image/png"
     assert image.headers["X-Content-Type-Options"] == "nosniff"
     assert (await client.get("/nope-room/theme")).status == 404
+
+
+# --- externalId / metadata from the room page's URL parameters, in the webhooks ---------------
+
+async def test_join_external_id_and_metadata_reach_the_whereby_webhooks(settings, auth):
+    from tests.helpers.signaling import clients, host_key, make_room, serve, until
+    from tests.helpers.webhook_receiver import Receiver
+
+    receiver = await Receiver().start()
+    try:
+        hooked = settings.replace(webhook_urls=(receiver.url("/w"),), webhook_secrets=("whsec-embed-0123456789abcdef",),
+                                  webhook_formats=("whereby",), webhook_backoff_seconds=0.05,
+                                  webhook_backoff_max_seconds=0.2, webhook_poll_seconds=0.05)
+        async with serve(hooked) as client:
+            room = await make_room(client, auth, roomName="Ids")
+            async with clients(client) as cs:
+                c = await cs.open()
+                reply = await c.request("join", roomName=room["roomId"], displayName="Ada", key=host_key(room),
+                                        externalId="crm-user-42", metadata="ticket 4521")
+                assert reply["type"] == "joined", reply
+                await c.send("leave")
+                await until(lambda: len(receiver.ok("/w")) >= 3, 15, "deliveries")
+        by_type = {r.body["type"]: r.body["data"] for r in receiver.ok("/w")}
+        for kind in ("room.client.joined", "room.client.left"):
+            assert (by_type[kind]["externalId"], by_type[kind]["metadata"]) == ("crm-user-42", "ticket 4521"), kind
+    finally:
+        await receiver.stop()
+
+
+def test_the_join_message_checks_external_id_and_metadata():
+    from signaling.errors import InvalidField
+    from signaling.wire.protocol import parse
+
+    ok = parse({"type": "join", "roomName": "r", "displayName": "Ada", "externalId": "a-1", "metadata": "m"})
+    assert (ok["externalId"], ok["metadata"]) == ("a-1", "m")
+    for bad in ({"externalId": "x" * 37}, {"externalId": ""}, {"metadata": "x" * 257}, {"metadata": "a\u0000"}):
+        with pytest.raises(InvalidField):
+            parse({"type": "join", "roomName": "r", "displayName": "Ada", **bad})

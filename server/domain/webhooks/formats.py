@@ -103,7 +103,7 @@ def _whereby_data(type_name: str, ev: WebhookEvent, views: Views) -> dict[str, A
     if type_name.startswith("room.client.") or type_name == "antechamber.client.admissionAbandoned":
         out.update({"displayName": _first(d, "display_name", "displayName") or "",
                     "participantId": _first(d, "participant_id", "knock_id", "knockId"),
-                    "metadata": None, "externalId": None})
+                    "metadata": d.get("metadata"), "externalId": d.get("external_id")})
     if type_name in ("room.client.knocked", "room.client.knockCancelled", "antechamber.client.admissionAbandoned"):
         out["knockId"] = _first(d, "knock_id", "knockId")
     if type_name in ("room.client.joined", "room.client.left"):
