@@ -165,3 +165,11 @@ def test_the_join_message_checks_external_id_and_metadata():
     for bad in ({"externalId": "x" * 37}, {"externalId": ""}, {"metadata": "x" * 257}, {"metadata": "a\u0000"}):
         with pytest.raises(InvalidField):
             parse({"type": "join", "roomName": "r", "displayName": "Ada", **bad})
+
+
+@pytest.mark.parametrize("body", [{"scheme": {}}, {"scheme": []}, {"text": {}}, {"accent": 7}, [], "x", {"x": 1}])
+async def test_hostile_appearance_bodies_answer_422(client, auth, body):
+    room = await (await client.post("/api/v1/rooms", json={}, headers=auth)).json()
+    resp = await client.put(f"/api/v1/rooms/{room['roomId']}/appearance", json=body, headers=auth)
+    assert resp.status in (400, 422), await resp.text()
+    assert (await resp.json())["code"]

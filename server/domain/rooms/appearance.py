@@ -61,7 +61,7 @@ def parse(body: Any) -> dict[str, str]:
     if unknown:
         raise _refuse(unknown[0], f"unknown field; allowed: scheme, {', '.join(FIELDS)}")
     scheme = body.get("scheme", "dark")
-    if scheme not in SCHEMES:
+    if not isinstance(scheme, str) or scheme not in SCHEMES:
         raise _refuse("scheme", "must be dark or light")
     out: dict[str, str] = {"scheme": scheme}
     for name in FIELDS:
