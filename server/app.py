@@ -40,9 +40,9 @@ from .cluster.rate_limits import RedisCounters
 from .http import rate_limits, routes
 from .http.appkeys import (ACCESS, CREDENTIALS, LINKS, MEMBERS, NODE_ID, NODES, OWNERS, READINESS, RECORDINGS,
                            ROOMS, SETTINGS, STORE)
-from .http import observe
 from .http.api import recordings_native, room_view
 from .http.appkeys import COMPOSITIONS, WEBHOOKS
+from .http import observe
 from .http.middleware import errors_middleware
 from .http.webhook_client import WebhookClient
 from .live.cluster import NodeCluster
@@ -119,6 +119,7 @@ def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetin
     app.cleanup_ctx.append(_lifetime(None, sfu.close))
     app.cleanup_ctx.append(_lifetime(lambda: _recover(recordings, settings), recordings.shutdown))
     app[COMPOSITIONS] = compositions = Compositions(recordings, single_node=not settings.redis_url)
+    compositions.listeners.append(webhooks.source.composition_changed)   # "the composed MP4 is ready"
     app.cleanup_ctx.append(_lifetime(compositions.start, compositions.close))   # after recovery: resumes pending
     if cluster is not None:
         async def taken_over(snap: dict) -> None:     # the old owner's recording cannot go on here

@@ -387,3 +387,29 @@ async def test_whereby_room_sends_nothing_an_hour_after_its_end_date(settings, r
         assert bad.status == 400 and (await bad.json())["code"] == "invalid_page_token"
         bad = await client.get("/api/v1/webhooks/deliveries", params={"status": "lost"}, headers=auth)
         assert bad.status == 422
+
+
+async def test_a_composed_mp4_ready_is_announced(settings, receiver, auth):
+    """A real composition of a real recording file: OpenVidu's recordingUpdated carries the recording with
+    composition "ready"; Whereby endpoints that ask for extensions get antechamber.recording.compositionReady."""
+    from server.store.records import Room
+    from tests.integration.test_recording_composition import add_recording, unpaced
+
+    async with serve(hooked(settings, receiver, webhook_events=("*",))) as client:
+        app = client.server.app
+        unpaced(app)
+        await app[STORE].create_room(Room(room_id="room-c", room_name="Design review", creation_date=1))
+        await add_recording(app, "rec_hooked")
+        asked = await client.post("/api/v1/recordings/rec_hooked/composition", headers=auth)
+        assert asked.status == 202, await asked.text()
+
+        def ready(path: str, key: str, value: str) -> list:
+            return [r.body for r in receiver.ok(path) if r.body.get(key) == value]
+        await until(lambda: ready("/o", "event", "recordingUpdated") and
+                    ready("/w", "type", "antechamber.recording.compositionReady"), 90, "composition hooks")
+    [updated] = ready("/o", "event", "recordingUpdated")
+    assert updated["data"]["recordingId"] == "rec_hooked" and updated["data"]["composition"] == "ready"
+    assert updated["data"]["roomName"] == "Design review"
+    [extension] = ready("/w", "type", "antechamber.recording.compositionReady")
+    assert extension["data"]["recordingId"] == "rec_hooked" and extension["data"]["composition"] == "ready"
+    assert all(signature_ok("openvidu", SECRET_O, r.body, r.headers) for r in receiver.ok("/o"))

@@ -27,7 +27,8 @@ from ...store.records import Recording, Room
 WHEREBY_EVENTS = ("room.client.joined", "room.client.left", "room.client.knocked", "room.client.knockCancelled",
                   "room.session.started", "room.session.ended", "recording.finished")
 WHEREBY_EXTENSIONS = ("antechamber.session.endingSoon", "antechamber.session.extended",
-                      "antechamber.client.admissionAbandoned")
+                      "antechamber.client.admissionAbandoned", "antechamber.recording.compositionReady",
+                      "antechamber.recording.compositionFailed")
 OPENVIDU_EVENTS = ("meetingStarted", "meetingEnded", "recordingStarted", "recordingUpdated", "recordingEnded")
 FORMATS = {"whereby": WHEREBY_EVENTS + WHEREBY_EXTENSIONS, "openvidu": OPENVIDU_EVENTS}
 EXTENSIONS = frozenset(WHEREBY_EXTENSIONS)
@@ -40,12 +41,16 @@ _WHEREBY = {
     "room.session.ending_soon": "antechamber.session.endingSoon",
     "room.session.extended": "antechamber.session.extended",
     "room.client.admission_abandoned": "antechamber.client.admissionAbandoned",
+    "recording.composition_ready": "antechamber.recording.compositionReady",
+    "recording.composition_failed": "antechamber.recording.compositionFailed",
 }
 _OPENVIDU = {
     "room.session.started": "meetingStarted", "room.session.ended": "meetingEnded",
     "recording.starting": "recordingStarted", "recording.active": "recordingUpdated",
     "recording.ending": "recordingUpdated", "recording.complete": "recordingEnded",
     "recording.failed": "recordingEnded",
+    # the composed MP4 (docs/recording.md): the recording object again, its composition changed
+    "recording.composition_ready": "recordingUpdated", "recording.composition_failed": "recordingUpdated",
 }
 WHEREBY_ROLES = {"host": "host", "guest": "visitor", "viewer": "viewer"}
 
@@ -98,6 +103,10 @@ def _whereby_data(type_name: str, ev: WebhookEvent, views: Views) -> dict[str, A
         rec = ev.recording
         return {"filename": rec.filename, "recordingId": rec.recording_id, "roomName": "/" + ev.room_id,
                 "status": "completed", "meetingId": ev.room_id, "roomSessionId": rec.room_session_id}
+    if type_name.startswith("antechamber.recording.") and ev.recording is not None:
+        rec = ev.recording
+        return {"recordingId": rec.recording_id, "roomName": "/" + ev.room_id, "meetingId": ev.room_id,
+                "roomSessionId": rec.room_session_id, "composition": rec.composition}
     out: dict[str, Any] = {"meetingId": ev.room_id, "roomName": "/" + ev.room_id, "subdomain": views.subdomain,
                            "roomSessionId": d.get("room_session_id")}
     if type_name.startswith("room.client.") or type_name == "antechamber.client.admissionAbandoned":

@@ -72,7 +72,14 @@ class WebhookSource:
 
     async def recording_changed(self, rec: Recording) -> None:
         """Called by the recording service after a recording's status was stored."""
-        ev = WebhookEvent(event_id=uuid.uuid4().hex, name=f"recording.{rec.status}", room_id=rec.room_id,
+        await self.recording_event(f"recording.{rec.status}", rec)
+
+    async def composition_changed(self, event: str, rec: Recording) -> None:
+        """A Compositions listener: ``recording.composition_ready`` or ``recording.composition_failed``."""
+        await self.recording_event(event, rec)
+
+    async def recording_event(self, name: str, rec: Recording) -> None:
+        ev = WebhookEvent(event_id=uuid.uuid4().hex, name=name, room_id=rec.room_id,
                           at_ms=self.clock(), data={"room_session_id": rec.room_session_id},
                           recording=dataclasses.replace(rec, tracks=list(rec.tracks or [])))
         await self._queue(ev)

@@ -27,9 +27,11 @@ _DESCRIPTIONS = {
     "antechamber.session.endingSoon": "extension: the meeting ends in minutesLeft minutes",
     "antechamber.session.extended": "extension: a host extended the meeting",
     "antechamber.client.admissionAbandoned": "extension: an admitted visitor never arrived",
+    "antechamber.recording.compositionReady": "extension: a recording's composed MP4 is ready to play",
+    "antechamber.recording.compositionFailed": "extension: a recording's composed MP4 could not be made",
     "meetingStarted": "a meeting started (data: the room)", "meetingEnded": "a meeting ended (data: the room)",
     "recordingStarted": "a recording started (status starting)",
-    "recordingUpdated": "a recording's status changed (active, ending)",
+    "recordingUpdated": "a recording's status changed (active, ending) or its composed MP4 (composition)",
     "recordingEnded": "a recording ended (complete or failed)",
 }
 
@@ -51,6 +53,8 @@ def schemas() -> dict[str, Any]:
         "WherebyWebhookRecording": _obj({"filename": STR, "recordingId": STR, "roomName": STR,
                                          "status": {"const": "completed"}, "meetingId": STR, "roomSessionId": NSTR},
                                         ["filename", "recordingId", "roomName", "status"]),
+        "WherebyWebhookComposition": _obj({"recordingId": STR, "roomName": STR, "meetingId": STR,
+                                           "roomSessionId": NSTR, "composition": {"enum": ["ready", "failed"]}}),
         "WebhookDelivery": _obj({
             "id": STR, "eventId": STR, "endpointId": STR, "roomId": STR, "type": STR,
             "format": {"enum": ["whereby", "openvidu"]}, "sequence": INT,
@@ -68,7 +72,9 @@ def schemas() -> dict[str, Any]:
 
 def _whereby_data(type_name: str) -> dict[str, Any]:
     ref = {"room.client.joined": "WherebyWebhookJoinLeave", "room.client.left": "WherebyWebhookJoinLeave",
-           "recording.finished": "WherebyWebhookRecording"}.get(type_name)
+           "recording.finished": "WherebyWebhookRecording",
+           "antechamber.recording.compositionReady": "WherebyWebhookComposition",
+           "antechamber.recording.compositionFailed": "WherebyWebhookComposition"}.get(type_name)
     if ref is None:
         ref = "WherebyWebhookClient" if ".client." in type_name else "WherebyWebhookInRoom"
     return {"$ref": f"#/components/schemas/{ref}"}
