@@ -62,6 +62,14 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def start_server(data_dir: Path, port: int, limits: dict[str, str] | None = None) -> subprocess.Popen:
     """The server; ``limits`` (environment variables) replace this benchmark's (all off)."""
     limits = dict(ANTECHAMBER_KNOCKS_PER_IP_PER_MINUTE="10000000", **NO_ADDRESS_LIMITS) if limits is None else limits
@@ -211,11 +219,7 @@ async def main_async(args) -> dict:
                 knock = await knock_phase(http, base, ws, args.guests)
                 idle = await idle_phase(http, base, ws, args.idle, proc.pid)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
     return {"benchmark": "knock", "guests": args.guests, "hosts": 2, **knock, "idle_sessions": idle,
             "targets": {"p99_ms": 10, "kib_per_idle_session": 20},
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},

@@ -26,7 +26,6 @@ import asyncio
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +36,7 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.knock import create_room, free_port, pct, rss_kib, start_server  # noqa: E402
+from bench.knock import create_room, free_port, pct, rss_kib, start_server, stop_server  # noqa: E402
 from signaling.client import SignalingClient  # noqa: E402
 
 
@@ -148,11 +147,7 @@ async def run_scenario(args, limits: dict[str, str]) -> dict:
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
                 result = await flood(http, base, ws, args.seconds, args.attackers, proc.pid)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
     result["met"] = {"most_pending_knocks": result["most_pending_knocks_seen_by_host"] <= 1,
                      "notifications_per_second": result["host_knocks_notifications_max_per_second"] <= 3,
                      "host_ping_p99_ms": result["host_ping"]["p99_ms"] < 200,
