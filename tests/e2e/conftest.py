@@ -142,8 +142,9 @@ def new_page(browser, server):
     """Open pages in separate browser contexts (separate people); closed after the test."""
     contexts = []
 
-    def open_page(url: str | None = None, *, width: int = 1280, height: int = 800):
-        ctx = browser.new_context(viewport={"width": width, "height": height},
+    def open_page(url: str | None = None, *, width: int = 1280, height: int = 800, locale: str = "en-US"):
+        # The browser's language picks the room page's (i18n.js): English unless a test asks.
+        ctx = browser.new_context(viewport={"width": width, "height": height}, locale=locale,
                                   permissions=["camera", "microphone"])
         ctx.set_default_timeout(TIMEOUT_MS)
         contexts.append(ctx)

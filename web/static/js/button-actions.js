@@ -6,6 +6,7 @@ import { msg } from "./protocol.js";
 import { askConfirm } from "./confirm-dialog.js";
 import { bindMoreMenu } from "./more-menu.js";
 import { bindShareLinks } from "./share-links.js";
+import { t } from "./i18n.js";
 
 /** Attach the buttons' handlers (once, at start); app: the room page's app object. */
 export function bindButtons(app) {
@@ -32,7 +33,7 @@ export function bindButtons(app) {
       await signaling.request(msg.join(link.roomSlug, state.displayName, link.key));
     } catch (err) {
       if (err.code === "rejected_recently") {
-        waiting.show({ state: "rejected", reason: "You were turned away a moment ago.", retryAfter: err.retryAfter });
+        waiting.show({ state: "rejected", reason: t("waiting.rejectedRecently"), retryAfter: err.retryAfter });
       } else {
         flow.finish(err.code, err.message);
       }
@@ -66,7 +67,7 @@ export function bindButtons(app) {
     try {
       stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15, max: 30 } }, audio: false });
     } catch (err) {
-      if (err.name !== "NotAllowedError") toast(`Screen sharing failed: ${err.message}`, { kind: "error" });
+      if (err.name !== "NotAllowedError") toast(t("meeting.screenFailed", { error: err.message }), { kind: "error" });
       return;
     }
     const track = stream.getVideoTracks()[0];
@@ -112,7 +113,7 @@ export function bindButtons(app) {
     try {
       await signaling.request(state.recording ? msg.stopRecording() : msg.startRecording());
     } catch (err) {
-      toast(err.code === "unknown_type" ? "Recording is not available on this server." : err.message, { kind: "error" });
+      toast(err.code === "unknown_type" ? t("meeting.recordingUnavailable") : err.message, { kind: "error" });
     } finally {
       btn.disabled = false;
     }
@@ -131,14 +132,14 @@ export function bindButtons(app) {
       select.replaceChildren(...devices.map((d, i) => {
         const o = document.createElement("option");
         o.value = d.deviceId;
-        o.textContent = d.label || `${what} ${i + 1}`;
+        o.textContent = d.label || t(what, { n: i + 1 });
         return o;
       }));
       select.disabled = !devices.length;
       if (current) select.value = current;
     };
-    fill($("#settings-mic"), audio, local.audioDeviceId, "Microphone");
-    fill($("#settings-camera"), video, local.videoDeviceId, "Camera");
+    fill($("#settings-mic"), audio, local.audioDeviceId, "device.micNumber");
+    fill($("#settings-camera"), video, local.videoDeviceId, "device.cameraNumber");
   }
   $("#settings").addEventListener("click", async () => {
     await fillSettings();
@@ -166,9 +167,8 @@ export function bindButtons(app) {
   });
 
   $("#end-meeting").addEventListener("click", async () => {
-    const yes = await askConfirm({ title: "End the meeting for everyone?",
-      text: "Everyone in the meeting, and everyone waiting, is sent out. To go alone, use Leave.",
-      confirmLabel: "End for everyone" });
+    const yes = await askConfirm({ title: t("controls.endTitle"),
+      text: t("controls.endText"), confirmLabel: t("controls.endConfirm") });
     if (yes) await act(msg.endMeeting());
     // `ended {reason: meeting_ended}` follows and shows the end view.
   });
@@ -184,8 +184,8 @@ export function bindButtons(app) {
   setIcon($("#record-toggle"), "record");
   setIcon($("#end-meeting"), "end");
   setIcon($("#leave"), "leave");
-  $("#leave").append(Object.assign(document.createElement("span"), { className: "label", textContent: "Leave" }));
-  $("#end-meeting").append(Object.assign(document.createElement("span"), { className: "label", textContent: "End for all" }));
+  $("#leave").append(Object.assign(document.createElement("span"), { className: "label", textContent: t("controls.leaveLabel") }));
+  $("#end-meeting").append(Object.assign(document.createElement("span"), { className: "label", textContent: t("controls.endLabel") }));
   bindMoreMenu();
   bindShareLinks();
 

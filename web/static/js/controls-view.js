@@ -6,6 +6,8 @@ import { $, toast } from "./dom.js";
 import { setIcon, showToggle } from "./icons.js";
 import { showRecordingsLink } from "./recordings-link.js";
 import { refreshShareLinks } from "./share-links.js";
+import { t } from "./i18n.js";
+import { ROLE_NAMES } from "./room-link.js";
 
 /** The controls view of one room page; app: {link, state, local, meeting, knocks}. */
 export function createControlsView({ link, state, local, meeting, knocks }) {
@@ -23,7 +25,7 @@ export function createControlsView({ link, state, local, meeting, knocks }) {
     $("#end-meeting").hidden = !perms.canEndMeeting;
     showRecordingsLink(perms);
     knocks.setEnabled(moderate);
-    $("#role-pill").textContent = state.me.role === "host" ? "Host" : state.me.role === "viewer" ? "Viewer" : "Guest";
+    $("#role-pill").textContent = t(ROLE_NAMES[state.me.role] || ROLE_NAMES.guest);
     $("#role-pill").classList.toggle("host", state.me.role === "host");
     $("#toggle-mic").hidden = !perms.canPublishAudio;
     $("#toggle-camera").hidden = !perms.canPublishVideo;
@@ -39,12 +41,12 @@ export function createControlsView({ link, state, local, meeting, knocks }) {
     const room = state.room || {};
     if (room.roomName) {
       $("#room-title").textContent = room.roomName;
-      document.title = `${room.roomName} · Antechamber`;
+      document.title = t("page.titleRoom", { room: room.roomName });
     }
     $("#lock-pill").hidden = !room.isLocked;
     const lock = $("#lock-toggle");
     lock.setAttribute("aria-pressed", String(Boolean(room.isLocked)));
-    lock.setAttribute("aria-label", room.isLocked ? "Unlock the room" : "Lock the room");
+    lock.setAttribute("aria-label", t(room.isLocked ? "controls.unlock" : "controls.lock"));
     lock.title = lock.getAttribute("aria-label");
     lock.classList.toggle("active", Boolean(room.isLocked));
     setIcon(lock, room.isLocked ? "lock" : "unlock");
@@ -60,13 +62,13 @@ export function createControlsView({ link, state, local, meeting, knocks }) {
     const rec = (f && f.recording) || f || {};
     const active = rec.active !== undefined ? Boolean(rec.active) : ["starting", "active"].includes(rec.status);
     if (active !== state.recording && state.phase === "meeting") {
-      toast(active ? "This meeting is being recorded." : "Recording stopped.", { timeout: 3500 });
+      toast(t(active ? "meeting.recorded" : "meeting.recordingStopped"), { timeout: 3500 });
     }
     state.recording = active;
     $("#recording-indicator").hidden = !active;
     const btn = $("#record-toggle");
     btn.setAttribute("aria-pressed", String(active));
-    btn.setAttribute("aria-label", active ? "Stop recording" : "Start recording");
+    btn.setAttribute("aria-label", t(active ? "controls.stopRecord" : "controls.record"));
     btn.title = btn.getAttribute("aria-label");
     btn.classList.toggle("off", active);
   }
@@ -95,12 +97,12 @@ export function createControlsView({ link, state, local, meeting, knocks }) {
   }
 
   function updateControls() {
-    showToggle($("#toggle-mic"), Boolean(local.audioTrack), ["Mute microphone", "Unmute microphone"], ["mic", "micOff"]);
-    showToggle($("#toggle-camera"), Boolean(local.videoTrack), ["Turn camera off", "Turn camera on"], ["cam", "camOff"]);
+    showToggle($("#toggle-mic"), Boolean(local.audioTrack), [t("controls.mute"), t("controls.unmute")], ["mic", "micOff"]);
+    showToggle($("#toggle-camera"), Boolean(local.videoTrack), [t("device.cameraOff"), t("device.cameraOn")], ["cam", "camOff"]);
     const share = $("#share-screen");
     share.classList.toggle("active", Boolean(state.screenTrack));
     share.setAttribute("aria-pressed", String(Boolean(state.screenTrack)));
-    share.setAttribute("aria-label", state.screenTrack ? "Stop sharing your screen" : "Share your screen");
+    share.setAttribute("aria-label", t(state.screenTrack ? "controls.stopShare" : "controls.share"));
     share.title = share.getAttribute("aria-label");
   }
 
@@ -111,7 +113,7 @@ export function createControlsView({ link, state, local, meeting, knocks }) {
     badge.textContent = String(count);
     $("#waiting-summary").hidden = count === 0;
     $("#waiting-count").textContent = String(count);
-    $("#toggle-people").setAttribute("aria-label", count ? `People (${count} waiting)` : "People");
+    $("#toggle-people").setAttribute("aria-label", count ? t("side.peopleWaiting", { count }) : t("side.people"));
     $("#toggle-people").title = $("#toggle-people").getAttribute("aria-label");
   }
 

@@ -2,14 +2,15 @@
 // selection, and turning either off before joining.
 import { $, h } from "./dom.js";
 import { showToggle } from "./icons.js";
+import { t } from "./i18n.js";
 
 function renderButtons(local) {
   const mic = $("#preview-mic");
   const cam = $("#preview-camera");
   const micOn = Boolean(local.audioTrack);
   const camOn = Boolean(local.videoTrack);
-  showToggle(mic, micOn, ["Turn microphone off", "Turn microphone on"], ["mic", "micOff"]);
-  showToggle(cam, camOn, ["Turn camera off", "Turn camera on"], ["cam", "camOff"]);
+  showToggle(mic, micOn, [t("device.micOff"), t("device.micOn")], ["mic", "micOff"]);
+  showToggle(cam, camOn, [t("device.cameraOff"), t("device.cameraOn")], ["cam", "camOff"]);
 
   const video = $("#preview-video");
   if (camOn) {
@@ -22,7 +23,7 @@ function renderButtons(local) {
   }
   video.hidden = !camOn;
   $("#preview-off").hidden = camOn;
-  $("#preview-off-text").textContent = local.errors.video || (local.wantVideo ? "Starting camera…" : "Camera is off");
+  $("#preview-off-text").textContent = local.errors.video || t(local.wantVideo ? "join.cameraStarting" : "join.cameraOff");
 
   const errors = [local.errors.audio, local.errors.video, local.notice].filter(Boolean);
   const box = $("#device-error");
@@ -32,15 +33,15 @@ function renderButtons(local) {
 
 async function fillSelects(local) {
   const { audio, video } = await local.listDevices();
-  const fill = (select, devices, current, what) => {
-    const options = devices.map((d, i) => h("option", { value: d.deviceId }, d.label || `${what} ${i + 1}`));
-    if (!options.length) options.push(h("option", { value: "" }, `No ${what.toLowerCase()} found`));
+  const fill = (select, devices, current, [numbered, none]) => {
+    const options = devices.map((d, i) => h("option", { value: d.deviceId }, d.label || t(numbered, { n: i + 1 })));
+    if (!options.length) options.push(h("option", { value: "" }, t(none)));
     select.replaceChildren(...options);
     select.disabled = !devices.length;
     if (current && devices.some((d) => d.deviceId === current)) select.value = current;
   };
-  fill($("#mic-select"), audio, local.audioDeviceId, "Microphone");
-  fill($("#camera-select"), video, local.videoDeviceId, "Camera");
+  fill($("#mic-select"), audio, local.audioDeviceId, ["device.micNumber", "device.noMic"]);
+  fill($("#camera-select"), video, local.videoDeviceId, ["device.cameraNumber", "device.noCamera"]);
 }
 
 export class DeviceCheck {

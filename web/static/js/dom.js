@@ -23,6 +23,10 @@ export function $(selector, root = document) {
   return root.querySelector(selector);
 }
 
+// The toasts' close button's label: a page with another language sets it (room-page.js, i18n.js).
+let dismissLabel = "Dismiss";
+export const setDismissLabel = (label) => { dismissLabel = label; };
+
 /** Show a short message in the page's toast area; returns a function that removes it. */
 export function toast(message, { kind = "info", timeout = 5000, action = null } = {}) {
   const area = document.getElementById("toasts");
@@ -33,7 +37,7 @@ export function toast(message, { kind = "info", timeout = 5000, action = null } 
     el.append(h("button", { type: "button", class: "btn-sm btn-primary",
       onclick: () => { action.run(); remove(); } }, action.label));
   }
-  el.append(h("button", { type: "button", class: "btn-sm btn-ghost", "aria-label": "Dismiss",
+  el.append(h("button", { type: "button", class: "btn-sm btn-ghost", "aria-label": dismissLabel,
     onclick: () => remove() }, "✕"));
   area.append(el);
   let timer = timeout ? setTimeout(() => remove(), timeout) : null;

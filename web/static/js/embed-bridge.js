@@ -6,6 +6,7 @@
 // so an embedding page can do nothing the link's role cannot.
 import { $ } from "./dom.js";
 import { SERVER, msg } from "./protocol.js";
+import { t } from "./i18n.js";
 
 const SOURCE = "antechamber";
 
@@ -103,7 +104,7 @@ export function startEmbedBridge(app, options) {
     endMeeting: () => { inMeeting(); return request(msg.endMeeting()); },
     admitKnock: (knockId) => request(msg.admit(String(knockId))),
     rejectKnock: (knockId, reason) => request(msg.reject(String(knockId), reason ? String(reason) : undefined)),
-    holdKnock: (knockId, message) => request(msg.hold(String(knockId), String(message || "The host will let you in shortly."))),
+    holdKnock: (knockId, message) => request(msg.hold(String(knockId), String(message || t("knock.defaultHold")))),
     startRecording: () => { inMeeting(); return request(msg.startRecording()); },
     stopRecording: () => { inMeeting(); return request(msg.stopRecording()); },
     sendChatMessage: (text) => { inMeeting(); return request(msg.chat(String(text))); },

@@ -3,8 +3,7 @@
 import { h, $, toast } from "./dom.js";
 import { formatDuration } from "./format.js";
 import { msg } from "./protocol.js";
-
-const DEFAULT_HOLD = "The host will let you in shortly.";
+import { t } from "./i18n.js";
 
 export class KnockPanel {
   /** signaling: Signaling; ring(): plays the knock sound; onChange(count) updates badges. */
@@ -20,7 +19,7 @@ export class KnockPanel {
     this.enabled = false;
     this.items = new Map(); // knockId -> li (kept so an open hold form survives updates)
     this.toasts = new Map(); // knockId -> function removing its toast
-    $("#admit-all").addEventListener("click", () => this.run(msg.admitAll(), "Everyone waiting was let in."));
+    $("#admit-all").addEventListener("click", () => this.run(msg.admitAll(), t("knock.admittedAll")));
     setInterval(() => this.tick(), 5000);
   }
 
@@ -50,8 +49,8 @@ export class KnockPanel {
       this.ring();
       for (const k of fresh) {
         // A toast per knock with a quick "Let in"; it goes away once the knock is decided.
-        this.toasts.set(k.knockId, toast(`${k.displayName} is waiting to join.`, {
-          timeout: 8000, action: { label: "Let in", run: () => this.run(msg.admit(k.knockId)) } }));
+        this.toasts.set(k.knockId, toast(t("knock.isWaiting", { name: k.displayName }), {
+          timeout: 8000, action: { label: t("knock.letIn"), run: () => this.run(msg.admit(k.knockId)) } }));
       }
     }
     const pendingIds = new Set(pending.map((k) => k.knockId));
@@ -59,7 +58,7 @@ export class KnockPanel {
       if (!pendingIds.has(id)) { remove(); this.toasts.delete(id); }
     }
     if (this.enabled && change && change.state === "cancelled") {
-      toast(`${change.displayName} stopped waiting.`, { timeout: 3000 });
+      toast(t("knock.stopped", { name: change.displayName }), { timeout: 3000 });
     }
     if (this.enabled && change && change.arrival === "did_not_arrive") this.missed(change);
     if (!this.enabled) this.list.querySelectorAll("[data-testid=knock-missed]").forEach((li) => li.remove());
@@ -91,8 +90,8 @@ export class KnockPanel {
     const id = k.knockId;
     const inputId = `knock-${id}-message`;
     const input = h("input", { type: "text", id: inputId, maxlength: "500", class: "knock-input",
-      placeholder: "Message (optional)", dataset: { testid: "knock-message" } });
-    const label = h("label", { class: "sr-only", htmlFor: inputId }, "Message for the person waiting");
+      placeholder: t("knock.messagePlaceholder"), dataset: { testid: "knock-message" } });
+    const label = h("label", { class: "sr-only", htmlFor: inputId }, t("knock.messageLabel"));
     const text = () => input.value.trim();
     const li = h("li", { class: "knock-item", dataset: { testid: "knock-item", knockId: id } },
       h("div", { class: "who" }, h("strong", { class: "knock-name" }, ""), h("span", { class: "small dim waited" }, "")),
@@ -100,12 +99,12 @@ export class KnockPanel {
       label, input,
       h("div", { class: "buttons" },
         h("button", { type: "button", class: "btn-sm btn-primary", dataset: { testid: "admit" },
-          onclick: () => this.run(msg.admit(id)) }, "Let in"),
+          onclick: () => this.run(msg.admit(id)) }, t("knock.letIn")),
         h("button", { type: "button", class: "btn-sm", dataset: { testid: "hold" },
-          onclick: () => { this.run(msg.hold(id, text() || DEFAULT_HOLD), "They were asked to wait."); input.value = ""; } },
-          "Hold"),
+          onclick: () => { this.run(msg.hold(id, text() || t("knock.defaultHold")), t("knock.held")); input.value = ""; } },
+          t("knock.hold")),
         h("button", { type: "button", class: "btn-sm", dataset: { testid: "reject" },
-          onclick: () => this.run(msg.reject(id, text() || undefined), "They were turned away.") }, "Reject")));
+          onclick: () => this.run(msg.reject(id, text() || undefined), t("knock.rejected")) }, t("knock.reject"))));
     return li;
   }
 
@@ -115,24 +114,24 @@ export class KnockPanel {
     li.dataset.state = k.state;
     li.dataset.connection = k.connection || "connected"; // "reconnecting": their websocket dropped, place kept
     const waited = (k.waitedMs || 0) + (Date.now() - this.receivedAt);
-    li.querySelector(".waited").textContent = `waiting ${formatDuration(waited)}`
-      + (k.connection === "reconnecting" ? " · reconnecting…" : "");
+    li.querySelector(".waited").textContent = t("knock.waited", { duration: formatDuration(waited) })
+      + (k.connection === "reconnecting" ? t("knock.reconnecting") : "");
     const note = li.querySelector(".held-note");
     note.hidden = k.state !== "held";
-    note.textContent = k.state === "held" ? `On hold: “${k.message || ""}”` : "";
+    note.textContent = k.state === "held" ? t("knock.onHold", { message: k.message || "" }) : "";
     for (const b of li.querySelectorAll("button")) {
       const label = b.textContent;
-      if (b.dataset.testid) b.setAttribute("aria-label", `${label}: ${k.displayName}`);
+      if (b.dataset.testid) b.setAttribute("aria-label", t("knock.buttonFor", { action: label, name: k.displayName }));
     }
   }
 
   /** Let in while their connection was away, and they never came back (docs/protocol.md). */
   missed(change) {
-    toast(`${change.displayName} was let in but did not arrive.`, { timeout: 6000 });
+    toast(t("knock.missed", { name: change.displayName }), { timeout: 6000 });
     const li = h("li", { class: "knock-item small dim", dataset: { testid: "knock-missed", knockId: change.knockId } },
-      h("span", {}, `${change.displayName} · did not arrive`),
+      h("span", {}, t("knock.missedItem", { name: change.displayName })),
       h("button", { type: "button", class: "btn-sm", dataset: { testid: "dismiss-missed" },
-        onclick: () => { li.remove(); this.render(); } }, "Dismiss"));
+        onclick: () => { li.remove(); this.render(); } }, t("knock.dismiss")));
     this.list.prepend(li);
     this.render();
   }

@@ -1,6 +1,7 @@
 // Local camera and microphone: acquire, switch devices, turn on/off, level meter.
 // Emits "change" whenever a track appears, disappears or is switched.
 import { getItem, setItem } from "./storage.js";
+import { t } from "./i18n.js";
 
 const PREFS = "antechamber.devices";
 
@@ -12,15 +13,22 @@ function savePrefs(prefs) {
   setItem(PREFS, JSON.stringify(prefs));
 }
 
+// The catalog keys (i18n.js) of the device errors: blocked, not found, busy, insecure, failed, fallback.
+const MEDIA_ERRORS = Object.freeze({
+  mic: ["device.micBlocked", "device.micNotFound", "device.micBusy", "device.micInsecure", "device.micFailed", "device.micFallback"],
+  camera: ["device.cameraBlocked", "device.cameraNotFound", "device.cameraBusy", "device.cameraInsecure",
+    "device.cameraFailed", "device.cameraFallback"],
+});
+
+/** The text for a getUserMedia failure; what: "mic" or "camera". */
 export function describeMediaError(err, what) {
+  const [blocked, notFound, busy, insecure, failed] = MEDIA_ERRORS[what];
   const name = err && err.name;
-  if (name === "NotAllowedError" || name === "SecurityError") {
-    return `${what} access is blocked. Allow it in the browser's address bar, then turn it on again.`;
-  }
-  if (name === "NotFoundError" || name === "OverconstrainedError") return `No ${what.toLowerCase()} was found.`;
-  if (name === "NotReadableError") return `The ${what.toLowerCase()} is in use by another application.`;
-  if (!window.isSecureContext) return `${what} needs a secure (https) page.`;
-  return `${what} could not be started (${name || err}).`;
+  if (name === "NotAllowedError" || name === "SecurityError") return t(blocked);
+  if (name === "NotFoundError" || name === "OverconstrainedError") return t(notFound);
+  if (name === "NotReadableError") return t(busy);
+  if (!window.isSecureContext) return t(insecure);
+  return t(failed, { error: name || err });
 }
 
 export class LocalMedia extends EventTarget {
@@ -59,7 +67,7 @@ export class LocalMedia extends EventTarget {
   }
 
   async startAudio({ exact = false } = {}) {
-    if (!this.supported) { this.errors.audio = "This browser cannot use a microphone."; return null; }
+    if (!this.supported) { this.errors.audio = t("device.micUnsupported"); return null; }
     const constraints = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
     try {
       const stream = await this.acquire("audio", constraints, this.audioDeviceId, exact);
@@ -70,7 +78,7 @@ export class LocalMedia extends EventTarget {
       this.wantAudio = true;
       this.attachMeter();
     } catch (err) {
-      this.errors.audio = describeMediaError(err, "Microphone");
+      this.errors.audio = describeMediaError(err, "mic");
       this.audioTrack = null;
     }
     this.emitChange();
@@ -78,7 +86,7 @@ export class LocalMedia extends EventTarget {
   }
 
   async startVideo({ exact = false } = {}) {
-    if (!this.supported) { this.errors.video = "This browser cannot use a camera."; return null; }
+    if (!this.supported) { this.errors.video = t("device.cameraUnsupported"); return null; }
     const constraints = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30, max: 30 } };
     try {
       const stream = await this.acquire("video", constraints, this.videoDeviceId, exact);
@@ -89,7 +97,7 @@ export class LocalMedia extends EventTarget {
       this.errors.video = null;
       this.wantVideo = true;
     } catch (err) {
-      this.errors.video = describeMediaError(err, "Camera");
+      this.errors.video = describeMediaError(err, "camera");
       this.videoTrack = null;
     }
     this.emitChange();
@@ -102,7 +110,7 @@ export class LocalMedia extends EventTarget {
    * (the join view shows it, the meeting toasts it).
    */
   async acquire(kind, constraints, deviceId, exact) {
-    const what = kind === "audio" ? "microphone" : "camera";
+    const what = kind === "audio" ? "mic" : "camera";
     if (!deviceId) return navigator.mediaDevices.getUserMedia({ [kind]: constraints });
     try {
       return await navigator.mediaDevices.getUserMedia({ [kind]: { ...constraints, deviceId: exact ? { exact: deviceId } : { ideal: deviceId } } });
@@ -110,7 +118,8 @@ export class LocalMedia extends EventTarget {
       if (!exact || err.name === "NotAllowedError" || err.name === "SecurityError") throw err;
       const stream = await navigator.mediaDevices.getUserMedia({ [kind]: constraints });
       const track = stream.getTracks()[0];
-      this.notice = `The ${what} you chose could not be started (${err.name}); using ${track.label || `another ${what}`} instead.`;
+      const other = t(kind === "audio" ? "device.anotherMic" : "device.anotherCamera");
+      this.notice = t(MEDIA_ERRORS[what][5], { error: err.name, device: track.label || other });
       return stream;
     }
   }

@@ -5,6 +5,7 @@
 // keeps itself up to date from the signaling messages alone (room-page.js creates it).
 import { h, $, toast } from "./dom.js";
 import { SERVER, msg } from "./protocol.js";
+import { t } from "./i18n.js";
 
 const EXTEND_BY = [5, 15];
 
@@ -18,7 +19,7 @@ export class MeetingClock {
     this.text = h("span", { class: "meeting-clock-text", dataset: { testid: "meeting-countdown" } }, "");
     this.buttons = h("span", { class: "meeting-clock-extend", dataset: { testid: "meeting-extend" } },
       ...EXTEND_BY.map((m) => h("button", { type: "button", class: "btn-sm", dataset: { testid: `extend-${m}` },
-        onclick: () => this.extend(m) }, `+${m} min`)));
+        onclick: () => this.extend(m) }, t("clock.extendBy", { minutes: m }))));
     this.banner = h("div", { class: "notice meeting-clock", role: "status", hidden: true,
       dataset: { testid: "meeting-clock" } }, this.text, this.buttons);
     const view = $("#view-meeting");
@@ -38,8 +39,7 @@ export class MeetingClock {
   }
 
   extended(f) {
-    const by = f.by ? "A host" : "The organiser";
-    toast(`${by} extended the meeting by ${f.minutes} minutes.`, { timeout: 4000 });
+    toast(t(f.by ? "clock.extendedByHost" : "clock.extendedByOrganiser", { minutes: f.minutes }), { timeout: 4000 });
     if (f.endsAt - Date.now() > 5 * 60_000) this.hide();
     else this.show(f.endsAt);
   }
@@ -71,7 +71,7 @@ export class MeetingClock {
     const left = Math.max(0, Math.round((this.endsAt - Date.now()) / 1000));
     const mm = Math.floor(left / 60);
     const ss = String(left % 60).padStart(2, "0");
-    this.text.textContent = `This meeting ends in ${mm}:${ss}.`;
+    this.text.textContent = t("clock.endsIn", { time: `${mm}:${ss}` });
     const perms = (this.state.me && this.state.me.permissions) || {};
     this.buttons.hidden = !perms.canEndMeeting;
   }

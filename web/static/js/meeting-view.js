@@ -3,8 +3,8 @@
 import { h, $ } from "./dom.js";
 import { icon } from "./icons.js";
 import { initials } from "./format.js";
-
-const ROLE_LABEL = Object.freeze({ host: "Host", guest: "Guest", viewer: "Viewer" });
+import { t } from "./i18n.js";
+import { ROLE_NAMES } from "./room-link.js";
 
 /** Columns and tile size giving the largest 16:9 tiles for n tiles in a w x h box. */
 export function bestLayout(n, w, hgt, gap = 10) {
@@ -92,7 +92,7 @@ export class MeetingView {
 
   displayName(pid) {
     const p = this.participants.get(pid);
-    return p ? p.displayName : "Someone";
+    return p ? p.displayName : t("meeting.someone");
   }
 
   // ---------- tiles ----------
@@ -123,9 +123,9 @@ export class MeetingView {
         h("video", { autoplay: true, playsinline: true, muted: true, class: self ? "mirror" : "" }),
         self ? null : h("audio", { autoplay: true }),
         h("div", { class: "avatar" }, h("span", {}, "")),
-        h("div", { class: "reconnecting", dataset: { testid: "reconnecting" }, role: "status" }, "Reconnecting…"),
+        h("div", { class: "reconnecting", dataset: { testid: "reconnecting" }, role: "status" }, t("meeting.tileReconnecting")),
         h("div", { class: "nameplate" },
-          h("span", { class: "muted-icon", title: "Microphone off" }, icon("micOff")),
+          h("span", { class: "muted-icon", title: t("meeting.micOffIcon") }, icon("micOff")),
           h("span", { class: "name" }, "")));
       tile.querySelector("video").muted = true; // audio plays through the <audio> element
       this.tiles.set(pid, tile);
@@ -133,7 +133,7 @@ export class MeetingView {
       this.renderEmpty();
     }
     const self = this.isMe(pid);
-    const name = p.displayName + (self ? " (you)" : "");
+    const name = self ? t("meeting.nameYou", { name: p.displayName }) : p.displayName;
     tile.querySelector(".name").textContent = name;
     tile.querySelector(".avatar span").textContent = initials(p.displayName);
     tile.setAttribute("aria-label", name);
@@ -192,7 +192,7 @@ export class MeetingView {
         tile.querySelector("video").muted = true;
         this.screenArea.append(tile);
       }
-      tile.querySelector(".name").textContent = `${p.displayName}'s screen`;
+      tile.querySelector(".name").textContent = t("meeting.screenOf", { name: p.displayName });
       setTrack(tile.querySelector("video"), track);
     }
     this.screenArea.hidden = !latest;
@@ -235,30 +235,30 @@ export class MeetingView {
       const actions = h("div", { class: "actions" });
       if (!self && moderate && !muted.audio && p.role !== "viewer") {
         actions.append(h("button", { type: "button", class: "btn-sm", dataset: { testid: "mute" },
-          "aria-label": `Mute ${p.displayName}`, onclick: () => this.actions.mute(pid) }, "Mute"));
+          "aria-label": t("people.muteName", { name: p.displayName }), onclick: () => this.actions.mute(pid) }, t("people.mute")));
       }
       if (!self && makeMod && p.role === "guest") {
         actions.append(h("button", { type: "button", class: "btn-sm", dataset: { testid: "promote" },
-          "aria-label": `Make ${p.displayName} a host`, onclick: () => this.actions.promote(pid) }, "Make host"));
+          "aria-label": t("people.makeHostName", { name: p.displayName }), onclick: () => this.actions.promote(pid) }, t("people.makeHost")));
       }
       if (!self && makeMod && p.role === "host") {
         actions.append(h("button", { type: "button", class: "btn-sm", dataset: { testid: "demote" },
-          "aria-label": `Make ${p.displayName} a guest`, onclick: () => this.actions.demote(pid) }, "Make guest"));
+          "aria-label": t("people.makeGuestName", { name: p.displayName }), onclick: () => this.actions.demote(pid) }, t("people.makeGuest")));
       }
       if (!self && moderate) {
         actions.append(
           h("button", { type: "button", class: "btn-sm", dataset: { testid: "send-to-waiting" },
-            "aria-label": `Send ${p.displayName} back to the waiting room`,
-            onclick: () => this.actions.sendToWaiting(pid) }, "To waiting room"),
+            "aria-label": t("people.toWaitingName", { name: p.displayName }),
+            onclick: () => this.actions.sendToWaiting(pid) }, t("people.toWaiting")),
           h("button", { type: "button", class: "btn-sm btn-danger", dataset: { testid: "kick" },
-            "aria-label": `Remove ${p.displayName} from the meeting`, onclick: () => this.actions.kick(pid) }, "Remove"));
+            "aria-label": t("people.removeName", { name: p.displayName }), onclick: () => this.actions.kick(pid) }, t("people.remove")));
       }
       return h("li", { class: "person", dataset: { testid: "person", participantId: pid } },
         h("span", { class: "initial", "aria-hidden": "true" }, initials(p.displayName)),
         h("div", { class: "who" },
-          h("div", { class: "name" }, p.displayName + (self ? " (you)" : "")),
-          h("div", { class: "role" }, ROLE_LABEL[p.role] || p.role)),
-        muted.audio ? h("span", { class: "muted-icon", title: "Microphone off", "aria-label": "microphone off" },
+          h("div", { class: "name" }, self ? t("meeting.nameYou", { name: p.displayName }) : p.displayName),
+          h("div", { class: "role" }, ROLE_NAMES[p.role] ? t(ROLE_NAMES[p.role]) : p.role)),
+        muted.audio ? h("span", { class: "muted-icon", title: t("meeting.micOffIcon"), "aria-label": t("people.micOff") },
           icon("micOff")) : null,
         actions);
     });
@@ -272,7 +272,7 @@ export class MeetingView {
     const self = this.isMe(from.participantId);
     const when = frame.sentAt ? new Date(frame.sentAt) : new Date();
     const li = h("li", { dataset: { testid: "chat-message" }, class: self ? "mine" : "" },
-      h("div", { class: "meta" }, `${self ? "You" : from.displayName || "Someone"} · ${when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`),
+      h("div", { class: "meta" }, `${self ? t("meeting.you") : from.displayName || t("meeting.someone")} · ${when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`),
       h("div", { class: "text" }, frame.text || ""));
     const atBottom = this.chatLog.scrollTop + this.chatLog.clientHeight >= this.chatLog.scrollHeight - 30;
     this.chatLog.append(li);

@@ -3,7 +3,8 @@
 // Everything here hides or turns off; the server decides what the link may do.
 import { $ } from "./dom.js";
 
-/** Before the page starts: devices off, features hidden (CSS: room-options.css), colours, language. */
+/** Before the page starts: devices off, features hidden (CSS: room-options.css), colours (the
+ * language, `lang`, is i18n.js's). */
 export function applyBeforeStart(app, options) {
   const { local, signaling } = app;
   if (!options.audio) local.wantAudio = false;
@@ -18,7 +19,6 @@ export function applyBeforeStart(app, options) {
       body.dataset.transparent = "";
     }
   }
-  if (options.lang) document.documentElement.lang = options.lang;
   // externalId / metadata ride along with every `join` (docs/protocol.md): the server keeps them
   // with the participant for webhooks and its records.
   const extra = {};

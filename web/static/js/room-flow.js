@@ -11,7 +11,7 @@ import { ROLE_NAMES } from "./room-link.js";
 import { showEnd } from "./end-view.js";
 import { describeJoinError } from "./join-errors.js";
 import { earlyEndReason } from "./room-state.js";
-
+import { t } from "./i18n.js";
 import { storedName, storeName } from "./storage.js";
 
 /** Show one view of the room page (join | waiting | meeting | end). */
@@ -37,24 +37,21 @@ export function createRoomFlow(app) {
 
   // ---------- join view ----------
   function showJoinView() {
-    document.title = `${roomSlug} · Antechamber`;
+    document.title = t("page.titleRoom", { room: roomSlug });
     // Until joined, the page knows only the slug (shown in the card); the real name comes with `joined`.
     for (const type of ["pointerdown", "keydown"]) {
       document.addEventListener(type, () => local.ensureAudioContext(), { once: true, capture: true });
     }
     $("#join-room").textContent = roomSlug;
     $("#preview-off-icon").replaceChildren(icon("camOff"));
-    $("#join-role").textContent = ROLE_NAMES[linkRole];
+    $("#join-role").textContent = t(ROLE_NAMES[linkRole]);
     $("#join-role").classList.toggle("host", linkRole === "host");
     $("#join-role").classList.toggle("viewer", linkRole === "viewer");
-    $("#role-pill").textContent = ROLE_NAMES[linkRole];
+    $("#role-pill").textContent = t(ROLE_NAMES[linkRole]);
     $("#role-pill").classList.toggle("host", linkRole === "host");
-    $("#join-hint").textContent = {
-      host: "You are a host: you can let people in and run the meeting.",
-      viewer: "You are joining as a viewer: you can watch and listen.",
-      member: "You are joining with your personal link.",
-      guest: "If the room is locked, the host lets you in.",
-    }[linkRole];
+    $("#join-hint").textContent = t({
+      host: "join.hintHost", viewer: "join.hintViewer", member: "join.hintMember", guest: "join.hintGuest",
+    }[linkRole]);
     const name = $("#display-name");
     name.value = name.value || storedName(); // keep what was typed or autofilled meanwhile
     if (linkRole === "viewer") {
@@ -72,7 +69,7 @@ export function createRoomFlow(app) {
     const name = $("#display-name").value.trim();
     const error = $("#join-error");
     if (!name) {
-      error.textContent = "Enter your name so others know who you are.";
+      error.textContent = t("join.nameMissing");
       error.hidden = false;
       $("#display-name").focus();
       return;
@@ -82,7 +79,7 @@ export function createRoomFlow(app) {
     state.displayName = name;
     local.ensureAudioContext(); // created on this click: the knock sound and meter may play
     $("#join").disabled = true;
-    $("#join").textContent = "Joining…";
+    $("#join").textContent = t("join.joining");
     // Join with the devices the user sees: wait for the camera/microphone to finish starting
     // (bounded, so an unanswered permission prompt does not block joining).
     if (local.ready) await Promise.race([local.ready.catch(() => {}), new Promise((r) => setTimeout(r, 10000))]);
@@ -91,7 +88,7 @@ export function createRoomFlow(app) {
 
   function resetJoinButton() {
     $("#join").disabled = false;
-    $("#join").textContent = "Join meeting";
+    $("#join").textContent = t("join.button");
   }
 
   // Our resume token from `joined` (or from our pending `knock_status` while waiting): in this
@@ -125,7 +122,7 @@ export function createRoomFlow(app) {
 
   function onJoinError(err) {
     if (err.code === "rejected_recently") {
-      waiting.show({ state: "rejected", reason: "You were turned away a moment ago.", retryAfter: err.retryAfter });
+      waiting.show({ state: "rejected", reason: t("waiting.rejectedRecently"), retryAfter: err.retryAfter });
       state.phase = "knocking";
       show("waiting");
       return;
@@ -173,7 +170,7 @@ export function createRoomFlow(app) {
     setRecording(f.recording || { active: false });
     show("meeting");
     setConnStatus("");
-    if (first) toast(`You joined ${state.room.roomName || roomSlug}.`, { timeout: 2500 });
+    if (first) toast(t("meeting.joined", { room: state.room.roomName || roomSlug }), { timeout: 2500 });
     startMedia(f);
   }
 
@@ -188,10 +185,10 @@ export function createRoomFlow(app) {
     });
     state.media = media;
     media.addEventListener("remote", (e) => meeting.setRemote(e.detail));
-    media.addEventListener("unavailable", () => notice("Audio and video are not available on this server yet."));
+    media.addEventListener("unavailable", () => notice(t("meeting.mediaUnavailable")));
     media.addEventListener("failed", () => {
       if (state.phase !== "meeting") return;
-      toast("The media connection dropped; reconnecting…", { kind: "error" });
+      toast(t("meeting.mediaDropped"), { kind: "error" });
       signaling.close(); // the close handler rejoins and renegotiates
     });
     media.addEventListener("error", (e) => console.warn("media error", e.detail));
@@ -217,7 +214,7 @@ export function createRoomFlow(app) {
     if (muted.audio && local.audioTrack) {
       local.stopAudio();
       state.media?.setTrack("microphone", null);
-      toast("A host muted your microphone.", { timeout: 3500 });
+      toast(t("meeting.youWereMuted"), { timeout: 3500 });
     }
     updateControls();
   }
@@ -247,10 +244,10 @@ export function createRoomFlow(app) {
       finish("connection_lost");
       return;
     }
-    setConnStatus(`Connection lost. Reconnecting in ${Math.ceil(delay / 1000)} s…`);
+    setConnStatus(t("conn.lostRetry", { seconds: Math.ceil(delay / 1000) }));
     state.reconnectTimer = setTimeout(async () => {
       state.reconnectTimer = null;
-      setConnStatus("Reconnecting…");
+      setConnStatus(t("conn.reconnecting"));
       await connectAndJoin();
     }, delay);
   }
@@ -296,7 +293,7 @@ export function createRoomFlow(app) {
     signaling.on(SERVER.PARTICIPANT_LEFT, (f) => {
       const name = meeting.displayName(f.participantId);
       meeting.remove(f.participantId);
-      if (f.reason === "left" || f.reason === "disconnected") toast(`${name} left.`, { timeout: 3000 });
+      if (f.reason === "left" || f.reason === "disconnected") toast(t("meeting.left", { name }), { timeout: 3000 });
     });
 
     signaling.on(SERVER.PERMISSIONS, (f) => {
@@ -304,7 +301,7 @@ export function createRoomFlow(app) {
       state.me.permissions = f.permissions || state.me.permissions;
       if (f.role) state.me.role = f.role;
       applyPermissions();
-      toast(state.me.role === "host" ? "You are now a host." : "You are now a guest.", { timeout: 3000 });
+      toast(t(state.me.role === "host" ? "meeting.nowHost" : "meeting.nowGuest"), { timeout: 3000 });
     });
 
     signaling.on(SERVER.ROOM_UPDATED, (f) => {
@@ -312,7 +309,7 @@ export function createRoomFlow(app) {
       state.room = { ...(state.room || {}), ...(f.room || {}) };
       applyRoom();
       if (state.phase === "meeting" && wasLocked !== undefined && wasLocked !== state.room.isLocked) {
-        toast(state.room.isLocked ? "The room is locked: new guests knock." : "The room is unlocked.", { timeout: 3000 });
+        toast(t(state.room.isLocked ? "meeting.locked" : "meeting.unlocked"), { timeout: 3000 });
       }
     });
 
@@ -345,7 +342,7 @@ export function createRoomFlow(app) {
       // problem, not a decision. Reconnect by ourselves, as for a dropped websocket.
       if (f.reason === "disconnected" && state.phase === "meeting") {
         resumeToken = null; // the server removed us: our place is gone, join afresh
-        toast("The connection dropped; reconnecting…", { kind: "error" });
+        toast(t("meeting.connectionDropped"), { kind: "error" });
         signaling.close(); // the server closes it too; start afresh
         scheduleReconnect();
         return;
@@ -360,7 +357,7 @@ export function createRoomFlow(app) {
       if (state.phase === "knocking" || state.phase === "meeting" || state.phase === "connecting") {
         if (state.phase === "connecting") {
           // Never got in: tell the user rather than spin.
-          onJoinError({ code: "disconnected", message: "Could not reach the server. Check your connection and try again." });
+          onJoinError({ code: "disconnected", message: t("meeting.unreachable") });
           return;
         }
         scheduleReconnect();

@@ -1,6 +1,7 @@
 // The room page's link: the room name from the path, the key (and so the role) from the query.
 
-export const ROLE_NAMES = Object.freeze({ host: "Host", viewer: "Viewer", member: "Member", guest: "Guest" });
+// The catalog keys (i18n.js) of the roles' names.
+export const ROLE_NAMES = Object.freeze({ host: "role.host", viewer: "role.viewer", member: "role.member", guest: "role.guest" });
 
 /** {roomSlug, key, linkRole} of a room page's location (`window.location`). */
 export function readRoomLink(location) {

@@ -3,7 +3,7 @@
 // the parts to each other explicitly; `app.start()` attaches the handlers and shows the
 // first view. Importing any module of the page only defines things: the one call at the
 // bottom of this file is what starts the page.
-import { toast } from "./dom.js";
+import { setDismissLabel, toast } from "./dom.js";
 import { msg } from "./protocol.js";
 import { Signaling } from "./signaling.js";
 import { readRoomLink } from "./room-link.js";
@@ -22,6 +22,7 @@ import { readUrlParams } from "./url-params.js";
 import { applyAfterStart, applyBeforeStart } from "./page-options.js";
 import { startEmbedBridge } from "./embed-bridge.js";
 import { applyRoomTheme } from "./room-theme.js";
+import { t, translatePage } from "./i18n.js";
 
 /** The room page's app object for `location` (the room and key come from the link). */
 export function createApp(location = window.location) {
@@ -56,17 +57,17 @@ export function createApp(location = window.location) {
   };
   const { act } = app;
   const meeting = new MeetingView({
-    mute: (pid) => act(msg.mute(pid, "audio"), "Muted."),
+    mute: (pid) => act(msg.mute(pid, "audio"), t("people.muted")),
     kick: async (pid) => {
       const name = meeting.displayName(pid);
-      const yes = await askConfirm({ title: `Remove ${name} from the meeting?`,
-        text: "They can come back with their link (a guest of a locked room knocks).", confirmLabel: "Remove" });
-      if (yes) await act(msg.kick(pid), `${name} was removed.`);
+      const yes = await askConfirm({ title: t("people.removeTitle", { name }),
+        text: t("people.removeText"), confirmLabel: t("people.remove") });
+      if (yes) await act(msg.kick(pid), t("people.removed", { name }));
     },
-    sendToWaiting: (pid) => act(msg.sendToWaitingRoom(pid, "The host moved you back to the waiting room."),
-      `${meeting.displayName(pid)} is back in the waiting room.`),
-    promote: (pid) => act(msg.promote(pid), `${meeting.displayName(pid)} is now a host.`),
-    demote: (pid) => act(msg.demote(pid), `${meeting.displayName(pid)} is now a guest.`),
+    sendToWaiting: (pid) => act(msg.sendToWaitingRoom(pid, t("people.sentBackMessage")),
+      t("people.sentBack", { name: meeting.displayName(pid) })),
+    promote: (pid) => act(msg.promote(pid), t("people.promoted", { name: meeting.displayName(pid) })),
+    demote: (pid) => act(msg.demote(pid), t("people.demoted", { name: meeting.displayName(pid) })),
   });
   app.meeting = meeting;
   app.knocks = new KnockPanel(signaling, {
@@ -91,6 +92,9 @@ export function createApp(location = window.location) {
 
 // URL parameters (url-params.js) shape the page around the start; the bridge tells an embedding
 // page (<antechamber-room>, /embed.js) what happens and takes its commands (embed-bridge.js).
+// The language (i18n.js) is chosen when that module loads; the static text is filled first.
+translatePage();
+setDismissLabel(t("toast.dismiss"));
 const app = createApp();
 const options = readUrlParams(window.location);
 applyBeforeStart(app, options);

@@ -3,6 +3,7 @@
 // the people panel's "Invite" section. The server decides from the link's key (sent in a POST
 // body) which links this person may have; the host link is never among them.
 import { $, copyText, toast } from "./dom.js";
+import { t } from "./i18n.js";
 
 let links = {};
 
@@ -31,8 +32,8 @@ export function bindShareLinks() {
   const copy = async (kind, what) => {
     if (!links[kind]) return;
     const ok = await copyText(links[kind]);
-    toast(ok ? `${what} copied.` : `Could not copy. The link: ${links[kind]}`, { timeout: ok ? 2500 : 10000 });
+    toast(ok ? t("side.copied", { what }) : t("side.copyFailed", { link: links[kind] }), { timeout: ok ? 2500 : 10000 });
   };
-  $("#copy-speaker-link").addEventListener("click", () => copy("speaker", "Guest link"));
-  $("#copy-viewer-link").addEventListener("click", () => copy("viewer", "Viewer link"));
+  $("#copy-speaker-link").addEventListener("click", () => copy("speaker", t("side.guestLink")));
+  $("#copy-viewer-link").addEventListener("click", () => copy("viewer", t("side.viewerLink")));
 }

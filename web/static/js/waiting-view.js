@@ -1,6 +1,7 @@
 // The waiting-room view: renders a `knock_status` into its texts and buttons, with the
 // "knock again" countdown after a rejection.
 import { $ } from "./dom.js";
+import { t } from "./i18n.js";
 
 export class WaitingView {
   #retryTimer = null;
@@ -19,47 +20,46 @@ export class WaitingView {
     again.hidden = true;
     again.disabled = false;
     cancel.hidden = false;
-    cancel.textContent = "Cancel";
+    cancel.textContent = t("waiting.cancel");
     spinner.hidden = false;
     detail.textContent = "";
     switch (f.state) {
       case "waiting":
-        $("#waiting-title").textContent = "Waiting room";
+        $("#waiting-title").textContent = t("waiting.title");
         status.textContent = f.hostPresent === false
-          ? "No host has arrived yet. You will be let in when one does."
-          : "Waiting for the host to let you in…";
-        detail.textContent = "Keep this page open. The host has been told you are here.";
+          ? t("waiting.noHost") : t("waiting.forHost");
+        detail.textContent = t("waiting.keepOpen");
         break;
       case "held":
-        $("#waiting-title").textContent = "On hold";
-        status.textContent = "The host asked you to wait.";
+        $("#waiting-title").textContent = t("waiting.heldTitle");
+        status.textContent = t("waiting.held");
         hold.textContent = f.message || "";
         hold.hidden = !f.message;
-        detail.textContent = "You are still in the queue; the host can let you in at any time.";
+        detail.textContent = t("waiting.heldDetail");
         break;
       case "admitted":
-        $("#waiting-title").textContent = "You're in";
-        status.textContent = "The host let you in. Joining…";
+        $("#waiting-title").textContent = t("waiting.admittedTitle");
+        status.textContent = t("waiting.admitted");
         cancel.hidden = true;
         break;
       case "rejected":
-        $("#waiting-title").textContent = "Not let in";
+        $("#waiting-title").textContent = t("waiting.rejectedTitle");
         spinner.hidden = true;
-        status.textContent = f.reason === "meeting_ended" ? "The meeting has ended."
-          : f.reason === "room_full" ? "The room is full." : "The host did not let you in.";
+        status.textContent = t(f.reason === "meeting_ended" ? "waiting.meetingEnded"
+          : f.reason === "room_full" ? "waiting.roomFull" : "waiting.rejected");
         if (f.reason && !["meeting_ended", "room_full"].includes(f.reason)) {
           hold.textContent = f.reason;
           hold.hidden = false;
         }
-        cancel.textContent = "Leave";
+        cancel.textContent = t("waiting.leave");
         again.hidden = f.reason === "meeting_ended";
         this.#countdown(again, f.retryAfter);
         break;
       case "cancelled":
-        $("#waiting-title").textContent = "You left the waiting room";
+        $("#waiting-title").textContent = t("waiting.cancelledTitle");
         spinner.hidden = true;
-        status.textContent = "You stopped waiting. The host no longer sees you.";
-        cancel.textContent = "Leave";
+        status.textContent = t("waiting.cancelled");
+        cancel.textContent = t("waiting.leave");
         again.hidden = false;
         break;
       default:
@@ -72,7 +72,7 @@ export class WaitingView {
     if (left <= 0) return;
     button.disabled = true;
     const tick = () => {
-      button.textContent = left > 0 ? `Knock again (${left} s)` : "Knock again";
+      button.textContent = left > 0 ? t("waiting.knockAgainIn", { seconds: left }) : t("waiting.knockAgain");
       button.disabled = left > 0;
       if (left <= 0) clearInterval(this.#retryTimer);
       left -= 1;
