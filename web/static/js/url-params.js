@@ -4,8 +4,9 @@
 // the <antechamber-room> element: the page to tell events to). A value that is not valid is
 // ignored with a console warning. Parameters only hide or turn off: they never widen permissions
 // (the key in the link decides the role; the server checks every request).
+import { LANGUAGES } from "./i18n.js";
 
-export const LANGUAGES = Object.freeze(["en", "es"]);
+export { LANGUAGES };
 const FEATURES = Object.freeze(["chat", "people", "screenshare", "leaveButton", "recording"]);
 const NAME_MAX = 64;
 const METADATA_MAX = 256;
