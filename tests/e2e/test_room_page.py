@@ -194,7 +194,8 @@ _SENT = """async () => { const m = window.antechamber.media; const s = m.transce
 
 def test_switching_to_another_camera_and_microphone_sends_that_device(server, two_camera_browser):
     room = server.create_room(roomName="Devices", isLocked=False)
-    ctx = two_camera_browser.new_context(viewport={"width": 1280, "height": 800}, permissions=["camera", "microphone"])
+    ctx = two_camera_browser.new_context(viewport={"width": 1280, "height": 800}, permissions=["camera", "microphone"],
+                                        locale="en-US")
     ctx.set_default_timeout(TIMEOUT_MS)
     try:
         page = ctx.new_page()
