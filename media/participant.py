@@ -342,7 +342,7 @@ class MediaParticipant:
             self._answered.cancel()
         for pc in (self.publish_pc, self.subscribe_pc):
             if pc is not None:
-                await pc.close()
+                await compat.close_peer_connection(pc)   # quiet and complete even while still connecting
         self.subscriptions.clear()
         self._slots.clear()
         self.publish_pc = self.subscribe_pc = None

@@ -19,6 +19,8 @@ By concern (each module's docstring says how it hooks in):
                   candidates
 - gathering.py    host candidates bound on a UDP port range (`gather_in_range`, `bind_udp`), and
                   `guard_datagrams`: only the ICE peer's datagrams reach DTLS/SRTP
+- closing.py      `close_peer_connection`: a close during connect leaves no failed
+                  connect task unretrieved and no aioice consent task running
 - preencoded.py   `send_preencoded` for aiortc peers of tests and benchmarks
 - probe.py        `check_aiortc`, `AiortcIncompatible`, `SUPPORTED`
 
@@ -28,6 +30,7 @@ from its modules.
 
 from __future__ import annotations
 
+from .closing import close_peer_connection
 from .gathering import bind_udp, gather_in_range, guard_datagrams
 from .negotiation import (
     Candidate,
@@ -57,6 +60,7 @@ __all__ = [
     "answer_nacks",
     "bind_udp",
     "check_aiortc",
+    "close_peer_connection",
     "declared_ssrcs",
     "gather_in_range",
     "guard_datagrams",

@@ -170,6 +170,7 @@ def check_aiortc() -> None:
              ("candidate_component", "candidate_type"), "host_candidate")
     p.params(getattr(aiortc.sdp, "candidate_from_sdp", None), "aiortc.sdp.candidate_from_sdp", ("sdp",),
              "parse_candidate")
+    _probe_closing(p)
     _probe_gathering(p)
     _probe_guards(p)
     _probe_sdp(p)
@@ -189,6 +190,14 @@ def check_aiortc() -> None:
     ilo, ihi = _AIOICE_RANGE
     if not (lo <= _version(aiortc.__version__) < hi and ilo <= _version(aioice.__version__) < ihi):
         log.warning("aiortc version not tested", installed=versions, supported=SUPPORTED)
+
+
+def _probe_closing(p: _Probe) -> None:
+    """closing.py: aiortc's connect task (found by its code) and aioice's consent task."""
+    what = "close_peer_connection"
+    p.uses(aiortc.rtcpeerconnection.RTCPeerConnection, _PC + "connect", [_PC + "isClosed", "start"], what)
+    p.uses(aioice.ice.Connection, "connect", ["_query_consent_task", "query_consent"], what)
+    p.uses(aioice.ice.Connection, "close", ["_query_consent_task"], what)
 
 
 def _probe_gathering(p: _Probe) -> None:
