@@ -10,8 +10,8 @@ subscribe to it), wait until the SFU receives its frames, ``leave``, close the p
 
 Sampled every ``--every`` cycles, in the server (``GET /_soak/stats``, a route only this
 benchmark's server has): RSS, open file descriptors, threads, asyncio tasks, live
-RTCPeerConnection objects (found by the garbage collector). After
-the last cycle it waits (up to 40 s) for everything to settle, then checks:
+RTCPeerConnection objects (found by the garbage collector); at the baseline and the end also each fd's
+target and task's coroutine (``final.left_over``: what is more). Then it waits (<= 40 s) to settle; checks:
 
 * tasks, fds, threads and peer connections are back to their baseline (taken when the warm-up
   cycles have settled: caches that fill once are not leaks); asyncio's default executor starts
@@ -34,6 +34,7 @@ import gc
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 import signal
@@ -41,6 +42,7 @@ import subprocess
 import threading
 import time
 import tracemalloc
+from collections import Counter
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -90,6 +92,13 @@ def sample(cycle: int) -> dict[str, Any]:
             "fds": len(os.listdir("/proc/self/fd")), "threads": len(names) - executor, "executor_threads": executor,
             "tasks": len(asyncio.all_tasks()), "peer_connections": peer_connections(),
             "thread_names": sorted(names)}
+
+
+def detail() -> dict[str, list[str]]:
+    """What the counts are made of: each open fd's target (the listing's own fd gone), each task's coroutine."""
+    fds = [f"{fd} {os.readlink(f'/proc/self/fd/{fd}')}" for fd in os.listdir("/proc/self/fd")
+           if os.path.exists(f"/proc/self/fd/{fd}")]
+    return {"fds": sorted(fds), "tasks": sorted(t.get_coro().__qualname__ for t in asyncio.all_tasks())}
 
 
 COUNTS = ("tasks", "fds", "threads", "peer_connections")
@@ -196,6 +205,7 @@ async def serve(port_file: Path) -> None:
         if who:
             rooms = app[SFU].rooms.values()
             body["frames_in"] = [p.frames_in for r in rooms for p in r.pubs.values() if p.participant_id == who]
+        body.update({"detail": detail()} if request.query.get("detail") else {})
         if request.query.get("trace") and tracemalloc.is_tracing():
             body["tracemalloc_growth"] = trace_growth()
         return web.json_response(body)
@@ -276,16 +286,20 @@ async def _drive(http: aiohttp.ClientSession, base: str, cycles: int, concurrenc
     wall = time.monotonic()
     await lanes(soak, range(warmup), concurrency, every, samples, measure)
     baseline = {**await steady(measure, soak.done), "baseline": True}   # the warm-up's cycles gone, none running
+    baseline["detail"] = (await measure(soak.done, detail="1"))["detail"]
     if trace:
         await measure(soak.done, trace="1")                              # the server's first snapshot
     samples.append(baseline)
     await lanes(soak, range(warmup, cycles), concurrency, every, samples, measure)
     wall = time.monotonic() - wall
     final = await settle(measure, baseline)
+    final["detail"] = (await measure(soak.done, detail="1"))["detail"]
+    kind = lambda x: re.sub(r"^\d+ |\[\d+\]", "", x)   # noqa: E731 - fd numbers and inodes change from run to run
+    final["left_over"] = {k: sorted((Counter(map(kind, final["detail"][k])) - Counter(map(kind, baseline["detail"][k])))
+                                    .elements()) for k in ("fds", "tasks")}
     if trace:
         final["tracemalloc_growth"] = (await measure(soak.done, trace="1"))["tracemalloc_growth"]
-    final["cycle"] = soak.done
-    final["final"] = True
+    final.update(cycle=soak.done, final=True)
     samples.append(final)
     return report(samples, start, baseline, final, soak, cycles, concurrency, warmup, wall, check_rss)
 
@@ -374,6 +388,7 @@ def main() -> int:
         print(f"  {key:<17} start {result['start'][key]:>5}  baseline {b[key]:>5}  final {f[key]:>5}")
     print(f"  rss               baseline {b['rss_kib'] / 1024:.1f} MiB  final {f['rss_kib'] / 1024:.1f} MiB  "
           f"growth {100 * result['rss_growth_after_warmup']:.1f} %")
+    print("".join(f"  left over ({k}): {x}\n" for k, extra in f.get("left_over", {}).items() for x in extra), end="")
     for line in f.get("tracemalloc_growth", []):
         print(f"  {line}")
     print(f"  checks: {'all passed' if result['ok'] else [k for k, v in result['checks'].items() if not v]}")
