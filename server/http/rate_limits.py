@@ -8,11 +8,13 @@ keyed request, errors and streamed downloads included. A refused request is answ
 ``{code: "too_many_requests", message, data: {msLeft}}`` with ``Retry-After`` and logged as the
 structlog event ``rate limited`` (route and key id, never the key) and counted
 (``antechamber_rate_limited{scope="rest"}``, server/observability/metrics.py). When the
-counters cannot be reached (Redis down) requests go through without the headers.
+counters cannot be reached (Redis down) or do not answer within ``COUNTER_WAIT`` seconds (Redis hung),
+requests go through without the headers: the limiter never makes an outage slower than it is.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import structlog
@@ -30,6 +32,7 @@ log = structlog.get_logger("antechamber.http")
 RATE_LIMITS = web.AppKey("rest_rate_limits", RateLimits)
 _VERDICT = web.RequestKey("rest_rate_limit_verdict", Verdict)    # for the response hook
 _LIMITED = ("/api/", "/meet/api/", "/v1/")
+COUNTER_WAIT = 0.5      # seconds: a counter slower than this lets the request through uncounted
 
 
 def route_of(request: web.Request) -> str:
@@ -55,8 +58,9 @@ async def rate_limit_middleware(request: web.Request, handler):
         return await handler(request)       # refused by the handler's key check (401), not counted
     name = key_id(key)
     try:
-        verdict = await limits.take(name, request_cost(request.method))
-    except UNAVAILABLE_ERRORS as exc:
+        async with asyncio.timeout(COUNTER_WAIT):
+            verdict = await limits.take(name, request_cost(request.method))
+    except (TimeoutError, *UNAVAILABLE_ERRORS) as exc:
         log.warning("rate limit counters unreachable: request let through", error=type(exc).__name__)
         return await handler(request)
     request[_VERDICT] = verdict

@@ -20,10 +20,10 @@ from tests.helpers.signaling import clients, host_key, make_room, store
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 # OpenVidu Meet 3.8's always-present MeetRoom fields (autoDeletionDate is optional: absent when unset)
-# plus Antechamber's own isLocked, roomMode, maxParticipants and the meeting timing extensions
+# plus Antechamber's own isLocked, roomMode, maxParticipants, the meeting timing extensions and embedOrigins
 ROOM_FIELDS = {"roomId", "roomName", "owner", "creationDate", "autoDeletionPolicy", "config", "roles",
                "access", "status", "rolesUpdatedAt", "meetingEndAction", "isLocked", "roomMode", "maxParticipants",
-               "meetingEndsAtEndDate", "maxDurationMinutes", "soloTimeoutMinutes"}
+               "meetingEndsAtEndDate", "maxDurationMinutes", "soloTimeoutMinutes", "embedOrigins"}
 
 
 @pytest.fixture(params=["/api/v1", "/meet/api/v1"])
