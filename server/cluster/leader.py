@@ -15,7 +15,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from .leases import Lease, LeaseKeeper, Leases
-from .tasks import stop_task
+from ..domain.tasks import stop_task
 
 log = structlog.get_logger(__name__)
 

@@ -29,7 +29,7 @@ from typing import Callable
 import redis.asyncio as aioredis
 import structlog
 
-from .tasks import stop_task
+from ..domain.tasks import stop_task
 
 log = structlog.get_logger(__name__)
 

@@ -25,7 +25,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
-from .tasks import stop_task
+from ..domain.tasks import stop_task
 
 log = structlog.get_logger(__name__)
 

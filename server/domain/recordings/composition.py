@@ -30,6 +30,7 @@ import structlog
 from ...store.base import RecordingQuery, every_recording
 from ...store.records import Recording
 from ..errors import Conflict, NotFound
+from ..tasks import stop_task
 from .service import RecordingService
 
 log = structlog.get_logger("antechamber.recordings")
@@ -111,9 +112,7 @@ class Compositions:
     async def close(self) -> None:
         if self._child is not None and self._child.returncode is None:
             self._child.kill()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stop_task(self._task)       # a Redis command can absorb one cancellation
 
     async def _run(self) -> None:
         while True:

@@ -21,7 +21,6 @@ puts a stale room back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Callable
 
 import structlog
@@ -29,6 +28,7 @@ import structlog
 from ...store.base import RoomQuery, Store
 from ..errors import ApiError
 from ..live_meetings import LiveMeetings
+from ..tasks import stop_task
 from .defaults import now_ms
 from .service import DeletionResult, RoomService
 
@@ -138,7 +138,4 @@ class Sweeper:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)       # a Redis command can absorb one cancellation

@@ -24,6 +24,7 @@ import structlog
 
 from ...observability.metrics import count_webhook_delivery
 from ...store.outbox_records import MAX_LOGGED_ATTEMPTS, Delivery
+from ..tasks import stop_task
 from .endpoints import EndpointBook
 from .wire import encode, signature_headers
 
@@ -84,9 +85,7 @@ class Dispatcher:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await stop_task(task)       # a Redis command can absorb one cancellation
         sending = list(self._inflight.values())
         for t in sending:
             t.cancel()

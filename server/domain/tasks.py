@@ -1,4 +1,5 @@
-"""Stopping the cluster's background tasks for sure (docs/architecture.md "Seams for the cluster").
+"""Stopping background tasks for sure: the cluster's loops and the domain's (sweeper, compositions,
+webhook delivery) — docs/architecture.md "Seams for the cluster".
 
 A task awaiting a Redis command can have its cancellation absorbed by the client library (it
 turns into a connection error the loop then retries), which would leave ``await task`` waiting
