@@ -431,6 +431,12 @@ CASES = [
 
 
 @pytest.fixture
+def settings(settings):
+    """Hundreds of calls a minute: the REST budget (tested in test_limits_rest.py) is off here."""
+    return settings.replace(rest_rate_limit_per_minute=0)
+
+
+@pytest.fixture
 async def ctx(client, auth) -> Ctx:
     room = await (await client.post("/api/v1/rooms", json={"roomName": "Base"}, headers=auth)).json()
     member = await (await client.post(f"/api/v1/rooms/{room['roomId']}/members",

@@ -31,6 +31,8 @@ TABLE = {
     "mute": (lambda k, t, h: {"participantId": t, "kind": "video"}, mods_only),
     "send_to_waiting_room": (lambda k, t, h: {"participantId": t}, mods_only),
     "end_meeting": (lambda k, t, h: {}, mods_only),
+    # meeting timing (signaling/live/meeting_clock.py): canEndMeeting; this meeting has no end time
+    "extend": (lambda k, t, h: {"minutes": 5}, lambda r: "no_end_time" if r in MODS else FORBIDDEN),
     "promote": (lambda k, t, h: {"participantId": t}, mods_only),
     "demote": (lambda k, t, h: {"participantId": h}, mods_only),
     "chat": (lambda k, t, h: {"text": "hi"}, lambda r: FORBIDDEN if r == "viewer" else OK),
