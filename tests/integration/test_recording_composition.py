@@ -17,15 +17,13 @@ import numpy as np
 import pytest
 
 from media.ports import MediaConfig
-from media.recording.codecs import codec_info
 from media.recording.compose import compose
 from media.recording.compose_layout import layout
 from media.recording.recorder import Recorder
-from media.recording.writer import RecordingWriter, TrackSpec
 from media.sfu import MediaService
-from server.http.appkeys import COMPOSITIONS, RECORDINGS, STORE
+from server.http.appkeys import RECORDINGS, STORE
 from server.store.records import Recording, Room
-from tests.helpers.encoded_media import opus_clip, vp8_clip
+from tests.helpers.stored_recordings import add_recording, unpaced
 from tests.helpers.media_peers import COLOURS, PeerClient, SolidColourTrack, ToneTrack, join_room, publish
 from tests.helpers.rest_app import running_app
 
@@ -145,28 +143,6 @@ async def test_a_recorded_meeting_composes_into_one_mp4_of_who_was_there(tmp_pat
 R, WB = "/api/v1/recordings", "/v1/recordings"
 
 
-def write_recording(path: Path, seconds: float = 2.0) -> None:
-    video, audio = vp8_clip(seconds), opus_clip(seconds)
-    w = RecordingWriter(path, "matroska", header_window_ms=0)
-    w.add_track(TrackSpec("v", codec_info("VP8"), "Alice (camera)", "alice", "Alice", "camera"))
-    w.add_track(TrackSpec("a", codec_info("opus"), "Alice (microphone)", "alice", "Alice", "microphone"))
-    for at, track, f in sorted([(f.offset, "v", f) for f in video] + [(f.offset, "a", f) for f in audio],
-                               key=lambda e: e[0]):
-        w.write(track, int(at * 1000), f.data, f.keyframe)
-    w.close()
-
-
-async def add_recording(app, rid: str, **kw) -> Recording:
-    rec = Recording(recording_id=rid, room_id="room-c", status="complete", start_date=1000, filename=f"{rid}.mkv",
-                    duration=2.0, **kw)
-    path = app[RECORDINGS].dir / rec.filename
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_recording(path)
-    rec.size = path.stat().st_size
-    await app[STORE].create_recording(rec)
-    return rec
-
-
 async def until(client, url: str, auth: dict, predicate, timeout: float = 60.0) -> dict:
     deadline = time.monotonic() + timeout
     while True:
@@ -175,12 +151,6 @@ async def until(client, url: str, auth: dict, predicate, timeout: float = 60.0) 
             return body
         assert time.monotonic() < deadline, body
         await asyncio.sleep(0.2)
-
-
-def unpaced(app) -> None:
-    """The suite's machine is busy: the composer at normal priority and pace (bench/compose.py
-    measures the paced, niced one)."""
-    app[COMPOSITIONS].nice, app[COMPOSITIONS].speed = 0, 0
 
 
 async def test_compositions_are_requested_reported_served_resumed_and_deleted(settings, auth):

@@ -393,7 +393,7 @@ async def test_a_composed_mp4_ready_is_announced(settings, receiver, auth):
     """A real composition of a real recording file: OpenVidu's recordingUpdated carries the recording with
     composition "ready"; Whereby endpoints that ask for extensions get antechamber.recording.compositionReady."""
     from server.store.records import Room
-    from tests.integration.test_recording_composition import add_recording, unpaced
+    from tests.helpers.stored_recordings import add_recording, unpaced
 
     async with serve(hooked(settings, receiver, webhook_events=("*",))) as client:
         app = client.server.app
