@@ -98,7 +98,7 @@ class MediaParticipant:
     # --- peer connections ---
 
     def _new_pc(self, name: str) -> RTCPeerConnection:
-        pc = RTCPeerConnection(rtc_configuration(self.config.ice_servers))
+        pc = compat.new_peer_connection(rtc_configuration(self.config.ice_servers))  # the process's certificate
         state = {"value": "new"}
 
         @pc.on("connectionstatechange")

@@ -19,6 +19,8 @@ By concern (each module's docstring says how it hooks in):
                   candidates
 - gathering.py    host candidates bound on a UDP port range (`gather_in_range`, `bind_udp`), and
                   `guard_datagrams`: only the ICE peer's datagrams reach DTLS/SRTP
+- certificates.py `new_peer_connection`: one DTLS certificate (and SSL context) per process,
+                  renewed daily, instead of one per peer connection
 - closing.py      `close_peer_connection`: a close during connect leaves no failed
                   connect task unretrieved and no aioice consent task running
 - preencoded.py   `send_preencoded` for aiortc peers of tests and benchmarks
@@ -30,6 +32,7 @@ from its modules.
 
 from __future__ import annotations
 
+from .certificates import SharedCertificate, new_peer_connection, peer_certificate, shared_certificate
 from .closing import close_peer_connection
 from .gathering import bind_udp, gather_in_range, guard_datagrams
 from .negotiation import (
@@ -56,6 +59,7 @@ __all__ = [
     "AiortcIncompatible",
     "Candidate",
     "SessionDescription",
+    "SharedCertificate",
     "TimestampMapper",
     "answer_nacks",
     "bind_udp",
@@ -70,10 +74,12 @@ __all__ = [
     "ice_connections",
     "is_closed",
     "negotiated_codecs",
+    "new_peer_connection",
     "on_keyframe_request",
     "on_send_started",
     "parse_candidate",
     "parse_sdp",
+    "peer_certificate",
     "report_sent",
     "reset_jitter_buffer",
     "rtp_only",
@@ -84,6 +90,7 @@ __all__ = [
     "set_negotiated_codecs",
     "set_stream_id",
     "set_track_id",
+    "shared_certificate",
     "tap_receiver",
     "unwrap_rtx",
     "vp8_payloads",

@@ -175,6 +175,7 @@ def check_aiortc() -> None:
     _probe_guards(p)
     _probe_sdp(p)
     _probe_packet(p)
+    _probe_certificates(p)
 
     p.has(aiortc.codecs.vpx.Vp8Encoder, "_packetize", "send_preencoded")
     p.has(aiortc.codecs.h264.H264Encoder, "_packetize", "send_preencoded")
@@ -266,3 +267,16 @@ def _probe_packet(p: _Probe) -> None:
     if not ok:
         p.missing.append("aiortc.rtp.RtpPacket fields payload_type/marker/sequence_number/timestamp/ssrc/payload/"
                          "extensions.audio_level (tap_receiver on_rtp)")
+
+
+def _probe_certificates(p: _Probe) -> None:
+    """certificates.py: the constructor takes its certificate from the module global, DTLS
+    transports build their SSL context through the certificate."""
+    what = "new_peer_connection"
+    p.uses(aiortc.rtcpeerconnection.RTCPeerConnection, "__init__", ["RTCCertificate", "generateCertificate",
+                                                                    _PC + "certificates"], what)
+    if getattr(aiortc.rtcpeerconnection, "RTCCertificate", None) is not aiortc.rtcdtlstransport.RTCCertificate:
+        p.missing.append(f"aiortc.rtcpeerconnection.RTCCertificate ({what})")
+    p.uses(aiortc.rtcdtlstransport.RTCDtlsTransport, "start", ["_create_ssl_context"], what)
+    p.has(aiortc.rtcdtlstransport.RTCCertificate, "_create_ssl_context", what)
+    p.params(aiortc.rtcdtlstransport.RTCCertificate, "RTCCertificate", ("key", "cert"), what)
