@@ -315,7 +315,7 @@ class MediaParticipant:
             if self.subscribe_pc is None:
                 self.subscribe_pc = self._new_pc("subscribe")
             track = IdleTrack(pub.kind, pub.id)
-            t = self.subscribe_pc.addTransceiver(track, direction="sendonly")
+            t = compat.add_send_only_transceiver(self.subscribe_pc, track)  # no receive-side state
             t.setCodecPreferences(codec_capabilities(pub.kind, pub.codec))
             compat.set_stream_id(t.sender, pub.participant_id)
             forward = PacketSubscription(t.sender, track, pub.codec.name, pub.request_keyframe,

@@ -21,6 +21,8 @@ By concern (each module's docstring says how it hooks in):
                   `guard_datagrams`: only the ICE peer's datagrams reach DTLS/SRTP
 - certificates.py `new_peer_connection`: one DTLS certificate (and SSL context) per process,
                   renewed daily, instead of one per peer connection
+- idle.py         `add_send_only_transceiver`: subscribe transceivers whose never-started
+                  receiver holds no bitrate estimator, NACK generator or video jitter buffer
 - closing.py      `close_peer_connection`: a close during connect leaves no failed
                   connect task unretrieved and no aioice consent task running
 - preencoded.py   `send_preencoded` for aiortc peers of tests and benchmarks
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 from .certificates import SharedCertificate, new_peer_connection, peer_certificate, shared_certificate
 from .closing import close_peer_connection
+from .idle import SendOnlyReceiver, add_send_only_transceiver
 from .gathering import bind_udp, gather_in_range, guard_datagrams
 from .negotiation import (
     Candidate,
@@ -58,9 +61,11 @@ __all__ = [
     "SUPPORTED",
     "AiortcIncompatible",
     "Candidate",
+    "SendOnlyReceiver",
     "SessionDescription",
     "SharedCertificate",
     "TimestampMapper",
+    "add_send_only_transceiver",
     "answer_nacks",
     "bind_udp",
     "check_aiortc",

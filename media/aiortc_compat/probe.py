@@ -176,6 +176,7 @@ def check_aiortc() -> None:
     _probe_sdp(p)
     _probe_packet(p)
     _probe_certificates(p)
+    _probe_send_only(p)
 
     p.has(aiortc.codecs.vpx.Vp8Encoder, "_packetize", "send_preencoded")
     p.has(aiortc.codecs.h264.H264Encoder, "_packetize", "send_preencoded")
@@ -280,3 +281,15 @@ def _probe_certificates(p: _Probe) -> None:
     p.uses(aiortc.rtcdtlstransport.RTCDtlsTransport, "start", ["_create_ssl_context"], what)
     p.has(aiortc.rtcdtlstransport.RTCCertificate, "_create_ssl_context", what)
     p.params(aiortc.rtcdtlstransport.RTCCertificate, "RTCCertificate", ("key", "cert"), what)
+
+
+def _probe_send_only(p: _Probe) -> None:
+    """idle.py: addTransceiver builds the receiver through the module global; the audio
+    receiver is the light one and the kind is kept in the name-mangled attribute."""
+    what = "add_send_only_transceiver"
+    Receiver = aiortc.rtcrtpreceiver.RTCRtpReceiver
+    if getattr(aiortc.rtcpeerconnection, "RTCRtpReceiver", None) is not Receiver:
+        p.missing.append(f"aiortc.rtcpeerconnection.RTCRtpReceiver ({what})")
+    p.uses(aiortc.rtcpeerconnection.RTCPeerConnection, _PC + "createTransceiver", ["RTCRtpReceiver"], what)
+    p.uses(Receiver, "__init__", [_R + "kind", _R + "remote_bitrate_estimator", _R + "nack_generator"], what)
+    p.params(Receiver, "RTCRtpReceiver", ("kind", "transport"), what)

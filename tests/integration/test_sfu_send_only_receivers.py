@@ -1,0 +1,54 @@
+"""Subscribe transceivers carry no receive-side state (media/aiortc_compat/idle.py), and the
+subscribers still connect and receive."""
+
+from __future__ import annotations
+
+import pytest
+from aiortc import RTCPeerConnection
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
+
+from media import aiortc_compat as compat
+from tests.helpers.media_peers import COLOURS, SolidColourTrack, ToneTrack, colour_close, join_room, publish
+
+pytestmark = pytest.mark.timeout(60)
+_R = "_RTCRtpReceiver__"
+
+
+async def test_subscribe_receivers_are_light_and_media_flows(sfu, clients):
+    room = sfu.open_room("light")
+    alice, bob = clients("alice"), clients("bob")
+    for c in (alice, bob):
+        await join_room(room, c)
+    await publish(room, alice, {"microphone": ToneTrack(), "camera": SolidColourTrack(COLOURS["blue"])})
+    await bob.wait_for(lambda: (r := bob.video_from("alice")) is not None and r.frames >= 5
+                       and colour_close(r.mean_rgb, COLOURS["blue"]), timeout=20, what="blue video from alice")
+    await bob.wait_for(lambda: bob.frames_from("alice", "audio") >= 10, timeout=10, what="audio from alice")
+
+    subscribe = room._get("bob").subscribe_pc.getTransceivers()
+    assert sorted(t.kind for t in subscribe) == ["audio", "video"]
+    for t in subscribe:
+        assert isinstance(t.receiver, compat.SendOnlyReceiver)
+        assert getattr(t.receiver, _R + "kind") == t.kind
+        assert getattr(t.receiver, _R + "remote_bitrate_estimator") is None
+        assert getattr(t.receiver, _R + "nack_generator") is None
+        assert not getattr(t.receiver, _R + "started")
+    # the publish side keeps aiortc's full receiver (REMB estimator, NACKs)
+    video_in = next(t for t in room._get("alice").publish_pc.getTransceivers() if t.kind == "video")
+    assert not isinstance(video_in.receiver, compat.SendOnlyReceiver)
+    assert getattr(video_in.receiver, _R + "remote_bitrate_estimator") is not None
+
+
+async def test_only_the_one_call_gets_the_light_receiver():
+    import aiortc.rtcpeerconnection as pcm
+
+    pc = RTCPeerConnection()
+    try:
+        t = compat.add_send_only_transceiver(pc, SolidColourTrack(COLOURS["red"]))
+        assert t.direction == "sendonly" and isinstance(t.receiver, compat.SendOnlyReceiver)
+        assert pcm.RTCRtpReceiver is RTCRtpReceiver
+        other = pc.addTransceiver("video", direction="recvonly")
+        assert type(other.receiver) is RTCRtpReceiver
+        with pytest.raises(RuntimeError):
+            await t.receiver.receive(None)
+    finally:
+        await pc.close()
