@@ -16,6 +16,7 @@ import structlog
 from .aiortc_compat import check_aiortc
 from .forward.stats import ForwardTotals, add_counts
 from .ice import browser_ice_servers, parse_ice_server
+from .load import LoadGauge
 from .ports import Listener, MediaConfig
 from .room import MediaRoom
 
@@ -23,7 +24,7 @@ log = structlog.get_logger("media.sfu")
 
 
 class MediaService:
-    def __init__(self, config: Optional[MediaConfig] = None) -> None:
+    def __init__(self, config: Optional[MediaConfig] = None, *, max_forward_pps: Optional[float] = None) -> None:
         check_aiortc()
         self.config = config or MediaConfig()
         for url in self.config.ice_servers:
@@ -32,10 +33,20 @@ class MediaService:
         self.closed = False
         self._publication_numbers = itertools.count(1)
         self.totals = ForwardTotals()     # of the subscriptions and publications that closed
+        # loop lag, packets/s, CPU and the busy flag (media/load.py); probing from start() or the first room
+        self.load = LoadGauge(lambda: self.forward_stats()["packets"], max_forward_pps=max_forward_pps)
+
+    async def start(self) -> None:
+        self.load.start()
+
+    def busy(self) -> bool:
+        """Past the forwarding budget (loop lag, CPU or packets/s): new joins are refused."""
+        return self.load.busy
 
     def open_room(self, room_id: str, listener: Optional[Listener] = None) -> MediaRoom:
         room = self.rooms.get(room_id)
         if room is None:
+            self.load.start()
             room = MediaRoom(room_id, self.config, listener, self._forget, self._publication_numbers, self.totals)
             self.rooms[room_id] = room
             log.info("media room opened", room=room_id)
@@ -74,5 +85,6 @@ class MediaService:
 
     async def close(self) -> None:
         self.closed = True
+        await self.load.stop()
         for room in list(self.rooms.values()):
             await room.close("server_shutdown")

@@ -116,7 +116,7 @@ def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetin
     app[WEBHOOKS] = webhooks = _webhooks(app, settings, store, live, recordings, cluster)
     app.cleanup_ctx.append(_lifetime(webhooks.dispatcher.start, webhooks.dispatcher.close))
     app.cleanup_ctx.append(_lifetime(hub.start, hub.close))
-    app.cleanup_ctx.append(_lifetime(None, sfu.close))
+    app.cleanup_ctx.append(_lifetime(sfu.start, sfu.close))
     app.cleanup_ctx.append(_lifetime(lambda: _recover(recordings, settings), recordings.shutdown))
     app[COMPOSITIONS] = compositions = Compositions(recordings, single_node=not settings.redis_url)
     compositions.listeners.append(webhooks.source.composition_changed)   # "the composed MP4 is ready"

@@ -16,6 +16,19 @@ from .credentials import CredentialsError, load_credentials
 from .logs import configure_logging
 
 
+def _budget(text: str) -> int:
+    """--max-forward-pps: a positive number of packets/s, or "auto" (0)."""
+    if text.strip().lower() == "auto":
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of packets/s or auto, not {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive number of packets/s (or auto)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="antechamber", description="Self-hosted video meetings.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="TURN URL for those credentials, e.g. turn:turn.example.org:3478 (repeatable)")
     serve.add_argument("--ice-transport-policy", dest="ice_transport_policy", choices=["all", "relay"],
                        help="relay: browsers send media only through TURN (default all)")
+    serve.add_argument("--max-forward-pps", dest="max_forward_pps", type=_budget, metavar="PPS|auto",
+                       help="forwarded packets/s past which new joins get server_busy (default auto: "
+                            "refuse only when the event loop lags or the process nears a full core)")
     serve.add_argument("--rest-rate-limit", dest="rest_rate_limit_per_minute", type=int,
                        help="REST points per API key per minute (GET 1, DELETE 2, writes 3; default 1000, 0: none)")
     serve.add_argument("--trusted-proxy", dest="trusted_proxies", action="append",

@@ -54,5 +54,6 @@ ParticipantNotFound = _kind("ParticipantNotFound", "participant_not_found", "no 
 InvalidTarget = _kind("InvalidTarget", "invalid_target", "that participant cannot be the target of this action")
 ChatDisabled = _kind("ChatDisabled", "chat_disabled", "chat is disabled in this room")
 NoMedia = _kind("NoMedia", "bad_description", "this server has no media")
+ServerBusy = _kind("ServerBusy", "server_busy", "this server is at capacity: try again in a moment")
 Unavailable = _kind("Unavailable", "unavailable", "the service is unavailable right now; try again shortly")
 InternalError = _kind("InternalError", "internal_error", "internal error")

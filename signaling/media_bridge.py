@@ -86,6 +86,10 @@ class SfuBridge(MediaHooks):
     def ice_transport_policy(self) -> str:
         return self.policy
 
+    def busy(self) -> bool:
+        busy = getattr(self.service, "busy", None)
+        return bool(busy()) if busy is not None else False
+
     # --- MediaHooks (run in order on the hub's background queue) ---
 
     async def participant_admitted(self, room_id: str, participant_id: str, participant: Any) -> None:

@@ -90,6 +90,11 @@ class MediaHooks:
     async def participant_admitted(self, room_id: str, participant_id: str, participant: Any) -> None:
         return None
 
+    def busy(self) -> bool:
+        """True while the SFU is past its forwarding budget (media/load.py): new joins are refused
+        with ``server_busy``; participants already in (and resumes) keep going."""
+        return False
+
     async def participant_left(self, room_id: str, participant_id: str, reason: str) -> None:
         return None
 

@@ -9,7 +9,9 @@ streams grow with the square of a meeting's size and are the SFU's main cost; pa
 for signaling work; cpu catches what the counters miss (recording, encoding). Scores within
 ``TIE_MARGIN`` (two participants and a bit, or a quarter of a core) of the best are ties, and a
 tie goes to this node (``self_id``): no relay for a meeting that would run about as well here. Otherwise the lowest score wins, then the lowest node
-id, so every node makes the same choice from the same list.
+id, so every node makes the same choice from the same list. A node that says it is ``busy`` (past its
+forwarding budget, media/load.py) gets no new meeting while another ready node is not busy; when
+every ready node is busy the usual choice stands (that node answers the join with server_busy).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def choose(nodes: list[NodeInfo], self_id: str) -> NodeInfo | None:
     ready = [n for n in nodes if n.state == "ready"]
     if not ready:
         return None
+    ready = [n for n in ready if not n.busy] or ready
     best = min(score(n) for n in ready)
     tied = [n for n in ready if score(n) <= best + TIE_MARGIN]
     for n in tied:

@@ -51,6 +51,7 @@ class NodeInfo:
     participants: int = 0
     streams: int = 0            # forwarded streams
     cpu: float = 0.0            # cores busy in this process (1.0 = one core)
+    busy: bool = False          # past its forwarding budget (media/load.py): no new meetings
     meetings: list[str] = field(default_factory=list)   # room ids it owns
     started_at: float = 0.0     # unix seconds
     heartbeat_at: float = 0.0   # unix seconds
@@ -152,7 +153,7 @@ class NodeRegistry:
         return NodeInfo(
             node_id=self.node_id, url=self.url, state=self.state,
             participants=int(load.get("participants", 0)), streams=int(load.get("streams", 0)),
-            cpu=self._last_cpu, meetings=list(load.get("meetings", ())),
+            cpu=self._last_cpu, meetings=list(load.get("meetings", ())), busy=bool(load.get("busy", False)),
             started_at=self.started_at, heartbeat_at=time.time(),
         )
 

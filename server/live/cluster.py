@@ -68,7 +68,7 @@ class NodeCluster:
         """This node's load for the registry: participants and streams of the meetings it owns."""
         owned = [room_id for room_id in self.ownership.owned() if self.hub.has_meeting(room_id)]
         return {"participants": sum(self.hub.participant_count(r) for r in owned), "streams": self._streams(),
-                "meetings": owned}
+                "meetings": owned, "busy": self.hub.media.busy()}
 
     def on_taken_over(self, callback: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
         """``callback(snapshot)`` after a meeting was rebuilt here from another node's mirror."""

@@ -24,7 +24,8 @@ def new_sfu(settings: Settings) -> MediaService:
     """This node's SFU; ConfigError for ICE servers it cannot use."""
     try:
         return MediaService(MediaConfig(ice_servers=tuple(settings.ice_servers), public_ip=settings.public_ip,
-                                        udp_ports=settings.udp_ports))
+                                        udp_ports=settings.udp_ports),
+                            max_forward_pps=settings.max_forward_pps or None)
     except ValueError as exc:
         raise ConfigError(f"ice_servers: {exc}") from None
 

@@ -23,7 +23,7 @@ from collections import OrderedDict
 from typing import Any, Callable, Iterator
 
 import structlog
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from .metrics import Metrics
@@ -89,6 +89,25 @@ class NodeCollector(Collector):
         yield GaugeMetricFamily("antechamber_media_rooms", "Media rooms open in the SFU.", value=len(self.sfu.rooms))
         yield GaugeMetricFamily("antechamber_media_streams", "Streams forwarded now (publications x subscribers).",
                                 value=self.sfu.stream_count())
+        yield from self._load()
+
+    def _load(self) -> Iterator:
+        """The SFU's load gauge (media/load.py): loop lag, forwarded packets/s, busy."""
+        gauge = getattr(self.sfu, "load", None)
+        if gauge is None:
+            return
+        lags = gauge.lags
+        yield HistogramMetricFamily("antechamber_event_loop_lag_seconds", "How late the event loop ran a "
+                                    "callback scheduled every 0.1 s.", buckets=lags.histogram(), sum_value=lags.sum)
+        stats = gauge.stats()
+        yield GaugeMetricFamily("antechamber_event_loop_lag_p99_seconds", "Loop lag p99 over the last seconds.",
+                                value=stats["lag_p99"])
+        yield GaugeMetricFamily("antechamber_forwarded_packets_per_second", "RTP packets forwarded per second "
+                                "(last second).", value=stats["forwarded_pps"])
+        yield GaugeMetricFamily("antechamber_process_cpu_fraction", "Process CPU over the last second (1 = one "
+                                "core).", value=stats["cpu"])
+        yield GaugeMetricFamily("antechamber_forwarding_busy", "1 while past the forwarding budget (new joins "
+                                "get server_busy).", value=stats["busy"])
 
     def _recordings(self) -> Iterator:
         active = self.recordings.running()

@@ -27,7 +27,8 @@ from typing import Any, Callable, Protocol
 
 import structlog
 
-from ..errors import AlreadyJoined, Forbidden, InvalidKey, NoPendingKnock, NotJoined, RoomNotFound, UnknownType
+from ..errors import (AlreadyJoined, Forbidden, InvalidKey, NoPendingKnock, NotJoined, RoomNotFound, ServerBusy,
+                      UnknownType)
 from ..ports import MediaHooks, RoomDirectory, RoomInfo
 from ..rules.cooldowns import AbuseLimits, ChatLimits, JoinLimits, KnockLimits
 from ..wire.protocol import Request
@@ -168,6 +169,9 @@ class Hub:
             raise InvalidKey()
         if p.state != CONNECTED:    # closed or joined meanwhile
             return
+        if self.services.media.busy():     # past the forwarding budget: nobody new (issue 17)
+            log.info("join refused: server busy", room_id=info.room_id)
+            raise ServerBusy()
         room = self._open(info)
         p.external_id, p.metadata = req.get("externalId"), req.get("metadata")   # for webhooks (docs/embed.md)
         try:

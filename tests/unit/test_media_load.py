@@ -1,0 +1,96 @@
+"""The load gauge's pure logic (media/load.py): window statistics, the busy decision with
+hysteresis, packets/s and CPU from counters, placement skipping busy nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from media.load import LAG_BUCKETS, LoadGauge, Window, decide
+from server.cluster.placement import choose
+from server.cluster.registry import NodeInfo
+
+LIMITS = {"lag_limit": 0.05, "cpu_limit": 0.9}
+
+
+def test_busy_when_lag_cpu_or_budget_is_exceeded():
+    assert not decide(False, 0.01, 0.5, 100, max_pps=None, **LIMITS)
+    assert decide(False, 0.06, 0.5, 100, max_pps=None, **LIMITS)
+    assert decide(False, 0.01, 0.95, 100, max_pps=None, **LIMITS)
+    assert decide(False, 0.01, 0.5, 1001, max_pps=1000, **LIMITS)
+    assert not decide(False, 0.01, 0.5, 1000, max_pps=1000, **LIMITS)
+    assert not decide(False, 0.01, 0.5, 10**6, max_pps=None, **LIMITS)   # auto: no packet budget
+
+
+def test_busy_clears_only_when_comfortably_below():
+    assert decide(True, 0.04, 0.5, 100, max_pps=None, **LIMITS)          # lag under the limit, not under half
+    assert decide(True, 0.01, 0.85, 100, max_pps=None, **LIMITS)         # CPU not under limit - 0.1
+    assert decide(True, 0.01, 0.5, 950, max_pps=1000, **LIMITS)          # packets not under 90 %
+    assert not decide(True, 0.01, 0.5, 899, max_pps=1000, **LIMITS)
+    assert not decide(True, 0.02, 0.7, 0, max_pps=None, **LIMITS)
+
+
+def test_window_keeps_recent_samples_and_cumulative_histogram():
+    w = Window(3.0)
+    for i in range(100):
+        w.add(i * 0.1, 0.001 if i % 10 else 0.2)        # one late wake-up in ten
+    assert w.quantile(0.5) == 0.001
+    assert w.quantile(0.99) == 0.2 and w.maximum() == 0.2
+    w.add(20.0, 0.003)                                   # everything older than 3 s is gone
+    assert list(w.samples) == [(20.0, 0.003)] and w.maximum() == 0.003
+    hist = dict(w.histogram())
+    assert hist["+Inf"] == w.count == 101
+    assert hist[str(LAG_BUCKETS[0])] == 90              # <= 1 ms
+    assert hist["0.1"] == 91 and hist["0.25"] == 101
+    assert abs(w.sum - (90 * 0.001 + 10 * 0.2 + 0.003)) < 1e-9
+
+
+def test_packets_per_second_and_cpu_from_counters():
+    counter = {"packets": 0, "cpu": 0.0}
+    g = LoadGauge(lambda: counter["packets"], max_forward_pps=500, cpu_clock=lambda: counter["cpu"])
+    g.sample(10.0)
+    assert g.pps == 0 and not g.busy
+    counter.update(packets=400, cpu=0.3)
+    g.sample(11.0)
+    assert g.pps == 400 and abs(g.cpu - 0.3) < 1e-9 and not g.busy
+    counter.update(packets=1000, cpu=0.6)
+    g.sample(12.0)
+    assert g.pps == 600 and g.busy and g.stats()["busy"] == 1.0
+    counter.update(packets=1460, cpu=0.9)
+    g.sample(13.0)
+    assert g.pps == 460 and g.busy                       # 460 > 450: still busy (hysteresis)
+    counter.update(packets=1800, cpu=1.0)
+    g.sample(14.0)
+    assert g.pps == 340 and not g.busy and g.busy_since is None
+
+
+async def test_probe_measures_a_blocked_loop():
+    g = LoadGauge(lambda: 0, interval=0.02, sample_every=0.05)
+    g.start()
+    try:
+        for _ in range(200):
+            if g.lags.count >= 2:
+                break
+            await asyncio.sleep(0.01)
+        time.sleep(0.15)                                # the loop is blocked for 150 ms
+        for _ in range(200):
+            if g.lags.maximum() >= 0.1:
+                break
+            await asyncio.sleep(0.01)
+        assert g.lags.maximum() >= 0.1
+        for _ in range(300):
+            if g.busy:
+                break
+            await asyncio.sleep(0.01)
+        assert g.busy, g.stats()
+    finally:
+        await g.stop()
+
+
+def test_placement_skips_busy_nodes_unless_all_are():
+    a = NodeInfo("a", "http://a", participants=1, busy=True)
+    b = NodeInfo("b", "http://b", participants=30)
+    assert choose([a, b], "a").node_id == "b"
+    b.busy = True
+    assert choose([a, b], "b").node_id == "a"           # all busy: the usual choice stands
+    assert NodeInfo.from_bytes(a.to_bytes()).busy is True
