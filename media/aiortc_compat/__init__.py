@@ -23,8 +23,12 @@ By concern (each module's docstring says how it hooks in):
                   renewed daily, instead of one per peer connection
 - idle.py         `add_send_only_transceiver`: subscribe transceivers whose never-started
                   receiver holds no bitrate estimator, NACK generator or video jitter buffer
+- addresses.py    `remember_host_addresses`: aioice's interface walk once per 10 s, not
+                  once per gathering
 - closing.py      `close_peer_connection`: a close during connect leaves no failed
                   connect task unretrieved and no aioice consent task running
+- consent.py      `install_lag_tolerant_consent`: aioice's ICE consent check does not expire a
+                  healthy peer because our own event loop was late
 - preencoded.py   `send_preencoded` for aiortc peers of tests and benchmarks
 - probe.py        `check_aiortc`, `AiortcIncompatible`, `SUPPORTED`
 
@@ -36,6 +40,8 @@ from __future__ import annotations
 
 from .certificates import SharedCertificate, new_peer_connection, peer_certificate, shared_certificate
 from .closing import close_peer_connection
+from .consent import install_lag_tolerant_consent
+from .addresses import fresh_host_addresses, remember_host_addresses
 from .idle import SendOnlyReceiver, add_send_only_transceiver
 from .gathering import bind_udp, gather_in_range, guard_datagrams
 from .negotiation import (
@@ -71,6 +77,8 @@ __all__ = [
     "check_aiortc",
     "close_peer_connection",
     "declared_ssrcs",
+    "fresh_host_addresses",
+    "install_lag_tolerant_consent",
     "gather_in_range",
     "guard_datagrams",
     "h264_payloads",
@@ -85,6 +93,7 @@ __all__ = [
     "parse_candidate",
     "parse_sdp",
     "peer_certificate",
+    "remember_host_addresses",
     "report_sent",
     "reset_jitter_buffer",
     "rtp_only",

@@ -48,7 +48,7 @@ class SharedCertificate(RTCCertificate):
     def getFingerprints(self) -> list[RTCDtlsFingerprint]:
         if self._fingerprints is None:
             self._fingerprints = super().getFingerprints()
-        return [RTCDtlsFingerprint(f.algorithm, f.value) for f in self._fingerprints]
+        return list(self._fingerprints)
 
     def _create_ssl_context(self, srtp_profiles: list[Any]) -> SSL.Context:
         key = tuple(p.openssl_profile for p in srtp_profiles)

@@ -32,6 +32,8 @@ import aiortc.rtp
 import aiortc.sdp
 import structlog
 
+from . import addresses as _addresses
+from .consent import probe_consent
 from .negotiation import _PC, parse_sdp
 from .receive import _R
 from .send import _S
@@ -177,6 +179,10 @@ def check_aiortc() -> None:
     _probe_packet(p)
     _probe_certificates(p)
     _probe_send_only(p)
+    probe_consent(p)
+    p.uses(aioice.ice.Connection, "gather_candidates", ["get_host_addresses"], "remember_host_addresses")
+    p.params(_addresses._AIOICE, "aioice.ice.get_host_addresses", ("use_ipv4", "use_ipv6"),
+             "remember_host_addresses")
 
     p.has(aiortc.codecs.vpx.Vp8Encoder, "_packetize", "send_preencoded")
     p.has(aiortc.codecs.h264.H264Encoder, "_packetize", "send_preencoded")

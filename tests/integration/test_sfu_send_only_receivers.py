@@ -52,3 +52,29 @@ async def test_only_the_one_call_gets_the_light_receiver():
             await t.receiver.receive(None)
     finally:
         await pc.close()
+
+
+def test_host_addresses_are_remembered_for_the_ttl(monkeypatch):
+    import aioice.ice
+
+    from media.aiortc_compat import addresses
+
+    calls = []
+
+    def counting(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        calls.append((use_ipv4, use_ipv6))
+        return ["192.0.2.7"]
+
+    monkeypatch.setattr(addresses, "_original", counting)
+    compat.remember_host_addresses(ttl=60)
+    compat.fresh_host_addresses()
+    assert aioice.ice.get_host_addresses is addresses._remembered
+    assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True) == ["192.0.2.7"]
+    assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True) == ["192.0.2.7"]
+    assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False) == ["192.0.2.7"]
+    assert calls == [(True, True), (True, False)]
+    compat.remember_host_addresses(ttl=0)  # expired at once: looked up again
+    aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True)
+    assert len(calls) == 3
+    compat.remember_host_addresses()
+    compat.fresh_host_addresses()
