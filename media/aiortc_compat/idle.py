@@ -11,13 +11,15 @@ is ever used.
 `add_send_only_transceiver(pc, track)` is `pc.addTransceiver(track, direction="sendonly")`
 with the receiver built as `SendOnlyReceiver`: aiortc's audio-sized receiver (a 16-slot
 jitter buffer, no estimator, no NACK generator) that reports the transceiver's kind and
-refuses to start. How: `addTransceiver` makes the receiver through the
+refuses to start (its decoder queue and error flag, never used, are shared). How: `addTransceiver` makes the receiver through the
 `aiortc.rtcpeerconnection` module's `RTCRtpReceiver` global, which points at
 `SendOnlyReceiver` only while that synchronous call runs. Probed by `probe.check_aiortc`.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from typing import Any
 
 import aiortc.rtcpeerconnection as _pcm
@@ -25,6 +27,8 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpTransceiver
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
 _KIND = "_RTCRtpReceiver__kind"
+# a never-started receiver never runs its decoder thread: these stay unused, so one for all
+_UNUSED = {"_RTCRtpReceiver__decoder_queue": queue.Queue(), "_RTCRtpReceiver__decoder_error": threading.Event()}
 
 
 class SendOnlyReceiver(RTCRtpReceiver):
@@ -33,6 +37,8 @@ class SendOnlyReceiver(RTCRtpReceiver):
     def __init__(self, kind: str, transport: Any) -> None:
         super().__init__("audio", transport)  # the light variant: no estimator, no NACKs, 16 slots
         setattr(self, _KIND, kind)
+        for name, shared in _UNUSED.items():  # a queue.Queue is 4 locks (~11 KiB by tracemalloc)
+            setattr(self, name, shared)
 
     async def receive(self, parameters: Any) -> None:
         raise RuntimeError("a send-only subscribe transceiver does not receive")

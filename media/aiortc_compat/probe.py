@@ -297,5 +297,7 @@ def _probe_send_only(p: _Probe) -> None:
     if getattr(aiortc.rtcpeerconnection, "RTCRtpReceiver", None) is not Receiver:
         p.missing.append(f"aiortc.rtcpeerconnection.RTCRtpReceiver ({what})")
     p.uses(aiortc.rtcpeerconnection.RTCPeerConnection, _PC + "createTransceiver", ["RTCRtpReceiver"], what)
-    p.uses(Receiver, "__init__", [_R + "kind", _R + "remote_bitrate_estimator", _R + "nack_generator"], what)
+    p.uses(Receiver, "__init__", [_R + n for n in ("kind", "remote_bitrate_estimator", "nack_generator",
+                                                   "decoder_queue", "decoder_error")], what)
+    p.uses(Receiver, _R + "stop_decoder", [_R + "decoder_thread"], what)
     p.params(Receiver, "RTCRtpReceiver", ("kind", "transport"), what)

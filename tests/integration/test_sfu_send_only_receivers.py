@@ -48,6 +48,11 @@ async def test_only_the_one_call_gets_the_light_receiver():
         assert pcm.RTCRtpReceiver is RTCRtpReceiver
         other = pc.addTransceiver("video", direction="recvonly")
         assert type(other.receiver) is RTCRtpReceiver
+        second = compat.add_send_only_transceiver(pc, ToneTrack())
+        assert getattr(second.receiver, _R + "kind") == "audio"
+        for name in ("decoder_queue", "decoder_error"):  # unused, so shared; a full receiver keeps its own
+            assert getattr(t.receiver, _R + name) is getattr(second.receiver, _R + name)
+            assert getattr(other.receiver, _R + name) is not getattr(t.receiver, _R + name)
         with pytest.raises(RuntimeError):
             await t.receiver.receive(None)
     finally:
