@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import structlog
 
-from .aiortc_compat import check_aiortc
+from .aiortc_compat import check_aiortc, install_lag_tolerant_consent
 from .forward.stats import ForwardTotals, add_counts
 from .ice import browser_ice_servers, parse_ice_server
 from .load import LoadGauge
@@ -26,6 +26,7 @@ log = structlog.get_logger("media.sfu")
 class MediaService:
     def __init__(self, config: Optional[MediaConfig] = None, *, max_forward_pps: Optional[float] = None) -> None:
         check_aiortc()
+        install_lag_tolerant_consent()    # a lagging loop must not expire healthy peers' ICE consent
         self.config = config or MediaConfig()
         for url in self.config.ice_servers:
             parse_ice_server(url)  # fail at start-up, not at the first call
