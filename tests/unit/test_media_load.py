@@ -94,3 +94,12 @@ def test_placement_skips_busy_nodes_unless_all_are():
     b.busy = True
     assert choose([a, b], "b").node_id == "a"           # all busy: the usual choice stands
     assert NodeInfo.from_bytes(a.to_bytes()).busy is True
+
+
+def test_consent_counts_a_timeout_only_when_the_loop_was_on_time():
+    from media.aiortc_compat.consent import counts_as_failure, transaction_timeout
+    assert transaction_timeout(0, 0.5) == 0.5          # aioice's own consent check: one try
+    assert transaction_timeout(2, 0.5) == 3.5          # ours: 0.5 + 1 + 2
+    assert counts_as_failure(3.55, 3.5, 0.01)          # on time: the peer did not answer
+    assert not counts_as_failure(4.0, 3.5, 0.0)        # the timeout fired 0.5 s late
+    assert not counts_as_failure(3.5, 3.5, 0.6)        # the sleep before it overslept
