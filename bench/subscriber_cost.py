@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 IDLE_WINDOW = 10.0
 JOIN_CONCURRENCY = 10
+PROFILE_IDLE = bool(os.environ.get("BENCH_PROFILE_IDLE"))
 # cProfile entries summed into the join cost (cumulative time, per join)
 JOIN_PARTS = {
     "certificate": ("generateCertificate",),
@@ -368,6 +369,11 @@ def run_step(n: int, clip: Path, workdir: Path, trace: bool) -> dict[str, Any]:
         hear()
         time.sleep(2.0)
         idle, idle_cpu = window(IDLE_WINDOW)
+        idle_profile = None
+        if PROFILE_IDLE:  # a second idle window under cProfile (inflates CPU): where idle time goes
+            call("/profile", {"action": "start"})
+            time.sleep(IDLE_WINDOW)
+            idle_profile = call("/profile", {"action": "stop", "joins": n})
         after = call("/measure", {"snapshot": True})
         allocations = call("/trace", {"per": n}) if trace else None
         tell("quit")
@@ -394,6 +400,8 @@ def run_step(n: int, clip: Path, workdir: Path, trace: bool) -> dict[str, Any]:
         }
         if allocations is not None:
             row["allocations"] = allocations
+        if idle_profile is not None:
+            row["idle_profile_ms_per_sub_per_window"] = idle_profile
         return row
     finally:
         if client is not None and client.poll() is None:
