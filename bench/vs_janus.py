@@ -1,0 +1,301 @@
+"""Antechamber vs Janus VideoRoom (Debian 1.1.2, event_loops = 1), side by side in one run.
+
+    sudo python bench/vs_janus.py [--quick] [--sfu both|antechamber|janus] [--out bench/results/vs_janus.json]
+
+Creates a network namespace ``ac-bench`` with a veth pair 198.18.0.1/30 (outside: the load generator,
+bench/vs_janus_client.py, ``taskset -c 0``) <-> 198.18.0.2/30 (inside: the SFU, ``taskset -c 1``), runs each
+SFU in turn inside it, and removes the namespace at the end (also on error). Per step: forwarded packets/s
+(received by subscribers), µs of SFU process CPU per forwarded packet, loss, fps, RSS per subscriber (RSS
+delta over subscribers), time for 50 more joins at that load, Antechamber's event-loop lag (/metrics), and
+the ratio to Janus. JSON to bench/results/vs_janus.json, plot to docs/vs_janus.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+NS, OUT_IF, IN_IF = "ac-bench", "acb0", "acb1"
+OUT_IP, IN_IP = "198.18.0.1", "198.18.0.2"
+API_KEY = "bench-api-key-0123456789abcdef"
+AC_PORT, JANUS_PORT = 18080, 18088
+CLIENT = ROOT / "bench" / "vs_janus_client.py"
+PY = str(ROOT / ".venv" / "bin" / "python")
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def sh(*cmd: str, check: bool = True) -> None:
+    subprocess.run(cmd, check=check, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def netns_up() -> None:
+    netns_down()
+    sh("ip", "netns", "add", NS)
+    sh("ip", "link", "add", OUT_IF, "type", "veth", "peer", "name", IN_IF)
+    sh("ip", "link", "set", IN_IF, "netns", NS)
+    sh("ip", "addr", "add", f"{OUT_IP}/30", "dev", OUT_IF)
+    sh("ip", "link", "set", OUT_IF, "up")
+    sh("ip", "netns", "exec", NS, "ip", "addr", "add", f"{IN_IP}/30", "dev", IN_IF)
+    sh("ip", "netns", "exec", NS, "ip", "link", "set", IN_IF, "up")
+    sh("ip", "netns", "exec", NS, "ip", "link", "set", "lo", "up")
+
+
+def netns_down() -> None:
+    sh("ip", "link", "del", OUT_IF, check=False)
+    sh("ip", "netns", "del", NS, check=False)
+
+
+def janus_config(d: Path) -> None:
+    lib = "/usr/lib/x86_64-linux-gnu/janus"
+    (d / "janus.jcfg").write_text(f"""general: {{
+  configs_folder = "{d}"
+  plugins_folder = "{lib}/plugins"
+  transports_folder = "{lib}/transports"
+  events_folder = "{lib}/events"
+  loggers_folder = "{lib}/loggers"
+  debug_level = 3
+  event_loops = 1
+  session_timeout = 0
+}}
+media: {{
+  rtp_port_range = "20000-40000"
+}}
+nat: {{
+  nice_debug = false
+  ice_enforce_list = "{IN_IF}"
+}}
+plugins: {{
+  disable = "libjanus_audiobridge.so,libjanus_duktape.so,libjanus_echotest.so,libjanus_lua.so,libjanus_nosip.so,libjanus_recordplay.so,libjanus_sip.so,libjanus_streaming.so,libjanus_textroom.so,libjanus_videocall.so,libjanus_voicemail.so"
+}}
+transports: {{
+  disable = "libjanus_websockets.so,libjanus_pfunix.so,libjanus_mqtt.so,libjanus_nanomsg.so,libjanus_rabbitmq.so"
+}}
+loggers: {{
+  disable = "libjanus_jsonlog.so"
+}}
+events: {{
+  broadcast = false
+}}
+""")
+    (d / "janus.transport.http.jcfg").write_text(f"""general: {{
+  json = "compact"
+  base_path = "/janus"
+  http = true
+  port = {JANUS_PORT}
+  ip = "{IN_IP}"
+  https = false
+}}
+admin: {{
+  admin_http = false
+}}
+""")
+    (d / "janus.plugin.videoroom.jcfg").write_text("general: {\n}\n")
+
+
+def start_sfu(sfu: str, tmp: Path) -> tuple[subprocess.Popen, str]:
+    log = open(tmp / f"{sfu}.log", "w")
+    if sfu == "janus":
+        janus_config(tmp)
+        cmd = ["janus", "-F", str(tmp), "-C", str(tmp / "janus.jcfg")]
+        base = f"http://{IN_IP}:{JANUS_PORT}"
+        probe = base + "/janus/info"
+    else:
+        cmd = [str(ROOT / ".venv" / "bin" / "antechamber"), "serve", "--host", IN_IP, "--port", str(AC_PORT),
+               "--data-dir", str(tmp / "ac"), "--api-key", API_KEY, "--log-format", "json",
+               "--log-level", "warning", "--udp-port-range", "40000-49999", "--rest-rate-limit", "0",
+               "--max-forward-pps", "100000000"]
+        base = f"http://{IN_IP}:{AC_PORT}"
+        probe = base + "/api/v1/rooms"
+    proc = subprocess.Popen(["ip", "netns", "exec", NS, "taskset", "-c", "1", *cmd], stdout=log, stderr=log,
+                            cwd=ROOT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            req = urllib.request.Request(probe, headers={"Authorization": f"Bearer {API_KEY}"})
+            urllib.request.urlopen(req, timeout=1).read()
+            return proc, base
+        except Exception:  # noqa: BLE001 - not up yet
+            if proc.poll() is not None:
+                break
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{sfu} did not start: {(tmp / f'{sfu}.log').read_text()[-2000:]}")
+
+
+def proc_sample(pid: int) -> dict[str, float]:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / CLK
+    rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+               if line.startswith("VmRSS:"))
+    return {"cpu": cpu, "rss_kib": rss, "wall": time.monotonic()}
+
+
+def lag_histogram(base: str) -> dict[float, float] | None:
+    """antechamber_event_loop_lag_seconds buckets (le -> count), or None when the server has none."""
+    try:
+        req = urllib.request.Request(base + "/metrics", headers={"Authorization": f"Bearer {API_KEY}"})
+        text = urllib.request.urlopen(req, timeout=3).read().decode()
+    except Exception:  # noqa: BLE001
+        return None
+    out: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith("antechamber_event_loop_lag_seconds_bucket"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
+    return out or None
+
+
+def lag_p99_ms(a: dict[float, float] | None, b: dict[float, float] | None) -> float | None:
+    if not a or not b:
+        return None
+    les = sorted(b)
+    delta = [b[le] - a.get(le, 0.0) for le in les]
+    if delta[-1] <= 0:
+        return None
+    for le, n in zip(les, delta):
+        if n >= 0.99 * delta[-1]:
+            return round(le * 1000, 2)
+    return None
+
+
+def run_scenario(sfu: str, scenario: str, steps: list[int], clip: Path, window: float, joins: int) -> list[dict]:
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix=f"vsj-{sfu}-") as t:
+        tmp = Path(t)
+        proc, base = start_sfu(sfu, tmp)
+        client = subprocess.Popen(["taskset", "-c", "0", PY, str(CLIENT), "--sfu", sfu, "--base", base,
+                                   "--clip", str(clip), "--scenario", scenario, "--api-key", API_KEY,
+                                   "--steps", ",".join(map(str, steps)), "--window", str(window),
+                                   "--joins", str(joins)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        try:
+            base_rss = None
+            w0: dict[str, Any] = {}
+            assert client.stdout and client.stdin
+            for line in client.stdout:
+                if line.startswith('{"event": "publishers"}'):
+                    time.sleep(1.0)
+                    base_rss = proc_sample(proc.pid)["rss_kib"]
+                    client.stdin.write("go\n")
+                    client.stdin.flush()
+                elif line.startswith("WINDOW start"):
+                    w0 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None}
+                elif line.startswith("WINDOW end"):
+                    w1 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None}
+                elif line.startswith("RESULT "):
+                    r = json.loads(line[7:])
+                    wall = w1["wall"] - w0["wall"]
+                    pps = r["received_packets_per_s"]
+                    r["sfu_cpu_cores"] = round((w1["cpu"] - w0["cpu"]) / wall, 3)
+                    r["us_per_packet"] = round((w1["cpu"] - w0["cpu"]) / (pps * r["window_s"]) * 1e6, 2) if pps else None
+                    r["rss_kib"] = w1["rss_kib"]
+                    r["rss_per_subscriber_kib"] = round((w1["rss_kib"] - base_rss) / max(1, r["subscribers"]), 1)
+                    r["loop_lag_p99_ms"] = lag_p99_ms(w0["lag"], w1["lag"])
+                    r["load1"] = os.getloadavg()[0]
+                    rows.append(r)
+                    print(f"  {sfu} {scenario} {json.dumps(r)}", flush=True)
+            client.wait(timeout=60)
+        finally:
+            if client.poll() is None:
+                client.kill()
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return rows
+
+
+def ratios(report: dict[str, Any]) -> None:
+    for scenario, by_sfu in report["scenarios"].items():
+        janus = {r["step"]: r for r in by_sfu.get("janus", [])}
+        for r in by_sfu.get("antechamber", []):
+            j = janus.get(r["step"])
+            if j and j.get("us_per_packet") and r.get("us_per_packet"):
+                r["cpu_ratio_to_janus"] = round(j["us_per_packet"] / r["us_per_packet"], 3)   # >= 1.0: as good
+                r["rss_ratio_to_janus"] = round(r["rss_per_subscriber_kib"] / max(0.1, j["rss_per_subscriber_kib"]), 2)
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    metrics = [("received_packets_per_s", "forwarded packets/s"), ("us_per_packet", "µs SFU CPU / packet"),
+               ("rss_per_subscriber_kib", "RSS KiB / subscriber"), ("loss", "loss"), ("join_s", "50 joins (s)")]
+    scen = list(report["scenarios"])
+    fig, axes = plt.subplots(len(scen), len(metrics), figsize=(4 * len(metrics), 3 * len(scen)), squeeze=False)
+    for i, s in enumerate(scen):
+        for j, (key, label) in enumerate(metrics):
+            ax = axes[i][j]
+            for sfu, rows in report["scenarios"][s].items():
+                xs = [r["video_streams"] for r in rows if r.get(key) is not None]
+                ax.plot(xs, [r[key] for r in rows if r.get(key) is not None], "o-", label=sfu)
+            ax.set_title(f"{s}: {label}", fontsize=9)
+            ax.set_xlabel("video streams")
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--sfu", choices=("both", "antechamber", "janus"), default="both")
+    ap.add_argument("--scenarios", default="fanout,fanout_audio,rooms")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "vs_janus.json"))
+    ap.add_argument("--plot", default=str(ROOT / "docs" / "vs_janus.png"))
+    args = ap.parse_args()
+    if os.geteuid() != 0 or not shutil.which("janus"):
+        sys.exit("needs root (network namespace) and janus (apt-get install -y janus)")
+    from bench.forwarding import encode_clip
+    from bench.forwarding_client import _write_clip
+
+    steps = {"fanout": [10, 20], "fanout_audio": [10], "rooms": [16]} if args.quick else \
+        {"fanout": [100, 200, 300, 400, 500], "fanout_audio": [100, 200, 300, 400], "rooms": [64, 128, 192, 256, 320]}
+    window, joins = (3.0, 10) if args.quick else (5.0, 50)
+    sfus = ["janus", "antechamber"] if args.sfu == "both" else [args.sfu]
+    report: dict[str, Any] = {"quick": args.quick, "window_s": window, "joins": joins, "generator_core": 0,
+                              "sfu_core": 1, "janus": "Debian 1.1.2, event_loops = 1", "scenarios": {}}
+    t_start = time.monotonic()
+    with tempfile.TemporaryDirectory() as t:
+        clip = Path(t) / "clip.bin"
+        _write_clip(encode_clip(640, 480), clip)
+        netns_up()
+        try:
+            for scenario in args.scenarios.split(","):
+                for sfu in sfus:
+                    try:
+                        rows = run_scenario(sfu, scenario, steps[scenario], clip, window, joins)
+                    except Exception as e:  # noqa: BLE001 - record and go on with the next one
+                        rows = [{"error": repr(e)[:500]}]
+                        print(f"  {sfu} {scenario} failed: {e!r}", flush=True)
+                    report["scenarios"].setdefault(scenario, {})[sfu] = [r for r in rows if "error" not in r]
+                    if any("error" in r for r in rows):
+                        report.setdefault("errors", {})[f"{sfu}/{scenario}"] = rows[0]["error"]
+        finally:
+            netns_down()
+    ratios(report)
+    report["duration_s"] = round(time.monotonic() - t_start, 1)
+    Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+    plot(report, Path(args.plot))
+    print(f"wrote {args.out} ({report['duration_s']} s)")
+
+
+if __name__ == "__main__":
+    main()
