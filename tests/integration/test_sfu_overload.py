@@ -1,7 +1,8 @@
 """Graceful overload (issue 17): past its forwarding budget the server refuses newcomers with
 server_busy while the streams it holds keep their frame rate; when the load drops it accepts joins
 again. A real server, real aiortc peers over loopback, a tiny --max-forward-pps so the budget is
-reached at once on a shared machine."""
+reached at once on a shared machine (the lag limit is set high: other processes' load on the shared
+machine must not decide when this test's node is busy)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ async def _fps(peer: PeerClient, publisher: str, frames: int = 75) -> float:
 
 async def test_past_the_budget_newcomers_get_server_busy_and_held_streams_keep_their_rate(
         settings_factory, auth, peers):
-    async with serve(settings_factory(max_forward_pps=BUDGET)) as client:
+    async with serve(settings_factory(max_forward_pps=BUDGET, busy_lag_ms=2000)) as client:
         from server.app import SFU
         sfu = client.server.app[SFU]
         room = await make_room(client, auth)
