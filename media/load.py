@@ -5,8 +5,11 @@ up (the loop's lag), and once a second it samples the forwarded packet counter a
 CPU time. From these it keeps recent window statistics (lag p50/p99/max over ``window`` seconds,
 forwarded packets/s, CPU fraction of one core) and a ``busy`` flag with hysteresis:
 
-- busy when the lag p99 of the window exceeds ``lag_limit`` (50 ms), or the process uses more than
-  ``cpu_limit`` (0.9) of a core, or ``max_forward_pps`` is set and forwarding is above it;
+- busy when the lag p99 of the window exceeds ``lag_limit`` (50 ms) while this process itself uses
+  at least ``LAG_CPU_SHARE`` (half) of a core, or the process uses more than ``cpu_limit`` (0.9) of a
+  core, or ``max_forward_pps`` is set and forwarding is above it. A lagging loop in a process that is
+  mostly idle (a neighbour took the CPU, one burst of joins) refuses nobody: refusing would not help
+  the sessions in, and a lightly loaded server must not turn people away;
 - no longer busy when all three are comfortably below (lag p99 < lag_limit / 2, CPU < cpu_limit
   - 0.1, packets/s < 0.9 x the budget), so the flag does not flap around the threshold.
 
@@ -28,6 +31,7 @@ import structlog
 log = structlog.get_logger("media.load")
 
 # histogram buckets of the loop lag (seconds), exported as antechamber_event_loop_lag_seconds
+LAG_CPU_SHARE = 0.5   # the loop's lag counts toward busy only when this process uses this much of a core
 LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -36,7 +40,7 @@ def decide(busy: bool, lag_p99: float, cpu: float, pps: float, *, lag_limit: flo
     """The next busy flag from the current one and the window's figures (hysteresis)."""
     over_pps = max_pps is not None and pps > max_pps
     if not busy:
-        return lag_p99 > lag_limit or cpu > cpu_limit or over_pps
+        return (lag_p99 > lag_limit and cpu >= LAG_CPU_SHARE) or cpu > cpu_limit or over_pps
     calm = (lag_p99 < lag_limit / 2 and cpu < cpu_limit - 0.1
             and (max_pps is None or pps < 0.9 * max_pps))
     return not calm
