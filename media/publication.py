@@ -81,6 +81,7 @@ class Publication:
         self._max_seq: Optional[int] = None   # the current stream's highest sequence number
         self.refused_packets = 0      # of sources the m-line does not carry (`_takes_source`)
         self.subscribers: dict[str, PacketSubscription] = {}  # subscriber participant id -> its copy
+        self._fanout: tuple[PacketSubscription, ...] = ()  # subscribers.values(), rebuilt on add/remove
         self._rtx_pt: Optional[int] = None
         self.sinks: list[FrameSink] = []
         self.frames_in = 0
@@ -184,7 +185,7 @@ class Publication:
 
     def _forward(self, packet: Any) -> None:
         now = time.time()
-        for sub in list(self.subscribers.values()):
+        for sub in self._fanout:  # a tuple built on add/remove, not a list per packet
             sub.forward(packet, now)
 
     def on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None:
@@ -220,9 +221,11 @@ class Publication:
 
     def add_subscriber(self, subscriber_id: str, sub: PacketSubscription) -> None:
         self.subscribers[subscriber_id] = sub
+        self._fanout = tuple(self.subscribers.values())
 
     def remove_subscriber(self, subscriber_id: str) -> None:
         sub = self.subscribers.pop(subscriber_id, None)
+        self._fanout = tuple(self.subscribers.values())
         if sub is not None:
             sub.close()
 
