@@ -201,7 +201,8 @@ def run_scenario(sfu: str, scenario: str, steps: list[int], clip: Path, window: 
                     r["sfu_cpu_cores"] = round((w1["cpu"] - w0["cpu"]) / wall, 3)
                     r["us_per_packet"] = round((w1["cpu"] - w0["cpu"]) / (pps * r["window_s"]) * 1e6, 2) if pps else None
                     r["rss_kib"] = w1["rss_kib"]
-                    r["rss_per_subscriber_kib"] = round((w1["rss_kib"] - base_rss) / max(1, r["subscribers"]), 1)
+                    r["rss_per_subscriber_kib"] = round((w1["rss_kib"] - base_rss)
+                                                        / max(1, r["subscribers"] + r["publishers_after_baseline"]), 1)
                     r["loop_lag_p99_ms"] = lag_p99_ms(w0["lag"], w1["lag"])
                     r["load1"] = os.getloadavg()[0]
                     rows.append(r)

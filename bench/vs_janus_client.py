@@ -34,10 +34,11 @@ TIMEOUT = 60.0
 class Counter:
     """RTP seen by one subscriber connection, per SSRC: [packets, max unwrapped seq, frames]."""
 
-    __slots__ = ("ssrcs",)
+    __slots__ = ("ssrcs", "video_pts")
 
     def __init__(self) -> None:
         self.ssrcs: dict[int, list[int]] = {}
+        self.video_pts: set[int] = set()   # VP8 payload types of the offer: their marker bits count frames
 
 
 def install_counter() -> None:
@@ -55,13 +56,13 @@ def install_counter() -> None:
         seq = (data[2] << 8) | data[3]
         s = counter.ssrcs.get(ssrc)
         if s is None:
-            counter.ssrcs[ssrc] = [1, seq, data[1] >> 7, data[1] & 0x7F]
+            counter.ssrcs[ssrc] = [1, seq, 0, data[1] & 0x7F]
             return
         s[0] += 1
         diff = ((seq - s[1] + 0x8000) & 0xFFFF) - 0x8000
         if diff > 0:
             s[1] += diff
-        if data[1] & 0x80:
+        if data[1] & 0x80 and (data[1] & 0x7F) in counter.video_pts:
             s[2] += 1
 
     aioice.ice.Connection.data_received = data_received
@@ -124,7 +125,10 @@ def publish_pc(video_track: Any, audio_track: Any, audio: bool) -> tuple[Any, di
 def tap(pc: Any) -> Counter:
     from media.aiortc_compat import ice_connections
 
+    import re
+
     counter = Counter()
+    counter.video_pts = {int(pt) for pt in re.findall(r"a=rtpmap:(\d+) VP8/90000", pc.remoteDescription.sdp)}
     for connection in ice_connections(pc):
         connection._bench_counter = counter
     return counter
@@ -193,108 +197,6 @@ class Antechamber:
         return c, state["counter"]
 
 
-# --- Janus VideoRoom over the HTTP transport (one session, one handle per peer, one long poll) -----------------
-
-
-class Janus:
-    def __init__(self, http: Any, args: argparse.Namespace) -> None:
-        self.http, self.base = http, args.base + "/janus"
-        self.tx = itertools.count()
-        self.waiters: dict[tuple[int, str], asyncio.Future] = {}
-        self.session = 0
-        self.rooms = itertools.count(1000)
-        self.poll_task: asyncio.Task | None = None
-
-    async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        body = {"transaction": f"t{next(self.tx)}", **body}
-        async with self.http.post(self.base + path, json=body) as r:
-            reply = await r.json()
-        if reply.get("janus") == "error":
-            raise RuntimeError(f"janus: {reply}")
-        return reply
-
-    async def start(self) -> None:
-        self.session = (await self.post("", {"janus": "create"}))["data"]["id"]
-        self.poll_task = asyncio.ensure_future(self.poll())
-
-    async def poll(self) -> None:
-        while True:
-            async with self.http.get(f"{self.base}/{self.session}?maxev=50", timeout=None) as r:
-                events = await r.json(content_type=None)
-            for ev in events if isinstance(events, list) else [events]:
-                if ev.get("janus") != "event":
-                    continue
-                data = ev.get("plugindata", {}).get("data", {})
-                key = (ev.get("sender"), "jsep" if "jsep" in ev else data.get("videoroom", ""))
-                if "error" in data:
-                    key = (ev.get("sender"), "jsep")
-                fut = self.waiters.pop(key, None) or self.waiters.pop((key[0], "event"), None)
-                if fut is not None and not fut.done():
-                    if "error" in data:
-                        fut.set_exception(RuntimeError(f"janus: {data}"))
-                    else:
-                        fut.set_result(ev)
-
-    async def handle(self) -> int:
-        return (await self.post(f"/{self.session}", {"janus": "attach", "plugin": "janus.plugin.videoroom"}))["data"]["id"]
-
-    async def message(self, h: int, body: dict[str, Any], jsep: dict[str, Any] | None = None,
-                      expect: str | None = None) -> dict[str, Any]:
-        fut = asyncio.get_running_loop().create_future()
-        if expect:
-            self.waiters[(h, expect)] = fut
-        msg: dict[str, Any] = {"janus": "message", "body": body}
-        if jsep:
-            msg["jsep"] = jsep
-        reply = await self.post(f"/{self.session}/{h}", msg)
-        if not expect:
-            return reply["plugindata"]["data"]
-        return await asyncio.wait_for(fut, TIMEOUT)
-
-    async def room(self) -> Any:
-        h = await self.handle()
-        room = next(self.rooms)
-        await self.message(h, {"request": "create", "room": room, "publishers": 16, "bitrate": 0,
-                               "videocodec": "vp8", "audiocodec": "opus", "fir_freq": 0})
-        return room, []
-
-    async def publisher(self, room: Any, name: str, pc: Any, sources: dict[str, str]) -> Any:
-        from aiortc import RTCSessionDescription
-
-        h = await self.handle()
-        await pc.setLocalDescription(await pc.createOffer())
-        ev = await self.message(h, {"request": "joinandconfigure", "room": room[0], "ptype": "publisher",
-                                    "display": name, "audio": True, "video": True},
-                                {"type": "offer", "sdp": pc.localDescription.sdp, "trickle": False}, expect="jsep")
-        room[1].append(ev["plugindata"]["data"]["id"])
-        await pc.setRemoteDescription(RTCSessionDescription(ev["jsep"]["sdp"], "answer"))
-        return h
-
-    async def subscriber(self, room: Any, name: str, pc: Any, want: int) -> tuple[Any, Counter]:
-        from aiortc import RTCSessionDescription
-
-        h = await self.handle()
-        deadline = time.monotonic() + TIMEOUT
-        while True:    # 428 "No such feed" until the publisher's PeerConnection is up
-            try:
-                ev = await self.message(h, {"request": "join", "room": room[0], "ptype": "subscriber",
-                                            "streams": [{"feed": f} for f in room[1]]}, expect="jsep")
-                break
-            except RuntimeError as e:
-                if "428" not in str(e) or time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.2)
-        await pc.setRemoteDescription(RTCSessionDescription(ev["jsep"]["sdp"], "offer"))
-        counter = tap(pc)
-        await pc.setLocalDescription(await pc.createAnswer())
-        await self.message(h, {"request": "start"}, {"type": "answer", "sdp": pc.localDescription.sdp,
-                                                    "trickle": False}, expect="jsep_or_started")
-        return h, counter
-
-    async def message_started(self) -> None:  # pragma: no cover - documentation of the event names
-        pass
-
-
 async def started(counters: list[Counter], kinds: int, deadline: float) -> bool:
     """Every counter has seen RTP on `kinds` SSRCs (one per stream it should get)."""
     while time.monotonic() < deadline:
@@ -315,6 +217,8 @@ async def run(args: argparse.Namespace) -> None:
     pcs: list[Any] = []
     counters: list[Counter] = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        from bench.vs_janus_videoroom import Janus
+
         sfu: Any = Antechamber(http, args) if args.sfu == "antechamber" else Janus(http, args)
         if args.sfu == "janus":
             await sfu.start()
@@ -337,17 +241,28 @@ async def run(args: argparse.Namespace) -> None:
 
         names = itertools.count()
 
+        refused: list[str] = []
+
         async def add_subscriber(room: Any) -> None:
             pc = new_pc()
             pcs.append(pc)
-            _, counter = await sfu.subscriber(room, f"sub{next(names)}", pc, per_room_pubs * (1 + audio))
+            try:
+                _, counter = await sfu.subscriber(room, f"sub{next(names)}", pc, per_room_pubs * (1 + audio))
+            except Exception as e:  # noqa: BLE001 - server_busy (Antechamber's overload answer) is a result
+                refused.append(repr(e)[:120])
+                return
             counters.append(counter)
 
         async def add_streams(n: int) -> float:
             """n more video subscriber streams (fan-out: n subscribers of room 0; rooms: n/16 more rooms)."""
             t0 = time.monotonic()
             if per_room_subs:
-                new_rooms = [await add_room() for _ in range(max(1, n // (per_room_pubs * per_room_subs)))]
+                new_rooms = []
+                for _ in range(max(1, n // (per_room_pubs * per_room_subs))):
+                    try:
+                        new_rooms.append(await add_room())
+                    except Exception as e:  # noqa: BLE001 - a refused publisher is a result
+                        refused.append(repr(e)[:120])
                 jobs = [add_subscriber(r) for r in new_rooms for _ in range(per_room_subs)]
             else:
                 jobs = [add_subscriber(rooms[0]) for _ in range(n)]
@@ -374,8 +289,6 @@ async def run(args: argparse.Namespace) -> None:
                     for s in c.ssrcs.values():
                         tot[0] += s[0]
                         tot[1] += s[1]
-                        if s[3] == 96 or s[2] > 0 or s[3] not in (111,):
-                            pass
                     per_video.append(sum(s[2] for s in c.ssrcs.values()))
                 return {"packets": tot[0], "seq": tot[1], "frames": per_video, "cpu": time.process_time(),
                         "wall": time.monotonic()}
@@ -391,20 +304,22 @@ async def run(args: argparse.Namespace) -> None:
             frames = [y - x for x, y in zip(a["frames"], b["frames"])]
             streams = len(counters) * per_room_pubs
             result = {"step": step, "video_streams": streams, "subscribers": len(counters),
+                      "publishers_after_baseline": len(rooms) * per_room_pubs if per_room_subs else 0,
                       "setup_s": round(setup, 2), "window_s": round(wall, 2),
                       "received_packets_per_s": round(got / wall, 1),
                       "loss": round(max(0.0, 1 - got / expected), 5) if expected else None,
                       "fps": round(sum(frames) / max(1, streams) / wall, 2),
                       "stalled_subscribers": sum(1 for f in frames if f == 0),
-                      "client_cpu_cores": round((b["cpu"] - a["cpu"]) / wall, 3)}
-            if args.joins:
+                      "client_cpu_cores": round((b["cpu"] - a["cpu"]) / wall, 3),
+                      "refused_joins": len(refused), "refused_reason": refused[-1] if refused else None}
+            if args.joins and rooms:
                 t0 = time.monotonic()
                 n0 = len(counters)
                 target = rooms[0] if not per_room_subs else rooms[-1]
                 try:
                     await asyncio.wait_for(asyncio.gather(*(add_subscriber(target) for _ in range(args.joins))),
                                            TIMEOUT)
-                    ok = await started(counters[n0:], per_room_pubs * (1 + audio), t0 + TIMEOUT)
+                    ok = len(counters) > n0 and await started(counters[n0:], per_room_pubs * (1 + audio), t0 + TIMEOUT)
                     result["joins"] = args.joins
                     result["join_s"] = round(time.monotonic() - t0, 2) if ok else None
                 except Exception as e:  # noqa: BLE001 - a failure at load is a result
