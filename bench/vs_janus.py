@@ -34,6 +34,7 @@ AC_PORT, JANUS_PORT = 18080, 18088
 CLIENT = ROOT / "bench" / "vs_janus_client.py"
 PY = str(ROOT / ".venv" / "bin" / "python")
 CLK = os.sysconf("SC_CLK_TCK")
+LOGS = Path(tempfile.gettempdir()) / "vs_janus_logs"
 
 
 def sh(*cmd: str, check: bool = True) -> None:
@@ -105,7 +106,8 @@ admin: {{
 
 
 def start_sfu(sfu: str, tmp: Path) -> tuple[subprocess.Popen, str]:
-    log = open(tmp / f"{sfu}.log", "w")
+    LOGS.mkdir(exist_ok=True)
+    log = open(LOGS / f"{sfu}.log", "w")   # kept after the run
     if sfu == "janus":
         janus_config(tmp)
         cmd = ["janus", "-F", str(tmp), "-C", str(tmp / "janus.jcfg")]
@@ -131,7 +133,7 @@ def start_sfu(sfu: str, tmp: Path) -> tuple[subprocess.Popen, str]:
                 break
             time.sleep(0.2)
     proc.kill()
-    raise RuntimeError(f"{sfu} did not start: {(tmp / f'{sfu}.log').read_text()[-2000:]}")
+    raise RuntimeError(f"{sfu} did not start: {(LOGS / f'{sfu}.log').read_text()[-2000:]}")
 
 
 def proc_sample(pid: int) -> dict[str, float]:
