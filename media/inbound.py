@@ -20,7 +20,6 @@ from typing import Any, Optional
 from aiortc import RTCRtpCodecParameters, RTCRtpReceiver
 
 from . import aiortc_compat as compat
-from .forward import congestion
 from .forward.keyframes import is_keyframe
 from .ports import EncodedFrame
 from .publication import Publication
@@ -65,7 +64,7 @@ class TimestampUnwrapper:
 
 
 class InboundSlot:
-    __slots__ = ("receiver", "publication", "timestamps", "remb_ssrcs")
+    __slots__ = ("receiver", "publication", "timestamps")
 
     def __init__(self, receiver: RTCRtpReceiver) -> None:
         self.receiver = receiver
@@ -73,15 +72,12 @@ class InboundSlot:
         self.timestamps = TimestampUnwrapper()
         compat.tap_receiver(receiver, on_frame=self._on_frame, on_end=self._on_end, on_rtp=self._on_rtp,
                             timestamps=self.timestamps)
-        self.remb_ssrcs: list[int] = []  # media SSRCs the receiver's last own REMB named
-        compat.override_remb(receiver, self._remb)  # REMB = min(own estimate, subscribers')
 
     def attach(self, pub: Publication) -> None:
         """The m-line now carries `pub` (a new publication: timestamps start afresh)."""
         self.timestamps.reset()
         compat.reset_jitter_buffer(self.receiver)
         self.publication = pub
-        congestion.of(pub).push = self._push_remb
 
     def detach(self, pub: Publication) -> None:
         if self.publication is pub:
@@ -100,17 +96,6 @@ class InboundSlot:
 
     def declared_ssrcs(self) -> tuple[frozenset[int], frozenset[int]]:
         return compat.declared_ssrcs(self.receiver)
-
-    # --- congestion feedback (media/forward/congestion.py) ---
-
-    def _remb(self, bitrate: int, ssrcs: list[int]) -> int:
-        """The receiver is about to send its own estimate: send the publication's minimum."""
-        self.remb_ssrcs = ssrcs
-        pub = self._current()
-        return congestion.of(pub).server(bitrate) if pub is not None else bitrate
-
-    def _push_remb(self, bitrate: int) -> None:
-        compat.send_remb(self.receiver, bitrate, self.remb_ssrcs or self.declared_ssrcs()[0])
 
     # --- from the tapped receiver ---
 

@@ -13,7 +13,6 @@ room.
 from __future__ import annotations
 
 import asyncio
-import functools
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional, Protocol
 
@@ -21,7 +20,6 @@ import structlog
 from aiortc import RTCPeerConnection, RTCRtpCodecParameters, RTCRtpSender, RTCRtpTransceiver, RTCSessionDescription
 
 from . import aiortc_compat as compat
-from .forward import congestion
 from .forward.packet import IdleTrack, PacketSubscription
 from .ice import prepare_gathering, rtc_configuration, want_loopback
 from .inbound import InboundSlot
@@ -306,7 +304,6 @@ class MediaParticipant:
                 continue
             del self.subscriptions[pub_id]
             sub.publication.remove_subscriber(self.id)  # closes sub.forward: it forgets the publication
-            congestion.of(sub.publication).forget(self.id)  # its REMB no longer limits the publisher
             sub.transceiver.direction = "inactive"
             sender = sub.transceiver.sender
             await sender.stop()
@@ -324,7 +321,6 @@ class MediaParticipant:
             forward = PacketSubscription(t.sender, track, pub.codec.name, pub.request_keyframe,
                                          getattr(self.room, "totals", None))
             pub.add_subscriber(self.id, forward)
-            compat.on_remb(t.sender, functools.partial(congestion.of(pub).subscriber, self.id))
             self.subscriptions[pub.id] = Subscription(pub, t, forward)
             changed = True
         return changed
@@ -337,7 +333,6 @@ class MediaParticipant:
         self.closed = True
         for sub in self.subscriptions.values():
             sub.publication.remove_subscriber(self.id)
-            congestion.of(sub.publication).forget(self.id)
         for pub in list(self.publications.values()):
             self.room.publication_ended(pub)
         self.publications.clear()

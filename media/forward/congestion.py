@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from typing import Callable, Hashable, Optional
+from typing import Any, Callable, Hashable, Optional
 
 EXPIRY = 5.0
 
@@ -34,7 +34,7 @@ class Congestion:
         self.expiry = expiry
         self.min_interval = min_interval
         self.clock = clock
-        self.push: Optional[Callable[[int], None]] = None
+        self.push: Any = None  # Callable[[int], None] or a weakref.WeakMethod of one
         self._estimates: dict[Hashable, tuple[int, float]] = {}
         self._own: Optional[tuple[int, float]] = None
         self._sent: Optional[int] = None
@@ -75,7 +75,10 @@ class Congestion:
         return value
 
     def _maybe_push(self, force: bool = False) -> None:
-        if self.push is None:
+        push = self.push
+        if isinstance(push, weakref.WeakMethod):  # a weak reference: the publication must not keep its m-line alive
+            push = push()
+        if push is None:
             return
         value = self.minimum()
         if value is None or value == self._sent:
@@ -85,7 +88,7 @@ class Congestion:
         if not (force or falls_fast or self._sent is None or now - self._sent_at >= self.min_interval):
             return
         self._sent, self._sent_at = value, now
-        self.push(value)
+        push(value)
 
 
 _BY_PUBLICATION: "weakref.WeakKeyDictionary[object, Congestion]" = weakref.WeakKeyDictionary()
