@@ -23,8 +23,9 @@ import structlog
 from aiortc import RTCRtpCodecParameters
 
 from . import aiortc_compat as compat
+from .forward.history import PacketHistory
 from .forward.keyframes import KeyframeRequester
-from .forward.packet import PacketSubscription
+from .forward.packet import ExtensionCache, PacketSubscription
 from .forward.stats import ForwardTotals
 from .ports import EncodedFrame, FrameSink, MediaConfig, PublicationInfo
 
@@ -81,6 +82,7 @@ class Publication:
         self._max_seq: Optional[int] = None   # the current stream's highest sequence number
         self.refused_packets = 0      # of sources the m-line does not carry (`_takes_source`)
         self.subscribers: dict[str, PacketSubscription] = {}  # subscriber participant id -> its copy
+        self.history = PacketHistory()  # the publisher's last packets, shared by every copy's NACKs
         self._fanout: tuple[PacketSubscription, ...] = ()  # subscribers.values(), rebuilt on add/remove
         self._rtx_pt: Optional[int] = None
         self.sinks: list[FrameSink] = []
@@ -173,6 +175,7 @@ class Publication:
         """The first packet, or the publisher put a new source (SSRC) on the m-line."""
         previous, self.media_ssrc = self.media_ssrc, ssrc
         self._max_seq = None
+        self.history.clear()  # sequence numbers of the old stream would answer NACKs of the new one
         if previous is None:
             if self.keyframes.pending:  # asked before any packet said where to send it
                 self._send_pli()
@@ -185,8 +188,10 @@ class Publication:
 
     def _forward(self, packet: Any) -> None:
         now = time.time()
+        self.history.add(packet)
+        extensions = ExtensionCache(now, packet)
         for sub in self._fanout:  # a tuple built on add/remove, not a list per packet
-            sub.forward(packet, now)
+            sub.forward(packet, now, extensions)
 
     def on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None:
         if self.muted or self.closed:
@@ -220,6 +225,7 @@ class Publication:
     # --- subscriptions and sinks ---
 
     def add_subscriber(self, subscriber_id: str, sub: PacketSubscription) -> None:
+        sub.history = self.history
         self.subscribers[subscriber_id] = sub
         self._fanout = tuple(self.subscribers.values())
 
@@ -255,6 +261,7 @@ class Publication:
         self.keyframes.close()
         for sid in list(self.subscribers):
             self.remove_subscriber(sid)
+        self.history.clear()
         for sink in self.sinks:
             try:
                 sink.on_publication_removed(self.id)

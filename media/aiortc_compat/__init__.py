@@ -64,7 +64,15 @@ from .preencoded import h264_payloads, send_preencoded, vp8_payloads
 from .probe import SUPPORTED, AiortcIncompatible, check_aiortc
 from .remb import on_remb, override_remb, send_remb
 from .receive import TimestampMapper, declared_ssrcs, reset_jitter_buffer, rtp_only, send_pli, tap_receiver, unwrap_rtx
-from .send import answer_nacks, on_keyframe_request, on_send_started, report_sent, send_rtp_now, sender_ssrc
+from .send import (
+    answer_nacks,
+    on_keyframe_request,
+    on_send_started,
+    report_sent,
+    rtp_send_function,
+    send_rtp_now,
+    sender_ssrc,
+)
 
 __all__ = [
     "SUPPORTED",
@@ -105,6 +113,7 @@ __all__ = [
     "send_pli",
     "send_preencoded",
     "send_remb",
+    "rtp_send_function",
     "send_rtp_now",
     "sender_ssrc",
     "set_negotiated_codecs",

@@ -49,13 +49,16 @@ def answer_nacks(sender: RTCRtpSender, retransmit: Callable[[int], Any]) -> None
     sender._retransmit = retransmit  # type: ignore[method-assign]
 
 
+_PACKETS, _OCTETS, _RTP_TS, _NTP_TS = (_S + n for n in ("packet_count", "octet_count", "rtp_timestamp", "ntp_timestamp"))
+
+
 def report_sent(sender: RTCRtpSender, packets: int, octets: int, rtp_timestamp: int, ntp_timestamp: int) -> None:
     """What the sender's next RTCP sender report says (RFC 3550 §6.4.1)."""
-    s: Any = sender
-    setattr(s, _S + "packet_count", packets)
-    setattr(s, _S + "octet_count", octets)
-    setattr(s, _S + "rtp_timestamp", rtp_timestamp)
-    setattr(s, _S + "ntp_timestamp", ntp_timestamp)
+    d = sender.__dict__
+    d[_PACKETS] = packets
+    d[_OCTETS] = octets
+    d[_RTP_TS] = rtp_timestamp
+    d[_NTP_TS] = ntp_timestamp
 
 
 def send_rtp_now(dtls: aiortc.RTCDtlsTransport, data: bytes) -> bool:
@@ -68,3 +71,22 @@ def send_rtp_now(dtls: aiortc.RTCDtlsTransport, data: bytes) -> bool:
         return False
     pair.protocol.transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
     return True
+
+
+def rtp_send_function(dtls: aiortc.RTCDtlsTransport) -> Callable[[bytes], bool]:
+    """`send_rtp_now` bound to one DTLS transport, with the look-ups that never change for it (its
+    ICE connection's nominated-pair table) done once: the forwarding hot path calls it per packet.
+    The DTLS state, the SRTP context and the nominated pair are still read at each call (DTLS may
+    not be connected yet, ICE may nominate another pair)."""
+    nominated = dtls.transport._connection._nominated
+
+    def send(data: bytes) -> bool:
+        if dtls._state != _DTLS_CONNECTED:
+            return False
+        pair = nominated.get(1)
+        if pair is None:
+            return False
+        pair.protocol.transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
+        return True
+
+    return send

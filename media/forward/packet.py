@@ -12,7 +12,8 @@ negotiates it, registers it on the transport and runs its RTCP (SR, incoming
 PLI/NACK); its RTP loop reads an `IdleTrack`, which never yields. Keyframe
 gating: a video subscription starts (and restarts after a mute, a new publisher
 SSRC or an unmute) on the first packet of a keyframe and keeps sequence numbers
-contiguous across the gap; NACKs are answered from a small history. The
+contiguous across the gap; NACKs are answered from the publication's shared
+history (media/forward/history.py). The
 sender's internals are reached only through `media.aiortc_compat`.
 """
 
@@ -21,18 +22,19 @@ from __future__ import annotations
 import asyncio
 import random
 import struct
+import time
 from typing import Any, Callable, Optional
 
 from aiortc import MediaStreamError, MediaStreamTrack, RTCRtpSender
 
 from .. import aiortc_compat as compat
+from .history import PacketHistory
 from .keyframes import starts_keyframe
 from .stats import ForwardTotals
 
 _HEADER = struct.Struct("!BBHII")
 _EXT_HEAD = struct.Struct("!HH")
 NTP_OFFSET = 2208988800  # seconds from 1900 (NTP) to 1970 (Unix)
-HISTORY = 256
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
@@ -73,7 +75,13 @@ class IdleTrack(MediaStreamTrack):
 class PacketSubscription:
     """One subscriber's copy of one publication, sent through `sender` (whose track
     is `track`). The subscriber's PLI/FIR, and every keyframe this copy waits for,
-    call `need_keyframe` (the publication's keyframe request) until `close()`."""
+    call `need_keyframe` (the publication's keyframe request) until `close()`.
+
+    Per packet it does only what differs per subscriber (docs/architecture.md "Paths: ... an RTP
+    packet"): its sequence number and timestamp, the header from a template packed once at start,
+    the extension block (shared by subscribers with the same extension ids, `ExtensionCache`), SRTP
+    protect and send. NACKs are answered from the publication's shared `PacketHistory`: the
+    subscriber's sequence number maps back to the publisher's while the mapping is unchanged."""
 
     def __init__(self, sender: RTCRtpSender, track: IdleTrack, codec_name: str,
                  need_keyframe: Callable[[], None], totals: Optional[ForwardTotals] = None) -> None:
@@ -91,20 +99,19 @@ class PacketSubscription:
         self.unsent = 0             # no connected transport yet (or any more)
         self.nacks = 0              # NACKed packets retransmitted
         self.keyframe_requests = 0  # PLI/FIR from the subscriber
+        self.history: Optional[PacketHistory] = None   # the publication's, set when it adds us
         self._totals = totals
+        self._audio = kind == "audio"
         self._pt = 0
         self._ssrc = compat.sender_ssrc(sender)
-        self._level_id = 0
-        self._abs_id = 0
-        self._mid_element = b""
-        self._transport: Any = None
+        self._ext_key: tuple[bytes, int, int] = (b"", 0, 0)   # (mid element, abs-send-time id, level id)
+        self._send: Callable[[bytes], bool] = _unsent
         self._seq_offset: Optional[int] = None
+        self._segment_start = 0     # our first sequence number under the current offset
         self._last_out_seq: Optional[int] = None
         self._ts_offset = random.getrandbits(32)
         self._last_ts: Optional[int] = None
         self._rebase_ts = False
-        self._history: list[Optional[tuple[int, bytes]]] = [None] * HISTORY
-        self._packets = 0
         self._octets = 0
         compat.on_send_started(sender, self._start)
         compat.answer_nacks(sender, self._retransmit)
@@ -115,14 +122,16 @@ class PacketSubscription:
             return
         self._pt = parameters.codecs[0].payloadType
         mid = (parameters.muxId or "").encode()
+        mid_element, abs_id, level_id = b"", 0, 0
         for ext in parameters.headerExtensions:
             if ext.uri == MID_URI and mid:
-                self._mid_element = extension_element(ext.id, mid)
+                mid_element = extension_element(ext.id, mid)
             elif ext.uri == LEVEL_URI:
-                self._level_id = ext.id
+                level_id = ext.id
             elif ext.uri == ABS_SEND_TIME_URI:
-                self._abs_id = ext.id
-        self._transport = self.sender.transport
+                abs_id = ext.id
+        self._ext_key = (mid_element, abs_id, level_id)
+        self._send = compat.rtp_send_function(self.sender.transport)
         self.ready = True
         if self.waiting_keyframe:
             self._need_keyframe()
@@ -157,12 +166,14 @@ class PacketSubscription:
         self.closed = True
         self.ready = False
         self._need_keyframe = _noop
-        self._history = [None] * HISTORY
+        self.history = None
+        self._send = _unsent
         self.track.end()
 
-    def forward(self, packet: Any, now: float) -> None:
+    def forward(self, packet: Any, now: float, extensions: "ExtensionCache") -> None:
         """Send one publisher packet (already known to carry the publication's codec);
-        `now` is time.time() at its arrival (shared by every subscriber's copy)."""
+        `now` is time.time() at its arrival and `extensions` this packet's extension blocks
+        (both shared by every subscriber's copy)."""
         if not self.ready:
             return
         if self.waiting_keyframe:
@@ -171,45 +182,81 @@ class PacketSubscription:
                 return
             self.waiting_keyframe = False
             self._seq_offset = None
-        seq_in = packet.sequence_number
-        if self._seq_offset is None:
-            next_seq = random.getrandbits(15) if self._last_out_seq is None else (self._last_out_seq + 1) & 0xFFFF
-            self._seq_offset = (next_seq - seq_in) & 0xFFFF
-        seq = (seq_in + self._seq_offset) & 0xFFFF
-        if self._rebase_ts and self._last_ts is not None:
-            step = 960 if self.kind == "audio" else 3000  # about one frame later
-            self._ts_offset = (self._last_ts + step - packet.timestamp) & 0xFFFFFFFF
-        self._rebase_ts = False
+        offset = self._seq_offset
+        if offset is None:
+            last = self._last_out_seq
+            next_seq = random.getrandbits(15) if last is None else (last + 1) & 0xFFFF
+            offset = self._seq_offset = (next_seq - packet.sequence_number) & 0xFFFF
+            self._segment_start = next_seq
+            if self._rebase_ts and self._last_ts is not None:
+                step = 960 if self._audio else 3000  # about one frame later
+                self._ts_offset = (self._last_ts + step - packet.timestamp) & 0xFFFFFFFF
+            self._rebase_ts = False
+        seq = (packet.sequence_number + offset) & 0xFFFF
         ts = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
         self._last_ts = ts
-        body = self._mid_element
-        if self._abs_id:  # 6.18 fixed-point seconds
-            v = int(now * 262144) & 0xFFFFFF
-            body += bytes(((self._abs_id << 4) | 2, v >> 16, (v >> 8) & 0xFF, v & 0xFF))
-        if self._level_id and packet.extensions.audio_level is not None:
-            vad, level = packet.extensions.audio_level
-            body += bytes(((self._level_id << 4), (0x80 if vad else 0) | (level & 0x7F)))
-        ext = extension_block(body)
-        first = 0x90 if ext else 0x80
-        payload = packet.payload
-        data = _HEADER.pack(first, (packet.marker << 7) | self._pt, seq, ts, self._ssrc) + ext + payload
-        self._history[seq % HISTORY] = (seq, data)
-        if self._last_out_seq is None or ((seq - self._last_out_seq) & 0xFFFF) < 0x8000:
+        last = self._last_out_seq
+        if last is None or ((seq - last) & 0xFFFF) < 0x8000:
             self._last_out_seq = seq
-        if not compat.send_rtp_now(self._transport, data):
+        payload = packet.payload
+        if not self._send(_packet(packet, self._pt, seq, ts, self._ssrc, extensions.block(self._ext_key), payload)):
             self.unsent += 1
             return
         self.forwarded += 1
-        self._packets += 1
         self._octets += len(payload)
-        if packet.marker or self.kind == "audio":  # what the sender's RTCP SR reports
-            compat.report_sent(self.sender, self._packets, self._octets, ts, int((now + NTP_OFFSET) * 4294967296))
+        if packet.marker or self._audio:  # what the sender's RTCP SR reports
+            compat.report_sent(self.sender, self.forwarded, self._octets, ts, int((now + NTP_OFFSET) * 4294967296))
 
     async def _retransmit(self, sequence_number: int) -> None:
-        entry = self._history[sequence_number % HISTORY]
-        if entry is not None and entry[0] == sequence_number and self.ready:
-            if compat.send_rtp_now(self._transport, entry[1]):
-                self.nacks += 1
+        """A NACKed packet of ours: the publisher's packet it was made from, rewritten again, if it
+        was sent under the current sequence mapping and the publication still holds it."""
+        history, offset, last = self.history, self._seq_offset, self._last_out_seq
+        if not self.ready or history is None or offset is None or last is None:
+            return
+        if ((sequence_number - self._segment_start) & 0xFFFF) > ((last - self._segment_start) & 0xFFFF):
+            return  # before the current mapping began, or never sent
+        packet = history.get((sequence_number - offset) & 0xFFFF)
+        if packet is None:
+            return
+        ts = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
+        extensions = ExtensionCache(time.time(), packet)
+        if self._send(_packet(packet, self._pt, sequence_number, ts, self._ssrc,
+                              extensions.block(self._ext_key), packet.payload)):
+            self.nacks += 1
+
+
+class ExtensionCache:
+    """One publisher packet's RFC 8285 extension blocks, made once per distinct set of negotiated
+    extension ids (the server offers every subscriber the same ids, so usually once per MID)."""
+
+    __slots__ = ("_abs", "_level", "_blocks")
+
+    def __init__(self, now: float, packet: Any) -> None:
+        v = int(now * 262144) & 0xFFFFFF   # abs-send-time: 6.18 fixed-point seconds
+        self._abs = (v >> 16, (v >> 8) & 0xFF, v & 0xFF)
+        level = packet.extensions.audio_level
+        self._level = None if level is None else (0x80 if level[0] else 0) | (level[1] & 0x7F)
+        self._blocks: dict[tuple[bytes, int, int], bytes] = {}
+
+    def block(self, key: tuple[bytes, int, int]) -> bytes:
+        block = self._blocks.get(key)
+        if block is None:
+            mid_element, abs_id, level_id = key
+            body = mid_element
+            if abs_id:
+                body += bytes(((abs_id << 4) | 2, *self._abs))
+            if level_id and self._level is not None:
+                body += bytes((level_id << 4, self._level))
+            block = self._blocks[key] = extension_block(body)
+        return block
+
+
+def _packet(packet: Any, pt: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> bytes:
+    return _HEADER.pack(0x90 if ext else 0x80, (packet.marker << 7) | pt, seq, ts, ssrc) + ext + payload
+
+
+def _unsent(data: bytes) -> bool:
+    return False
 
 
 def _noop() -> None:

@@ -1,0 +1,88 @@
+"""NACK answers from the publication's shared history (media/forward/history.py): a subscriber's
+sequence number maps back to the publisher's packet, which is rewritten again for that subscriber.
+Pure logic: the sender stands in for aiortc's (its hooks only), the transport is a list."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters
+from aiortc.rtp import RtpPacket
+
+from media.forward.history import HISTORY, PacketHistory
+from media.forward.packet import ExtensionCache, IdleTrack, PacketSubscription, extension_element
+
+MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
+
+
+class Sender:
+    """The attributes of RTCRtpSender that the compat hooks set or read."""
+
+    def __init__(self) -> None:
+        self._ssrc = 0x1234ABCD
+        # a DTLS transport that is not connected (the test captures what would be sent instead)
+        self.transport = SimpleNamespace(_state=None, transport=SimpleNamespace(_connection=SimpleNamespace(_nominated={})))
+
+    async def send(self, parameters) -> None:
+        return None
+
+
+def subscription(kind: str = "audio") -> tuple[PacketSubscription, list[bytes], PacketHistory]:
+    sender = Sender()
+    sub = PacketSubscription(sender, IdleTrack(kind, "pub"), "opus" if kind == "audio" else "VP8", lambda: None)
+    history = PacketHistory()
+    sub.history = history
+    params = SimpleNamespace(codecs=[RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, payloadType=111)],
+                             muxId="3", headerExtensions=[RTCRtpHeaderExtensionParameters(id=4, uri=MID)])
+    sub._start(params)
+    sent: list[bytes] = []
+    sub._send = lambda data: sent.append(data) or True
+    return sub, sent, history
+
+
+def publisher_packet(seq: int, ts: int, payload: bytes) -> RtpPacket:
+    return RtpPacket(payload_type=96, sequence_number=seq, timestamp=ts, ssrc=555, payload=payload)
+
+
+def feed(sub: PacketSubscription, history: PacketHistory, packets: list[RtpPacket]) -> None:
+    for p in packets:
+        history.add(p)
+        sub.forward(p, 1000.0, ExtensionCache(1000.0, p))
+
+
+def test_a_nacked_packet_is_resent_as_first_sent():
+    sub, sent, history = subscription()
+    packets = [publisher_packet((65530 + i) & 0xFFFF, 960 * i, bytes([i]) * 100) for i in range(12)]  # wraps
+    feed(sub, history, packets)
+    assert len(sent) == 12
+    out = [RtpPacket.parse(d) for d in sent]
+    assert out[0].ssrc == 0x1234ABCD and out[0].payload_type == 111
+    assert all((b.sequence_number - a.sequence_number) & 0xFFFF == 1 for a, b in zip(out, out[1:]))
+    assert extension_element(4, b"3") in sent[0]
+    asyncio.run(sub._retransmit(out[7].sequence_number))
+    assert sent[-1] == sent[7] and sub.nacks == 1
+
+
+def test_nacks_for_packets_not_held_or_from_an_earlier_mapping_are_ignored():
+    sub, sent, history = subscription()
+    feed(sub, history, [publisher_packet(100 + i, 960 * i, b"a" * 50) for i in range(5)])
+    first = RtpPacket.parse(sent[0]).sequence_number
+    asyncio.run(sub._retransmit((first + 5) & 0xFFFF))     # never sent
+    asyncio.run(sub._retransmit((first - 1) & 0xFFFF))     # before the first
+    assert len(sent) == 5
+    sub.new_stream()                                       # a new SSRC: a new mapping (publication clears)
+    history.clear()
+    feed(sub, history, [publisher_packet(9000 + i, 50_000 + 960 * i, b"b" * 50) for i in range(3)])
+    assert RtpPacket.parse(sent[5]).sequence_number == (first + 5) & 0xFFFF   # continuous for the subscriber
+    asyncio.run(sub._retransmit(first))                    # of the old mapping: not answered
+    assert len(sent) == 8
+    asyncio.run(sub._retransmit((first + 6) & 0xFFFF))
+    assert sent[-1] == sent[6]
+
+
+def test_the_history_forgets_what_a_newer_packet_replaced():
+    history = PacketHistory()
+    history.add(publisher_packet(7, 0, b"x"))
+    history.add(publisher_packet(7 + HISTORY, 0, b"y"))
+    assert history.get(7) is None and history.get(7 + HISTORY).payload == b"y"
