@@ -89,7 +89,8 @@ def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetin
                                   directory=settings.data_dir / "recordings", server_secret=credentials.server_secret,
                                   node_id=settings.node_id)
     rooms = RoomService(store, live, recordings, random=RandomPool())
-    directory.connect(rooms, MeetingLog(store, rooms, live))
+    meeting_log = MeetingLog(store, rooms, live)
+    directory.connect(rooms, meeting_log)
     RecordingMessages(recordings, hub_live).register(hub)
     sweeper = Sweeper(store, live, rooms, may_act=(lambda: cluster.sweeper_leader.is_leader) if cluster else (lambda: True))
 
@@ -112,7 +113,7 @@ def create_app(settings: Settings, credentials: Credentials, *, live: LiveMeetin
     app[NODE_ID] = settings.node_id
 
     # started in this order, stopped in the reverse one
-    app.cleanup_ctx.append(_lifetime(store.open, store.close))
+    app.cleanup_ctx.append(_lifetime(store.open, lambda: _close_store(store, meeting_log)))
     app[WEBHOOKS] = webhooks = _webhooks(app, settings, store, live, recordings, cluster)
     app.cleanup_ctx.append(_lifetime(webhooks.dispatcher.start, webhooks.dispatcher.close))
     app.cleanup_ctx.append(_lifetime(hub.start, hub.close))
@@ -167,6 +168,13 @@ def _webhooks(app: web.Application, settings: Settings, store, live: LiveMeeting
 
 
 Step = Optional[Callable[[], Awaitable[None]]]
+
+
+async def _close_store(store: Any, meeting_log: MeetingLog) -> None:
+    """The participants' leaves queued while the hub and SFU closed are written before the store closes
+    (they were lost with "sqlite store is not open" at every shutdown with people in a meeting)."""
+    await meeting_log.written()
+    await store.close()
 
 
 def _lifetime(start: Step, stop: Step):
