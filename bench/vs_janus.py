@@ -117,11 +117,16 @@ def start_sfu(sfu: str, tmp: Path) -> tuple[subprocess.Popen, str]:
         cmd = [str(ROOT / ".venv" / "bin" / "antechamber"), "serve", "--host", IN_IP, "--port", str(AC_PORT),
                "--data-dir", str(tmp / "ac"), "--api-key", API_KEY, "--log-format", "json",
                "--log-level", "warning", "--udp-port-range", "40000-49999", "--rest-rate-limit", "0",
-               "--max-forward-pps", "100000000"]
+               "--max-forward-pps", "100000000", "--busy-lag-ms", "250"]
         base = f"http://{IN_IP}:{AC_PORT}"
         probe = base + "/api/v1/rooms"
+    # every generated participant comes from one address (198.18.0.1) in bursts of 50-100 joins: the
+    # per-address and per-room abuse limits a deployment needs would refuse them (the suite turns them
+    # off the same way, tests/helpers/limits.py); the busy flag still refuses joins past 0.9 of a core
+    env = {**os.environ, "ANTECHAMBER_JOINS_PER_IP_PER_MINUTE": "0", "ANTECHAMBER_JOINS_PER_ROOM_PER_MINUTE": "0",
+           "ANTECHAMBER_WS_UNAUTHENTICATED_PER_IP": "0", "ANTECHAMBER_GROUP_MAX_PARTICIPANTS": "1000"}
     proc = subprocess.Popen(["ip", "netns", "exec", NS, "taskset", "-c", "1", *cmd], stdout=log, stderr=log,
-                            cwd=ROOT)
+                            cwd=ROOT, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
