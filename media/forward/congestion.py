@@ -91,12 +91,14 @@ class Congestion:
         push(value)
 
 
-_BY_PUBLICATION: "weakref.WeakKeyDictionary[object, Congestion]" = weakref.WeakKeyDictionary()
+_ATTRIBUTE = "_congestion"
 
 
 def of(publication: object) -> Congestion:
-    """The `Congestion` of `publication` (created on first use, gone with it)."""
-    c = _BY_PUBLICATION.get(publication)
+    """The `Congestion` of `publication` (created on first use, gone with it). Kept on the publication
+    itself: a module-level WeakKeyDictionary kept every publication alive through its value (the value's
+    `push` reaches the m-line, which reaches the publication), and with it its peer connection."""
+    c = publication.__dict__.get(_ATTRIBUTE)
     if c is None:
-        c = _BY_PUBLICATION[publication] = Congestion()
+        c = publication.__dict__[_ATTRIBUTE] = Congestion()
     return c

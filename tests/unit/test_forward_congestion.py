@@ -4,6 +4,7 @@ its subscribers' live estimates and the server's own; stale ones expire."""
 from __future__ import annotations
 
 import gc
+import weakref
 
 import pytest
 from hypothesis import given, strategies as st
@@ -73,11 +74,13 @@ def test_of_follows_the_publication() -> None:
         pass
 
     pub = Pub()
-    assert congestion.of(pub) is congestion.of(pub)
-    before = len(congestion._BY_PUBLICATION)
-    del pub
+    c = congestion.of(pub)
+    assert congestion.of(pub) is c and congestion.of(Pub()) is not c
+    c.push = lambda bps, pub=pub: None     # a push that reaches back to the publication (as the m-line's does)
+    ref = weakref.ref(pub)
+    del pub, c
     gc.collect()
-    assert len(congestion._BY_PUBLICATION) == before - 1
+    assert ref() is None                   # nothing global keeps it (or its peer connection) alive
 
 
 @given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 10**8), st.floats(0, 3)), max_size=40),
