@@ -3,8 +3,7 @@
 Runs the real application (create_app: aiohttp, the signaling hub, the aiortc SFU, SQLite store)
 on a 127.0.0.1 port in a child process of its own (``--serve``), and N cycles, C at a time
 (default 500, 4), from this process; the figures are the server process's alone (the test
-peers' VP8 encoders and their memory stay out of them). One cycle is
-what a browser does: open the websocket, ``join`` an unlocked group room, ``publish`` a camera
+peers' VP8 encoders and their memory stay out of them). One cycle is what a browser does: open the websocket, ``join`` an unlocked group room, ``publish`` a camera
 and a microphone (real aiortc peer, loopback ICE, DTLS, SRTP; the other cycles of the moment
 subscribe to it), wait until the SFU receives its frames, ``leave``, close the peer.
 
@@ -191,9 +190,10 @@ async def lanes(soak: Soak, numbers: range, concurrency: int, every: int, sample
 async def serve(port_file: Path) -> None:
     """The server of the soak (``--serve``): the real app, plus ``GET /_soak/stats``."""
     data_dir = Path(tempfile.mkdtemp(prefix="antechamber-soak-"))
+    # one address joins 500 times: per-address/per-room limits off (0); busy flag off (leaks, not overload)
     settings = Settings(host="127.0.0.1", port=0, data_dir=data_dir, api_keys=(API_KEY,), log_format="json",
-                        log_level="warning", group_max_participants=1000, knocks_per_ip_per_minute=1_000_000)
-    # one address joins 500 times: the per-address and per-room limits (0: none) would refuse it
+                        log_level="warning", group_max_participants=1000, knocks_per_ip_per_minute=1_000_000,
+                        busy_cpu=0.0, busy_lag_ms=2000)
     known = {f.name for f in dataclasses.fields(Settings)}
     settings = settings.replace(**{name: 0 for name in UNLIMITED if name in known})
     configure_logging(settings.log_format, settings.log_level)

@@ -37,11 +37,14 @@ LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 def decide(busy: bool, lag_p99: float, cpu: float, pps: float, *, lag_limit: float, cpu_limit: float,
            max_pps: Optional[float]) -> bool:
-    """The next busy flag from the current one and the window's figures (hysteresis)."""
+    """The next busy flag from the current one and the window's figures (hysteresis). A ``cpu_limit``
+    of 0 turns the CPU rules off (then the lag alone decides)."""
     over_pps = max_pps is not None and pps > max_pps
+    cpu_rules = cpu_limit > 0
     if not busy:
-        return (lag_p99 > lag_limit and cpu >= LAG_CPU_SHARE) or cpu > cpu_limit or over_pps
-    calm = (lag_p99 < lag_limit / 2 and cpu < cpu_limit - 0.1
+        return ((lag_p99 > lag_limit and (not cpu_rules or cpu >= LAG_CPU_SHARE))
+                or (cpu_rules and cpu > cpu_limit) or over_pps)
+    calm = (lag_p99 < lag_limit / 2 and (not cpu_rules or cpu < cpu_limit - 0.1)
             and (max_pps is None or pps < 0.9 * max_pps))
     return not calm
 

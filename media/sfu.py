@@ -25,7 +25,7 @@ log = structlog.get_logger("media.sfu")
 
 class MediaService:
     def __init__(self, config: Optional[MediaConfig] = None, *, max_forward_pps: Optional[float] = None,
-                 busy_lag: float = 0.05) -> None:
+                 busy_lag: float = 0.05, busy_cpu: float = 0.9) -> None:
         check_aiortc()
         install_lag_tolerant_consent()    # a lagging loop must not expire healthy peers' ICE consent
         self.config = config or MediaConfig()
@@ -37,7 +37,7 @@ class MediaService:
         self.totals = ForwardTotals()     # of the subscriptions and publications that closed
         # loop lag, packets/s, CPU and the busy flag (media/load.py); probing from start() or the first room
         self.load = LoadGauge(lambda: self.forward_stats()["packets"], max_forward_pps=max_forward_pps,
-                              lag_limit=busy_lag)
+                              lag_limit=busy_lag, cpu_limit=busy_cpu)
 
     async def start(self) -> None:
         self.load.start()

@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "refuse only when the event loop lags or the process nears a full core)")
     serve.add_argument("--busy-lag-ms", dest="busy_lag_ms", type=int,
                        help="event-loop lag p99 (ms, last 3 s) past which new joins get server_busy (default 50)")
+    serve.add_argument("--busy-cpu", dest="busy_cpu", type=float,
+                       help="process CPU (fraction of one core, last second) past which new joins get server_busy "
+                            "(default 0.9, 0: off)")
     serve.add_argument("--rest-rate-limit", dest="rest_rate_limit_per_minute", type=int,
                        help="REST points per API key per minute (GET 1, DELETE 2, writes 3; default 1000, 0: none)")
     serve.add_argument("--trusted-proxy", dest="trusted_proxies", action="append",

@@ -17,6 +17,10 @@ def test_busy_when_lag_cpu_or_budget_is_exceeded():
     assert not decide(False, 0.01, 0.5, 100, max_pps=None, **LIMITS)
     assert decide(False, 0.06, 0.5, 100, max_pps=None, **LIMITS)
     assert not decide(False, 0.4, 0.2, 100, max_pps=None, **LIMITS)     # lag, but not from this process's work
+    off = dict(LIMITS, cpu_limit=0.0)                                    # --busy-cpu 0: CPU rules off
+    assert not decide(False, 0.01, 1.0, 100, max_pps=None, **off)
+    assert decide(False, 0.4, 0.2, 100, max_pps=None, **off)            # then the lag alone decides
+    assert not decide(True, 0.01, 1.0, 100, max_pps=None, **off)
     assert decide(False, 0.01, 0.95, 100, max_pps=None, **LIMITS)
     assert decide(False, 0.01, 0.5, 1001, max_pps=1000, **LIMITS)
     assert not decide(False, 0.01, 0.5, 1000, max_pps=1000, **LIMITS)
