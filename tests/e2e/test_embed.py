@@ -203,5 +203,7 @@ def test_a_theme_changes_the_computed_colours_of_the_room_page(server, new_page)
     page.reload()
     page.wait_for_function("() => document.body.dataset.themed !== undefined")
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(250, 247, 240)" != default_bg
-    assert page.evaluate("getComputedStyle(document.querySelector('#join')).backgroundColor") == "rgb(138, 43, 226)"
+    # the button's background eases in (a CSS transition): wait for where it settles
+    page.wait_for_function("() => getComputedStyle(document.querySelector('#join')).backgroundColor"
+                           " === 'rgb(138, 43, 226)'", timeout=10_000)
     assert page.evaluate("getComputedStyle(document.querySelector('#join')).color") == "rgb(255, 255, 255)"
