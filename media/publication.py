@@ -187,11 +187,10 @@ class Publication:
         self.request_keyframe()
 
     def _forward(self, packet: Any) -> None:
-        now = time.time()
         self.history.add(packet)
-        extensions = ExtensionCache(now, packet)
+        extensions = ExtensionCache(time.time(), packet)
         for sub in self._fanout:  # a tuple built on add/remove, not a list per packet
-            sub.forward(packet, now, extensions)
+            sub.forward(packet, extensions)
 
     def on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None:
         if self.muted or self.closed:

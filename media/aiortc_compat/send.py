@@ -63,14 +63,9 @@ def report_sent(sender: RTCRtpSender, packets: int, octets: int, rtp_timestamp: 
 
 def send_rtp_now(dtls: aiortc.RTCDtlsTransport, data: bytes) -> bool:
     """SRTP-protect one RTP packet and send it synchronously on the nominated ICE
-    pair; False (nothing sent) unless DTLS is connected and a pair is nominated."""
-    if dtls._state != _DTLS_CONNECTED:
-        return False
-    pair = dtls.transport._connection._nominated.get(1)
-    if pair is None:
-        return False
-    pair.protocol.transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
-    return True
+    pair; False (nothing sent) unless DTLS is connected and a pair is nominated.
+    The hot path binds `rtp_send_function` once per transport instead."""
+    return rtp_send_function(dtls)(data)
 
 
 def rtp_send_function(dtls: aiortc.RTCDtlsTransport) -> Callable[[bytes], bool]:

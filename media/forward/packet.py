@@ -170,10 +170,9 @@ class PacketSubscription:
         self._send = _unsent
         self.track.end()
 
-    def forward(self, packet: Any, now: float, extensions: "ExtensionCache") -> None:
+    def forward(self, packet: Any, extensions: "ExtensionCache") -> None:
         """Send one publisher packet (already known to carry the publication's codec);
-        `now` is time.time() at its arrival and `extensions` this packet's extension blocks
-        (both shared by every subscriber's copy)."""
+        `extensions` holds its arrival time and extension blocks (shared by every subscriber's copy)."""
         if not self.ready:
             return
         if self.waiting_keyframe:
@@ -205,7 +204,8 @@ class PacketSubscription:
         self.forwarded += 1
         self._octets += len(payload)
         if packet.marker or self._audio:  # what the sender's RTCP SR reports
-            compat.report_sent(self.sender, self.forwarded, self._octets, ts, int((now + NTP_OFFSET) * 4294967296))
+            compat.report_sent(self.sender, self.forwarded, self._octets, ts,
+                               int((extensions.now + NTP_OFFSET) * 4294967296))
 
     async def _retransmit(self, sequence_number: int) -> None:
         """A NACKed packet of ours: the publisher's packet it was made from, rewritten again, if it
@@ -229,9 +229,10 @@ class ExtensionCache:
     """One publisher packet's RFC 8285 extension blocks, made once per distinct set of negotiated
     extension ids (the server offers every subscriber the same ids, so usually once per MID)."""
 
-    __slots__ = ("_abs", "_level", "_blocks")
+    __slots__ = ("now", "_abs", "_level", "_blocks")
 
     def __init__(self, now: float, packet: Any) -> None:
+        self.now = now                     # time.time() at the packet's arrival
         v = int(now * 262144) & 0xFFFFFF   # abs-send-time: 6.18 fixed-point seconds
         self._abs = (v >> 16, (v >> 8) & 0xFF, v & 0xFF)
         level = packet.extensions.audio_level

@@ -48,7 +48,7 @@ def publisher_packet(seq: int, ts: int, payload: bytes) -> RtpPacket:
 def feed(sub: PacketSubscription, history: PacketHistory, packets: list[RtpPacket]) -> None:
     for p in packets:
         history.add(p)
-        sub.forward(p, 1000.0, ExtensionCache(1000.0, p))
+        sub.forward(p, ExtensionCache(1000.0, p))
 
 
 def test_a_nacked_packet_is_resent_as_first_sent():
