@@ -287,7 +287,10 @@ async def test_webhook_deliveries_are_counted_by_result(settings_factory, auth):
 
             async def moved() -> bool:
                 samples.update(await scrape(client, auth))
-                return value(samples, "antechamber_webhook_deliveries_total", result="retry") >= 1
+                # the receiver counts a request when it answers; the server counts it when it has read
+                # the answer, a moment later — so wait for both counters, not for the first
+                return (value(samples, "antechamber_webhook_deliveries_total", result="retry") >= 1
+                        and value(samples, "antechamber_webhook_deliveries_total", result="delivered") >= 2)
 
             for _ in range(300):                           # up to 30 s
                 if await moved():
