@@ -65,6 +65,7 @@ from .probe import SUPPORTED, AiortcIncompatible, check_aiortc
 from .remb import on_remb, override_remb, send_remb
 from .receive import TimestampMapper, declared_ssrcs, reset_jitter_buffer, rtp_only, send_pli, tap_receiver, unwrap_rtx
 from .send import (
+    RtpSend,
     answer_nacks,
     on_keyframe_request,
     on_send_started,
@@ -77,6 +78,7 @@ from .send import (
 __all__ = [
     "SUPPORTED",
     "AiortcIncompatible",
+    "RtpSend",
     "Candidate",
     "SendOnlyReceiver",
     "SessionDescription",

@@ -36,7 +36,7 @@ from . import addresses as _addresses
 from .consent import probe_consent
 from .negotiation import _PC, parse_sdp
 from .receive import _R
-from .send import _S
+from .send import _S, send_path
 
 log = structlog.get_logger("media.aiortc_compat")
 
@@ -198,6 +198,9 @@ def check_aiortc() -> None:
             f"the SFU's hooks into aiortc/aioice internals do not fit the installed {versions} "
             f"(supported: {SUPPORTED}); missing or changed: " + "; ".join(p.missing)
         )
+    if send_path() != "c":   # still correct, about twice the CPU per forwarded packet
+        log.warning("forwarding through the Python send path (media/aiortc_compat/_srtpsend.c not built "
+                    "or pylibsrtp's srtp_protect changed)")
     lo, hi = _AIORTC_RANGE
     ilo, ihi = _AIOICE_RANGE
     if not (lo <= _version(aiortc.__version__) < hi and ilo <= _version(aioice.__version__) < ihi):

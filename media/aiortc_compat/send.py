@@ -13,6 +13,8 @@ Connection.sendto, without five coroutine hops per packet.
 
 from __future__ import annotations
 
+import os
+import struct
 from typing import Any, Callable
 
 import aiortc
@@ -65,23 +67,112 @@ def send_rtp_now(dtls: aiortc.RTCDtlsTransport, data: bytes) -> bool:
     """SRTP-protect one RTP packet and send it synchronously on the nominated ICE
     pair; False (nothing sent) unless DTLS is connected and a pair is nominated.
     The hot path binds `rtp_send_function` once per transport instead."""
-    return rtp_send_function(dtls)(data)
+    if dtls._state != _DTLS_CONNECTED:
+        return False
+    pair = dtls.transport._connection._nominated.get(1)
+    if pair is None:
+        return False
+    pair.protocol.transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
+    return True
 
 
-def rtp_send_function(dtls: aiortc.RTCDtlsTransport) -> Callable[[bytes], bool]:
-    """`send_rtp_now` bound to one DTLS transport, with the look-ups that never change for it (its
-    ICE connection's nominated-pair table) done once: the forwarding hot path calls it per packet.
-    The DTLS state, the SRTP context and the nominated pair are still read at each call (DTLS may
-    not be connected yet, ICE may nominate another pair)."""
+RtpSend = Callable[[int, int, int, int, bytes, bytes], bool]
+"""send(marker_pt, seq, timestamp, ssrc, extensions, payload) -> sent: one RTP packet built from
+its parts (`marker_pt` is the header's second byte), SRTP-protected and sent."""
+
+_HEADER = struct.Struct("!BBHII")
+
+
+def rtp_send_function(dtls: aiortc.RTCDtlsTransport) -> RtpSend:
+    """`send_rtp_now` bound to one DTLS transport, taking the packet in parts: the forwarding hot
+    path calls it per packet. The look-ups that never change for the transport (its ICE
+    connection's nominated-pair table) are done once; the DTLS state and the nominated pair are
+    read at each call (DTLS may not be connected yet, ICE may nominate another pair or close).
+
+    Where the C module `_srtpsend` was built, one `Target` per (pair, SRTP context) builds the
+    packet, protects it with libsrtp (through pylibsrtp's own `srtp_protect`, on the same context)
+    and sendto()s it on the pair's socket in one call; else the Python path below does the same."""
     nominated = dtls.transport._connection._nominated
+    slow = _python_send(dtls, nominated)
+    if _Target is None:
+        return slow
+    cache: list[Any] = [None, None, None]   # pair, SRTP session, Target (None: this pair goes the Python way)
 
-    def send(data: bytes) -> bool:
+    def send(marker_pt: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> bool:
         if dtls._state != _DTLS_CONNECTED:
             return False
         pair = nominated.get(1)
         if pair is None:
             return False
+        target = cache[2]
+        if pair is not cache[0] or dtls._tx_srtp is not cache[1]:
+            target = cache[2] = _target(pair, dtls._tx_srtp)
+            cache[0], cache[1] = pair, dtls._tx_srtp
+        if target is None:
+            return slow(marker_pt, seq, ts, ssrc, ext, payload)
+        return target.send(marker_pt, seq, ts, ssrc, ext, payload)
+
+    return send
+
+
+def _python_send(dtls: aiortc.RTCDtlsTransport, nominated: dict) -> RtpSend:
+    pack = _HEADER.pack
+
+    def send(marker_pt: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> bool:
+        if dtls._state != _DTLS_CONNECTED:
+            return False
+        pair = nominated.get(1)
+        if pair is None:
+            return False
+        data = pack(0x90 if ext else 0x80, marker_pt, seq, ts, ssrc) + ext + payload
         pair.protocol.transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
         return True
 
     return send
+
+
+def _target(pair: Any, session: Any) -> Any:
+    """The C send target for one nominated pair and SRTP session (it keeps both alive), or None
+    where it cannot address the pair (an IPv6 address with a zone, a socket without a descriptor):
+    that pair is sent the Python way."""
+    transport = pair.protocol.transport
+    host, port = pair.remote_addr[:2]
+    sock = transport.get_extra_info("socket")
+    if sock is None or session is None:
+        return None
+    try:
+        return _Target(sock.fileno(), host, port, int(_srtp_ffi.cast("uintptr_t", session._srtp[0])),
+                                _PROTECT, (session, transport))
+    except ValueError:
+        return None
+
+
+_PROTECT_TYPE = "srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)"   # libsrtp 2's srtp_protect
+
+
+def _load_c_send() -> tuple[Any, Any, int]:
+    """The C module's `Target` with pylibsrtp's ffi and the address of its `srtp_protect`, or Nones when the
+    module was not built or pylibsrtp's libsrtp is not the one it was written for (a different
+    `srtp_protect` signature, no `Session._srtp`), or when ANTECHAMBER_SEND_PATH=python asks for it
+    (bench/vs_janus.py measures both): then the Python path sends."""
+    if os.environ.get("ANTECHAMBER_SEND_PATH") == "python":
+        return None, None, 0
+    try:
+        import pylibsrtp
+        from pylibsrtp._binding import ffi, lib
+
+        from ._srtpsend import Target  # type: ignore[import-not-found]
+    except ImportError:
+        return None, None, 0
+    protect = ffi.addressof(lib, "srtp_protect")
+    if str(ffi.typeof(protect)) != f"<ctype '{_PROTECT_TYPE}'>" or "_srtp" not in pylibsrtp.Session.__init__.__code__.co_names:
+        return None, None, 0
+    return Target, ffi, int(ffi.cast("uintptr_t", protect))
+
+
+_Target, _srtp_ffi, _PROTECT = _load_c_send()
+
+
+def send_path() -> str:
+    """Which path forwards packets: "c" (media/aiortc_compat/_srtpsend.c) or "python"."""
+    return "python" if _Target is None else "c"

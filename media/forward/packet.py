@@ -32,7 +32,6 @@ from .history import PacketHistory
 from .keyframes import starts_keyframe
 from .stats import ForwardTotals
 
-_HEADER = struct.Struct("!BBHII")
 _EXT_HEAD = struct.Struct("!HH")
 NTP_OFFSET = 2208988800  # seconds from 1900 (NTP) to 1970 (Unix)
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
@@ -105,7 +104,7 @@ class PacketSubscription:
         self._pt = 0
         self._ssrc = compat.sender_ssrc(sender)
         self._ext_key: tuple[bytes, int, int] = (b"", 0, 0)   # (mid element, abs-send-time id, level id)
-        self._send: Callable[[bytes], bool] = _unsent
+        self._send: compat.RtpSend = _unsent   # build + protect + send (compat.rtp_send_function)
         self._seq_offset: Optional[int] = None
         self._segment_start = 0     # our first sequence number under the current offset
         self._last_out_seq: Optional[int] = None
@@ -198,7 +197,7 @@ class PacketSubscription:
         if last is None or ((seq - last) & 0xFFFF) < 0x8000:
             self._last_out_seq = seq
         payload = packet.payload
-        if not self._send(_packet(packet, self._pt, seq, ts, self._ssrc, extensions.block(self._ext_key), payload)):
+        if not self._send((packet.marker << 7) | self._pt, seq, ts, self._ssrc, extensions.block(self._ext_key), payload):
             self.unsent += 1
             return
         self.forwarded += 1
@@ -220,8 +219,8 @@ class PacketSubscription:
             return
         ts = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
         extensions = ExtensionCache(time.time(), packet)
-        if self._send(_packet(packet, self._pt, sequence_number, ts, self._ssrc,
-                              extensions.block(self._ext_key), packet.payload)):
+        if self._send((packet.marker << 7) | self._pt, sequence_number, ts, self._ssrc,
+                      extensions.block(self._ext_key), packet.payload):
             self.nacks += 1
 
 
@@ -252,11 +251,7 @@ class ExtensionCache:
         return block
 
 
-def _packet(packet: Any, pt: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> bytes:
-    return _HEADER.pack(0x90 if ext else 0x80, (packet.marker << 7) | pt, seq, ts, ssrc) + ext + payload
-
-
-def _unsent(data: bytes) -> bool:
+def _unsent(marker_pt: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> bool:
     return False
 
 

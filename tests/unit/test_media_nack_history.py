@@ -5,6 +5,7 @@ Pure logic: the sender stands in for aiortc's (its hooks only), the transport is
 from __future__ import annotations
 
 import asyncio
+import struct
 from types import SimpleNamespace
 
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters
@@ -37,7 +38,11 @@ def subscription(kind: str = "audio") -> tuple[PacketSubscription, list[bytes], 
                              muxId="3", headerExtensions=[RTCRtpHeaderExtensionParameters(id=4, uri=MID)])
     sub._start(params)
     sent: list[bytes] = []
-    sub._send = lambda data: sent.append(data) or True
+    def send(marker_pt: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> bool:
+        sent.append(struct.pack("!BBHII", 0x90 if ext else 0x80, marker_pt, seq, ts, ssrc) + ext + payload)
+        return True
+
+    sub._send = send
     return sub, sent, history
 
 
