@@ -60,9 +60,11 @@ class MediaRoom:
         on_closed: Callable[["MediaRoom"], None],
         publication_numbers: Optional[Iterator[int]] = None,
         totals: Optional[ForwardTotals] = None,
+        departed: Optional[Callable[[], None]] = None,
     ) -> None:
         """`publication_numbers`: where publication ids get their number (the service
-        shares one among its rooms, so ids stay unique across a room's reopening)."""
+        shares one among its rooms, so ids stay unique across a room's reopening); `departed`: called
+        as each participant is removed (the service's heap pacer counts them, media/heap.py)."""
         self.id = room_id
         self.config = config
         self.listener = listener
@@ -72,6 +74,7 @@ class MediaRoom:
         self.closed = False
         self._sinks: list[_SinkHandle] = []
         self._on_closed = on_closed
+        self._departed = departed
         self._speaker = ActiveSpeakerDetector(config.active_speaker_interval)
         self._speaker_timer: Optional[asyncio.TimerHandle] = None
         self._speaker_eval = 0.0
@@ -141,6 +144,8 @@ class MediaRoom:
         self._speaker.silence(participant_id)
         self._log.info("participant removed", participant=participant_id, reason=reason)
         await participant.close()
+        if self._departed is not None:
+            self._departed()
 
     # --- publications (ParticipantListener, PublicationListener) ---
 

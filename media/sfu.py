@@ -16,6 +16,7 @@ import structlog
 from .aiortc_compat import check_aiortc, install_lag_tolerant_consent
 from .forward.stats import ForwardTotals, add_counts
 from .ice import browser_ice_servers, parse_ice_server
+from .heap import GcPauses, HeapPacer
 from .load import LoadGauge
 from .ports import Listener, MediaConfig
 from .room import MediaRoom
@@ -25,7 +26,7 @@ log = structlog.get_logger("media.sfu")
 
 class MediaService:
     def __init__(self, config: Optional[MediaConfig] = None, *, max_forward_pps: Optional[float] = None,
-                 busy_lag: float = 0.05, busy_cpu: float = 0.9) -> None:
+                 busy_lag: float = 0.05, busy_cpu: float = 0.9, heap_pacing: bool = False) -> None:
         check_aiortc()
         install_lag_tolerant_consent()    # a lagging loop must not expire healthy peers' ICE consent
         self.config = config or MediaConfig()
@@ -38,9 +39,18 @@ class MediaService:
         # loop lag, packets/s, CPU and the busy flag (media/load.py); probing from start() or the first room
         self.load = LoadGauge(lambda: self.forward_stats()["packets"], max_forward_pps=max_forward_pps,
                               lag_limit=busy_lag, cpu_limit=busy_cpu)
+        # garbage-collector pauses (always measured) and pacing (media/heap.py: off unless asked)
+        self.gc_pauses = GcPauses.install()
+        self.heap = HeapPacer(self.participant_count) if heap_pacing else None
 
     async def start(self) -> None:
         self.load.start()
+        if self.heap is not None:
+            self.heap.start()
+
+    def participant_count(self) -> int:
+        """People with media on this node (the heap pacer counts who left)."""
+        return sum(len(room.participants) for room in self.rooms.values())
 
     def busy(self) -> bool:
         """Past the forwarding budget (loop lag, CPU or packets/s): new joins are refused."""
@@ -50,7 +60,10 @@ class MediaService:
         room = self.rooms.get(room_id)
         if room is None:
             self.load.start()
-            room = MediaRoom(room_id, self.config, listener, self._forget, self._publication_numbers, self.totals)
+            if self.heap is not None:
+                self.heap.start()
+            room = MediaRoom(room_id, self.config, listener, self._forget, self._publication_numbers, self.totals,
+                             departed=self.heap.departed if self.heap is not None else None)
             self.rooms[room_id] = room
             log.info("media room opened", room=room_id)
         elif listener is not None:
@@ -89,5 +102,7 @@ class MediaService:
     async def close(self) -> None:
         self.closed = True
         await self.load.stop()
+        if self.heap is not None:
+            await self.heap.stop()
         for room in list(self.rooms.values()):
             await room.close("server_shutdown")

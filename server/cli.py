@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--busy-cpu", dest="busy_cpu", type=float,
                        help="process CPU (fraction of one core, last second) past which new joins get server_busy "
                             "(default 0.9, 0: off)")
+    serve.add_argument("--gc-pacing", dest="gc_pacing", action=argparse.BooleanOptionalAction, default=None,
+                       help="freeze the settled heap every 5 s so garbage-collector pauses do not stall forwarding; "
+                            "a complete collection after many departures (default on)")
     serve.add_argument("--rest-rate-limit", dest="rest_rate_limit_per_minute", type=int,
                        help="REST points per API key per minute (GET 1, DELETE 2, writes 3; default 1000, 0: none)")
     serve.add_argument("--trusted-proxy", dest="trusted_proxies", action="append",

@@ -72,6 +72,7 @@ class Settings:
     max_forward_pps: int = 0  # forwarded RTP packets/s past which new joins get server_busy; 0: auto (loop lag, CPU)
     busy_lag_ms: int = 50     # event-loop lag p99 (last 3 s) past which new joins get server_busy
     busy_cpu: float = 0.9     # process CPU (fraction of one core) past which new joins get server_busy; 0: off
+    gc_pacing: bool = True    # freeze the settled heap so full GC pauses stay short (media/heap.py)
     # TURN (coturn use-auth-secret): short-lived credentials per participant, docs/deploy.md "TURN"
     turn_secret: str = field(default="", repr=False)  # never printed with the settings
     turn_urls: tuple[str, ...] = ()  # e.g. "turn:turn.example.org:3478?transport=udp"

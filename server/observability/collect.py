@@ -108,6 +108,19 @@ class NodeCollector(Collector):
                                 "core).", value=stats["cpu"])
         yield GaugeMetricFamily("antechamber_forwarding_busy", "1 while past the forwarding budget (new joins "
                                 "get server_busy).", value=stats["busy"])
+        pauses = getattr(self.sfu, "gc_pauses", None)
+        if pauses is not None:   # media/heap.py
+            family = HistogramMetricFamily("antechamber_gc_pause_seconds", "Garbage-collector pauses of this "
+                                           "process (the event loop stands still meanwhile).", labels=["generation"])
+            for g in range(3):
+                family.add_metric([str(g)], pauses.histogram(g), sum_value=pauses.sums[g])
+            yield family
+        heap = getattr(self.sfu, "heap", None)
+        if heap is not None:
+            yield CounterMetricFamily("antechamber_gc_complete_collections", "Complete collections of the frozen "
+                                      "heap by the pacer (after departures).", value=heap.complete_collections)
+            yield GaugeMetricFamily("antechamber_gc_frozen_objects", "Objects in the permanent generation (out "
+                                    "of the collector's sight).", value=heap.frozen())
 
     def _recordings(self) -> Iterator:
         active = self.recordings.running()

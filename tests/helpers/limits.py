@@ -5,11 +5,13 @@ knocks and joins per room and per address, chat rates) are off here unless a tes
 and the join deadline keep their defaults. The loop-lag limit of the busy flag (media/load.py) is 2 s and its CPU rules are off (`busy_cpu=0`):
 many apps share one loop and one process in a test and the machine is shared, so their lag and CPU
 must not refuse joins
-(tests/integration/test_sfu_overload.py sets its own budget)."""
+(tests/integration/test_sfu_overload.py sets its own budget). Garbage-collector pacing (media/heap.py)
+is off: it is process-wide, and tests check that closed connections are collected
+(tests/integration/test_heap_pacing.py runs a server process with it on)."""
 
 SUITE_LIMITS = dict(pending_knocks_per_ip=0, min_knock_interval_seconds=0.0, knocks_per_room_per_minute=0,
                     joins_per_ip_per_minute=0, joins_per_room_per_minute=0, chat_per_second=0, chat_per_minute=0,
-                    busy_lag_ms=2000, busy_cpu=0.0)
+                    busy_lag_ms=2000, busy_cpu=0.0, gc_pacing=False)
 
 # the same for server processes (environment variables)
 SUITE_LIMITS_ENV = {f"ANTECHAMBER_{name.upper()}": str(value) for name, value in SUITE_LIMITS.items()}
