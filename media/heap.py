@@ -96,12 +96,9 @@ class HeapPacer:
         self.tick = tick
         self.left = 0               # departures since the last complete collection (`departed`)
         self.complete_collections = 0
+        self.freezes = 0            # gc.freeze() calls (gc.get_freeze_count() walks the whole list: not per scrape)
         self.last_complete_pause = 0.0
         self._task: Optional[asyncio.Task] = None
-
-    @staticmethod
-    def frozen() -> int:
-        return gc.get_freeze_count()
 
     def start(self) -> None:
         if self._task is None or self._task.done():
@@ -135,7 +132,7 @@ class HeapPacer:
         present = self._present()
         if collect_all_due(self.left, present):
             started = time.perf_counter()
-            frozen = gc.get_freeze_count()
+            frozen = gc.get_freeze_count()      # walks the frozen list: fine once per complete collection
             gc.unfreeze()
             freed = gc.collect()
             gc.freeze()
@@ -147,3 +144,4 @@ class HeapPacer:
         elif freeze_due:
             gc.collect(1)           # the young generations' garbage, not frozen with the rest
             gc.freeze()
+            self.freezes += 1

@@ -23,6 +23,7 @@ import structlog
 from aiortc import RTCRtpCodecParameters
 
 from . import aiortc_compat as compat
+from .forward.fanout import Fanout
 from .forward.history import PacketHistory
 from .forward.keyframes import KeyframeRequester
 from .forward.packet import ExtensionCache, PacketSubscription
@@ -83,7 +84,7 @@ class Publication:
         self.refused_packets = 0      # of sources the m-line does not carry (`_takes_source`)
         self.subscribers: dict[str, PacketSubscription] = {}  # subscriber participant id -> its copy
         self.history = PacketHistory()  # the publisher's last packets, shared by every copy's NACKs
-        self._fanout: tuple[PacketSubscription, ...] = ()  # subscribers.values(), rebuilt on add/remove
+        self._fanout = Fanout()   # subscribers.values() as a tuple, rebuilt on add/remove; sent in slices
         self._rtx_pt: Optional[int] = None
         self.sinks: list[FrameSink] = []
         self.frames_in = 0
@@ -189,8 +190,7 @@ class Publication:
     def _forward(self, packet: Any) -> None:
         self.history.add(packet)
         extensions = ExtensionCache(time.time(), packet)
-        for sub in self._fanout:  # a tuple built on add/remove, not a list per packet
-            sub.forward(packet, extensions)
+        self._fanout.send(packet, extensions)   # at most SLICE copies per loop callback (forward/fanout.py)
 
     def on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None:
         if self.muted or self.closed:
@@ -226,11 +226,11 @@ class Publication:
     def add_subscriber(self, subscriber_id: str, sub: PacketSubscription) -> None:
         sub.history = self.history
         self.subscribers[subscriber_id] = sub
-        self._fanout = tuple(self.subscribers.values())
+        self._fanout.set(tuple(self.subscribers.values()))
 
     def remove_subscriber(self, subscriber_id: str) -> None:
         sub = self.subscribers.pop(subscriber_id, None)
-        self._fanout = tuple(self.subscribers.values())
+        self._fanout.set(tuple(self.subscribers.values()))
         if sub is not None:
             sub.close()
 
@@ -251,15 +251,21 @@ class Publication:
             self.request_keyframe()
         return True
 
+    def counts(self) -> dict[str, int]:
+        """What the publication itself counted (media/forward/stats.py): PLIs sent, and copies dropped
+        from a full fan-out backlog (as unsent)."""
+        return {"plis": self.plis, "unsent": self._fanout.dropped}
+
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
         if self._totals is not None:
-            self._totals.fold({"plis": self.plis})
+            self._totals.fold(self.counts())
         self.keyframes.close()
         for sid in list(self.subscribers):
             self.remove_subscriber(sid)
+        self._fanout.close()
         self.history.clear()
         for sink in self.sinks:
             try:

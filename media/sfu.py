@@ -93,7 +93,7 @@ class MediaService:
                         add_counts(out, sub.forward.counts())
             for pub in list(room.pubs.values()):
                 if not pub.closed:
-                    add_counts(out, {"plis": pub.plis})
+                    add_counts(out, pub.counts())
         return out
 
     def rtc_ice_servers(self) -> list[dict[str, Any]]:

@@ -119,8 +119,8 @@ class NodeCollector(Collector):
         if heap is not None:
             yield CounterMetricFamily("antechamber_gc_complete_collections", "Complete collections of the frozen "
                                       "heap by the pacer (after departures).", value=heap.complete_collections)
-            yield GaugeMetricFamily("antechamber_gc_frozen_objects", "Objects in the permanent generation (out "
-                                    "of the collector's sight).", value=heap.frozen())
+            yield CounterMetricFamily("antechamber_gc_freezes", "Times the pacer moved the settled heap out of "
+                                      "the collector's sight (gc.freeze).", value=heap.freezes)
 
     def _recordings(self) -> Iterator:
         active = self.recordings.running()
