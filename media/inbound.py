@@ -9,17 +9,22 @@ to the m-line, not to a publication: `InboundSlot` taps it once and routes
 packets and frames to whichever `Publication` the m-line currently carries
 (none while it is inactive: whatever still arrives is dropped). It is the
 publication's `Reception`: restarts of the stream and keyframe requests go
-through it to the receiver.
+through it to the receiver, and so does congestion feedback: each REMB the
+receiver sends carries the minimum of its own estimate and the publication's
+subscribers' (media/forward/congestion.py; docs/architecture.md, "Congestion
+feedback").
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any, Optional
 
 from aiortc import RTCRtpCodecParameters, RTCRtpReceiver
 
 from . import aiortc_compat as compat
+from .forward import congestion
 from .forward.keyframes import is_keyframe
 from .ports import EncodedFrame
 from .publication import Publication
@@ -64,7 +69,7 @@ class TimestampUnwrapper:
 
 
 class InboundSlot:
-    __slots__ = ("receiver", "publication", "timestamps")
+    __slots__ = ("receiver", "publication", "timestamps", "remb_ssrcs", "__weakref__")
 
     def __init__(self, receiver: RTCRtpReceiver) -> None:
         self.receiver = receiver
@@ -72,12 +77,16 @@ class InboundSlot:
         self.timestamps = TimestampUnwrapper()
         compat.tap_receiver(receiver, on_frame=self._on_frame, on_end=self._on_end, on_rtp=self._on_rtp,
                             timestamps=self.timestamps)
+        self.remb_ssrcs: list[int] = []  # the media SSRCs the receiver's last own REMB named
+        compat.override_remb(receiver, self._remb)
 
     def attach(self, pub: Publication) -> None:
         """The m-line now carries `pub` (a new publication: timestamps start afresh)."""
         self.timestamps.reset()
         compat.reset_jitter_buffer(self.receiver)
         self.publication = pub
+        # weakly: the publication (reached from subscribers' senders) must not keep this m-line alive
+        congestion.of(pub).push = weakref.WeakMethod(self._push_remb)
 
     def detach(self, pub: Publication) -> None:
         if self.publication is pub:
@@ -96,6 +105,18 @@ class InboundSlot:
 
     def declared_ssrcs(self) -> tuple[frozenset[int], frozenset[int]]:
         return compat.declared_ssrcs(self.receiver)
+
+    # --- congestion feedback (media/forward/congestion.py) ---
+
+    def _remb(self, bitrate: int, ssrcs: list[int]) -> int:
+        """The receiver is about to send its own estimate: it sends the publication's minimum."""
+        self.remb_ssrcs = ssrcs
+        pub = self._current()
+        return congestion.of(pub).server(bitrate) if pub is not None else bitrate
+
+    def _push_remb(self, bitrate: int) -> None:
+        """A subscriber's estimate lowered the minimum between the receiver's own REMBs."""
+        compat.send_remb(self.receiver, bitrate, self.remb_ssrcs or self.declared_ssrcs()[0])
 
     # --- from the tapped receiver ---
 

@@ -20,6 +20,7 @@ import structlog
 from aiortc import RTCPeerConnection, RTCRtpCodecParameters, RTCRtpSender, RTCRtpTransceiver, RTCSessionDescription
 
 from . import aiortc_compat as compat
+from .forward import congestion
 from .forward.packet import IdleTrack, PacketSubscription
 from .ice import prepare_gathering, rtc_configuration, want_loopback
 from .inbound import InboundSlot
@@ -304,8 +305,10 @@ class MediaParticipant:
                 continue
             del self.subscriptions[pub_id]
             sub.publication.remove_subscriber(self.id)  # closes sub.forward: it forgets the publication
+            congestion.of(sub.publication).forget(self.id)  # its REMB no longer limits the publisher
             sub.transceiver.direction = "inactive"
             sender = sub.transceiver.sender
+            compat.off_remb(sender)
             await sender.stop()
             sender.replaceTrack(None)  # the m-line stays in the SDP, the sender with it
             changed = True
@@ -321,6 +324,7 @@ class MediaParticipant:
             forward = PacketSubscription(t.sender, track, pub.codec.name, pub.request_keyframe,
                                          getattr(self.room, "totals", None))
             pub.add_subscriber(self.id, forward)
+            compat.on_remb(t.sender, congestion.feed(pub, self.id))  # its REMB limits the publisher's
             self.subscriptions[pub.id] = Subscription(pub, t, forward)
             changed = True
         return changed
@@ -333,6 +337,7 @@ class MediaParticipant:
         self.closed = True
         for sub in self.subscriptions.values():
             sub.publication.remove_subscriber(self.id)
+            congestion.of(sub.publication).forget(self.id)
         for pub in list(self.publications.values()):
             self.room.publication_ended(pub)
         self.publications.clear()

@@ -29,7 +29,7 @@ By concern (each module's docstring says how it hooks in):
                   connect task unretrieved and no aioice consent task running
 - consent.py      `install_lag_tolerant_consent`: aioice's ICE consent check does not expire a
                   healthy peer because our own event loop was late
-- remb.py         `on_remb` (a subscriber's REMB on a sender), `override_remb` / `send_remb`
+- remb.py         `on_remb` / `off_remb` (a subscriber's REMB on a sender), `override_remb` / `send_remb`
                   (the REMB a publish-side receiver sends); aiortc has no transport-cc
 - preencoded.py   `send_preencoded` for aiortc peers of tests and benchmarks
 - probe.py        `check_aiortc`, `AiortcIncompatible`, `SUPPORTED`
@@ -62,7 +62,7 @@ from .negotiation import (
 )
 from .preencoded import h264_payloads, send_preencoded, vp8_payloads
 from .probe import SUPPORTED, AiortcIncompatible, check_aiortc
-from .remb import on_remb, override_remb, send_remb
+from .remb import off_remb, on_remb, override_remb, send_remb
 from .receive import TimestampMapper, declared_ssrcs, reset_jitter_buffer, rtp_only, send_pli, tap_receiver, unwrap_rtx
 from .send import (
     RtpSend,
@@ -102,6 +102,7 @@ __all__ = [
     "negotiated_codecs",
     "new_peer_connection",
     "on_keyframe_request",
+    "off_remb",
     "on_remb",
     "on_send_started",
     "override_remb",

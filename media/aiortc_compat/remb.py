@@ -3,7 +3,8 @@
 Subscribe side: aiortc's `RTCRtpSender._handle_rtcp_packet` hands a REMB that
 names the sender's SSRC to its encoder; the SFU's senders have none, so
 `on_remb(sender, callback)` wraps that method on one sender and calls
-`callback(bitrate)` for each REMB (then lets aiortc handle the packet as before).
+`callback(bitrate)` for each REMB (then lets aiortc handle the packet as before);
+`off_remb(sender)` undoes it (the subscription ended: aiortc keeps the sender).
 Publish side: aiortc's `RTCRtpReceiver._handle_rtp_packet` feeds its remote
 bitrate estimator (abs-send-time) and sends the estimate as a REMB through
 `receiver._send_rtcp`; `override_remb(receiver, rewrite)` wraps `_send_rtcp`
@@ -32,6 +33,7 @@ _ORIGINAL = "antechamber_send_rtcp"
 
 def on_remb(sender: RTCRtpSender, callback: Callable[[int], None]) -> None:
     """`callback(bitrate)` for each REMB the subscriber sends for this sender."""
+    off_remb(sender)
     handle = sender._handle_rtcp_packet
 
     async def _handle_rtcp_packet(packet: Any) -> None:
@@ -49,6 +51,11 @@ def on_remb(sender: RTCRtpSender, callback: Callable[[int], None]) -> None:
         await handle(packet)
 
     sender._handle_rtcp_packet = _handle_rtcp_packet  # type: ignore[method-assign]
+
+
+def off_remb(sender: RTCRtpSender) -> None:
+    """The sender's REMBs go to aiortc alone again (its class's method)."""
+    sender.__dict__.pop("_handle_rtcp_packet", None)
 
 
 def override_remb(receiver: RTCRtpReceiver, rewrite: Callable[[int, list[int]], int]) -> None:

@@ -10,7 +10,10 @@ receiver is about to send and returns what to send instead (the minimum).
 When the minimum changes between the receiver's own REMBs (a subscriber's
 estimate falls, or its subscriber leaves), `push(bps)` is called at once, at
 most every `min_interval` seconds unless it falls by more than 10 %.
-`of(publication)` gives the publication's `Congestion` (kept beside it, not in it).
+`of(publication)` gives the publication's `Congestion` (kept on the publication);
+`feed(publication, key)` is what a subscriber's REMB handler calls: it holds the
+`Congestion` weakly, so a subscriber's sender (which outlives the subscription
+in aiortc) never keeps a publication, nor its publisher's connection, alive.
 
 aiortc implements no transport-cc (TWCC); REMB is what aiortc peers and Chrome
 (goog-remb with abs-send-time, which the SFU writes) use.
@@ -102,3 +105,14 @@ def of(publication: object) -> Congestion:
     if c is None:
         c = publication.__dict__[_ATTRIBUTE] = Congestion()
     return c
+
+
+def feed(publication: object, key: Hashable) -> Callable[[int], None]:
+    """`callback(bitrate)` recording subscriber `key`'s REMB on `publication`, holding it weakly."""
+    ref = weakref.ref(of(publication))
+
+    def _feed(bitrate: int) -> None:
+        c = ref()
+        if c is not None:
+            c.subscriber(key, bitrate)
+    return _feed
