@@ -133,6 +133,11 @@ class WebSocketConnection:
                         await ws.send_str(frame)    # encodes first: nothing is written if that fails
                 except (EncodeError, UnicodeEncodeError) as exc:
                     self._dropped(item, exc)
+                if not self._queue.empty():
+                    # one message per connection per loop turn: 50 joins into a room of 250 queue 50
+                    # messages on each of 250 connections, which written in one go held the loop for
+                    # 100-250 ms (issue 17, bench/vs_janus.py join_loop_lag_p99_ms)
+                    await asyncio.sleep(0)
         except asyncio.CancelledError:
             return
         except (ConnectionError, RuntimeError):     # the connection is gone or going
