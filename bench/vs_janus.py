@@ -190,6 +190,8 @@ def run_scenario(sfu: str, scenario: str, steps: list[int], clip: Path, window: 
         try:
             base_rss = None
             w0: dict[str, Any] = {}
+            j0: dict[str, Any] = {}
+            j1: dict[str, Any] = {}
             assert client.stdout and client.stdin
             for line in client.stdout:
                 if line.startswith('{"event": "publishers"}'):
@@ -201,6 +203,10 @@ def run_scenario(sfu: str, scenario: str, steps: list[int], clip: Path, window: 
                     w0 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None}
                 elif line.startswith("WINDOW end"):
                     w1 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None}
+                elif line.startswith("JOINS start"):
+                    j0 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None}
+                elif line.startswith("JOINS end"):
+                    j1 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None}
                 elif line.startswith("RESULT "):
                     r = json.loads(line[7:])
                     wall = w1["wall"] - w0["wall"]
@@ -211,6 +217,10 @@ def run_scenario(sfu: str, scenario: str, steps: list[int], clip: Path, window: 
                     r["rss_per_subscriber_kib"] = round((w1["rss_kib"] - base_rss)
                                                         / max(1, r["subscribers"] + r["publishers_after_baseline"]), 1)
                     r["loop_lag_p99_ms"] = lag_p99_ms(w0["lag"], w1["lag"])
+                    if j0 and j1:   # over the joins (issue 17: 50 joins at 200 streams, lag p99 < 20 ms)
+                        r["join_loop_lag_p99_ms"] = lag_p99_ms(j0["lag"], j1["lag"])
+                        r["join_sfu_cpu_cores"] = round((j1["cpu"] - j0["cpu"]) / max(1e-3, j1["wall"] - j0["wall"]), 3)
+                    j0 = j1 = {}
                     r["load1"] = os.getloadavg()[0]
                     rows.append(r)
                     print(f"  {sfu} {scenario} {json.dumps(r)}", flush=True)
@@ -266,6 +276,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--sfu", choices=("both", "antechamber", "janus"), default="both")
     ap.add_argument("--scenarios", default="fanout,fanout_audio,rooms")
+    ap.add_argument("--fanout-steps", type=lambda v: [int(x) for x in v.split(",")], default=[100, 200, 300, 400, 500],
+                    help="subscriber counts of the fan-out scenario's steps")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "vs_janus.json"))
     ap.add_argument("--plot", default=str(ROOT / "docs" / "vs_janus.png"))
     args = ap.parse_args()
@@ -275,7 +287,7 @@ def main() -> None:
     from bench.forwarding_client import _write_clip
 
     steps = {"fanout": [10, 20], "fanout_audio": [10], "rooms": [16]} if args.quick else \
-        {"fanout": [100, 200, 300, 400, 500], "fanout_audio": [100, 200, 300, 400], "rooms": [64, 128, 192, 256, 320]}
+        {"fanout": args.fanout_steps, "fanout_audio": [100, 200, 300, 400], "rooms": [64, 128, 192, 256, 320]}
     window, joins = (3.0, 10) if args.quick else (5.0, 50)
     sfus = ["janus", "antechamber"] if args.sfu == "both" else [args.sfu]
     report: dict[str, Any] = {"quick": args.quick, "window_s": window, "joins": joins, "generator_core": 0,

@@ -41,6 +41,16 @@ class Counter:
         self.video_pts: set[int] = set()   # VP8 payload types of the offer: their marker bits count frames
 
 
+def held_totals(counters: list[Counter]) -> tuple[int, int]:
+    """(packets received, sequence span) summed over these subscribers' SSRCs."""
+    got = span = 0
+    for c in counters:
+        for s in c.ssrcs.values():
+            got += s[0]
+            span += s[1]
+    return got, span
+
+
 def install_counter() -> None:
     """Count RTP in aioice before SRTP; everything else (STUN is handled below this; DTLS, RTCP) goes up."""
     import aioice.ice
@@ -313,6 +323,9 @@ async def run(args: argparse.Namespace) -> None:
                       "client_cpu_cores": round((b["cpu"] - a["cpu"]) / wall, 3),
                       "refused_joins": len(refused), "refused_reason": refused[-1] if refused else None}
             if args.joins and rooms:
+                print("JOINS start", flush=True)   # the driver samples the loop lag over the joins
+                held = len(counters)
+                j0 = held_totals(counters[:held])
                 t0 = time.monotonic()
                 n0 = len(counters)
                 target = rooms[0] if not per_room_subs else rooms[-1]
@@ -324,6 +337,11 @@ async def run(args: argparse.Namespace) -> None:
                     result["join_s"] = round(time.monotonic() - t0, 2) if ok else None
                 except Exception as e:  # noqa: BLE001 - a failure at load is a result
                     result["join_s"], result["join_error"] = None, repr(e)[:200]
+                j1 = held_totals(counters[:held])
+                print("JOINS end", flush=True)
+                # what the streams already held lost while the newcomers joined
+                got, expected = j1[0] - j0[0], j1[1] - j0[1]
+                result["join_held_loss"] = round(max(0.0, 1 - got / expected), 5) if expected else None
                 have += args.joins * (1 if not per_room_subs else 0)
             print("RESULT " + json.dumps(result), flush=True)
             if result["received_packets_per_s"] == 0:
