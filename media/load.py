@@ -3,13 +3,17 @@
 A cheap probe on the event loop: every ``interval`` (0.1 s) it sleeps and measures how late it woke
 up (the loop's lag), and once a second it samples the forwarded packet counter and the process
 CPU time. From these it keeps recent window statistics (lag p50/p99/max over ``window`` seconds,
-forwarded packets/s, CPU fraction of one core) and a ``busy`` flag with hysteresis:
+forwarded packets/s, CPU fraction of one core over the last second and sustained over ``cpu_window``
+seconds, 10) and a ``busy`` flag with hysteresis:
 
 - busy when the lag p99 of the window exceeds ``lag_limit`` (50 ms) while this process itself uses
   at least ``LAG_CPU_SHARE`` (half) of a core, or the process uses more than ``cpu_limit`` (0.9) of a
-  core, or ``max_forward_pps`` is set and forwarding is above it. A lagging loop in a process that is
-  mostly idle (a neighbour took the CPU, one burst of joins) refuses nobody: refusing would not help
-  the sessions in, and a lightly loaded server must not turn people away;
+  core, or ``max_forward_pps`` is set and forwarding is above it. The CPU in both rules is the
+  sustained figure: a burst of joins takes a core for a second or two (DTLS handshakes, negotiation)
+  and then is over, and refusing the rest of that burst would not help the sessions in (at 250
+  streams the one-second rule refused joins of every 100-join step, and the node never held more
+  than ~300 streams). A lagging loop in a process that is mostly idle (a neighbour took the CPU)
+  refuses nobody either: a lightly loaded server must not turn people away;
 - no longer busy when all three are comfortably below (lag p99 < lag_limit / 2, CPU < cpu_limit
   - 0.1, packets/s < 0.9 x the budget), so the flag does not flap around the threshold.
 
@@ -91,7 +95,7 @@ class LoadGauge:
 
     def __init__(self, packets: Callable[[], int], *, max_forward_pps: Optional[float] = None,
                  lag_limit: float = 0.05, cpu_limit: float = 0.9, interval: float = 0.1,
-                 window: float = 3.0, sample_every: float = 1.0,
+                 window: float = 3.0, sample_every: float = 1.0, cpu_window: float = 10.0,
                  clock: Callable[[], float] = time.monotonic,
                  cpu_clock: Callable[[], float] = time.process_time) -> None:
         self.packets = packets
@@ -101,7 +105,10 @@ class LoadGauge:
         self.clock, self.cpu_clock = clock, cpu_clock
         self.lags = Window(window)
         self.pps = 0.0
-        self.cpu = 0.0
+        self.cpu = 0.0              # fraction of a core over the last sample
+        self.cpu_sustained = 0.0    # ... over the last cpu_window seconds: what the busy rules read
+        self.cpu_window = cpu_window
+        self._cpu_samples: deque[tuple[float, float]] = deque()    # (wall, process CPU time)
         self.busy = False
         self.busy_since: Optional[float] = None
         self._task: Optional[asyncio.Task] = None
@@ -150,14 +157,21 @@ class LoadGauge:
                 self.pps = max(0, packets - count) / span
                 self.cpu = max(0.0, cpu_now - cpu) / span
         self._last = (now, cpu_now, packets)
+        samples = self._cpu_samples
+        samples.append((now, cpu_now))
+        while len(samples) > 2 and samples[1][0] <= now - self.cpu_window:
+            samples.popleft()
+        span = now - samples[0][0]
+        if span > 0:
+            self.cpu_sustained = max(0.0, cpu_now - samples[0][1]) / span
         self.update(now)
 
     def update(self, now: float) -> None:
-        busy = decide(self.busy, self.lags.quantile(0.99), self.cpu, self.pps, lag_limit=self.lag_limit,
+        busy = decide(self.busy, self.lags.quantile(0.99), self.cpu_sustained, self.pps, lag_limit=self.lag_limit,
                       cpu_limit=self.cpu_limit, max_pps=self.max_forward_pps)
         if busy != self.busy:
             log.warning("node busy: refusing new joins" if busy else "node no longer busy: accepting joins",
-                        lag_p99_ms=round(self.lags.quantile(0.99) * 1000, 1), cpu=round(self.cpu, 2),
+                        lag_p99_ms=round(self.lags.quantile(0.99) * 1000, 1), cpu=round(self.cpu_sustained, 2),
                         forwarded_pps=round(self.pps), max_forward_pps=self.max_forward_pps)
             self.busy = busy
             self.busy_since = now if busy else None
@@ -167,4 +181,5 @@ class LoadGauge:
     def stats(self) -> dict[str, float]:
         return {"lag_p50": self.lags.quantile(0.5), "lag_p99": self.lags.quantile(0.99),
                 "lag_max": self.lags.maximum(), "forwarded_pps": self.pps, "cpu": self.cpu,
+                "cpu_sustained": self.cpu_sustained,
                 "busy": float(self.busy)}

@@ -37,7 +37,8 @@ _MEDIA_COUNTERS = (
     ("keyframe_requests", "antechamber_media_keyframe_requests", "PLI/FIR received from subscribers."),
     ("plis", "antechamber_media_plis_sent", "PLIs sent to publishers (keyframe requests, throttled)."),
 )
-_MEDIA_DROPS = (("dropped_keyframe_wait", "keyframe_wait"), ("unsent", "no_transport"))
+_MEDIA_DROPS = (("dropped_keyframe_wait", "keyframe_wait"), ("unsent", "no_transport"), ("refused", "refused"),
+               ("backlog_full", "backlog_full"))
 
 
 class NodeCollector(Collector):
@@ -81,7 +82,9 @@ class NodeCollector(Collector):
         for key, name, doc in _MEDIA_COUNTERS:
             yield CounterMetricFamily(name, doc, value=stats.get(key, 0))
         drops = CounterMetricFamily("antechamber_media_dropped_packets", "Packets not forwarded, by reason "
-                                    "(keyframe_wait: before a keyframe; no_transport: not connected).",
+                                    "(keyframe_wait: before a keyframe; no_transport: not connected; refused: by "
+                                    "SRTP or the kernel, a full socket buffer; backlog_full: the fan-out fell "
+                                    "too far behind).",
                                     labels=["reason"])
         for key, reason in _MEDIA_DROPS:
             drops.add_metric([reason], stats.get(key, 0))
@@ -106,6 +109,9 @@ class NodeCollector(Collector):
                                 "(last second).", value=stats["forwarded_pps"])
         yield GaugeMetricFamily("antechamber_process_cpu_fraction", "Process CPU over the last second (1 = one "
                                 "core).", value=stats["cpu"])
+        yield GaugeMetricFamily("antechamber_process_cpu_sustained_fraction", "Process CPU over the last 10 "
+                                "seconds (1 = one core): what the busy flag's CPU rules read.",
+                                value=stats["cpu_sustained"])
         yield GaugeMetricFamily("antechamber_forwarding_busy", "1 while past the forwarding budget (new joins "
                                 "get server_busy).", value=stats["busy"])
         pauses = getattr(self.sfu, "gc_pauses", None)

@@ -69,6 +69,23 @@ def test_packets_per_second_and_cpu_from_counters():
     assert g.pps == 340 and not g.busy and g.busy_since is None
 
 
+def test_cpu_rules_read_the_sustained_cpu_not_one_busy_second():
+    clock = {"cpu": 0.0}
+    g = LoadGauge(lambda: 0, cpu_clock=lambda: clock["cpu"], cpu_window=10.0)
+    for t in range(11):                                  # ten seconds at half a core
+        g.sample(float(t))
+        clock["cpu"] += 0.5
+    assert abs(g.cpu_sustained - 0.5) < 1e-9 and not g.busy
+    g.sample(11.0)                                       # one second at a whole core (a burst of joins)
+    clock["cpu"] += 1.0
+    g.sample(12.0)
+    assert g.cpu >= 0.99 and g.cpu_sustained < 0.9 and not g.busy
+    for t in range(13, 25):                              # a whole core for ten seconds: busy
+        clock["cpu"] += 1.0
+        g.sample(float(t))
+    assert g.cpu_sustained > 0.9 and g.busy and g.stats()["cpu_sustained"] == g.cpu_sustained
+
+
 async def test_probe_measures_a_blocked_loop():
     g = LoadGauge(lambda: 0, interval=0.02, sample_every=0.05)
     g.start()
