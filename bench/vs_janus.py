@@ -141,6 +141,20 @@ def start_sfu(sfu: str, tmp: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError(f"{sfu} did not start: {(LOGS / f'{sfu}.log').read_text()[-2000:]}")
 
 
+def udp_drops() -> dict[str, int]:
+    """UDP datagrams the kernel dropped for a full socket buffer, outside (the generator's) and inside the
+    namespace (the SFU's): RcvbufErrors and SndbufErrors of /proc/net/snmp."""
+    out: dict[str, int] = {}
+    for where, cmd in (("generator", ["cat", "/proc/net/snmp"]), ("sfu", ["ip", "netns", "exec", NS, "cat", "/proc/net/snmp"])):
+        text = subprocess.run(cmd, capture_output=True, text=True).stdout
+        rows = [line.split()[1:] for line in text.splitlines() if line.startswith("Udp:")]
+        if len(rows) == 2:
+            udp = dict(zip(rows[0], rows[1]))
+            out[f"{where}_rcvbuf"] = int(udp.get("RcvbufErrors", 0))
+            out[f"{where}_sndbuf"] = int(udp.get("SndbufErrors", 0))
+    return out
+
+
 def proc_sample(pid: int) -> dict[str, float]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / CLK
@@ -162,6 +176,21 @@ def lag_histogram(base: str) -> dict[float, float] | None:
             le = line.split('le="', 1)[1].split('"', 1)[0]
             out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
     return out or None
+
+
+def sfu_drops(base: str) -> dict[str, float]:
+    """Antechamber's own count of packets it did not forward, by reason (antechamber_media_dropped_packets:
+    keyframe_wait, no_transport, refused, backlog_full), or {} for Janus."""
+    try:
+        req = urllib.request.Request(base + "/metrics", headers={"Authorization": f"Bearer {API_KEY}"})
+        text = urllib.request.urlopen(req, timeout=3).read().decode()
+    except Exception:  # noqa: BLE001
+        return {}
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("antechamber_media_dropped_packets_total{"):
+            out[line.split('reason="', 1)[1].split('"', 1)[0]] = float(line.rsplit(" ", 1)[1])
+    return out
 
 
 def lag_p99_ms(a: dict[float, float] | None, b: dict[float, float] | None) -> float | None:
@@ -204,9 +233,11 @@ def run_scenario(sfu: str, scenario: str, steps: list[int], clip: Path, window: 
                 elif line.startswith("WINDOW end"):
                     w1 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None}
                 elif line.startswith("JOINS start"):
-                    j0 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None}
+                    j0 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None,
+                                                  "udp": udp_drops(), "drops": sfu_drops(base) if sfu == "antechamber" else {}}
                 elif line.startswith("JOINS end"):
-                    j1 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None}
+                    j1 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None,
+                                                  "udp": udp_drops(), "drops": sfu_drops(base) if sfu == "antechamber" else {}}
                 elif line.startswith("RESULT "):
                     r = json.loads(line[7:])
                     wall = w1["wall"] - w0["wall"]
@@ -220,6 +251,9 @@ def run_scenario(sfu: str, scenario: str, steps: list[int], clip: Path, window: 
                     if j0 and j1:   # over the joins (issue 17: 50 joins at 200 streams, lag p99 < 20 ms)
                         r["join_loop_lag_p99_ms"] = lag_p99_ms(j0["lag"], j1["lag"])
                         r["join_sfu_cpu_cores"] = round((j1["cpu"] - j0["cpu"]) / max(1e-3, j1["wall"] - j0["wall"]), 3)
+                        # where held packets were lost over the joins: the kernel's full-buffer drops on each side
+                        r["join_udp_drops"] = {k: j1["udp"][k] - j0["udp"].get(k, 0) for k in j1["udp"]}
+                        r["join_sfu_drops"] = {k: j1["drops"][k] - j0["drops"].get(k, 0) for k in j1["drops"]}
                     j0 = j1 = {}
                     r["load1"] = os.getloadavg()[0]
                     rows.append(r)

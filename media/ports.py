@@ -70,6 +70,9 @@ class MediaConfig:
     video_codecs: tuple[str, ...] = ("VP8", "H264")
     # keyframe requests (PLI) to a publisher: minimum gap, and retry period
     keyframe_min_interval: float = 0.25
+    # ... and at least this many seconds per subscriber of the publication (docs/architecture.md "Keyframes":
+    # each newcomer asks for a keyframe, and every keyframe goes to every subscriber)
+    keyframe_interval_per_subscriber: float = 0.005
     keyframe_retry_interval: float = 0.5
     # active speaker events at most this often
     active_speaker_interval: float = 0.25

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import aiortc
 import aiortc.rtcdtlstransport
@@ -76,9 +76,11 @@ def send_rtp_now(dtls: aiortc.RTCDtlsTransport, data: bytes) -> bool:
     return True
 
 
-RtpSend = Callable[[int, int, int, int, bytes, bytes], bool]
+RtpSend = Callable[[int, int, int, int, bytes, bytes], Optional[bool]]
 """send(marker_pt, seq, timestamp, ssrc, extensions, payload) -> sent: one RTP packet built from
-its parts (`marker_pt` is the header's second byte), SRTP-protected and sent."""
+its parts (`marker_pt` is the header's second byte), SRTP-protected and sent. True: sent; None: no
+transport to send on (DTLS not connected, no nominated pair); False: SRTP or the kernel refused it
+(a full socket buffer)."""
 
 _HEADER = struct.Struct("!BBHII")
 
@@ -98,12 +100,12 @@ def rtp_send_function(dtls: aiortc.RTCDtlsTransport) -> RtpSend:
         return slow
     cache: list[Any] = [None, None, None]   # pair, SRTP session, Target (None: this pair goes the Python way)
 
-    def send(marker_pt: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> bool:
+    def send(marker_pt: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> Optional[bool]:
         if dtls._state != _DTLS_CONNECTED:
-            return False
+            return None
         pair = nominated.get(1)
         if pair is None:
-            return False
+            return None
         target = cache[2]
         if pair is not cache[0] or dtls._tx_srtp is not cache[1]:
             target = cache[2] = _target(pair, dtls._tx_srtp)
@@ -118,12 +120,12 @@ def rtp_send_function(dtls: aiortc.RTCDtlsTransport) -> RtpSend:
 def _python_send(dtls: aiortc.RTCDtlsTransport, nominated: dict) -> RtpSend:
     pack = _HEADER.pack
 
-    def send(marker_pt: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> bool:
+    def send(marker_pt: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> Optional[bool]:
         if dtls._state != _DTLS_CONNECTED:
-            return False
+            return None
         pair = nominated.get(1)
         if pair is None:
-            return False
+            return None
         data = pack(0x90 if ext else 0x80, marker_pt, seq, ts, ssrc) + ext + payload
         pair.protocol.transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
         return True

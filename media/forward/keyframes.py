@@ -81,7 +81,10 @@ def _h264_has_idr(data: bytes) -> bool:
 
 class KeyframeRequester:
     """Sends keyframe requests for one publication: at most one per
-    `min_interval`, and again every `retry_interval` until `keyframe_received()`.
+    `min_interval`, and again every `retry_interval` (never sooner than
+    `min_interval`) until `keyframe_received()`. `min_interval` may change
+    (`Publication` spaces keyframes by its fan-out: a keyframe is a burst of
+    dozens of packets, sent to every subscriber).
 
     `send` is called synchronously (it typically schedules an RTCP PLI).
     Driven by loop timers, never by sleeping tasks.
@@ -97,7 +100,7 @@ class KeyframeRequester:
         loop: Optional[asyncio.AbstractEventLoop] = None,
     ) -> None:
         self._send = send
-        self._min = min_interval
+        self.min_interval = min_interval
         self._retry = retry_interval
         self._clock = clock
         self._loop = loop
@@ -118,10 +121,10 @@ class KeyframeRequester:
         if self._timer is not None:
             return  # a send is already scheduled
         now = self._clock()
-        if self._last_sent is None or now - self._last_sent >= self._min:
+        if self._last_sent is None or now - self._last_sent >= self.min_interval:
             self._fire()
         else:
-            self._schedule(self._min - (now - self._last_sent))
+            self._schedule(self.min_interval - (now - self._last_sent))
 
     def keyframe_received(self) -> None:
         self._pending = False
@@ -139,7 +142,7 @@ class KeyframeRequester:
         self._last_sent = self._clock()
         self.sent += 1
         self._send()
-        self._schedule(self._retry)
+        self._schedule(max(self._retry, self.min_interval))
 
     def _schedule(self, delay: float) -> None:
         loop = self._loop or asyncio.get_running_loop()

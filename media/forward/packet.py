@@ -96,6 +96,7 @@ class PacketSubscription:
         self.forwarded = 0
         self.dropped = 0
         self.unsent = 0             # no connected transport yet (or any more)
+        self.refused = 0            # SRTP or the kernel refused the packet (a full socket buffer: EAGAIN)
         self.nacks = 0              # NACKed packets retransmitted
         self.keyframe_requests = 0  # PLI/FIR from the subscriber
         self.history: Optional[PacketHistory] = None   # the publication's, set when it adds us
@@ -155,7 +156,7 @@ class PacketSubscription:
     def counts(self) -> dict[str, int]:
         """What this copy counted so far (media/forward/stats.py)."""
         return {"packets": self.forwarded, "bytes": self._octets, "dropped_keyframe_wait": self.dropped,
-                "unsent": self.unsent, "nacks": self.nacks, "keyframe_requests": self.keyframe_requests}
+                "unsent": self.unsent, "refused": self.refused, "nacks": self.nacks, "keyframe_requests": self.keyframe_requests}
 
     def close(self) -> None:
         """Stop forwarding and forget the publication (the sender and its m-line
@@ -197,8 +198,12 @@ class PacketSubscription:
         if last is None or ((seq - last) & 0xFFFF) < 0x8000:
             self._last_out_seq = seq
         payload = packet.payload
-        if not self._send((packet.marker << 7) | self._pt, seq, ts, self._ssrc, extensions.block(self._ext_key), payload):
-            self.unsent += 1
+        sent = self._send((packet.marker << 7) | self._pt, seq, ts, self._ssrc, extensions.block(self._ext_key), payload)
+        if not sent:
+            if sent is None:
+                self.unsent += 1
+            else:
+                self.refused += 1
             return
         self.forwarded += 1
         self._octets += len(payload)
@@ -251,8 +256,8 @@ class ExtensionCache:
         return block
 
 
-def _unsent(marker_pt: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> bool:
-    return False
+def _unsent(marker_pt: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> None:
+    return None
 
 
 def _noop() -> None:

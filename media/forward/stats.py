@@ -1,7 +1,8 @@
 """Forwarding totals of one SFU (docs/operations.md "Metrics"): what the packet path already counts
 per subscription (packets and payload bytes sent, packets dropped while waiting for a keyframe or
-unsent for want of a connected transport, NACKed packets retransmitted, keyframe requests from
-subscribers) and per publication (PLIs sent to the publisher).
+unsent for want of a connected transport, refused by SRTP or the kernel, NACKed packets retransmitted, keyframe requests from
+subscribers) and per publication (PLIs sent to the publisher, copies dropped from a full fan-out
+backlog).
 
 Nothing here runs per packet: a subscription or publication adds its counts once, when it closes
 (``fold``); ``MediaService.forward_stats`` adds those of the live ones at scrape time.
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-FIELDS = ("packets", "bytes", "dropped_keyframe_wait", "unsent", "nacks", "keyframe_requests", "plis")
+FIELDS = ("packets", "bytes", "dropped_keyframe_wait", "unsent", "refused", "backlog_full", "nacks",
+          "keyframe_requests", "plis")
 
 
 class ForwardTotals:

@@ -74,3 +74,43 @@ def test_requests_are_throttled_and_repeated_until_a_keyframe():
     assert loop.timers == []
     kr.request()
     assert len(sent) == 3
+
+
+def test_a_wider_interval_spaces_requests_and_retries():
+    now = [100.0]
+    sent: list[float] = []
+    loop = FakeLoop()
+    kr = KeyframeRequester(lambda: sent.append(now[0]), min_interval=0.25, retry_interval=0.5,
+                           clock=lambda: now[0], loop=loop)
+    kr.min_interval = 1.5                   # the publication's fan-out grew (Publication._subscribers_changed)
+    kr.request()
+    assert sent == [100.0] and loop.timers[0][0] == 1.5     # the retry waits the interval too
+    kr.keyframe_received()
+    now[0] = 100.5
+    kr.request()                            # a newcomer 0.5 s later: it waits for the interval
+    assert sent == [100.0] and abs(loop.timers[0][0] - 1.0) < 1e-9
+
+
+def test_a_publication_spaces_keyframes_by_its_fanout():
+    from media.ports import MediaConfig
+    from media.publication import Publication
+
+    class Listener:
+        def __getattr__(self, name):
+            return lambda *a, **k: None
+
+    class Sub:
+        history = None
+
+        def close(self) -> None:
+            pass
+
+    config = MediaConfig()
+    pub = Publication("p-cam", "p", "camera", "video", None, config, Listener())
+    assert pub.keyframes.min_interval == config.keyframe_min_interval
+    for i in range(300):
+        pub.add_subscriber(f"s{i}", Sub())
+    assert abs(pub.keyframes.min_interval - 300 * config.keyframe_interval_per_subscriber) < 1e-9
+    for i in range(290):
+        pub.remove_subscriber(f"s{i}")
+    assert pub.keyframes.min_interval == config.keyframe_min_interval

@@ -115,10 +115,10 @@ async def test_nothing_is_sent_before_dtls_or_without_a_pair_and_a_new_pair_is_f
         dtls, nominated = dtls_for(transport, receiver.getsockname(), tx)
         send = rtp_send_function(dtls)
         dtls._state = State.CONNECTING
-        assert send(96, 1, 0, 42, b"", b"early") is False
+        assert send(96, 1, 0, 42, b"", b"early") is None      # no transport yet: None (unsent)
         dtls._state = State.CONNECTED
         pair = nominated.pop(1)
-        assert send(96, 2, 0, 42, b"", b"no pair") is False
+        assert send(96, 2, 0, 42, b"", b"no pair") is None
         nominated[1] = Pair(transport, other.getsockname())     # ICE nominated another pair
         assert send(96, 3, 0, 42, b"", b"moved")
         assert RtpPacket.parse(rx.unprotect(other.recv(2048))).sequence_number == 3
@@ -126,7 +126,7 @@ async def test_nothing_is_sent_before_dtls_or_without_a_pair_and_a_new_pair_is_f
         assert send(96, 4, 0, 42, b"", b"back")
         assert RtpPacket.parse(rx.unprotect(receiver.recv(2048))).sequence_number == 4
         dtls._state = State.CLOSED
-        assert send(96, 5, 0, 42, b"", b"late") is False
+        assert send(96, 5, 0, 42, b"", b"late") is None
     finally:
         transport.close()
         receiver.close()
