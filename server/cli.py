@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--busy-lag-ms", dest="busy_lag_ms", type=int,
                        help="event-loop lag p99 (ms, last 3 s) past which new joins get server_busy (default 50)")
     serve.add_argument("--busy-cpu", dest="busy_cpu", type=float,
-                       help="process CPU (fraction of one core, last second) past which new joins get server_busy "
+                       help="process CPU (fraction of one core, sustained over 10 s) past which new joins get server_busy "
                             "(default 0.9, 0: off)")
     serve.add_argument("--gc-pacing", dest="gc_pacing", action=argparse.BooleanOptionalAction, default=None,
                        help="freeze the settled heap every 5 s so garbage-collector pauses do not stall forwarding; "

@@ -198,9 +198,10 @@ def check_aiortc() -> None:
             f"the SFU's hooks into aiortc/aioice internals do not fit the installed {versions} "
             f"(supported: {SUPPORTED}); missing or changed: " + "; ".join(p.missing)
         )
-    if send_path() != "c":   # still correct, about twice the CPU per forwarded packet
-        log.warning("forwarding through the Python send path (media/aiortc_compat/_srtpsend.c not built "
-                    "or pylibsrtp's srtp_protect changed)")
+    if send_path() != "c":   # still correct: 25-27 us per forwarded packet instead of 16-21 (bench/vs_janus.py)
+        log.warning("forwarding through the Python send path, about 1.4 times the CPU per packet "
+                    "(media/aiortc_compat/_srtpsend.c not built: gcc and the Python headers are needed; "
+                    "or pylibsrtp's srtp_protect changed; or ANTECHAMBER_SEND_PATH=python)")
     lo, hi = _AIORTC_RANGE
     ilo, ihi = _AIOICE_RANGE
     if not (lo <= _version(aiortc.__version__) < hi and ilo <= _version(aioice.__version__) < ihi):
