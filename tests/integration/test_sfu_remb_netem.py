@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from media.aiortc_compat import on_remb
+from media.aiortc_compat import fresh_host_addresses, on_remb
 from signaling.client import SignalingClient
 from tests.helpers.media_peers import PeerClient, PreEncodedTrack, answer_over_signaling, publish_over_signaling
 from tests.helpers.signaling import host_key, make_room
@@ -63,6 +63,9 @@ def shaped_namespace():
         # ("Specified qdisc kind is unknown"), and tbf is what netem's rate does, without the delay knobs
         _sh("tc", "qdisc", "add", "dev", OUT_IF, "root", "tbf", "rate", f"{SHAPED_KBIT}kbit", "burst", "4kb",
             "latency", "1000ms")
+        # the SFU keeps the host's addresses for 10 s (aiortc_compat/addresses.py): a server of an earlier
+        # test in this process may have looked them up before the veth existed
+        fresh_host_addresses()
         yield
     finally:
         _sh("ip", "link", "del", OUT_IF, check=False)
