@@ -72,6 +72,7 @@ from .send import (
     report_sent,
     rtp_send_function,
     send_rtp_now,
+    sender_rtt,
     sender_ssrc,
 )
 
@@ -118,6 +119,7 @@ __all__ = [
     "send_remb",
     "rtp_send_function",
     "send_rtp_now",
+    "sender_rtt",
     "sender_ssrc",
     "set_negotiated_codecs",
     "set_stream_id",

@@ -131,6 +131,7 @@ def check_aiortc() -> None:
     p.uses(Sender, "__init__", ["_ssrc", "_stream_id", _S + "encoder"]
            + [_S + n for n in ("packet_count", "octet_count", "rtp_timestamp", "ntp_timestamp")], "packet path")
     p.uses(Sender, "_handle_rtcp_packet", ["_send_keyframe", "_retransmit"], "on_keyframe_request, answer_nacks")
+    p.uses(Sender, "_handle_rtcp_packet", [_S + "rtt"], "sender_rtt")
     p.uses(Sender, "_handle_rtcp_packet", ["unpack_remb_fci", "_ssrc"], "on_remb")
     p.uses(Receiver, "_handle_rtp_packet", ["_send_rtcp", "pack_remb_fci", _R + "rtcp_ssrc"], "override_remb, send_remb")
     for name in ("RtcpPsfbPacket", "RTCP_PSFB_APP", "pack_remb_fci", "unpack_remb_fci"):

@@ -46,6 +46,11 @@ def on_send_started(sender: RTCRtpSender, callback: Callable[[Any], None]) -> No
     sender.send = send  # type: ignore[method-assign]
 
 
+def sender_rtt(sender: RTCRtpSender) -> Optional[float]:
+    """The round trip (seconds) aiortc measured from the subscriber's receiver reports, if any yet."""
+    return sender.__dict__.get(_S + "rtt")
+
+
 def answer_nacks(sender: RTCRtpSender, retransmit: Callable[[int], Any]) -> None:
     """`await retransmit(sequence_number)` for each packet the subscriber NACKs."""
     sender._retransmit = retransmit  # type: ignore[method-assign]

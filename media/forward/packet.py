@@ -30,6 +30,7 @@ from aiortc import MediaStreamError, MediaStreamTrack, RTCRtpSender
 from .. import aiortc_compat as compat
 from .history import PacketHistory
 from .keyframes import starts_keyframe
+from .resend import ResendGuard
 from .stats import ForwardTotals
 
 _EXT_HEAD = struct.Struct("!HH")
@@ -37,6 +38,7 @@ NTP_OFFSET = 2208988800  # seconds from 1900 (NTP) to 1970 (Unix)
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+PLI_INTERVAL = 1.0  # seconds: a subscriber's own keyframe requests are passed on at most this often
 
 
 def extension_element(eid: int, value: bytes) -> bytes:
@@ -98,7 +100,9 @@ class PacketSubscription:
         self.unsent = 0             # no connected transport yet (or any more)
         self.refused = 0            # SRTP or the kernel refused the packet (a full socket buffer: EAGAIN)
         self.nacks = 0              # NACKed packets retransmitted
+        self._resend: Optional[ResendGuard] = None   # which NACKs to answer (media/forward/resend.py)
         self.keyframe_requests = 0  # PLI/FIR from the subscriber
+        self._pli_at = float("-inf")  # when one was last passed on to the publication
         self.history: Optional[PacketHistory] = None   # the publication's, set when it adds us
         self._totals = totals
         self._audio = kind == "audio"
@@ -150,13 +154,22 @@ class PacketSubscription:
         self.resync()
 
     def _keyframe_requested(self) -> None:
+        """The subscriber's PLI/FIR. Passed on at most every PLI_INTERVAL (as Janus does): a subscriber
+        on a lossy link asks again and again, and each keyframe (dozens of packets) would go to every
+        subscriber and overflow the very link that lost the last one (docs/architecture.md, "Keyframes")."""
         self.keyframe_requests += 1
+        now = time.monotonic()
+        if now - self._pli_at < PLI_INTERVAL:
+            return
+        self._pli_at = now
         self._need_keyframe()
 
     def counts(self) -> dict[str, int]:
         """What this copy counted so far (media/forward/stats.py)."""
         return {"packets": self.forwarded, "bytes": self._octets, "dropped_keyframe_wait": self.dropped,
-                "unsent": self.unsent, "refused": self.refused, "nacks": self.nacks, "keyframe_requests": self.keyframe_requests}
+                "unsent": self.unsent, "refused": self.refused, "nacks": self.nacks,
+                "nacks_ignored": self._resend.ignored if self._resend is not None else 0,
+                "keyframe_requests": self.keyframe_requests}
 
     def close(self) -> None:
         """Stop forwarding and forget the publication (the sender and its m-line
@@ -213,7 +226,8 @@ class PacketSubscription:
 
     async def _retransmit(self, sequence_number: int) -> None:
         """A NACKed packet of ours: the publisher's packet it was made from, rewritten again, if it
-        was sent under the current sequence mapping and the publication still holds it."""
+        was sent under the current sequence mapping, the publication still holds it, and the resend
+        guard agrees (not resent within a round trip, nor three times, within the budget)."""
         history, offset, last = self.history, self._seq_offset, self._last_out_seq
         if not self.ready or history is None or offset is None or last is None:
             return
@@ -221,6 +235,11 @@ class PacketSubscription:
             return  # before the current mapping began, or never sent
         packet = history.get((sequence_number - offset) & 0xFFFF)
         if packet is None:
+            return
+        guard = self._resend
+        if guard is None:
+            guard = self._resend = ResendGuard(self.forwarded)
+        if not guard.allow(sequence_number, time.monotonic(), self.forwarded, compat.sender_rtt(self.sender)):
             return
         ts = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
         extensions = ExtensionCache(time.time(), packet)

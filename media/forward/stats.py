@@ -1,6 +1,6 @@
 """Forwarding totals of one SFU (docs/operations.md "Metrics"): what the packet path already counts
 per subscription (packets and payload bytes sent, packets dropped while waiting for a keyframe or
-unsent for want of a connected transport, refused by SRTP or the kernel, NACKed packets retransmitted, keyframe requests from
+unsent for want of a connected transport, refused by SRTP or the kernel, NACKed packets retransmitted or not (media/forward/resend.py), keyframe requests from
 subscribers) and per publication (PLIs sent to the publisher, copies dropped from a full fan-out
 backlog).
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 FIELDS = ("packets", "bytes", "dropped_keyframe_wait", "unsent", "refused", "backlog_full", "nacks",
-          "keyframe_requests", "plis")
+          "nacks_ignored", "keyframe_requests", "plis")
 
 
 class ForwardTotals:

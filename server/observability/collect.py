@@ -34,6 +34,8 @@ _MEDIA_COUNTERS = (
     ("packets", "antechamber_media_forwarded_packets", "RTP packets forwarded to subscribers."),
     ("bytes", "antechamber_media_forwarded_bytes", "RTP payload bytes forwarded to subscribers."),
     ("nacks", "antechamber_media_nack_retransmissions", "Packets retransmitted on a subscriber's NACK."),
+    ("nacks_ignored", "antechamber_media_nack_ignored",
+     "NACKed packets not sent again: resent within a round trip, three times already, or over the budget."),
     ("keyframe_requests", "antechamber_media_keyframe_requests", "PLI/FIR received from subscribers."),
     ("plis", "antechamber_media_plis_sent", "PLIs sent to publishers (keyframe requests, throttled)."),
 )
