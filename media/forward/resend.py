@@ -1,4 +1,4 @@
-"""Which NACKed packets a subscription sends again (docs/architecture.md, "Retransmission").
+"""Which NACKed packets a subscription sends again (docs/architecture.md, "Paths: ... an RTP packet", step 4).
 
 A subscriber on a congested link loses packets; aiortc's receiver (and, less eagerly, a browser)
 then NACKs *every* packet still missing each time it notices a new gap, up to 128 at once. Answering
@@ -14,26 +14,30 @@ LiveKit do, a packet is sent again
   `SHARE` (a quarter) of a resend, up to `BURST` (64) saved, so retransmissions never add more
   than a quarter to what the link is asked to carry once a loss burst has been answered.
 
-Pure logic, no aiortc; one `ResendGuard` per `PacketSubscription`, created at its first NACK.
+Pure logic, no aiortc; one `ResendGuard` per `PacketSubscription`, created at its first NACK. Its
+records are a ring as long as the publication's history (media/forward/history.py): a packet that
+has left the history is not resent anyway, so its record can go with it.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
+from .history import HISTORY
+
 MAX_RESENDS = 3
 MIN_INTERVAL = 0.1
 SHARE = 0.25
 BURST = 64.0
-_KEEP = 2.0       # seconds a resent packet's record is kept (HISTORY is ~4.7 s of video, NACKs come sooner)
-_SWEEP_AT = 256   # records before old ones are swept
+FORGET = 5.0   # seconds: a record older than the history (~4.7 s of video) is of an earlier sequence wrap
 
 
 class ResendGuard:
     __slots__ = ("_resent", "_tokens", "_earned_at", "ignored")
 
     def __init__(self, forwarded: int) -> None:
-        self._resent: dict[int, tuple[float, int]] = {}   # our sequence number -> (last resend, resends)
+        # by our sequence number modulo HISTORY: (sequence number, last resend, resends)
+        self._resent: list[Optional[tuple[int, float, int]]] = [None] * HISTORY
         self._tokens = BURST
         self._earned_at = forwarded   # the subscription's forwarded count when tokens were last earned
         self.ignored = 0              # NACKed packets not sent again
@@ -43,27 +47,17 @@ class ResendGuard:
         sent so far, `rtt` its round trip (seconds) if known. Records the resend when it says yes."""
         self._tokens = min(BURST, self._tokens + SHARE * (forwarded - self._earned_at))
         self._earned_at = forwarded
-        last = self._resent.get(sequence_number)
-        if last is not None:
-            at, count = last
+        slot = sequence_number % HISTORY
+        last = self._resent[slot]
+        count = 0
+        if last is not None and last[0] == sequence_number and now - last[1] < FORGET:
+            _, at, count = last
             if count >= MAX_RESENDS or now - at < max(MIN_INTERVAL, rtt or 0.0):
                 self.ignored += 1
                 return False
-        else:
-            count = 0
         if self._tokens < 1.0:
             self.ignored += 1
             return False
         self._tokens -= 1.0
-        if len(self._resent) >= _SWEEP_AT:
-            self._sweep(now)
-        self._resent[sequence_number] = (now, count + 1)
+        self._resent[slot] = (sequence_number, now, count + 1)
         return True
-
-    def _sweep(self, now: float) -> None:
-        old = [s for s, (at, _) in self._resent.items() if now - at > _KEEP]
-        for s in old:
-            del self._resent[s]
-        if len(self._resent) >= _SWEEP_AT:   # a long burst within _KEEP: forget the oldest half
-            for s, _ in sorted(self._resent.items(), key=lambda item: item[1][0])[: _SWEEP_AT // 2]:
-                del self._resent[s]

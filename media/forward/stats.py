@@ -1,8 +1,8 @@
 """Forwarding totals of one SFU (docs/operations.md "Metrics"): what the packet path already counts
 per subscription (packets and payload bytes sent, packets dropped while waiting for a keyframe or
-unsent for want of a connected transport, refused by SRTP or the kernel, NACKed packets retransmitted or not (media/forward/resend.py), keyframe requests from
-subscribers) and per publication (PLIs sent to the publisher, copies dropped from a full fan-out
-backlog).
+unsent for want of a connected transport, refused by SRTP or the kernel, NACKed packets retransmitted
+or not (media/forward/resend.py), keyframe requests from subscribers) and per publication (PLIs sent
+to the publisher, copies dropped from a full fan-out backlog).
 
 Nothing here runs per packet: a subscription or publication adds its counts once, when it closes
 (``fold``); ``MediaService.forward_stats`` adds those of the live ones at scrape time.

@@ -1,5 +1,5 @@
 """A subscriber in a process of its own, for a shaped link (tests/integration/test_sfu_remb_netem.py runs
-it inside a network namespace whose veth has `tc netem rate ...`): joins a room over websocket
+it inside a network namespace whose veth has a `tc` token bucket): joins a room over websocket
 signaling, answers subscribe offers, counts the video frames it gets and records the REMBs its own
 aiortc receivers send. Prints one JSON line every half second: {"frames": n, "remb": last bps or null}.
 

@@ -11,7 +11,7 @@ import asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from media.forward.resend import BURST, MAX_RESENDS, MIN_INTERVAL, SHARE, ResendGuard
+from media.forward.resend import BURST, FORGET, MAX_RESENDS, MIN_INTERVAL, SHARE, ResendGuard
 from tests.unit.test_media_nack_history import feed, publisher_packet, subscription
 
 
@@ -25,6 +25,14 @@ def test_a_packet_is_not_resent_again_within_a_round_trip_nor_more_than_three_ti
     assert not g.allow(10, now=5.0, forwarded=1000)              # three times already
     assert g.ignored == 3
     assert g.allow(11, now=5.0, forwarded=1000)                  # another packet is its own
+
+
+def test_a_record_is_forgotten_with_the_history_so_a_sequence_number_after_a_wrap_is_new():
+    g = ResendGuard(forwarded=0)
+    for t in (0.0, 0.2, 0.4):
+        assert g.allow(7, now=t, forwarded=1000)
+    assert not g.allow(7, now=0.6, forwarded=1000)
+    assert g.allow(7, now=0.4 + FORGET, forwarded=2000)           # 65536 packets later: another packet
 
 
 def test_resends_are_bounded_by_a_quarter_of_what_is_forwarded_after_the_burst():
