@@ -60,7 +60,9 @@ async def test_bypass_attempts_admit_no_one(server, auth):
         await refused(cs, rid, "Mallory", role="host", isHost=True, participantId=host.participant_id,
                       permissions={"canKickParticipants": True}, baseRole="moderator")
         # a host key of another room; the room id, a viewer key or garbage as the key
-        for key in (host_key(other), rid, "x" * 43, host_key(locked)[:-1] + "A"):
+        real = host_key(locked)
+        tampered = real[:-1] + ("B" if real.endswith("A") else "A")    # one character off, never the key itself
+        for key in (host_key(other), rid, "x" * 43, tampered):
             reply = await refused(cs, rid, "Mallory", key=key)
             assert reply.get("type") != "joined"
         # another room's resume token
