@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -105,7 +106,7 @@ admin: {{
     (d / "janus.plugin.videoroom.jcfg").write_text("general: {\n}\n")
 
 
-def start_sfu(sfu: str, tmp: Path) -> tuple[subprocess.Popen, str]:
+def start_sfu(sfu: str, tmp: Path, profile: str | None = None) -> tuple[subprocess.Popen, str]:
     LOGS.mkdir(exist_ok=True)
     log = open(LOGS / f"{sfu}.log", "w")   # kept after the run
     if sfu == "janus":
@@ -120,6 +121,8 @@ def start_sfu(sfu: str, tmp: Path) -> tuple[subprocess.Popen, str]:
                "--max-forward-pps", "100000000", "--busy-lag-ms", "250"]
         base = f"http://{IN_IP}:{AC_PORT}"
         probe = base + "/api/v1/rooms"
+        if profile:   # stacks sampled over the whole server run, written when it stops (SIGTERM is a clean stop)
+            cmd = [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "bench" / "sampler.py"), profile, "--", *cmd]
     # every generated participant comes from one address (198.18.0.1) in bursts of 50-100 joins: the
     # per-address and per-room abuse limits a deployment needs would refuse them (the suite turns them
     # off the same way, tests/helpers/limits.py); the busy flag still refuses joins past 0.9 of a core
@@ -206,11 +209,12 @@ def lag_p99_ms(a: dict[float, float] | None, b: dict[float, float] | None) -> fl
     return None
 
 
-def run_scenario(sfu: str, scenario: str, steps: list[int], clip: Path, window: float, joins: int) -> list[dict]:
+def run_scenario(sfu: str, scenario: str, steps: list[int], clip: Path, window: float, joins: int,
+                 profile: str | None = None) -> list[dict]:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix=f"vsj-{sfu}-") as t:
         tmp = Path(t)
-        proc, base = start_sfu(sfu, tmp)
+        proc, base = start_sfu(sfu, tmp, profile if sfu == "antechamber" else None)
         client = subprocess.Popen(["taskset", "-c", "0", PY, str(CLIENT), "--sfu", sfu, "--base", base,
                                    "--clip", str(clip), "--scenario", scenario, "--api-key", API_KEY,
                                    "--steps", ",".join(map(str, steps)), "--window", str(window),
@@ -229,8 +233,12 @@ def run_scenario(sfu: str, scenario: str, steps: list[int], clip: Path, window: 
                     client.stdin.write("go\n")
                     client.stdin.flush()
                 elif line.startswith("WINDOW start"):
+                    if profile and sfu == "antechamber":
+                        os.kill(proc.pid, signal.SIGUSR1)     # bench/sampler.py: the window's stacks only
                     w0 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None}
                 elif line.startswith("WINDOW end"):
+                    if profile and sfu == "antechamber":
+                        os.kill(proc.pid, signal.SIGUSR2)
                     w1 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None}
                 elif line.startswith("JOINS start"):
                     j0 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None,
@@ -312,6 +320,10 @@ def main() -> None:
     ap.add_argument("--scenarios", default="fanout,fanout_audio,rooms")
     ap.add_argument("--fanout-steps", type=lambda v: [int(x) for x in v.split(",")], default=[100, 200, 300, 400, 500],
                     help="subscriber counts of the fan-out scenario's steps")
+    ap.add_argument("--rooms-steps", type=lambda v: [int(x) for x in v.split(",")], default=[64, 128, 192, 256, 320],
+                    help="video stream counts of the rooms scenario's steps")
+    ap.add_argument("--profile", default=None, help="sample the Antechamber server's stacks (bench/sampler.py) into "
+                                                      "PROFILE.json and PROFILE.collapsed")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "vs_janus.json"))
     ap.add_argument("--plot", default=str(ROOT / "docs" / "vs_janus.png"))
     args = ap.parse_args()
@@ -321,7 +333,7 @@ def main() -> None:
     from bench.forwarding_client import _write_clip
 
     steps = {"fanout": [10, 20], "fanout_audio": [10], "rooms": [16]} if args.quick else \
-        {"fanout": args.fanout_steps, "fanout_audio": [100, 200, 300, 400], "rooms": [64, 128, 192, 256, 320]}
+        {"fanout": args.fanout_steps, "fanout_audio": [100, 200, 300, 400], "rooms": args.rooms_steps}
     window, joins = (3.0, 10) if args.quick else (5.0, 50)
     sfus = ["janus", "antechamber"] if args.sfu == "both" else [args.sfu]
     report: dict[str, Any] = {"quick": args.quick, "window_s": window, "joins": joins, "generator_core": 0,
@@ -335,7 +347,7 @@ def main() -> None:
             for scenario in args.scenarios.split(","):
                 for sfu in sfus:
                     try:
-                        rows = run_scenario(sfu, scenario, steps[scenario], clip, window, joins)
+                        rows = run_scenario(sfu, scenario, steps[scenario], clip, window, joins, args.profile)
                     except Exception as e:  # noqa: BLE001 - record and go on with the next one
                         rows = [{"error": repr(e)[:500]}]
                         print(f"  {sfu} {scenario} failed: {e!r}", flush=True)

@@ -1,0 +1,111 @@
+"""A sampling profiler for a server run: `python bench/sampler.py OUT -- SCRIPT ARGS...`.
+
+py-spy cannot read this machine's Python (3.11.7: "Failed to find python version from target
+process") and cProfile triples the server's CPU under load, which changes what the event loop
+does (REMB overuse storms, lag). This runs SCRIPT (a console script such as `.venv/bin/antechamber`) in the main thread with a
+CPU-time timer (ITIMER_PROF) that interrupts it every INTERVAL seconds of the process's CPU time; the
+handler runs in the main thread at the next bytecode and records its Python stack, so samples
+follow CPU (an idle loop is not sampled; time in C code counts for the Python frame that called it
+or, inside uvloop's own loop, for the next callback). A thread that samples the main thread's stack
+instead lands where the GIL is released (epoll, cffi calls): a picture of I/O, not of CPU. At exit
+it writes
+
+- OUT.collapsed: one line per distinct stack, `frame;frame;... count` (flamegraph.pl / speedscope);
+- OUT.json: the top entries by self and by inclusive share of the samples, and the sample count.
+
+SIGUSR1 starts a window afresh (the samples so far are dropped); SIGUSR2 ends it and writes
+OUT-1.json / OUT-1.collapsed (then -2, -3...); the run's end writes OUT.* only if no window was.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import json
+import runpy
+import signal
+import sys
+import time
+from pathlib import Path
+
+INTERVAL = 0.005
+_NAMES: dict[object, str] = {}
+
+
+def _frame_name(code) -> str:
+    name = _NAMES.get(code)
+    if name is None:
+        name = _NAMES[code] = _describe(code)
+    return name
+
+
+def _describe(code) -> str:
+    path = code.co_filename
+    for marker in ("site-packages/", "/work/main/", "lib/python3."):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            break
+    return f"{code.co_qualname} ({path}:{code.co_firstlineno})"
+
+
+def main() -> None:
+    out, sep, *cmd = sys.argv[1:]
+    assert sep == "--" and cmd, __doc__
+    stacks: collections.Counter[tuple[str, ...]] = collections.Counter()
+
+    def sample(signum: int, frame) -> None:
+        names: list[str] = []
+        while frame is not None:
+            names.append(_frame_name(frame.f_code))
+            frame = frame.f_back
+        stacks[tuple(reversed(names))] += 1
+
+    windows = [0]
+
+    def write(name: str = out) -> None:
+        total = sum(stacks.values())
+        own: collections.Counter[str] = collections.Counter()
+        incl: collections.Counter[str] = collections.Counter()
+        for s, n in stacks.items():
+            if s:
+                own[s[-1]] += n
+            for frame_name in set(s):
+                incl[frame_name] += n
+        busy = max(1, total)
+        Path(name + ".collapsed").write_text("".join(f"{';'.join(s)} {n}\n" for s, n in stacks.items() if s))
+        Path(name + ".json").write_text(json.dumps({
+            "samples": total, "cpu_interval_s": INTERVAL,
+            "self": [[k, round(v / busy, 4)] for k, v in own.most_common(40)],
+            "inclusive": [[k, round(v / busy, 4)] for k, v in incl.most_common(80)],
+        }, indent=1) + "\n")
+
+    def window_start(*_: object) -> None:
+        stacks.clear()
+
+    def window_end(*_: object) -> None:   # a signal handler: an exception here would land in the server
+        windows[0] += 1
+        try:
+            write(f"{out}-{windows[0]}")
+        except Exception as e:  # noqa: BLE001
+            print(f"sampler: {e!r}", file=sys.stderr)
+
+    def at_exit() -> None:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        if not windows[0]:
+            write()
+
+    signal.signal(signal.SIGUSR1, window_start)
+    signal.signal(signal.SIGUSR2, window_end)
+    signal.signal(signal.SIGPROF, sample)
+    atexit.register(at_exit)
+    signal.setitimer(signal.ITIMER_PROF, INTERVAL, INTERVAL)
+    sys.argv = cmd
+    t0 = time.monotonic()
+    try:
+        runpy.run_path(cmd[0], run_name="__main__")
+    finally:
+        print(f"sampler: {time.monotonic() - t0:.1f} s sampled", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
