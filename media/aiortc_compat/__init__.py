@@ -19,6 +19,8 @@ By concern (each module's docstring says how it hooks in):
                   candidates
 - gathering.py    host candidates bound on a UDP port range (`gather_in_range`, `bind_udp`), and
                   `guard_datagrams`: only the ICE peer's datagrams reach DTLS/SRTP
+- direct.py       `receive_directly`: the peer's SRTP/SRTCP unprotected and handled as it
+                  arrives, not through aioice's queue and the DTLS transport's task
 - certificates.py `new_peer_connection`: one DTLS certificate (and SSL context) per process,
                   renewed daily, instead of one per peer connection
 - idle.py         `add_send_only_transceiver`: subscribe transceivers whose never-started
@@ -42,6 +44,7 @@ from __future__ import annotations
 
 from .certificates import SharedCertificate, new_peer_connection, peer_certificate, shared_certificate
 from .closing import close_peer_connection
+from .direct import direct_receiver, receive_directly
 from .consent import install_lag_tolerant_consent
 from .addresses import fresh_host_addresses, remember_host_addresses
 from .idle import SendOnlyReceiver, add_send_only_transceiver
@@ -91,6 +94,7 @@ __all__ = [
     "check_aiortc",
     "close_peer_connection",
     "declared_ssrcs",
+    "direct_receiver",
     "fresh_host_addresses",
     "install_lag_tolerant_consent",
     "gather_in_range",
@@ -113,6 +117,7 @@ __all__ = [
     "remember_host_addresses",
     "report_sent",
     "reset_jitter_buffer",
+    "receive_directly",
     "rtp_only",
     "send_pli",
     "send_preencoded",

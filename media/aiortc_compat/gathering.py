@@ -15,7 +15,8 @@ aioice hands any datagram that does not parse as STUN to DTLS/SRTP, from whoever
 aiortc's DTLS transport dies on an empty one (``data[0]``: IndexError, the session is gone). The
 filter drops empty datagrams, and non-STUN ones from an address that is no remote end of one of
 the connection's candidate pairs (a pair exists only for a signalled candidate or after an
-authenticated connectivity check); STUN still goes to aioice, which authenticates it.
+authenticated connectivity check); STUN still goes to aioice, which authenticates it. The peer's
+SRTP and SRTCP go to the connection's ``direct.DirectReceiver`` when it has one.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import aioice.ice
 import aioice.turn
 import structlog
 
+from .direct import DIRECT
 from .negotiation import Candidate, host_candidate
 
 log = structlog.get_logger("media.aiortc_compat")
@@ -113,6 +115,10 @@ def _guard(connection: aioice.Connection, protocol: Any) -> None:
     def datagram_received(data: bytes, addr: tuple[Any, ...]) -> None:
         source = (addr[0], addr[1])
         if data and (source in peers or data[4:8] == STUN_COOKIE and data[0] < 2):
+            if 127 < data[0] < 192:   # SRTP/SRTCP (RFC 7983): handled now once keys exist (direct.py)
+                direct = connection.__dict__.get(DIRECT)
+                if direct is not None and direct(data):
+                    return
             receive(data, addr)
             return
         if data and any(p.protocol is protocol and p.remote_addr == source and p.state != failed

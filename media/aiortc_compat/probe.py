@@ -17,6 +17,7 @@ import aioice.candidate
 import aioice.ice
 import aioice.turn
 import aiortc
+import aiortc.clock
 import aiortc.codecs.h264
 import aiortc.codecs.vpx
 import aiortc.jitterbuffer
@@ -30,10 +31,12 @@ import aiortc.rtcrtpsender
 import aiortc.rtcrtptransceiver
 import aiortc.rtp
 import aiortc.sdp
+import pylibsrtp
 import structlog
 
 from . import addresses as _addresses
 from .consent import probe_consent
+from .direct import _D as _DTLS
 from .negotiation import _PC, parse_sdp
 from .receive import _R
 from .send import _S, send_path
@@ -180,6 +183,7 @@ def check_aiortc() -> None:
     _probe_closing(p)
     _probe_gathering(p)
     _probe_guards(p)
+    _probe_direct(p)
     _probe_sdp(p)
     _probe_packet(p)
     _probe_certificates(p)
@@ -248,6 +252,22 @@ def _probe_guards(p: _Probe) -> None:
            "tap_receiver BYE filter")
     p.params(getattr(aiortc.rtcrtpparameters, "RTCRtpEncodingParameters", None),
              "aiortc.rtcrtpparameters.RTCRtpEncodingParameters", ("ssrc", "rtx"), "declared_ssrcs")
+
+
+def _probe_direct(p: _Probe) -> None:
+    """direct.py: what aiortc's DTLS transport does with an SRTP/SRTCP datagram, done as it arrives."""
+    what, Dtls = "receive_directly", aiortc.rtcdtlstransport.RTCDtlsTransport
+    p.uses(Dtls, "__init__", ["_rx_srtp", "_state", _DTLS + "rx_bytes", _DTLS + "rx_packets"], what)
+    p.uses(Dtls, "_recv_next", ["_rx_srtp", "is_rtcp", "unprotect_rtcp", "_handle_rtcp_data", "unprotect",
+                                "_handle_rtp_data", "current_ms"], what)
+    p.params(getattr(Dtls, "_handle_rtp_data", None), "RTCDtlsTransport._handle_rtp_data", ("data", "arrival_time_ms"),
+             what)
+    p.has(aiortc.rtcdtlstransport.State, "CONNECTED", what)
+    p.has(aiortc.rtcicetransport.RTCIceGatherer, "__init__", what)
+    p.uses(aiortc.rtcicetransport.RTCIceGatherer, "__init__", ["_connection"], what)
+    p.uses(aioice.ice.Connection, "data_received", ["_queue"], what)
+    for name, owner in (("is_rtcp", aiortc.rtp), ("current_ms", aiortc.clock), ("Error", pylibsrtp)):
+        p.has(owner, name, what)
 
 
 _PROBE_SDP = (

@@ -1,0 +1,129 @@
+"""SRTP and SRTCP handled as the datagram arrives, not through a queue and a task later.
+
+aioice hands every datagram that does not parse as STUN to ``Connection.data_received``, which
+queues it; aiortc's DTLS transport has one task that awaits that queue (``__run`` →
+``_recv_next``). So each media packet costs a failed STUN parse (an exception), a queue put, a
+future's wake-up and a task step before aiortc even unprotects it — on a publish connection, for
+every packet the publisher sends (issue 17: the rooms scenario, where each subscriber's packets come
+from several publishers; docs/architecture.md "Packet path").
+
+``receive_directly(pc)`` marks the ICE connection of each of the peer connection's DTLS transports
+with a handler, which the datagram guard (``gathering._guard``) calls for a datagram from the ICE
+peer whose first byte says RTP/RTCP (RFC 7983: 128–191). Once the DTLS transport is connected and
+has its SRTP keys, the handler unprotects the datagram and runs aiortc's own ``_handle_rtp_data`` /
+``_handle_rtcp_data`` at once. Those are coroutines whose awaits, on aiortc's packet path, end in
+synchronous sends: ``run_now`` steps one to its end in place, and hands one that does suspend to a
+task that finishes it (`_resume`). Before the keys exist, and always for STUN and DTLS, datagrams
+take aioice's way, as before. aiortc's counters (``getStats`` transport packets and bytes) are
+kept. Probed by ``probe.check_aiortc``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import types
+from typing import Any, Callable, Coroutine
+
+import aiortc.clock
+import aiortc.rtcdtlstransport
+import aiortc.rtp
+import pylibsrtp
+import structlog
+from aiortc import RTCPeerConnection
+
+log = structlog.get_logger("media.aiortc_compat")
+
+DIRECT = "antechamber_direct_srtp"   # on an aioice Connection: its DTLS transport's handler
+_D = "_RTCDtlsTransport__"
+_RX_BYTES, _RX_PACKETS = _D + "rx_bytes", _D + "rx_packets"
+_CONNECTED = aiortc.rtcdtlstransport.State.CONNECTED
+_is_rtcp = aiortc.rtp.is_rtcp
+_current_ms = aiortc.clock.current_ms
+_SRTP_ERROR = pylibsrtp.Error
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
+    """Go on with a coroutine that `run_now` started and that suspended on `yielded`."""
+    while True:
+        try:
+            yield yielded
+        except BaseException as exc:   # the task was cancelled (the loop is closing): pass it in
+            try:
+                yielded = coro.throw(exc)
+            except StopIteration:
+                return
+            continue
+        try:
+            yielded = coro.send(None)
+        except StopIteration:
+            return
+
+
+async def _finish(coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
+    try:
+        await _resume(coro, yielded)
+    except Exception:
+        log.exception("direct SRTP handling failed")
+
+
+def run_now(coro: Coroutine[Any, Any, Any]) -> bool:
+    """Run `coro` until it ends or first suspends; a suspended one is finished by a task. True when
+    it ended in place. An exception is logged (aiortc's own task would have died of it)."""
+    try:
+        yielded = coro.send(None)
+    except StopIteration:
+        return True
+    except Exception:
+        log.exception("direct SRTP handling failed")
+        return True
+    asyncio.ensure_future(_finish(coro, yielded))
+    return False
+
+
+class DirectReceiver:
+    """The handler of one DTLS transport's SRTP/SRTCP datagrams (module docstring)."""
+
+    __slots__ = ("dtls", "packets", "suspended")
+
+    def __init__(self, dtls: Any) -> None:
+        self.dtls = dtls
+        self.packets = 0      # datagrams handled here (the rest took aioice's queue)
+        self.suspended = 0    # of which aiortc's handling suspended and a task finished it
+
+    def __call__(self, data: bytes) -> bool:
+        """Handle one datagram now; False when it must take aioice's way (no SRTP keys yet)."""
+        dtls = self.dtls
+        srtp = dtls._rx_srtp
+        if srtp is None or dtls._state is not _CONNECTED:
+            return False
+        d = dtls.__dict__
+        d[_RX_BYTES] += len(data)
+        d[_RX_PACKETS] += 1
+        self.packets += 1
+        try:
+            if _is_rtcp(data):
+                coro = dtls._handle_rtcp_data(srtp.unprotect_rtcp(data))
+            else:
+                arrival_time_ms = _current_ms()
+                coro = dtls._handle_rtp_data(srtp.unprotect(data), arrival_time_ms=arrival_time_ms)
+        except _SRTP_ERROR:
+            return True   # as aiortc: a packet that does not authenticate (or a replay) is dropped
+        if not run_now(coro):
+            self.suspended += 1
+        return True
+
+
+def receive_directly(pc: RTCPeerConnection) -> None:
+    """Mark the ICE connection of each DTLS transport of `pc` with its `DirectReceiver`
+    (idempotent; call again after transceivers are added)."""
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.receiver.transport
+        connection = dtls.transport.iceGatherer._connection
+        if DIRECT not in connection.__dict__:
+            connection.__dict__[DIRECT] = DirectReceiver(dtls)
+
+
+def direct_receiver(connection: Any) -> Callable[[bytes], bool] | None:
+    """The connection's `DirectReceiver`, or None."""
+    return connection.__dict__.get(DIRECT)
