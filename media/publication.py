@@ -191,7 +191,7 @@ class Publication:
 
     def _forward(self, packet: Any) -> None:
         self.history.add(packet)
-        extensions = ExtensionCache(time.time(), packet)
+        extensions = ExtensionCache(time.time(), packet.extensions.audio_level)
         self._fanout.send(packet, extensions)   # at most SLICE copies per loop callback (forward/fanout.py)
 
     def on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None:

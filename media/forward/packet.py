@@ -242,7 +242,7 @@ class PacketSubscription:
         if not guard.allow(sequence_number, time.monotonic(), self.forwarded, compat.sender_rtt(self.sender)):
             return
         ts = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
-        extensions = ExtensionCache(time.time(), packet)
+        extensions = ExtensionCache(time.time(), packet.audio_level)
         if self._send((packet.marker << 7) | self._pt, sequence_number, ts, self._ssrc,
                       extensions.block(self._ext_key), packet.payload):
             self.nacks += 1
@@ -254,11 +254,10 @@ class ExtensionCache:
 
     __slots__ = ("now", "_abs", "_level", "_blocks")
 
-    def __init__(self, now: float, packet: Any) -> None:
+    def __init__(self, now: float, level: Optional[tuple[bool, int]]) -> None:
         self.now = now                     # time.time() at the packet's arrival
         v = int(now * 262144) & 0xFFFFFF   # abs-send-time: 6.18 fixed-point seconds
         self._abs = (v >> 16, (v >> 8) & 0xFF, v & 0xFF)
-        level = packet.extensions.audio_level
         self._level = None if level is None else (0x80 if level[0] else 0) | (level[1] & 0x7F)
         self._blocks: dict[tuple[bytes, int, int], bytes] = {}
 

@@ -53,7 +53,7 @@ def publisher_packet(seq: int, ts: int, payload: bytes) -> RtpPacket:
 def feed(sub: PacketSubscription, history: PacketHistory, packets: list[RtpPacket]) -> None:
     for p in packets:
         history.add(p)
-        sub.forward(p, ExtensionCache(1000.0, p))
+        sub.forward(p, ExtensionCache(1000.0, p.extensions.audio_level))
 
 
 def test_a_nacked_packet_is_resent_as_first_sent():
@@ -91,3 +91,22 @@ def test_the_history_forgets_what_a_newer_packet_replaced():
     history.add(publisher_packet(7, 0, b"x"))
     history.add(publisher_packet(7 + HISTORY, 0, b"y"))
     assert history.get(7) is None and history.get(7 + HISTORY).payload == b"y"
+
+
+def test_the_history_holds_what_a_resend_needs_not_aiortcs_packet():
+    import gc
+    import weakref
+
+    history = PacketHistory()
+    p = publisher_packet(9, 1234, b"payload")
+    p.marker = 1
+    p.extensions.audio_level = (True, 42)
+    p._data = b"depayloaded copy"     # what aiortc's receiver leaves on each packet
+    alive = weakref.ref(p)
+    history.add(p)
+    del p
+    gc.collect()
+    assert alive() is None            # the packet (its _data, extension object) is not kept
+    held = history.get(9)
+    assert (held.sequence_number, held.timestamp, held.marker, held.payload, held.audio_level) == \
+        (9, 1234, 1, b"payload", (True, 42))
