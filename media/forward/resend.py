@@ -29,7 +29,7 @@ MAX_RESENDS = 3
 MIN_INTERVAL = 0.1
 SHARE = 0.25
 BURST = 64.0
-FORGET = 5.0   # seconds: a record older than the history (~4.7 s of video) is of an earlier sequence wrap
+FORGET = 5.0   # seconds: a record older than the history (~2.4 s of video) is of an earlier sequence wrap
 
 
 class ResendGuard:
