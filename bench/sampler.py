@@ -11,7 +11,8 @@ instead lands where the GIL is released (epoll, cffi calls): a picture of I/O, n
 it writes
 
 - OUT.collapsed: one line per distinct stack, `frame;frame;... count` (flamegraph.pl / speedscope);
-- OUT.json: the top entries by self and by inclusive share of the samples, and the sample count.
+- OUT.json: the top entries by self and by inclusive share of the samples, and the sample count;
+- OUT.alloc.txt, when the run has PYTHONTRACEMALLOC=1: the 60 lines holding most of the Python heap.
 
 SIGUSR1 starts a window afresh (the samples so far are dropped); SIGUSR2 ends it and writes
 OUT-1.json / OUT-1.collapsed (then -2, -3...); the run's end writes OUT.* only if no window was.
@@ -26,6 +27,7 @@ import runpy
 import signal
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 INTERVAL = 0.005
@@ -72,6 +74,10 @@ def main() -> None:
             for frame_name in set(s):
                 incl[frame_name] += n
         busy = max(1, total)
+        if tracemalloc.is_tracing():   # PYTHONTRACEMALLOC=1: where the Python heap is, by line
+            top = tracemalloc.take_snapshot().statistics("lineno")[:60]
+            Path(name + ".alloc.txt").write_text("".join(f"{t.size / 1024:10.1f} KiB {t.count:8d} {t.traceback}\n"
+                                                         for t in top))
         Path(name + ".collapsed").write_text("".join(f"{';'.join(s)} {n}\n" for s, n in stacks.items() if s))
         Path(name + ".json").write_text(json.dumps({
             "samples": total, "cpu_interval_s": INTERVAL,
