@@ -16,7 +16,9 @@ aiortc's DTLS transport dies on an empty one (``data[0]``: IndexError, the sessi
 filter drops empty datagrams, and non-STUN ones from an address that is no remote end of one of
 the connection's candidate pairs (a pair exists only for a signalled candidate or after an
 authenticated connectivity check); STUN still goes to aioice, which authenticates it. The peer's
-SRTP and SRTCP go to the connection's ``direct.DirectReceiver`` when it has one.
+SRTP and SRTCP go to the connection's ``direct.DirectReceiver`` when it has one. A STUN message
+aioice's parser chokes on (``struct.error`` on a short attribute) is dropped and logged once per
+socket, not left to the event loop's exception handler.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import asyncio
 import ipaddress
 import random
 import socket
+import struct
 from typing import Any, Awaitable, Callable
 
 import aioice
@@ -110,7 +113,23 @@ def _guard(connection: aioice.Connection, protocol: Any) -> None:
     receive = protocol.datagram_received
     peers: set[tuple[Any, Any]] = set()
     dropped = [0]
+    malformed = [0]
     failed = aioice.ice.CandidatePair.State.FAILED
+
+    def deliver(data: bytes, addr: tuple[Any, ...]) -> None:
+        if data[0] > 1:    # not STUN (RFC 7983)
+            receive(data, addr)
+            return
+        # aioice's STUN parser raises struct.error, not ValueError, on a fixed-size attribute that is
+        # too short (PRIORITY of 2 bytes, ICE-CONTROLLING of 4): it escaped into the loop's exception
+        # handler, a stack trace in the log for each such datagram from anyone
+        try:
+            receive(data, addr)
+        except (struct.error, ValueError, IndexError, UnicodeDecodeError) as e:
+            malformed[0] += 1
+            if malformed[0] == 1:   # once per socket
+                log.warning("dropped a malformed STUN message", error=type(e).__name__,
+                            local_port=protocol.local_candidate.port)
 
     def datagram_received(data: bytes, addr: tuple[Any, ...]) -> None:
         source = (addr[0], addr[1])
@@ -119,12 +138,12 @@ def _guard(connection: aioice.Connection, protocol: Any) -> None:
                 direct = connection.__dict__.get(DIRECT)
                 if direct is not None and direct(data):
                     return
-            receive(data, addr)
+            deliver(data, addr)
             return
         if data and any(p.protocol is protocol and p.remote_addr == source and p.state != failed
                         for p in connection._check_list):
             peers.add(source)
-            receive(data, addr)
+            deliver(data, addr)
             return
         dropped[0] += 1
         if dropped[0] == 1:   # once per socket: a flood must not become a flood of log lines

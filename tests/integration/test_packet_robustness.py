@@ -140,11 +140,18 @@ def malformed_stun() -> list[bytes]:
         head(0x0101, 0),                                       # a success response nobody asked for
         head(0x0111, 8) + struct.pack("!HHI", 0x0009, 4, 0x0000041E),       # an error response nobody asked for
         head(0x3FFF, 0),                                       # unknown method
+        # fixed-size attributes too short: aioice's parser raised struct.error into the event loop
+        head(0x0001, 8) + struct.pack("!HH", 0x0024, 2) + b"ab\x00\x00",          # PRIORITY of 2 bytes
+        head(0x0001, 12) + struct.pack("!HH", 0x802A, 4) + os.urandom(4) + b"\x00" * 4,  # ICE-CONTROLLING of 4
+        head(0x0001, 8) + struct.pack("!HH", 0x8028, 2) + b"ab\x00\x00",          # FINGERPRINT of 2 bytes
     ]
 
 
 async def test_garbage_udp_before_dtls_and_malformed_stun(sfu, meeting, clients):
     room, alice, bob, carol = meeting
+    loop_errors: list[dict] = []    # what reached the event loop's exception handler (a stack trace in the log)
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, context: loop_errors.append(context))
     _blast(server_address(alice.publish_pc), garbage() + malformed_stun())
     _blast(server_address(carol.subscribe_pc), garbage() + malformed_stun())
     await everyone_fine(room, alice, bob, carol)
@@ -160,6 +167,8 @@ async def test_garbage_udp_before_dtls_and_malformed_stun(sfu, meeting, clients)
     await carol.wait_for(lambda: (r := carol.video_from("dave")) is not None and r.frames >= 5
                          and colour_close(r.mean_rgb, COLOURS["green"]), timeout=30, what="dave's green video")
     await everyone_fine(room, alice, bob, carol)
+    loop.set_exception_handler(None)
+    assert not loop_errors, [str(c.get("exception") or c.get("message")) for c in loop_errors]
 
 
 async def _video_stream(spy: Spy, alice: PeerClient) -> tuple[int, int, int, int]:
