@@ -220,6 +220,13 @@ async def run(args: argparse.Namespace) -> None:
     import aiohttp
 
     install_counter()
+    # the generator's peers are aiortc's: stock aioice consent closes a connection after six checks
+    # answered later than 0.5 s, and the generator's own loop lags at a core (rooms, 328 streams: 18 of
+    # its connections closed while the SFU held every one). The SFU's lag-tolerant consent keeps a
+    # saturated generator from tearing down its own sessions, for both SFUs alike.
+    from media.aiortc_compat import install_lag_tolerant_consent
+
+    install_lag_tolerant_consent()
     video_track, audio_track = tracks(_read_clip(Path(args.clip)))
     audio = args.scenario != "fanout"
     per_room_pubs = 4 if args.scenario == "rooms" else 1
@@ -321,6 +328,9 @@ async def run(args: argparse.Namespace) -> None:
                       "fps": round(sum(frames) / max(1, streams) / wall, 2),
                       "stalled_subscribers": sum(1 for f in frames if f == 0),
                       "client_cpu_cores": round((b["cpu"] - a["cpu"]) / wall, 3),
+                      # the generator's own peer connections that failed or closed (its ICE consent, say):
+                      # a collapse of the generator, not of the SFU, when the SFU reports them alive
+                      "client_failed_connections": sum(1 for pc in pcs if pc.connectionState in ("failed", "closed")),
                       "refused_joins": len(refused), "refused_reason": refused[-1] if refused else None}
             if args.joins and rooms:
                 print("JOINS start", flush=True)   # the driver samples the loop lag over the joins
