@@ -73,7 +73,7 @@ def prepare_gathering(pc: RTCPeerConnection, *, loopback: bool, public_ip: str =
     sockets on UDP ports first..last (MediaConfig.udp_ports).
     """
     compat.remember_host_addresses()  # aioice's interface walk: once per 10 s, not per gathering
-    compat.receive_directly(pc)       # SRTP handled as it arrives (docs/architecture.md "Packet path")
+    compat.receive_directly(pc)       # SRTP handled as it arrives (docs/architecture.md "Paths: ... an RTP packet")
     for connection in compat.ice_connections(pc):
         compat.guard_datagrams(connection)   # always: strangers' datagrams never reach DTLS/SRTP
         if not loopback and not public_ip and not ports:
