@@ -7,8 +7,8 @@ A copy per subscriber (the rewritten, 1.1 KB bytes of each of its last 256 packe
 of RSS per video subscriber (bench/results/subscriber_cost.json). The ring holds what a resend needs
 (`HeldPacket`), not aiortc's packet: that one also keeps its depayloaded copy of the payload (aiortc's
 receiver sets ``packet._data``), its header-extension object and csrc list, about 1.5 KB more per
-packet, ~770 KiB per video publication (in rooms of 4 publishers and 4 subscribers, ~160 KiB per
-participant).
+packet: ~730 KiB per video publication when the ring held 512 (rooms of 4 x 4 at 64 streams: 1460
+-> 1096 KiB of RSS per participant, bench/vs_janus.py).
 """
 
 from __future__ import annotations
