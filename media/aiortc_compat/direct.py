@@ -61,11 +61,25 @@ def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
             return
 
 
+_failures = [0]
+
+
+def _failed() -> None:
+    """Log a failure of aiortc's handling: the first with its traceback, then one line per 1,000
+    (a packet that makes it fail may come again and again; it authenticated, so it is a peer's)."""
+    _failures[0] += 1
+    n = _failures[0]
+    if n == 1:
+        log.exception("direct SRTP handling failed")
+    elif n % 1000 == 0:
+        log.warning("direct SRTP handling failed again", failures=n)
+
+
 async def _finish(coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
     try:
         await _resume(coro, yielded)
     except Exception:
-        log.exception("direct SRTP handling failed")
+        _failed()
 
 
 def run_now(coro: Coroutine[Any, Any, Any]) -> bool:
@@ -76,7 +90,7 @@ def run_now(coro: Coroutine[Any, Any, Any]) -> bool:
     except StopIteration:
         return True
     except Exception:
-        log.exception("direct SRTP handling failed")
+        _failed()
         return True
     asyncio.ensure_future(_finish(coro, yielded))
     return False

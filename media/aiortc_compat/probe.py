@@ -265,7 +265,6 @@ def _probe_direct(p: _Probe) -> None:
     p.has(aiortc.rtcdtlstransport.State, "CONNECTED", what)
     p.has(aiortc.rtcicetransport.RTCIceGatherer, "__init__", what)
     p.uses(aiortc.rtcicetransport.RTCIceGatherer, "__init__", ["_connection"], what)
-    p.uses(aioice.ice.Connection, "data_received", ["_queue"], what)
     for name, owner in (("is_rtcp", aiortc.rtp), ("current_ms", aiortc.clock), ("Error", pylibsrtp)):
         p.has(owner, name, what)
 
