@@ -5,6 +5,8 @@ room. Every refusal is an ``error`` with its code and the session goes on where 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from signaling.client import SignalingClient, SignalingErrorReply
@@ -151,8 +153,16 @@ async def test_a_socket_relayed_to_the_owner_counts_as_joined(redis_url, tmp_pat
             guest = await client_of(n2)
             assert (await guest.join(room["roomId"], "Gus"))["type"] == "joined"
             assert n2.cluster.gateway.stats()["relayed_out"] == 1
-            silent = await client_of(n2)          # room for it: the relayed socket left the doorway
-            assert (await silent.wait_for("error", timeout=10))["code"] == "join_timeout"
+            # room for another: the relayed socket leaves the doorway once the owner's answer is in, which
+            # can be a moment after the socket already has "joined" (the answer is forwarded as it comes)
+            deadline = asyncio.get_running_loop().time() + 10
+            while True:
+                silent = await client_of(n2)
+                first = await silent.wait_for("error", timeout=10)
+                if first["code"] != "too_many_connections" or asyncio.get_running_loop().time() > deadline:
+                    break
+                await silent.closed.wait()
+            assert first["code"] == "join_timeout"
             assert (await guest.request("ping"))["type"] == "pong"
             assert not guest.closed.is_set()
         finally:
