@@ -1,14 +1,14 @@
 """A sampling profiler for a server run: `python bench/sampler.py OUT -- SCRIPT ARGS...`.
 
 py-spy cannot read this machine's Python (3.11.7: "Failed to find python version from target
-process") and cProfile triples the server's CPU under load, which changes what the event loop
-does (REMB overuse storms, lag). This runs SCRIPT (a console script such as `.venv/bin/antechamber`) in the main thread with a
-CPU-time timer (ITIMER_PROF) that interrupts it every INTERVAL seconds of the process's CPU time; the
-handler runs in the main thread at the next bytecode and records its Python stack, so samples
-follow CPU (an idle loop is not sampled; time in C code counts for the Python frame that called it
-or, inside uvloop's own loop, for the next callback). A thread that samples the main thread's stack
-instead lands where the GIL is released (epoll, cffi calls): a picture of I/O, not of CPU. At exit
-it writes
+process") and cProfile triples the server's CPU under load, which changes what the event loop does
+(REMB overuse storms, lag). This runs SCRIPT (a console script such as `.venv/bin/antechamber`) in
+the main thread with a CPU-time timer (ITIMER_PROF) that interrupts it every INTERVAL seconds of the
+process's CPU time; the handler runs in the main thread at the next bytecode and records its Python
+stack, so samples follow CPU (an idle loop is not sampled; time in C code counts for the Python
+frame that called it or, inside uvloop's own loop, for the next callback). A thread that samples the
+main thread's stack instead lands where the GIL is released (epoll, cffi calls): a picture of I/O,
+not of CPU. At exit it writes
 
 - OUT.collapsed: one line per distinct stack, `frame;frame;... count` (flamegraph.pl / speedscope);
 - OUT.json: the top entries by self and by inclusive share of the samples, and the sample count;

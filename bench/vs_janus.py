@@ -212,9 +212,10 @@ def lag_p99_ms(a: dict[float, float] | None, b: dict[float, float] | None) -> fl
 def run_scenario(sfu: str, scenario: str, steps: list[int], clip: Path, window: float, joins: int,
                  profile: str | None = None) -> list[dict]:
     rows: list[dict[str, Any]] = []
+    sampled = profile is not None and sfu == "antechamber"   # Janus is not a Python process
     with tempfile.TemporaryDirectory(prefix=f"vsj-{sfu}-") as t:
         tmp = Path(t)
-        proc, base = start_sfu(sfu, tmp, profile if sfu == "antechamber" else None)
+        proc, base = start_sfu(sfu, tmp, profile if sampled else None)
         client = subprocess.Popen(["taskset", "-c", "0", PY, str(CLIENT), "--sfu", sfu, "--base", base,
                                    "--clip", str(clip), "--scenario", scenario, "--api-key", API_KEY,
                                    "--steps", ",".join(map(str, steps)), "--window", str(window),
@@ -233,11 +234,11 @@ def run_scenario(sfu: str, scenario: str, steps: list[int], clip: Path, window: 
                     client.stdin.write("go\n")
                     client.stdin.flush()
                 elif line.startswith("WINDOW start"):
-                    if profile and sfu == "antechamber":
+                    if sampled:
                         os.kill(proc.pid, signal.SIGUSR1)     # bench/sampler.py: the window's stacks only
                     w0 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None}
                 elif line.startswith("WINDOW end"):
-                    if profile and sfu == "antechamber":
+                    if sampled:
                         os.kill(proc.pid, signal.SIGUSR2)
                     w1 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None}
                 elif line.startswith("JOINS start"):

@@ -135,7 +135,7 @@ def _guard(connection: aioice.Connection, protocol: Any) -> None:
         source = (addr[0], addr[1])
         if data and (source in peers or data[4:8] == STUN_COOKIE and data[0] < 2):
             if 127 < data[0] < 192:   # SRTP/SRTCP (RFC 7983): handled now once keys exist (direct.py)
-                direct = connection.__dict__.get(DIRECT)
+                direct = connection.__dict__.get(DIRECT)   # direct.direct_receiver, inlined: per datagram
                 if direct is not None and direct(data):
                     return
             deliver(data, addr)

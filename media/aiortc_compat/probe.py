@@ -263,7 +263,6 @@ def _probe_direct(p: _Probe) -> None:
     p.params(getattr(Dtls, "_handle_rtp_data", None), "RTCDtlsTransport._handle_rtp_data", ("data", "arrival_time_ms"),
              what)
     p.has(aiortc.rtcdtlstransport.State, "CONNECTED", what)
-    p.has(aiortc.rtcicetransport.RTCIceGatherer, "__init__", what)
     p.uses(aiortc.rtcicetransport.RTCIceGatherer, "__init__", ["_connection"], what)
     for name, owner in (("is_rtcp", aiortc.rtp), ("current_ms", aiortc.clock), ("Error", pylibsrtp)):
         p.has(owner, name, what)
