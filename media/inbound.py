@@ -76,7 +76,7 @@ class InboundSlot:
         self.publication: Optional[Publication] = None
         self.timestamps = TimestampUnwrapper()
         compat.tap_receiver(receiver, on_frame=self._on_frame, on_end=self._on_end, on_rtp=self._on_rtp,
-                            timestamps=self.timestamps)
+                            timestamps=self.timestamps, frames_wanted=self._frames_wanted)
         self.remb_ssrcs: list[int] = []  # the media SSRCs the receiver's last own REMB named
         compat.override_remb(receiver, self._remb)
 
@@ -129,6 +129,11 @@ class InboundSlot:
     def _on_rtp(self, packet: Any) -> Optional[bool]:
         pub = self._current()
         return pub.on_rtp(packet) if pub is not None else None
+
+    def _frames_wanted(self) -> bool:
+        """Frames are assembled only for a recorder (a sink); the packet path needs none."""
+        pub = self.publication
+        return pub is not None and bool(pub.sinks)
 
     def _on_frame(self, codec: RTCRtpCodecParameters, data: bytes, timestamp: int) -> None:
         pub = self._current()

@@ -25,7 +25,7 @@ from aiortc import RTCRtpCodecParameters
 from . import aiortc_compat as compat
 from .forward.fanout import Fanout
 from .forward.history import PacketHistory
-from .forward.keyframes import KeyframeRequester
+from .forward.keyframes import KeyframeRequester, starts_keyframe
 from .forward.packet import ExtensionCache, PacketSubscription
 from .forward.stats import ForwardTotals
 from .ports import EncodedFrame, FrameSink, MediaConfig, PublicationInfo
@@ -87,7 +87,7 @@ class Publication:
         self._fanout = Fanout()   # subscribers.values() as a tuple, rebuilt on add/remove; sent in slices
         self._rtx_pt: Optional[int] = None
         self.sinks: list[FrameSink] = []
-        self.frames_in = 0
+        self.frames_in = 0           # frames seen (marker bits; audio packets) while not muted
         self.plis = 0       # PLIs sent to the publisher
         self._totals = totals
         self._listener = listener
@@ -132,10 +132,17 @@ class Publication:
                     return False
                 self._new_stream(packet.ssrc)
             self._media_at = time.monotonic()
-            if self.kind == "audio" and not self.muted:
-                level = packet.extensions.audio_level
-                if level is not None:
-                    self._listener.audio_level(self.participant_id, level[1])
+            if self.kind == "audio":
+                if not self.muted:
+                    self.frames_in += 1             # an Opus packet is a frame
+                    level = packet.extensions.audio_level
+                    if level is not None:
+                        self._listener.audio_level(self.participant_id, level[1])
+            elif not self.muted:
+                if packet.marker:                   # the frame's last packet
+                    self.frames_in += 1
+                if self.keyframes.pending and starts_keyframe(codec.name, packet.payload):
+                    self.keyframes.keyframe_received()
             seq, top = packet.sequence_number, self._max_seq
             if top is None or 0 < (seq - top) & 0xFFFF < 0x8000:
                 self._max_seq = seq
@@ -199,9 +206,6 @@ class Publication:
             return
         if self.codec is not None and codec.payloadType != self.codec.payloadType:
             return  # not the negotiated codec: subscribers could not decode it
-        self.frames_in += 1
-        if frame.keyframe and self.kind == "video":
-            self.keyframes.keyframe_received()
         for sink in self.sinks:
             try:
                 sink.on_frame(self.id, frame)

@@ -118,6 +118,13 @@ def check_aiortc() -> None:
     p.uses(Receiver, "_handle_rtp_packet", [_R + n for n in ("codecs", "rtx_ssrc", "jitter_buffer", "nack_generator",
                                                              "timestamp_mapper", "decoder_queue", "decoder_thread")]
            + ["map", "put"], tap)
+    p.uses(Receiver, "_handle_rtp_packet", [_R + n for n in ("remote_bitrate_estimator", "active_ssrc", "remote_streams",
+                                                             "rtx_ssrc", "nack_generator", "rtcp_ssrc")]
+           + ["_enabled", "_send_rtcp", "_send_rtcp_nack", "StreamStatistics", "unwrap_rtx", "is_rtx", "missing"],
+           "lean_handler")
+    for module, name in ((aiortc.rtcrtpreceiver, "StreamStatistics"), (aiortc.codecs, "is_rtx"),
+                         (aiortc.clock, "current_datetime"), (aiortc.rtp, "pack_remb_fci")):
+        p.has(module, name, "lean_handler")
     p.uses(Receiver, "stop", [_R + "rtcp_task", _R + "stop_decoder"], tap)
     p.uses(Receiver, _R + "stop_decoder", [_R + "decoder_queue", _R + "decoder_thread", "put", "join"], tap)
     p.has(Receiver, "track", "reset_jitter_buffer")

@@ -6,7 +6,9 @@ aiortc's `RTCRtpReceiver.receive()` starts a decoder thread, and
 instance with the same set-up minus the thread, and puts a sink object in place
 of the queue: complete frames go straight to a callback on the event loop, no
 decoder is created, no remote-track queue fills. The timestamp mapper can be
-replaced too, so frames keep their (unwrapped) RTP timestamps.
+replaced too, so frames keep their (unwrapped) RTP timestamps. While nothing
+wants frames (`frames_wanted`), packets skip depayloading and reassembly
+(lean_receive.py).
 `declared_ssrcs()` says which SSRCs the last negotiation declared for the m-line;
 `reset_jitter_buffer()` drops what aiortc buffered when a stream restarts;
 `send_pli()` asks the publisher for a keyframe. Probed by `probe.check_aiortc`.
@@ -22,6 +24,8 @@ import aiortc.rtcrtpreceiver
 import aiortc.rtp
 import structlog
 from aiortc import RTCRtpCodecParameters, RTCRtpReceiver
+
+from .lean_receive import lean_handler
 
 log = structlog.get_logger("media.aiortc_compat")
 
@@ -72,6 +76,7 @@ def tap_receiver(
     on_end: Callable[[], None],
     on_rtp: Optional[Callable[[Any], Optional[bool]]] = None,
     timestamps: Optional[TimestampMapper] = None,
+    frames_wanted: Optional[Callable[[], bool]] = None,
 ) -> None:
     """Make `receiver` hand complete encoded frames to `on_frame(codec, data,
     timestamp)` on the event loop (no decoder thread); `on_end()` when it stops.
@@ -81,6 +86,10 @@ def tap_receiver(
     RtpPacket) before aiortc's own handling. `timestamps` replaces aiortc's
     mapper (which rebases each stream to zero) for the receiver's lifetime.
     When `on_rtp` returns False the packet is dropped (aiortc does not handle it).
+    While `frames_wanted()` is false, packets get aiortc's statistics, REMB and
+    NACK handling but are neither depayloaded nor assembled into frames
+    (lean_receive.py): no `on_frame` then; the jitter buffer starts empty when
+    frames are wanted again.
     """
     r: Any = receiver
     if getattr(r, _R + "started"):
@@ -120,15 +129,27 @@ def tap_receiver(
             await handle_rtcp(packet)
 
     r._handle_rtcp_packet = _handle_rtcp_packet
-    if on_rtp is not None:
-        handle = r._handle_rtp_packet
+    if on_rtp is None and frames_wanted is None:
+        return
+    handle = r._handle_rtp_packet
+    lean = lean_handler(receiver) if frames_wanted is not None else None
+    assembling = [True]   # whether aiortc's jitter buffer has been fed (the last packet went to `handle`)
 
-        async def _handle_rtp_packet(packet: Any, arrival_time_ms: int) -> None:
-            if on_rtp(packet) is False:   # refused (a stream the m-line does not carry): aiortc never sees it
-                return
+    async def _handle_rtp_packet(packet: Any, arrival_time_ms: int) -> None:
+        if on_rtp is not None and on_rtp(packet) is False:   # refused (a stream the m-line does not carry)
+            return
+        if lean is None or frames_wanted():    # type: ignore[misc]
+            if not assembling[0]:
+                _empty_jitter_buffer(r)        # what it held predates the lean stretch
+                assembling[0] = True
             await handle(packet, arrival_time_ms)
+            return
+        if assembling[0]:
+            _empty_jitter_buffer(r)            # frees what a recorder's stretch left half-assembled
+            assembling[0] = False
+        lean(packet, arrival_time_ms)
 
-        r._handle_rtp_packet = _handle_rtp_packet
+    r._handle_rtp_packet = _handle_rtp_packet
 
 
 def rtp_only(receiver: RTCRtpReceiver, on_rtp: Callable[[Any], None]) -> None:
@@ -148,6 +169,12 @@ def declared_ssrcs(receiver: RTCRtpReceiver) -> tuple[frozenset[int], frozenset[
     """(media SSRCs, RTX SSRCs) the last negotiation of a tapped receiver's m-line declared
     (``a=ssrc`` / ``a=ssrc-group:FID``); empty sets when it declared none."""
     return getattr(receiver, DECLARED, (frozenset(), frozenset()))
+
+
+def _empty_jitter_buffer(r: Any) -> None:
+    buffer = getattr(r, _R + "jitter_buffer")
+    setattr(r, _R + "jitter_buffer", _JitterBuffer(buffer.capacity, prefetch=buffer._prefetch,
+                                                   is_video=buffer._is_video))
 
 
 def reset_jitter_buffer(receiver: RTCRtpReceiver) -> None:

@@ -1,0 +1,95 @@
+"""A publish m-line's per-packet handling while nothing wants its frames.
+
+aiortc's `RTCRtpReceiver._handle_rtp_packet` does, per packet: feed the remote
+bitrate estimator (and send its REMB), note the source, keep the RTCP receiver
+statistics, unwrap RTX, feed the NACK generator (and send NACKs), depayload the
+payload into a second copy, and put the packet in a jitter buffer that
+reassembles frames. An SFU that only forwards packets needs the first five (the
+publisher's congestion control lives on REMB, its loss-based control and RTT on
+the receiver reports, its retransmissions on NACKs) and not the last two, which
+cost ~7 % of the server's CPU in the rooms benchmark and, under loss, hold up to
+512 packets (twice: payload and depayloaded copy) per video m-line.
+
+`lean_handler(receiver)` returns a plain function that does the first five with
+aiortc's own objects, in aiortc's order; what aiortc would await (a REMB, a
+NACK) is scheduled as a task instead, so the function never suspends.
+`tap_receiver` (receive.py) calls it instead of aiortc's handler while its
+`frames_wanted()` says no (no recorder sink); frames are assembled by aiortc as
+before whenever one is attached (docs/architecture.md, "Paths: ... an RTP
+packet"). Probed by `probe.check_aiortc`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable
+
+import aiortc.clock
+import aiortc.codecs
+import aiortc.rtcrtpreceiver
+import aiortc.rtp
+from aiortc import RTCRtpReceiver
+
+_R = "_RTCRtpReceiver__"
+ESTIMATOR = _R + "remote_bitrate_estimator"
+ACTIVE = _R + "active_ssrc"
+CODECS = _R + "codecs"
+STREAMS = _R + "remote_streams"
+RTX_SSRC = _R + "rtx_ssrc"
+NACKS = _R + "nack_generator"
+RTCP_SSRC = _R + "rtcp_ssrc"
+
+
+def lean_handler(receiver: RTCRtpReceiver) -> Callable[[Any, int], None]:
+    """`handle(packet, arrival_time_ms)`: aiortc's per-packet receive work minus depayloading and
+    frame assembly (the module docstring)."""
+    StreamStatistics = aiortc.rtcrtpreceiver.StreamStatistics   # looked up here, not at import: a
+    Psfb, app = aiortc.rtp.RtcpPsfbPacket, aiortc.rtp.RTCP_PSFB_APP   # missing one is the probe's report
+    pack_remb_fci, unwrap_rtx, is_rtx = aiortc.rtp.pack_remb_fci, aiortc.rtp.unwrap_rtx, aiortc.codecs.is_rtx
+    now = aiortc.clock.current_datetime
+    r: Any = receiver
+    active: dict[int, Any] = getattr(r, ACTIVE)
+    streams: dict[int, Any] = getattr(r, STREAMS)
+    rtx_ssrc: dict[int, int] = getattr(r, RTX_SSRC)
+    codecs: dict[int, Any] = getattr(r, CODECS)   # these four are filled in place, never replaced
+    rtx_of: dict[int, tuple[Any, bool]] = {}   # id(codec) -> (codec, is RTX): codec.name is a split per call
+
+    def spawn(coro: Any) -> None:
+        asyncio.ensure_future(coro)
+
+    def handle(packet: Any, arrival_time_ms: int) -> None:
+        if not r._enabled:
+            return
+        estimator = getattr(r, ESTIMATOR)
+        if estimator is not None:
+            abs_send_time = packet.extensions.abs_send_time
+            if abs_send_time is not None:
+                remb = estimator.add(abs_send_time=abs_send_time, arrival_time_ms=arrival_time_ms,
+                                     payload_size=len(packet.payload) + packet.padding_size, ssrc=packet.ssrc)
+                rtcp_ssrc = getattr(r, RTCP_SSRC)
+                if rtcp_ssrc is not None and remb is not None:
+                    spawn(r._send_rtcp(Psfb(fmt=app, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(*remb))))
+        ssrc = packet.ssrc
+        if packet.marker or ssrc not in active:     # once a frame, not a clock read per packet
+            active[ssrc] = now()
+        codec = codecs.get(packet.payload_type)
+        if codec is None:
+            return
+        stats = streams.get(ssrc)
+        if stats is None:
+            stats = streams[ssrc] = StreamStatistics(codec.clockRate)
+        stats.add(packet)
+        known = rtx_of.get(id(codec))
+        if known is None or known[0] is not codec:
+            known = rtx_of[id(codec)] = (codec, is_rtx(codec))
+        if known[1]:
+            original = rtx_ssrc.get(ssrc)
+            apt = codec.parameters.get("apt")
+            if original is None or len(packet.payload) < 2 or not isinstance(apt, int) or apt not in codecs:
+                return
+            packet = unwrap_rtx(packet, payload_type=apt, ssrc=original)
+        nacks = getattr(r, NACKS)
+        if nacks is not None and nacks.add(packet):
+            spawn(r._send_rtcp_nack(packet.ssrc, sorted(nacks.missing)))
+
+    return handle
