@@ -11,8 +11,9 @@ the 1 → 300 fan-out took a quarter less CPU (0.45-0.52 cores against 0.60-0.70
 ``receive_directly(pc)`` marks the ICE connection of each of the peer connection's DTLS transports
 with a handler, which the datagram guard (``gathering._guard``) calls for a datagram from the ICE
 peer whose first byte says RTP/RTCP (RFC 7983: 128–191). Once the DTLS transport is connected and
-has its SRTP keys, the handler unprotects the datagram and runs aiortc's own ``_handle_rtp_data`` /
-``_handle_rtcp_data`` at once. Those are coroutines whose awaits, on aiortc's packet path, end in
+has its SRTP keys, the handler unprotects the datagram and runs aiortc's own ``_handle_rtcp_data``
+at once, or for RTP what ``_handle_rtp_data`` does (parse, route) and then the receiver's handler:
+for a receiver `tap_receiver` tapped, its plain-function handler (``HANDLE_NOW``), no coroutine. Those are coroutines whose awaits, on aiortc's packet path, end in
 synchronous sends: ``run_now`` steps one to its end in place, and hands one that does suspend to a
 task that finishes it (`_resume`). Before the keys exist, and always for STUN and DTLS, datagrams
 take aioice's way, as before. aiortc's counters (``getStats`` transport packets and bytes) are
@@ -22,10 +23,10 @@ kept. Probed by ``probe.check_aiortc``.
 from __future__ import annotations
 
 import asyncio
+import time
 import types
 from typing import Any, Coroutine
 
-import aiortc.clock
 import aiortc.rtcdtlstransport
 import aiortc.rtp
 import pylibsrtp
@@ -39,7 +40,10 @@ _D = "_RTCDtlsTransport__"
 _RX_BYTES, _RX_PACKETS = _D + "rx_bytes", _D + "rx_packets"
 _CONNECTED = aiortc.rtcdtlstransport.State.CONNECTED
 _is_rtcp = aiortc.rtp.is_rtcp
-_current_ms = aiortc.clock.current_ms
+_parse_rtp = aiortc.rtp.RtpPacket.parse
+_time = time.time
+_NTP_OFFSET = 2208988800   # seconds from aiortc's NTP_EPOCH (1900) to the Unix epoch
+HANDLE_NOW = "antechamber_handle_now"   # on a tapped receiver: its synchronous packet handler
 _SRTP_ERROR = pylibsrtp.Error
 
 
@@ -120,13 +124,35 @@ class DirectReceiver:
             if _is_rtcp(data):
                 coro = dtls._handle_rtcp_data(srtp.unprotect_rtcp(data))
             else:
-                arrival_time_ms = _current_ms()
-                coro = dtls._handle_rtp_data(srtp.unprotect(data), arrival_time_ms=arrival_time_ms)
+                arrival_time_ms = int((_time() + _NTP_OFFSET) * 1000)   # aiortc's clock.current_ms()
+                coro = self._rtp(srtp.unprotect(data), arrival_time_ms)
+                if coro is None:
+                    return True
         except _SRTP_ERROR:
             return True   # as aiortc: a packet that does not authenticate (or a replay) is dropped
+        except Exception:
+            _failed()
+            return True
         if not run_now(coro):
             self.suspended += 1
         return True
+
+    def _rtp(self, data: bytes, arrival_time_ms: int) -> Coroutine[Any, Any, Any] | None:
+        """aiortc's `_handle_rtp_data` (parse, route) in place; a receiver tapped by
+        `tap_receiver` is handed the packet by a plain call (`HANDLE_NOW`), and only what it
+        returns (aiortc's assembling handler, while a recorder wants frames) is still a coroutine."""
+        dtls = self.dtls
+        try:
+            packet = _parse_rtp(data, dtls._rtp_header_extensions_map)
+        except ValueError:
+            return None   # as aiortc: a packet that does not parse is dropped
+        receiver = dtls._rtp_router.route_rtp(packet)
+        if receiver is None:
+            return None
+        now = receiver.__dict__.get(HANDLE_NOW)
+        if now is None:
+            return receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)
+        return now(packet, arrival_time_ms)
 
 
 def receive_directly(pc: RTCPeerConnection) -> None:

@@ -269,6 +269,9 @@ def _probe_direct(p: _Probe) -> None:
                                 "_handle_rtp_data", "current_ms"], what)
     p.params(getattr(Dtls, "_handle_rtp_data", None), "RTCDtlsTransport._handle_rtp_data", ("data", "arrival_time_ms"),
              what)
+    p.uses(Dtls, "_handle_rtp_data", ["parse", "_rtp_header_extensions_map", "_rtp_router", "route_rtp",
+                                      "_handle_rtp_packet"], what)
+    p.uses(aiortc.clock, "current_ms", ["current_datetime", "NTP_EPOCH"], what)
     p.has(aiortc.rtcdtlstransport.State, "CONNECTED", what)
     p.uses(aiortc.rtcicetransport.RTCIceGatherer, "__init__", ["_connection"], what)
     for name, owner in (("is_rtcp", aiortc.rtp), ("current_ms", aiortc.clock), ("Error", pylibsrtp)):

@@ -17,7 +17,7 @@ wants frames (`frames_wanted`), packets skip depayloading and reassembly
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Coroutine, Optional, Protocol
 
 import aiortc.jitterbuffer
 import aiortc.rtcrtpreceiver
@@ -25,6 +25,7 @@ import aiortc.rtp
 import structlog
 from aiortc import RTCRtpCodecParameters, RTCRtpReceiver
 
+from .direct import HANDLE_NOW
 from .lean_receive import lean_handler
 
 log = structlog.get_logger("media.aiortc_compat")
@@ -135,21 +136,29 @@ def tap_receiver(
     lean = lean_handler(receiver) if frames_wanted is not None else None
     assembling = [True]   # whether aiortc's jitter buffer has been fed (the last packet went to `handle`)
 
-    async def _handle_rtp_packet(packet: Any, arrival_time_ms: int) -> None:
+    def handle_now(packet: Any, arrival_time_ms: int) -> Optional[Coroutine[Any, Any, None]]:
+        """The packet's handling as a plain call; what is left to await (aiortc's handler, while
+        frames are wanted) is returned. DirectReceiver (direct.py) calls this directly."""
         if on_rtp is not None and on_rtp(packet) is False:   # refused (a stream the m-line does not carry)
-            return
+            return None
         if lean is None or frames_wanted():    # type: ignore[misc]
             if not assembling[0]:
                 _empty_jitter_buffer(r)        # what it held predates the lean stretch
                 assembling[0] = True
-            await handle(packet, arrival_time_ms)
-            return
+            return handle(packet, arrival_time_ms)
         if assembling[0]:
             _empty_jitter_buffer(r)            # frees what a recorder's stretch left half-assembled
             assembling[0] = False
         lean(packet, arrival_time_ms)
+        return None
+
+    async def _handle_rtp_packet(packet: Any, arrival_time_ms: int) -> None:
+        rest = handle_now(packet, arrival_time_ms)
+        if rest is not None:
+            await rest
 
     r._handle_rtp_packet = _handle_rtp_packet
+    r.__dict__[HANDLE_NOW] = handle_now
 
 
 def rtp_only(receiver: RTCRtpReceiver, on_rtp: Callable[[Any], None]) -> None:

@@ -39,6 +39,20 @@ async def test_media_and_feedback_take_the_direct_path(sfu, clients):
     transport = [s for s in stats.values() if s.type == "transport"]
     assert transport and transport[0].packetsReceived == received
 
+    # a tapped receiver is handed each packet by a plain call: aiortc's coroutine is never made
+    calls = []
+    for t in room._get("alice").publish_pc.getTransceivers():
+        handle = t.receiver._handle_rtp_packet
+
+        async def counted(packet, arrival_time_ms, handle=handle):
+            calls.append(packet)
+            await handle(packet, arrival_time_ms)
+
+        t.receiver._handle_rtp_packet = counted
+    frames = bob.video_from("alice").frames
+    await bob.wait_for(lambda: bob.video_from("alice").frames >= frames + 30, timeout=20, what="more video")
+    assert calls == []
+
     # the subscriber's RTCP (receiver reports, REMB) on the subscribe connection comes the same way
     subscribe_in, _ = direct_of(room._get("bob").subscribe_pc)
     await bob.wait_for(lambda: subscribe_in.packets >= 2, timeout=20, what="bob's RTCP handled directly")
