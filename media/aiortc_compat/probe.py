@@ -22,6 +22,7 @@ import aiortc.codecs.h264
 import aiortc.codecs.vpx
 import aiortc.jitterbuffer
 import aiortc.mediastreams
+import aiortc.rate
 import aiortc.rtcdtlstransport
 import aiortc.rtcicetransport
 import aiortc.rtcpeerconnection
@@ -122,6 +123,10 @@ def check_aiortc() -> None:
                                                              "rtx_ssrc", "nack_generator", "rtcp_ssrc")]
            + ["_enabled", "_send_rtcp", "_send_rtcp_nack", "StreamStatistics", "unwrap_rtx", "is_rtx", "missing"],
            "lean_handler")
+    p.uses(aiortc.rate.OveruseEstimator, "update_min_frame_period", ["ts_delta_hist", "MIN_FRAME_PERIOD_HISTORY_LENGTH"],
+           "quick_min_frame_period")
+    p.uses(aiortc.rate.OveruseEstimator, "update", ["update_min_frame_period"], "quick_min_frame_period")
+    p.uses(aiortc.rate.RemoteBitrateEstimator, "__init__", ["estimator"], "quick_min_frame_period")
     for module, name in ((aiortc.rtcrtpreceiver, "StreamStatistics"), (aiortc.codecs, "is_rtx"),
                          (aiortc.clock, "current_datetime"), (aiortc.rtp, "pack_remb_fci")):
         p.has(module, name, "lean_handler")
