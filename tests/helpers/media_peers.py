@@ -306,6 +306,20 @@ async def publish(room: Any, client: PeerClient, tracks: Mapping[str, MediaStrea
     await client.publish_answer(answer)
 
 
+async def alice_sends_bob_blue(sfu: Any, clients: Callable[..., PeerClient], room_id: str, *, frames: int = 30,
+                               timeout: float = 30) -> tuple[Any, PeerClient, PeerClient]:
+    """Alice and bob join `room_id`; alice publishes a tone and a blue camera; returns once bob
+    decoded `frames` blue video frames from her: (room, alice, bob)."""
+    room = sfu.open_room(room_id)
+    alice, bob = clients("alice"), clients("bob")
+    for c in (alice, bob):
+        await join_room(room, c)
+    await publish(room, alice, {"microphone": ToneTrack(), "camera": SolidColourTrack(COLOURS["blue"])})
+    await bob.wait_for(lambda: (r := bob.video_from("alice")) is not None and r.frames >= frames
+                       and colour_close(r.mean_rgb, COLOURS["blue"]), timeout=timeout, what="blue video from alice")
+    return room, alice, bob
+
+
 # --- phase 2: the same clients over the signaling websocket ----------------------------------
 
 

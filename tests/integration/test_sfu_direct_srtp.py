@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from media import aiortc_compat as compat
-from tests.helpers.media_peers import COLOURS, SolidColourTrack, ToneTrack, colour_close, join_room, publish
+from tests.helpers.media_peers import alice_sends_bob_blue
 
 pytestmark = pytest.mark.timeout(60)
 _D = "_RTCDtlsTransport__"
@@ -20,13 +20,7 @@ def direct_of(pc):
 
 
 async def test_media_and_feedback_take_the_direct_path(sfu, clients):
-    room = sfu.open_room("direct")
-    alice, bob = clients("alice"), clients("bob")
-    for c in (alice, bob):
-        await join_room(room, c)
-    await publish(room, alice, {"microphone": ToneTrack(), "camera": SolidColourTrack(COLOURS["blue"])})
-    await bob.wait_for(lambda: (r := bob.video_from("alice")) is not None and r.frames >= 30
-                       and colour_close(r.mean_rgb, COLOURS["blue"]), timeout=30, what="blue video from alice")
+    room, alice, bob = await alice_sends_bob_blue(sfu, clients, "direct")
     await bob.wait_for(lambda: bob.frames_from("alice", "audio") >= 50, timeout=10, what="audio from alice")
 
     publish_in, dtls = direct_of(room._get("alice").publish_pc)

@@ -9,7 +9,7 @@ import asyncio
 import pytest
 from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
 
-from tests.helpers.media_peers import COLOURS, SolidColourTrack, ToneTrack, colour_close, join_room, publish
+from tests.helpers.media_peers import alice_sends_bob_blue
 
 pytestmark = pytest.mark.timeout(90)
 _JB = "_RTCRtpReceiver__jitter_buffer"
@@ -77,13 +77,7 @@ async def until(client, check, timeout: float, what: str) -> None:
 
 
 async def test_forwarding_without_frames_keeps_reports_and_nacks_and_a_recorder_gets_frames(sfu, clients):
-    room = sfu.open_room("lean")
-    alice, bob = clients("alice"), clients("bob")
-    for c in (alice, bob):
-        await join_room(room, c)
-    await publish(room, alice, {"microphone": ToneTrack(), "camera": SolidColourTrack(COLOURS["blue"])})
-    await bob.wait_for(lambda: (r := bob.video_from("alice")) is not None and r.frames >= 30
-                       and colour_close(r.mean_rgb, COLOURS["blue"]), timeout=30, what="blue video from alice")
+    room, alice, bob = await alice_sends_bob_blue(sfu, clients, "lean")
 
     part = room._get("alice")
     slot = next(s for s in part._slots.values() if s.publication is not None and s.publication.kind == "video")

@@ -8,20 +8,14 @@ from aiortc import RTCPeerConnection
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
 from media import aiortc_compat as compat
-from tests.helpers.media_peers import COLOURS, SolidColourTrack, ToneTrack, colour_close, join_room, publish
+from tests.helpers.media_peers import COLOURS, SolidColourTrack, ToneTrack, alice_sends_bob_blue
 
 pytestmark = pytest.mark.timeout(60)
 _R = "_RTCRtpReceiver__"
 
 
 async def test_subscribe_receivers_are_light_and_media_flows(sfu, clients):
-    room = sfu.open_room("light")
-    alice, bob = clients("alice"), clients("bob")
-    for c in (alice, bob):
-        await join_room(room, c)
-    await publish(room, alice, {"microphone": ToneTrack(), "camera": SolidColourTrack(COLOURS["blue"])})
-    await bob.wait_for(lambda: (r := bob.video_from("alice")) is not None and r.frames >= 5
-                       and colour_close(r.mean_rgb, COLOURS["blue"]), timeout=20, what="blue video from alice")
+    room, alice, bob = await alice_sends_bob_blue(sfu, clients, "light", frames=5, timeout=20)
     await bob.wait_for(lambda: bob.frames_from("alice", "audio") >= 10, timeout=10, what="audio from alice")
 
     subscribe = room._get("bob").subscribe_pc.getTransceivers()
