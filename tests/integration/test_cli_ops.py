@@ -107,7 +107,7 @@ def test_recording_download_interrupted_and_resumed(server, tmp_path):
     part = tmp_path / "meeting.mkv.part"
     args = [sys.executable, "-m", "server", "recordings", "download", REC_ID, "-o", str(out), *_conn(server)]
     env = {k: v for k, v in os.environ.items() if k != "ANTECHAMBER_API_KEY"}
-    slow = subprocess.Popen(args + ["--limit-rate", "1M"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    slow = subprocess.Popen(args + ["--limit-rate", "300k"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, cwd=str(ROOT))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and (not part.exists() or part.stat().st_size < 512 * 1024):
