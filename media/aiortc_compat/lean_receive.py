@@ -74,9 +74,6 @@ def lean_handler(receiver: RTCRtpReceiver) -> Callable[[Any, int], None]:
         quick_min_frame_period(getattr(r, ESTIMATOR).estimator)
     rtx_of: dict[int, tuple[Any, bool]] = {}   # id(codec) -> (codec, is RTX): codec.name is a split per call
 
-    def spawn(coro: Any) -> None:
-        asyncio.ensure_future(coro)
-
     def handle(packet: Any, arrival_time_ms: int) -> None:
         if not r._enabled:
             return
@@ -88,7 +85,7 @@ def lean_handler(receiver: RTCRtpReceiver) -> Callable[[Any, int], None]:
                                      payload_size=len(packet.payload) + packet.padding_size, ssrc=packet.ssrc)
                 rtcp_ssrc = getattr(r, RTCP_SSRC)
                 if rtcp_ssrc is not None and remb is not None:
-                    spawn(r._send_rtcp(Psfb(fmt=app, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(*remb))))
+                    asyncio.ensure_future(r._send_rtcp(Psfb(fmt=app, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(*remb))))
         ssrc = packet.ssrc
         if packet.marker or ssrc not in active:     # once a frame, not a clock read per packet
             active[ssrc] = now()
@@ -110,6 +107,6 @@ def lean_handler(receiver: RTCRtpReceiver) -> Callable[[Any, int], None]:
             packet = unwrap_rtx(packet, payload_type=apt, ssrc=original)
         nacks = getattr(r, NACKS)
         if nacks is not None and nacks.add(packet):
-            spawn(r._send_rtcp_nack(packet.ssrc, sorted(nacks.missing)))
+            asyncio.ensure_future(r._send_rtcp_nack(packet.ssrc, sorted(nacks.missing)))
 
     return handle
