@@ -45,7 +45,9 @@ _parse_rtp = aiortc.rtp.RtpPacket.parse
 _time = time.time
 _NTP_OFFSET = 2208988800   # seconds from aiortc's NTP_EPOCH (1900) to the Unix epoch
 HANDLE_NOW = "antechamber_handle_now"   # on a tapped receiver: its synchronous packet handler
-_SRTP_ERROR = pylibsrtp.Error
+# pylibsrtp refuses a datagram that does not authenticate or is a replay (Error), and one longer
+# than its 1,500-byte buffer before even looking at it (ValueError): any ICE peer can send those
+_SRTP_REFUSED = (pylibsrtp.Error, ValueError)
 
 
 @types.coroutine
@@ -121,16 +123,18 @@ class DirectReceiver:
         d[_RX_BYTES] += len(data)
         d[_RX_PACKETS] += 1
         self.packets += 1
+        rtcp = _is_rtcp(data)
         try:
-            if _is_rtcp(data):
-                coro = dtls._handle_rtcp_data(srtp.unprotect_rtcp(data))
+            plain = srtp.unprotect_rtcp(data) if rtcp else srtp.unprotect(data)
+        except _SRTP_REFUSED:
+            return True   # as aiortc: not authentic, a replay, or longer than SRTP's buffer: dropped
+        try:
+            if rtcp:
+                coro = dtls._handle_rtcp_data(plain)
             else:
-                arrival_time_ms = int((_time() + _NTP_OFFSET) * 1000)   # aiortc's clock.current_ms()
-                coro = self._rtp(srtp.unprotect(data), arrival_time_ms)
+                coro = self._rtp(plain, int((_time() + _NTP_OFFSET) * 1000))   # aiortc's clock.current_ms()
                 if coro is None:
                     return True
-        except _SRTP_ERROR:
-            return True   # as aiortc: a packet that does not authenticate (or a replay) is dropped
         except Exception:
             _failed()
             return True

@@ -19,6 +19,7 @@ import socket
 import struct
 
 import pytest
+import structlog
 
 from tests.helpers.media_peers import COLOURS, PeerClient, SolidColourTrack, ToneTrack, colour_close, join_room, publish
 
@@ -239,3 +240,21 @@ async def test_truncated_and_oversized_rtcp_from_publisher_and_subscriber(meetin
         await pub.inject(case)
         await sub._send_rtp(case)
     await everyone_fine(room, alice, bob, carol)
+
+
+async def test_oversized_srtp_and_srtcp_from_the_ice_peer_are_dropped_quietly(meeting):
+    """Datagrams past DTLS, from the peer's own ICE address, longer than SRTP's 1,500-byte buffer:
+    libsrtp's wrapper refuses them before authenticating. They are dropped like any packet that
+    does not authenticate, not logged as a failure of the server's handling (with a traceback)."""
+    room, alice, bob, carol = meeting
+    oversized = [bytes([first]) + os.urandom(size)
+                 for first in (0x80, 0x90, 0xBF) for size in (1500, 1600, 9000)]     # RTP-looking
+    oversized += [bytes([0x80, pt]) + os.urandom(1800) for pt in (200, 201, 205, 206)]  # RTCP-looking
+    with structlog.testing.capture_logs() as events:
+        for pc in (alice.publish_pc, carol.subscribe_pc):
+            ice = pc.getTransceivers()[0].sender.transport.transport._connection
+            for datagram in oversized:
+                await ice.send(datagram)
+        await everyone_fine(room, alice, bob, carol)
+    failures = [e for e in events if "failed" in e["event"] or e.get("exc_info")]
+    assert not failures, failures
