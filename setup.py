@@ -10,6 +10,7 @@ setup(
         Extension(
             "media.aiortc_compat._srtpsend",
             sources=["media/aiortc_compat/_srtpsend.c"],
+            depends=["media/aiortc_compat/_srtpsend.h"],
             extra_compile_args=["-O2", "-Wall"],
             optional=True,
         )

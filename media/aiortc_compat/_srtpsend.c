@@ -13,32 +13,19 @@
  * socket, so neither is freed while a Target can use them. media/aiortc_compat/send.py decides
  * when a Target is valid (DTLS connected, the nominated pair unchanged) and falls back to the
  * Python path when this module was not built.
+ *
+ * `Unprotect` is the receive side's counterpart: pylibsrtp's `Session.unprotect` checked the type
+ * and length, allocated an int with cffi, copied the datagram into its buffer and sliced a copy
+ * out. Here the datagram is copied once into the bytes object that is returned, unprotected in
+ * place (libsrtp only shortens it) and the object shrunk to the plain length; a datagram libsrtp
+ * refuses (not authentic, a replay, malformed) gives None, whatever its length.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_srtpsend.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
-
-#define BUFFER_SIZE 1500
-#define TRAILER_MAX (16 + 128) /* SRTP_MAX_TAG_LEN + SRTP_MAX_MKI_LEN, as pylibsrtp reserves */
-
-typedef int (*protect_fn)(void *ctx, void *rtp, int *len);
-
-typedef struct {
-    PyObject_HEAD
-    int fd;
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
-    void *srtp;
-    protect_fn protect;
-    PyObject *owners; /* what keeps the socket and the SRTP context alive */
-    unsigned long long sent;
-    unsigned long long failed; /* SRTP refused, or the kernel did (EAGAIN, ENOBUFS...) */
-    int last_errno;
-} Target;
 
 static void Target_dealloc(Target *self) {
     Py_CLEAR(self->owners);
@@ -133,11 +120,16 @@ static PyObject *Target_send(Target *self, PyObject *const *args, Py_ssize_t nar
     memcpy(buffer + 8, &ssrc_n, 4);
     memcpy(buffer + 12, ext, (size_t)ext_len);
     memcpy(buffer + 12 + ext_len, payload, (size_t)payload_len);
-    int len = (int)total;
+    if (target_emit(self, buffer, (int)total))
+        Py_RETURN_TRUE;
+    Py_RETURN_FALSE;
+}
+
+int target_emit(Target *self, unsigned char *buffer, int len) {
     if (self->protect(self->srtp, buffer, &len) != 0) {
         self->failed++;
         self->last_errno = 0;
-        Py_RETURN_FALSE;
+        return 0;
     }
     ssize_t n;
     do {
@@ -146,10 +138,10 @@ static PyObject *Target_send(Target *self, PyObject *const *args, Py_ssize_t nar
     if (n < 0) {
         self->failed++;
         self->last_errno = errno;
-        Py_RETURN_FALSE;
+        return 0;
     }
     self->sent++;
-    Py_RETURN_TRUE;
+    return 1;
 }
 
 static PyObject *Target_counts(Target *self, PyObject *unused) {
@@ -163,7 +155,7 @@ static PyMethodDef Target_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static PyTypeObject TargetType = {
+PyTypeObject TargetType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "media.aiortc_compat._srtpsend.Target",
     .tp_doc = "One subscriber's socket, address and SRTP context: build, protect and send RTP in one call.",
@@ -175,13 +167,92 @@ static PyTypeObject TargetType = {
     .tp_methods = Target_methods,
 };
 
+/* Unprotect(srtp_context_address, srtp_unprotect_address, owner): srtp_unprotect or
+ * srtp_unprotect_rtcp of libsrtp 2 (same signature as srtp_protect) on one context. */
+typedef struct {
+    PyObject_HEAD
+    void *srtp;
+    protect_fn unprotect;
+    PyObject *owner; /* what keeps the SRTP context alive */
+    unsigned long long refused;
+} Unprotect;
+
+static void Unprotect_dealloc(Unprotect *self) {
+    Py_CLEAR(self->owner);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Unprotect_init(Unprotect *self, PyObject *args, PyObject *kwds) {
+    unsigned long long srtp, fn;
+    PyObject *owner;
+    if (!PyArg_ParseTuple(args, "KKO", &srtp, &fn, &owner))
+        return -1;
+    if (!srtp || !fn) {
+        PyErr_SetString(PyExc_ValueError, "bad SRTP context or function");
+        return -1;
+    }
+    self->srtp = (void *)(uintptr_t)srtp;
+    self->unprotect = (protect_fn)(uintptr_t)fn;
+    Py_INCREF(owner);
+    Py_XSETREF(self->owner, owner);
+    return 0;
+}
+
+/* unprotect(datagram: bytes) -> bytes | None */
+static PyObject *Unprotect_call(Unprotect *self, PyObject *data) {
+    if (!PyBytes_Check(data)) {
+        PyErr_SetString(PyExc_TypeError, "datagram must be bytes");
+        return NULL;
+    }
+    Py_ssize_t size = PyBytes_GET_SIZE(data);
+    if (size > 0x7FFFFFFF) {
+        self->refused++;
+        Py_RETURN_NONE;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(PyBytes_AS_STRING(data), size);
+    if (out == NULL)
+        return NULL;
+    int len = (int)size;
+    if (self->unprotect(self->srtp, PyBytes_AS_STRING(out), &len) != 0 || len < 0 || len > size) {
+        Py_DECREF(out);
+        self->refused++;
+        Py_RETURN_NONE;
+    }
+    if (len < size && _PyBytes_Resize(&out, len) < 0)
+        return NULL;
+    return out;
+}
+
+static PyObject *Unprotect_counts(Unprotect *self, PyObject *unused) {
+    return Py_BuildValue("{s:K}", "refused", self->refused);
+}
+
+static PyMethodDef Unprotect_methods[] = {
+    {"unprotect", (PyCFunction)Unprotect_call, METH_O,
+     "unprotect(datagram) -> bytes, or None when libsrtp refuses it"},
+    {"counts", (PyCFunction)Unprotect_counts, METH_NOARGS, "{refused}"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject UnprotectType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "media.aiortc_compat._srtpsend.Unprotect",
+    .tp_doc = "One SRTP context's srtp_unprotect (or _rtcp): one copy, no cffi.",
+    .tp_basicsize = sizeof(Unprotect),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Unprotect_init,
+    .tp_dealloc = (destructor)Unprotect_dealloc,
+    .tp_methods = Unprotect_methods,
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_srtpsend",
-    "Build, SRTP-protect and send one forwarded RTP packet per call (see media/aiortc_compat/send.py).", -1, NULL,
+    "Build, SRTP-protect and send one forwarded RTP packet per call; SRTP-unprotect a datagram (media/aiortc_compat/send.py).", -1, NULL,
 };
 
 PyMODINIT_FUNC PyInit__srtpsend(void) {
-    if (PyType_Ready(&TargetType) < 0)
+    if (PyType_Ready(&TargetType) < 0 || PyType_Ready(&UnprotectType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
@@ -189,6 +260,12 @@ PyMODINIT_FUNC PyInit__srtpsend(void) {
     Py_INCREF(&TargetType);
     if (PyModule_AddObject(m, "Target", (PyObject *)&TargetType) < 0) {
         Py_DECREF(&TargetType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&UnprotectType);
+    if (PyModule_AddObject(m, "Unprotect", (PyObject *)&UnprotectType) < 0) {
+        Py_DECREF(&UnprotectType);
         Py_DECREF(m);
         return NULL;
     }

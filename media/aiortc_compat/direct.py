@@ -11,8 +11,9 @@ the 1 → 300 fan-out took a quarter less CPU (0.45-0.52 cores against 0.60-0.70
 ``receive_directly(pc)`` marks the ICE connection of each of the peer connection's DTLS transports
 with a handler, which the datagram guard (``gathering._guard``) calls for a datagram from the ICE
 peer whose first byte says RTP/RTCP (RFC 7983: 128–191). Once the DTLS transport is connected and
-has its SRTP keys, the handler unprotects the datagram and runs aiortc's own ``_handle_rtcp_data``
-at once, or for RTP what ``_handle_rtp_data`` does (parse, route), then the receiver's handler: for
+has its SRTP keys, the handler unprotects the datagram (the C extension's ``Unprotect`` through
+``srtp_c.unprotect_functions``, else pylibsrtp; a datagram either refuses is dropped) and runs
+aiortc's own ``_handle_rtcp_data`` at once, or for RTP what ``_handle_rtp_data`` does (parse, route), then the receiver's handler: for
 a receiver `tap_receiver` tapped, its plain-function handler (``HANDLE_NOW``), no coroutine (rooms
 of 4 × 4 at 64 streams: 44-49 → 39-41 µs per packet). aiortc's handlers are coroutines whose awaits,
 on aiortc's packet path, end in synchronous sends: ``run_now`` steps one to its end in place, and hands one that does suspend to a
@@ -30,9 +31,10 @@ from typing import Any, Coroutine
 
 import aiortc.rtcdtlstransport
 import aiortc.rtp
-import pylibsrtp
 import structlog
 from aiortc import RTCPeerConnection
+
+from .srtp_c import Unprotecting, unprotect_functions
 
 log = structlog.get_logger("media.aiortc_compat")
 
@@ -45,9 +47,6 @@ _parse_rtp = aiortc.rtp.RtpPacket.parse
 _time = time.time
 _NTP_OFFSET = 2208988800   # seconds from aiortc's NTP_EPOCH (1900) to the Unix epoch
 HANDLE_NOW = "antechamber_handle_now"   # on a tapped receiver: its synchronous packet handler
-# pylibsrtp refuses a datagram that does not authenticate or is a replay (Error), and one longer
-# than its 1,500-byte buffer before even looking at it (ValueError): any ICE peer can send those
-_SRTP_REFUSED = (pylibsrtp.Error, ValueError)
 
 
 @types.coroutine
@@ -106,10 +105,13 @@ def run_now(coro: Coroutine[Any, Any, Any]) -> bool:
 class DirectReceiver:
     """The handler of one DTLS transport's SRTP/SRTCP datagrams (module docstring)."""
 
-    __slots__ = ("dtls", "packets", "suspended")
+    __slots__ = ("dtls", "packets", "suspended", "_session", "_unprotect_rtp", "_unprotect_rtcp")
 
     def __init__(self, dtls: Any) -> None:
         self.dtls = dtls
+        self._session: Any = None                          # the receive SRTP session the two below are of
+        self._unprotect_rtp: Unprotecting = _refuse
+        self._unprotect_rtcp: Unprotecting = _refuse
         self.packets = 0      # datagrams handled here (the rest took aioice's queue)
         self.suspended = 0    # of which aiortc's handling suspended and a task finished it
 
@@ -123,11 +125,13 @@ class DirectReceiver:
         d[_RX_BYTES] += len(data)
         d[_RX_PACKETS] += 1
         self.packets += 1
+        if srtp is not self._session:   # keys at last (or new keys): bind their unprotect once
+            self._session = srtp
+            self._unprotect_rtp, self._unprotect_rtcp = unprotect_functions(srtp)
         rtcp = _is_rtcp(data)
-        try:
-            plain = srtp.unprotect_rtcp(data) if rtcp else srtp.unprotect(data)
-        except _SRTP_REFUSED:
-            return True   # as aiortc: not authentic, a replay, or longer than SRTP's buffer: dropped
+        plain = self._unprotect_rtcp(data) if rtcp else self._unprotect_rtp(data)
+        if plain is None:
+            return True   # as aiortc: not authentic, a replay, malformed or too long: dropped
         try:
             if rtcp:
                 coro = dtls._handle_rtcp_data(plain)
@@ -158,6 +162,10 @@ class DirectReceiver:
         if now is None:
             return receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)
         return now(packet, arrival_time_ms)
+
+
+def _refuse(data: bytes) -> None:
+    return None
 
 
 def receive_directly(pc: RTCPeerConnection) -> None:

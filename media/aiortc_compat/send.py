@@ -13,13 +13,14 @@ Connection.sendto, without five coroutine hops per packet.
 
 from __future__ import annotations
 
-import os
 import struct
 from typing import Any, Callable, Optional
 
 import aiortc
 import aiortc.rtcdtlstransport
 from aiortc import RTCRtpSender
+
+from . import srtp_c
 
 _S = "_RTCRtpSender__"  # name-mangled private attributes of RTCRtpSender
 
@@ -148,36 +149,13 @@ def _target(pair: Any, session: Any) -> Any:
     if sock is None or session is None:
         return None
     try:
-        return _Target(sock.fileno(), host, port, int(_srtp_ffi.cast("uintptr_t", session._srtp[0])),
-                                _PROTECT, (session, transport))
+        return _Target(sock.fileno(), host, port, srtp_c.context_address(session), srtp_c.PROTECT,
+                       (session, transport))
     except ValueError:
         return None
 
 
-_PROTECT_TYPE = "srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)"   # libsrtp 2's srtp_protect
-
-
-def _load_c_send() -> tuple[Any, Any, int]:
-    """The C module's `Target` with pylibsrtp's ffi and the address of its `srtp_protect`, or Nones when the
-    module was not built or pylibsrtp's libsrtp is not the one it was written for (a different
-    `srtp_protect` signature, no `Session._srtp`), or when ANTECHAMBER_SEND_PATH=python asks for it
-    (bench/vs_janus.py measures both): then the Python path sends."""
-    if os.environ.get("ANTECHAMBER_SEND_PATH") == "python":
-        return None, None, 0
-    try:
-        import pylibsrtp
-        from pylibsrtp._binding import ffi, lib
-
-        from ._srtpsend import Target  # type: ignore[import-not-found]
-    except ImportError:
-        return None, None, 0
-    protect = ffi.addressof(lib, "srtp_protect")
-    if str(ffi.typeof(protect)) != f"<ctype '{_PROTECT_TYPE}'>" or "_srtp" not in pylibsrtp.Session.__init__.__code__.co_names:
-        return None, None, 0
-    return Target, ffi, int(ffi.cast("uintptr_t", protect))
-
-
-_Target, _srtp_ffi, _PROTECT = _load_c_send()
+_Target = srtp_c.Target
 
 
 def send_path() -> str:

@@ -18,6 +18,7 @@ from aiortc.rtp import RtpPacket
 from pylibsrtp import Error, Policy, Session
 
 from media.aiortc_compat import send as send_module
+from media.aiortc_compat import srtp_c
 from media.aiortc_compat.send import rtp_send_function
 
 KEY = bytes(range(30))
@@ -162,8 +163,7 @@ def test_a_kernel_refusal_is_counted_not_raised():
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     tx = session(KEY, False)
-    target = _srtpsend.Target(sock.fileno(), "127.0.0.1", 9, int(send_module._srtp_ffi.cast("uintptr_t", tx._srtp[0])),
-                              send_module._PROTECT, (tx, sock))
+    target = _srtpsend.Target(sock.fileno(), "127.0.0.1", 9, srtp_c.context_address(tx), srtp_c.PROTECT, (tx, sock))
     sock.close()                                    # the descriptor is gone: sendto fails with EBADF
     assert target.send(96, 1, 0, 42, b"", b"x") is False
     assert target.counts()["failed"] == 1 and target.counts()["last_errno"] != 0

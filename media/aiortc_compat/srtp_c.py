@@ -1,0 +1,70 @@
+"""The compiled module (media/aiortc_compat/_srtpsend.c) and the libsrtp functions it calls.
+
+libsrtp is not linked into the module: its function addresses are taken from pylibsrtp's own cffi
+binding, so the C code works on the very contexts (`srtp_t`) pylibsrtp's `Session` objects hold,
+with the library pylibsrtp loaded (docs/architecture.md "Paths: ... an RTP packet"). Loaded once:
+where the module was not built, pylibsrtp's libsrtp has other signatures, its `Session` no `_srtp`,
+or ANTECHAMBER_SEND_PATH=python asks for it (bench/vs_janus.py measures both), everything here is
+None and the callers take pylibsrtp's Python way.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Optional
+
+import pylibsrtp
+
+_FN_TYPE = "<ctype 'srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)'>"   # libsrtp 2
+
+
+def _load() -> tuple[Any, Any, Any, int, int, int]:
+    if os.environ.get("ANTECHAMBER_SEND_PATH") == "python":
+        return None, None, None, 0, 0, 0
+    try:
+        from pylibsrtp._binding import ffi, lib
+
+        from ._srtpsend import Target, Unprotect  # type: ignore[import-not-found]
+    except ImportError:
+        return None, None, None, 0, 0, 0
+    fns = [ffi.addressof(lib, name) for name in ("srtp_protect", "srtp_unprotect", "srtp_unprotect_rtcp")]
+    if any(str(ffi.typeof(f)) != _FN_TYPE for f in fns) or "_srtp" not in pylibsrtp.Session.__init__.__code__.co_names:
+        return None, None, None, 0, 0, 0
+    return (Target, Unprotect, ffi, *(int(ffi.cast("uintptr_t", f)) for f in fns))
+
+
+Target, Unprotect, ffi, PROTECT, UNPROTECT, UNPROTECT_RTCP = _load()
+
+
+def context_address(session: pylibsrtp.Session) -> int:
+    """The address of the `srtp_t` a pylibsrtp session holds (only where the module loaded)."""
+    return int(ffi.cast("uintptr_t", session._srtp[0]))
+
+
+Unprotecting = Callable[[bytes], Optional[bytes]]
+"""unprotect(datagram) -> the plain packet, or None when SRTP refuses it (not authentic, a replay,
+malformed, longer than pylibsrtp's buffer): the datagram is then to be dropped."""
+
+
+def unprotect_functions(session: pylibsrtp.Session) -> tuple[Unprotecting, Unprotecting]:
+    """(RTP, RTCP) unprotect of one receive session: the C module's (one copy, no cffi call per
+    packet; it keeps the session alive) or pylibsrtp's, with its refusals turned into None."""
+    if Unprotect is not None:
+        address = context_address(session)
+        return Unprotect(address, UNPROTECT, session).unprotect, Unprotect(address, UNPROTECT_RTCP, session).unprotect
+    return _refusing(session.unprotect), _refusing(session.unprotect_rtcp)
+
+
+# pylibsrtp refuses a datagram that does not authenticate or is a replay (Error), and one longer
+# than its 1,500-byte buffer before even looking at it (ValueError): any ICE peer can send those
+_REFUSED = (pylibsrtp.Error, ValueError)
+
+
+def _refusing(unprotect: Callable[[bytes], bytes]) -> Unprotecting:
+    def unprotect_or_none(data: bytes) -> Optional[bytes]:
+        try:
+            return unprotect(data)
+        except _REFUSED:
+            return None
+
+    return unprotect_or_none
