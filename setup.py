@@ -1,7 +1,8 @@
-"""The one compiled part: media/aiortc_compat/_srtpsend.c, the forwarding path's build + SRTP
-protect + send in one call. Optional: where it cannot be built (no C compiler or Python headers)
-the install still succeeds and the SFU sends through its Python path (media/aiortc_compat/send.py).
-Everything else about the package is in pyproject.toml."""
+"""The compiled part, one extension module of two C files: media/aiortc_compat/_srtpsend.c (an RTP
+packet built, SRTP-protected and sent in one call; SRTP unprotect) and _fanout.c (a publication's
+copies forwarded in one call per slice). Optional: where it cannot be built (no C compiler or
+Python headers) the install still succeeds and the SFU takes its Python path
+(media/aiortc_compat/send.py, media/forward/copy.py). Everything else is in pyproject.toml."""
 
 from setuptools import Extension, setup
 
@@ -9,7 +10,7 @@ setup(
     ext_modules=[
         Extension(
             "media.aiortc_compat._srtpsend",
-            sources=["media/aiortc_compat/_srtpsend.c"],
+            sources=["media/aiortc_compat/_srtpsend.c", "media/aiortc_compat/_fanout.c"],
             depends=["media/aiortc_compat/_srtpsend.h"],
             extra_compile_args=["-O2", "-Wall"],
             optional=True,

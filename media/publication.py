@@ -26,7 +26,8 @@ from . import aiortc_compat as compat
 from .forward.fanout import Fanout
 from .forward.history import PacketHistory
 from .forward.keyframes import KeyframeRequester, starts_keyframe
-from .forward.packet import ExtensionCache, PacketSubscription
+from .forward.copy import abs_send_time, level_byte
+from .forward.packet import PacketSubscription
 from .forward.stats import ForwardTotals
 from .ports import EncodedFrame, FrameSink, MediaConfig, PublicationInfo
 
@@ -198,8 +199,10 @@ class Publication:
 
     def _forward(self, packet: Any) -> None:
         self.history.add(packet)
-        extensions = ExtensionCache(time.time(), packet.extensions.audio_level)
-        self._fanout.send(packet, extensions)   # at most SLICE copies per loop callback (forward/fanout.py)
+        now = time.time()
+        # at most SLICE copies per loop callback (forward/fanout.py), each in forward/copy.py
+        self._fanout.send((packet.payload, packet.sequence_number, packet.timestamp, packet.marker,
+                           abs_send_time(now), level_byte(packet.extensions.audio_level), now))
 
     def on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None:
         if self.muted or self.closed:
@@ -234,7 +237,7 @@ class Publication:
         keyframe (dozens of packets) goes to every subscriber; at 0.25 s apart, 50 newcomers joining a
         fan-out of 300 asked for four a second, more than the node could send, and the held streams
         lost 15-50 % of their packets over the joins (issue 17). 5 ms per subscriber: 1.5 s at 300."""
-        self._fanout.set(tuple(self.subscribers.values()))
+        self._fanout.set(tuple(sub.copy for sub in self.subscribers.values()))
         self.keyframes.min_interval = max(self._keyframe_base, self._keyframe_per_subscriber * len(self.subscribers))
 
     def add_subscriber(self, subscriber_id: str, sub: PacketSubscription) -> None:

@@ -13,7 +13,9 @@ By concern (each module's docstring says how it hooks in):
 - receive.py      publish side: the receiver tap (frames to a callback, no decoder
                   thread), jitter buffer reset, PLI, RTX unwrapping
 - send.py         subscribe side: sender start, NACK answers, RTCP sender reports,
-                  keyframe requests, `send_rtp_now` on the nominated ICE pair
+                  keyframe requests, `send_rtp_now` on the nominated ICE pair, `rtp_route`
+- srtp_c.py       the C module (_srtpsend.c, _fanout.c): `Target`, `Unprotect`, and `CCopy` /
+                  `c_fan`, media/forward/copy.py's copies in C (None where it was not built)
 - negotiation.py  negotiated codecs, msid stream and track ids, closed state, SDP and
                   candidate parsing, a peer connection's aioice connections, host
                   candidates
@@ -67,12 +69,15 @@ from .preencoded import h264_payloads, send_preencoded, vp8_payloads
 from .probe import SUPPORTED, AiortcIncompatible, check_aiortc
 from .remb import off_remb, on_remb, override_remb, send_remb
 from .receive import TimestampMapper, declared_ssrcs, reset_jitter_buffer, rtp_only, send_pli, tap_receiver, unwrap_rtx
+from .srtp_c import Copy as CCopy, fan as c_fan
 from .send import (
     RtpSend,
     answer_nacks,
     on_keyframe_request,
     on_send_started,
     report_sent,
+    report_slots,
+    rtp_route,
     rtp_send_function,
     send_rtp_now,
     sender_rtt,
@@ -116,6 +121,10 @@ __all__ = [
     "peer_certificate",
     "remember_host_addresses",
     "report_sent",
+    "report_slots",
+    "rtp_route",
+    "CCopy",
+    "c_fan",
     "reset_jitter_buffer",
     "receive_directly",
     "rtp_only",

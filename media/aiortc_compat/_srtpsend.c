@@ -76,7 +76,7 @@ static int Target_init(Target *self, PyObject *args, PyObject *kwds) {
 }
 
 /* A header field: an int from 0 to `max`, or OverflowError (as struct.pack would raise). */
-static int as_field(PyObject *o, unsigned long max, uint32_t *out) {
+int as_field(PyObject *o, unsigned long max, uint32_t *out) {
     unsigned long v = PyLong_AsUnsignedLong(o);
     if (v == (unsigned long)-1 && PyErr_Occurred())
         return -1;
@@ -88,29 +88,25 @@ static int as_field(PyObject *o, unsigned long max, uint32_t *out) {
     return 0;
 }
 
-/* send(marker_pt, seq, timestamp, ssrc, extensions, payload) -> bool
- * marker_pt: the second header byte (marker bit and payload type). True when the kernel took the
- * packet; False when SRTP or the kernel refused it (counted in `failed`, errno in `last_errno`). */
-static PyObject *Target_send(Target *self, PyObject *const *args, Py_ssize_t nargs) {
+int rtp_build(unsigned char *buffer, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 6) {
         PyErr_SetString(PyExc_TypeError, "send(marker_pt, seq, timestamp, ssrc, extensions, payload)");
-        return NULL;
+        return -1;
     }
     uint32_t marker_pt, seq, ts, ssrc;
     if (as_field(args[0], 0xFF, &marker_pt) || as_field(args[1], 0xFFFF, &seq) ||
         as_field(args[2], 0xFFFFFFFFUL, &ts) || as_field(args[3], 0xFFFFFFFFUL, &ssrc))
-        return NULL;
+        return -1;
     char *ext, *payload;
     Py_ssize_t ext_len, payload_len;
     if (PyBytes_AsStringAndSize(args[4], &ext, &ext_len) < 0 ||
         PyBytes_AsStringAndSize(args[5], &payload, &payload_len) < 0)
-        return NULL;
+        return -1;
     Py_ssize_t total = 12 + ext_len + payload_len;
     if (total > BUFFER_SIZE - TRAILER_MAX) {
         PyErr_SetString(PyExc_ValueError, "packet is too long");
-        return NULL;
+        return -1;
     }
-    unsigned char buffer[BUFFER_SIZE];
     buffer[0] = ext_len ? 0x90 : 0x80;
     buffer[1] = (unsigned char)marker_pt;
     buffer[2] = (unsigned char)(seq >> 8);
@@ -120,7 +116,18 @@ static PyObject *Target_send(Target *self, PyObject *const *args, Py_ssize_t nar
     memcpy(buffer + 8, &ssrc_n, 4);
     memcpy(buffer + 12, ext, (size_t)ext_len);
     memcpy(buffer + 12 + ext_len, payload, (size_t)payload_len);
-    if (target_emit(self, buffer, (int)total))
+    return (int)total;
+}
+
+/* send(marker_pt, seq, timestamp, ssrc, extensions, payload) -> bool
+ * marker_pt: the second header byte (marker bit and payload type). True when the kernel took the
+ * packet; False when SRTP or the kernel refused it (counted in `failed`, errno in `last_errno`). */
+static PyObject *Target_send(Target *self, PyObject *const *args, Py_ssize_t nargs) {
+    unsigned char buffer[BUFFER_SIZE];
+    int len = rtp_build(buffer, args, nargs);
+    if (len < 0)
+        return NULL;
+    if (target_emit(self, buffer, len))
         Py_RETURN_TRUE;
     Py_RETURN_FALSE;
 }
@@ -251,9 +258,13 @@ static struct PyModuleDef module = {
     "Build, SRTP-protect and send one forwarded RTP packet per call; SRTP-unprotect a datagram (media/aiortc_compat/send.py).", -1, NULL,
 };
 
+static PyMethodDef functions[2];
+
 PyMODINIT_FUNC PyInit__srtpsend(void) {
-    if (PyType_Ready(&TargetType) < 0 || PyType_Ready(&UnprotectType) < 0)
+    if (PyType_Ready(&TargetType) < 0 || PyType_Ready(&UnprotectType) < 0 || fanout_init() < 0)
         return NULL;
+    functions[0] = fan_method;
+    module.m_methods = functions;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
@@ -266,6 +277,11 @@ PyMODINIT_FUNC PyInit__srtpsend(void) {
     Py_INCREF(&UnprotectType);
     if (PyModule_AddObject(m, "Unprotect", (PyObject *)&UnprotectType) < 0) {
         Py_DECREF(&UnprotectType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (PyModule_AddObjectRef(m, "Route", (PyObject *)&RouteType) < 0 ||
+        PyModule_AddObjectRef(m, "Copy", (PyObject *)&CopyType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -1,5 +1,5 @@
-/* The _srtpsend module's Target (media/aiortc_compat/_srtpsend.c): what a second C file of the
- * module needs to send through one. */
+/* What the _srtpsend module's two files share: its Target (media/aiortc_compat/_srtpsend.c) and
+ * the copies and routes that send through it (media/aiortc_compat/_fanout.c). */
 #ifndef ANTECHAMBER_SRTPSEND_H
 #define ANTECHAMBER_SRTPSEND_H
 #define PY_SSIZE_T_CLEAN
@@ -30,4 +30,16 @@ extern PyTypeObject TargetType;
 /* Protect `len` bytes of RTP in `buffer` (room for the trailer after them) and send them:
  * 1 sent, 0 refused by SRTP or the kernel (counted in the Target). */
 int target_emit(Target *self, unsigned char *buffer, int len);
+
+/* A header field: an int from 0 to `max` into `out`, or -1 with OverflowError. */
+int as_field(PyObject *o, unsigned long max, uint32_t *out);
+
+/* Build an RTP packet into `buffer` (BUFFER_SIZE) from send()'s six arguments (marker_pt, seq,
+ * timestamp, ssrc, extensions, payload): its length, or -1 with a Python error. */
+int rtp_build(unsigned char *buffer, PyObject *const *args, Py_ssize_t nargs);
+
+/* _fanout.c: Route, Copy and fan(); fanout_init() readies the types. */
+extern PyTypeObject RouteType, CopyType;
+extern PyMethodDef fan_method;
+int fanout_init(void);
 #endif

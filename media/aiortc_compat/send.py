@@ -92,47 +92,50 @@ _HEADER = struct.Struct("!BBHII")
 
 
 def rtp_send_function(dtls: aiortc.RTCDtlsTransport) -> RtpSend:
-    """`send_rtp_now` bound to one DTLS transport, taking the packet in parts: the forwarding hot
-    path calls it per packet. The look-ups that never change for the transport (its ICE
-    connection's nominated-pair table) are done once; the DTLS state and the nominated pair are
-    read at each call (DTLS may not be connected yet, ICE may nominate another pair or close).
-
-    Where the C module `_srtpsend` was built, one `Target` per (pair, SRTP context) builds the
-    packet, protects it with libsrtp (through pylibsrtp's own `srtp_protect`, on the same context)
-    and sendto()s it on the pair's socket in one call; else the Python path below does the same."""
+    """`send_rtp_now` bound to one DTLS transport, taking the packet in parts: the path NACK answers
+    (and the Python copies, media/forward/copy.py) send on. The look-ups that never change for the
+    transport (its ICE connection's nominated-pair table) are done once; the DTLS state and the
+    nominated pair are read at each call (DTLS may not be connected yet, ICE may nominate another
+    pair or close). Where the C module was built this is its `Route.send` (`rtp_route`)."""
+    route = rtp_route(dtls)
+    if route is not None:
+        return route.send
     nominated = dtls.transport._connection._nominated
-    slow = _python_send(dtls, nominated)
-    if _Target is None:
-        return slow
-    cache: list[Any] = [None, None, None]   # pair, SRTP session, Target (None: this pair goes the Python way)
+    pack = _HEADER.pack
+    send_data = _python_send(dtls, nominated)
 
     def send(marker_pt: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> Optional[bool]:
-        if dtls._state != _DTLS_CONNECTED:
-            return None
-        pair = nominated.get(1)
-        if pair is None:
-            return None
-        target = cache[2]
-        if pair is not cache[0] or dtls._tx_srtp is not cache[1]:
-            target = cache[2] = _target(pair, dtls._tx_srtp)
-            cache[0], cache[1] = pair, dtls._tx_srtp
-        if target is None:
-            return slow(marker_pt, seq, ts, ssrc, ext, payload)
-        return target.send(marker_pt, seq, ts, ssrc, ext, payload)
+        return send_data(pack(0x90 if ext else 0x80, marker_pt, seq, ts, ssrc) + ext + payload)
 
     return send
 
 
-def _python_send(dtls: aiortc.RTCDtlsTransport, nominated: dict) -> RtpSend:
-    pack = _HEADER.pack
+def rtp_route(dtls: aiortc.RTCDtlsTransport) -> Any:
+    """The C module's `Route` for one DTLS transport (None where it was not built): per packet it
+    checks the DTLS state, the nominated pair and the SRTP context as `send_rtp_now` does, makes one
+    `Target` per (pair, SRTP session) and sends through it (libsrtp's `srtp_protect` on pylibsrtp's
+    own context, `sendto()` on the pair's socket); a pair no Target can address goes the Python way."""
+    if _Route is None:
+        return None
+    nominated = dtls.transport._connection._nominated
+    return _Route(dtls, nominated, _DTLS_CONNECTED, _target, _python_send(dtls, nominated))
 
-    def send(marker_pt: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> Optional[bool]:
+
+def report_slots(sender: RTCRtpSender) -> tuple[dict, str, str, str, str]:
+    """Where `report_sent` writes, for the C copies: (the sender's __dict__, its packet count,
+    octet count, RTP timestamp and NTP timestamp keys)."""
+    return (sender.__dict__, _PACKETS, _OCTETS, _RTP_TS, _NTP_TS)
+
+
+def _python_send(dtls: aiortc.RTCDtlsTransport, nominated: dict) -> Callable[[bytes], Optional[bool]]:
+    """send(plain RTP packet) -> True, or None without a transport: pylibsrtp and uvloop's sendto."""
+
+    def send(data: bytes) -> Optional[bool]:
         if dtls._state != _DTLS_CONNECTED:
             return None
         pair = nominated.get(1)
         if pair is None:
             return None
-        data = pack(0x90 if ext else 0x80, marker_pt, seq, ts, ssrc) + ext + payload
         pair.protocol.transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
         return True
 
@@ -156,6 +159,7 @@ def _target(pair: Any, session: Any) -> Any:
 
 
 _Target = srtp_c.Target
+_Route = srtp_c.Route
 
 
 def send_path() -> str:

@@ -1,4 +1,4 @@
-"""The compiled module (media/aiortc_compat/_srtpsend.c) and the libsrtp functions it calls.
+"""The compiled module (media/aiortc_compat/_srtpsend.c, _fanout.c) and the libsrtp functions it calls.
 
 libsrtp is not linked into the module: its function addresses are taken from pylibsrtp's own cffi
 binding, so the C code works on the very contexts (`srtp_t`) pylibsrtp's `Session` objects hold,
@@ -18,22 +18,26 @@ import pylibsrtp
 _FN_TYPE = "<ctype 'srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)'>"   # libsrtp 2
 
 
-def _load() -> tuple[Any, Any, Any, int, int, int]:
+_NONE = (None,) * 6 + (0, 0, 0)
+
+
+def _load() -> tuple[Any, ...]:
     if os.environ.get("ANTECHAMBER_SEND_PATH") == "python":
-        return None, None, None, 0, 0, 0
+        return _NONE
     try:
         from pylibsrtp._binding import ffi, lib
 
-        from ._srtpsend import Target, Unprotect  # type: ignore[import-not-found]
+        from ._srtpsend import Copy, Route, Target, Unprotect, fan  # type: ignore[import-not-found]
     except ImportError:
-        return None, None, None, 0, 0, 0
+        return _NONE
     fns = [ffi.addressof(lib, name) for name in ("srtp_protect", "srtp_unprotect", "srtp_unprotect_rtcp")]
     if any(str(ffi.typeof(f)) != _FN_TYPE for f in fns) or "_srtp" not in pylibsrtp.Session.__init__.__code__.co_names:
-        return None, None, None, 0, 0, 0
-    return (Target, Unprotect, ffi, *(int(ffi.cast("uintptr_t", f)) for f in fns))
+        return _NONE
+    return (Target, Unprotect, Route, Copy, fan, ffi, *(int(ffi.cast("uintptr_t", f)) for f in fns))
 
 
-Target, Unprotect, ffi, PROTECT, UNPROTECT, UNPROTECT_RTCP = _load()
+# Copy and fan: media/forward/copy.py's copies in C (media/aiortc_compat/_fanout.c)
+Target, Unprotect, Route, Copy, fan, ffi, PROTECT, UNPROTECT, UNPROTECT_RTCP = _load()
 
 
 def context_address(session: pylibsrtp.Session) -> int:

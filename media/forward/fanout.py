@@ -18,39 +18,41 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any
+from typing import Any, Callable, Optional
+
+from .copy import fan_function
 
 SLICE = 64            # copies per callback: ~1 ms at ~16 µs per copy
 MAX_BACKLOG = 256     # packets waiting for their remaining slices
 
 
 class Fanout:
-    """The subscriptions of one publication (a tuple rebuilt on change, not per packet) and the
-    packets whose copies are not all sent yet."""
+    """The copies (media/forward/copy.py) of one publication's subscriptions (a tuple rebuilt on
+    change, not per packet) and the packets whose copies are not all sent yet."""
 
-    __slots__ = ("subscriptions", "_backlog", "_scheduled", "dropped")
+    __slots__ = ("copies", "_fan", "_backlog", "_scheduled", "dropped")
 
-    def __init__(self) -> None:
-        self.subscriptions: tuple[Any, ...] = ()
-        self._backlog: deque[list[Any]] = deque()   # [packet, extensions, subscriptions, next index]
+    def __init__(self, fan: Optional[Callable[..., None]] = None) -> None:
+        self.copies: tuple[Any, ...] = ()
+        self._fan = fan or fan_function()   # copy.py's `fan` or the C module's
+        self._backlog: deque[list[Any]] = deque()   # [packet, copies, next index]
         self._scheduled = False
         self.dropped = 0        # copies dropped from a full backlog
 
-    def set(self, subscriptions: tuple[Any, ...]) -> None:
-        self.subscriptions = subscriptions
+    def set(self, copies: tuple[Any, ...]) -> None:
+        self.copies = copies
 
-    def send(self, packet: Any, extensions: Any) -> None:
-        """`sub.forward(packet, extensions)` for every subscription, the first slice now."""
-        subs = self.subscriptions
+    def send(self, packet: tuple[Any, ...]) -> None:
+        """Every copy forwards `packet` (the arguments of `Copy.forward`), the first slice now."""
+        copies = self.copies
         backlog = self._backlog
-        if not backlog and len(subs) <= SLICE:
-            for sub in subs:
-                sub.forward(packet, extensions)
+        if not backlog and len(copies) <= SLICE:
+            self._fan(copies, 0, len(copies), *packet)
             return
         if len(backlog) >= MAX_BACKLOG:
             oldest = backlog.popleft()
-            self.dropped += len(oldest[2]) - oldest[3]
-        backlog.append([packet, extensions, subs, 0])
+            self.dropped += len(oldest[1]) - oldest[2]
+        backlog.append([packet, copies, 0])
         if len(backlog) == 1:
             self._drain()                         # nothing older waits: its first slice now
         elif not self._scheduled:
@@ -58,7 +60,7 @@ class Fanout:
 
     def close(self) -> None:
         self._backlog.clear()
-        self.subscriptions = ()
+        self.copies = ()
 
     def pending(self) -> int:
         return len(self._backlog)
@@ -74,15 +76,15 @@ class Fanout:
     def _drain(self) -> None:
         budget = SLICE
         backlog = self._backlog
+        fan = self._fan
         while backlog and budget > 0:
             job = backlog[0]
-            packet, extensions, subs, start = job
-            end = min(len(subs), start + budget)
-            for i in range(start, end):
-                subs[i].forward(packet, extensions)
+            packet, copies, start = job
+            end = min(len(copies), start + budget)
+            fan(copies, start, end, *packet)
             budget -= end - start
-            if end < len(subs):
-                job[3] = end
+            if end < len(copies):
+                job[2] = end
             else:
                 backlog.popleft()
         if backlog and not self._scheduled:

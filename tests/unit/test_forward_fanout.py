@@ -9,17 +9,25 @@ import asyncio
 
 from hypothesis import given, settings, strategies as st
 
+from media.forward import copy
 from media.forward.fanout import MAX_BACKLOG, SLICE, Fanout
 
 
 class Recorder:
+    """Stands in for a copy (media/forward/copy.py): records the payload of what it is sent."""
+
     def __init__(self, log: list) -> None:
         self.got: list[int] = []
         self.log = log
 
-    def forward(self, packet, extensions) -> None:
-        self.got.append(packet)
-        self.log.append(("copy", packet))
+    def forward(self, payload, seq, ts, marker, abs24, level, now) -> None:
+        self.got.append(payload)
+        self.log.append(("copy", payload))
+
+
+def pkt(n: int) -> tuple:
+    """What the publication passes: Copy.forward's arguments, `n` as the payload."""
+    return (n, 0, 0, 0, 0, -1, 0.0)
 
 
 async def drained(fanout: Fanout) -> None:
@@ -33,16 +41,16 @@ async def drained(fanout: Fanout) -> None:
 async def test_a_small_fanout_is_sent_at_once():
     log: list = []
     subs = tuple(Recorder(log) for _ in range(SLICE))
-    fanout = Fanout()
+    fanout = Fanout(copy.fan)
     fanout.set(subs)
-    fanout.send(7, None)
+    fanout.send(pkt(7))
     assert all(s.got == [7] for s in subs) and fanout.pending() == 0
 
 
 async def test_a_large_fanout_yields_between_slices_and_keeps_each_subscribers_order():
     log: list = []
     subs = tuple(Recorder(log) for _ in range(SLICE * 4 + 10))
-    fanout = Fanout()
+    fanout = Fanout(copy.fan)
     fanout.set(subs)
     loop = asyncio.get_running_loop()
     ticks = 0
@@ -55,7 +63,7 @@ async def test_a_large_fanout_yields_between_slices_and_keeps_each_subscribers_o
             loop.call_soon(tick)
 
     for packet in range(5):        # a burst: five packets arrive together
-        fanout.send(packet, None)
+        fanout.send(pkt(packet))
         if packet == 0:
             loop.call_soon(tick)
     await drained(fanout)
@@ -77,11 +85,11 @@ def test_any_burst_and_membership_change_keeps_order_and_loses_nothing(steps):
     async def run() -> None:
         log: list = []
         pool = [Recorder(log) for _ in range(300)]
-        fanout = Fanout()
+        fanout = Fanout(copy.fan)
         expected: dict[int, list[int]] = {i: [] for i in range(300)}
         for n, (turns, size) in enumerate(steps):
             fanout.set(tuple(pool[:size]))
-            fanout.send(n, None)
+            fanout.send(pkt(n))
             for i in range(size):
                 expected[i].append(n)
             for _ in range(turns):
@@ -95,10 +103,10 @@ def test_any_burst_and_membership_change_keeps_order_and_loses_nothing(steps):
 async def test_a_full_backlog_drops_the_oldest_packets_copies():
     log: list = []
     subs = tuple(Recorder(log) for _ in range(SLICE * 2))
-    fanout = Fanout()
+    fanout = Fanout(copy.fan)
     fanout.set(subs)
     for packet in range(MAX_BACKLOG + 3):      # the loop never turns meanwhile
-        fanout.send(packet, None)
+        fanout.send(pkt(packet))
     assert fanout.pending() == MAX_BACKLOG
     # the first packet's first slice went out at once; the three oldest lost every copy not yet sent
     assert fanout.dropped == SLICE + 2 * len(subs)

@@ -101,6 +101,7 @@ def test_a_publication_spaces_keyframes_by_its_fanout():
 
     class Sub:
         history = None
+        copy = None
 
         def close(self) -> None:
             pass

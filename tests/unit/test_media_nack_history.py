@@ -11,8 +11,9 @@ from types import SimpleNamespace
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters
 from aiortc.rtp import RtpPacket
 
+from media.forward.copy import Copy, extension_element
 from media.forward.history import HISTORY, PacketHistory
-from media.forward.packet import ExtensionCache, IdleTrack, PacketSubscription, extension_element
+from media.forward.packet import IdleTrack, PacketSubscription
 
 MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
 
@@ -32,6 +33,8 @@ class Sender:
 def subscription(kind: str = "audio") -> tuple[PacketSubscription, list[bytes], PacketHistory]:
     sender = Sender()
     sub = PacketSubscription(sender, IdleTrack(kind, "pub"), "opus" if kind == "audio" else "VP8", lambda: None)
+    # the Python copy (media/forward/copy.py), whose send can be a list; test_media_copy.py checks the C one
+    sub.copy = Copy(kind == "audio", sender._ssrc, 1000, 0, sub.copy.keyframe_test, sender)
     history = PacketHistory()
     sub.history = history
     params = SimpleNamespace(codecs=[RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, payloadType=111)],
@@ -42,7 +45,7 @@ def subscription(kind: str = "audio") -> tuple[PacketSubscription, list[bytes], 
         sent.append(struct.pack("!BBHII", 0x90 if ext else 0x80, marker_pt, seq, ts, ssrc) + ext + payload)
         return True
 
-    sub._send = send
+    sub.copy.send = send
     return sub, sent, history
 
 
@@ -53,7 +56,7 @@ def publisher_packet(seq: int, ts: int, payload: bytes) -> RtpPacket:
 def feed(sub: PacketSubscription, history: PacketHistory, packets: list[RtpPacket]) -> None:
     for p in packets:
         history.add(p)
-        sub.forward(p, ExtensionCache(1000.0, p.extensions.audio_level))
+        sub.forward(p, 1000.0)
 
 
 def test_a_nacked_packet_is_resent_as_first_sent():

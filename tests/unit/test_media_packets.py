@@ -9,7 +9,7 @@ from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
 from media.aiortc_compat import h264_payloads, vp8_payloads
 from media.forward.keyframes import starts_keyframe
-from media.forward.packet import extension_block, extension_element
+from media.forward.copy import extension_block, extension_element
 from tests.helpers.media_peers import COLOURS, encode_vp8
 
 
