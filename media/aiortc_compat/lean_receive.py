@@ -58,6 +58,69 @@ def quick_min_frame_period(estimator: Any) -> None:
     estimator.update_min_frame_period = update_min_frame_period
 
 
+class QuickRateCounter:
+    """aiortc's `RateCounter` (the REMB estimator's incoming bitrate: 1 ms buckets over a 1 s
+    window) with the same results, its buckets two lists of ints instead of 1,000 `RateBucket`
+    objects, and the buckets that fell out of the window cleared by slices instead of a Python
+    loop step per elapsed millisecond (per packet of every publication: ~4 % of the rooms
+    benchmark's CPU). Made from a running counter, it carries on from its state."""
+
+    __slots__ = ("_window_size", "_scale", "_counts", "_values", "_origin_index", "_origin_ms", "_count", "_value")
+
+    def __init__(self, counter: Any) -> None:
+        self._window_size: int = counter._window_size
+        self._scale: int = counter._scale
+        self._counts = [b.count for b in counter._buckets]
+        self._values = [b.value for b in counter._buckets]
+        self._origin_index: int = counter._origin_index
+        self._origin_ms: Any = counter._origin_ms
+        self._count: int = counter._total.count
+        self._value: int = counter._total.value
+
+    def add(self, value: int, now_ms: int) -> None:
+        if self._origin_ms is None:
+            self._origin_ms = now_ms
+        else:
+            self._erase_old(now_ms)
+        index = (self._origin_index + now_ms - self._origin_ms) % self._window_size
+        self._counts[index] += 1
+        self._values[index] += value
+        self._count += 1
+        self._value += value
+
+    def rate(self, now_ms: int) -> Any:
+        if self._origin_ms is not None:
+            self._erase_old(now_ms)
+            active_window_size = now_ms - self._origin_ms + 1
+            if self._count > 0 and active_window_size > 1:
+                return round(self._scale * self._value / active_window_size)
+        return None
+
+    def reset(self) -> None:
+        size = self._window_size
+        self._counts, self._values = [0] * size, [0] * size
+        self._origin_index, self._origin_ms, self._count, self._value = 0, None, 0, 0
+
+    def _erase_old(self, now_ms: int) -> None:
+        size = self._window_size
+        steps = now_ms - size + 1 - self._origin_ms
+        if steps <= 0:
+            return
+        start = self._origin_index
+        if steps >= size:       # every bucket left the window: the totals are their sums
+            self._counts, self._values = [0] * size, [0] * size
+            self._count = self._value = 0
+        else:
+            counts, values = self._counts, self._values
+            for lo, hi in ((start, min(start + steps, size)), (0, max(start + steps - size, 0))):
+                if hi > lo:
+                    self._count -= sum(counts[lo:hi])
+                    self._value -= sum(values[lo:hi])
+                    counts[lo:hi] = values[lo:hi] = [0] * (hi - lo)
+        self._origin_index = (start + steps) % size
+        self._origin_ms += steps
+
+
 def lean_handler(receiver: RTCRtpReceiver) -> Callable[[Any, int], None]:
     """`handle(packet, arrival_time_ms)`: aiortc's per-packet receive work minus depayloading and
     frame assembly (the module docstring)."""
@@ -72,6 +135,7 @@ def lean_handler(receiver: RTCRtpReceiver) -> Callable[[Any, int], None]:
     codecs: dict[int, Any] = getattr(r, CODECS)   # these four are filled in place, never replaced
     if getattr(r, ESTIMATOR) is not None:
         quick_min_frame_period(getattr(r, ESTIMATOR).estimator)
+        getattr(r, ESTIMATOR).incoming_bitrate = QuickRateCounter(getattr(r, ESTIMATOR).incoming_bitrate)
     rtx_of: dict[int, tuple[Any, bool]] = {}   # id(codec) -> (codec, is RTX): codec.name is a split per call
 
     def handle(packet: Any, arrival_time_ms: int) -> None:

@@ -127,6 +127,12 @@ def check_aiortc() -> None:
            "quick_min_frame_period")
     p.uses(aiortc.rate.OveruseEstimator, "update", ["update_min_frame_period"], "quick_min_frame_period")
     p.uses(aiortc.rate.RemoteBitrateEstimator, "__init__", ["estimator"], "quick_min_frame_period")
+    p.uses(aiortc.rate.RemoteBitrateEstimator, "__init__", ["incoming_bitrate", "RateCounter"], "QuickRateCounter")
+    p.uses(aiortc.rate.RemoteBitrateEstimator, "add", ["incoming_bitrate", "rate", "reset", "add"], "QuickRateCounter")
+    for method, names in (("__init__", ["_window_size", "_scale", "reset"]),
+                          ("reset", ["_buckets", "_origin_index", "_origin_ms", "_total"]),
+                          ("_erase_old", ["_buckets", "_origin_index", "_origin_ms", "_total", "count", "value"])):
+        p.uses(aiortc.rate.RateCounter, method, names, "QuickRateCounter")
     for module, name in ((aiortc.rtcrtpreceiver, "StreamStatistics"), (aiortc.codecs, "is_rtx"),
                          (aiortc.clock, "current_datetime"), (aiortc.rtp, "pack_remb_fci")):
         p.has(module, name, "lean_handler")
