@@ -78,20 +78,25 @@ class QuickRateCounter:
         self._value: int = counter._total.value
 
     def add(self, value: int, now_ms: int) -> None:
-        if self._origin_ms is None:
-            self._origin_ms = now_ms
-        else:
+        origin = self._origin_ms
+        if origin is None:
+            origin = self._origin_ms = now_ms
+        elif now_ms - self._window_size + 1 > origin:   # some buckets left the window
             self._erase_old(now_ms)
-        index = (self._origin_index + now_ms - self._origin_ms) % self._window_size
+            origin = self._origin_ms
+        index = (self._origin_index + now_ms - origin) % self._window_size
         self._counts[index] += 1
         self._values[index] += value
         self._count += 1
         self._value += value
 
     def rate(self, now_ms: int) -> Any:
-        if self._origin_ms is not None:
-            self._erase_old(now_ms)
-            active_window_size = now_ms - self._origin_ms + 1
+        origin = self._origin_ms
+        if origin is not None:
+            if now_ms - self._window_size + 1 > origin:
+                self._erase_old(now_ms)
+                origin = self._origin_ms
+            active_window_size = now_ms - origin + 1
             if self._count > 0 and active_window_size > 1:
                 return round(self._scale * self._value / active_window_size)
         return None
