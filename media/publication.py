@@ -198,8 +198,8 @@ class Publication:
         self.request_keyframe()
 
     def _forward(self, packet: Any) -> None:
-        self.history.add(packet)
         now = time.time()
+        self.history.add(packet, now)
         # at most SLICE copies per loop callback (forward/fanout.py), each in forward/copy.py
         self._fanout.send((packet.payload, packet.sequence_number, packet.timestamp, packet.marker,
                            abs_send_time(now), level_byte(packet.extensions.audio_level), now))

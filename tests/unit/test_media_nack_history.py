@@ -12,7 +12,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtension
 from aiortc.rtp import RtpPacket
 
 from media.forward.copy import Copy, extension_element
-from media.forward.history import HISTORY, PacketHistory
+from media.forward.history import HISTORY, KEEP, PacketHistory
 from media.forward.packet import IdleTrack, PacketSubscription
 
 MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
@@ -113,3 +113,19 @@ def test_the_history_holds_what_a_resend_needs_not_aiortcs_packet():
     held = history.get(9)
     assert (held.sequence_number, held.timestamp, held.marker, held.payload, held.audio_level) == \
         (9, 1234, 1, b"payload", (True, 42))
+
+
+def test_the_history_holds_the_last_second_and_at_most_HISTORY_packets():
+    history = PacketHistory()
+    for i in range(300):                                   # 100 packets/s for 3 s
+        history.add(publisher_packet(i, 0, b"v" * 1100), now=1000.0 + i / 100)
+    newest = 1000.0 + 299 / 100
+    held = [i for i in range(300) if history.get(i) is not None]
+    assert held == [i for i in range(300) if 1000.0 + i / 100 >= newest - KEEP]   # the last second only
+    assert history.held() == len(held)
+    for i in range(300, 300 + 2 * HISTORY):                # 2,000 packets/s: the count bounds it
+        history.add(publisher_packet(i & 0xFFFF, 0, b"s"), now=newest + 0.01 + (i - 300) / 2000)
+    assert history.held() == HISTORY and history.get(299 + 2 * HISTORY) is not None
+    assert history.get(300 + HISTORY - 1) is None          # older than the last HISTORY
+    history.clear()
+    assert history.held() == 0 and history.get(299 + 2 * HISTORY) is None
