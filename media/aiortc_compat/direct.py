@@ -25,6 +25,7 @@ kept. Probed by ``probe.check_aiortc``.
 from __future__ import annotations
 
 import asyncio
+import struct
 import time
 import types
 from typing import Any, Coroutine
@@ -153,8 +154,11 @@ class DirectReceiver:
         dtls = self.dtls
         try:
             packet = _parse_rtp(data, dtls._rtp_header_extensions_map)
-        except ValueError:
-            return None   # as aiortc: a packet that does not parse is dropped
+        except (ValueError, struct.error):
+            # as aiortc, a packet that does not parse is dropped; aiortc's parser raises struct.error
+            # (which its own handler does not catch) for a header extension element of the wrong
+            # length for its id (an abs-send-time of 2 bytes): a failure with a traceback, per packet
+            return None
         receiver = dtls._rtp_router.route_rtp(packet)
         if receiver is None:
             return None

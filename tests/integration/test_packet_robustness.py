@@ -258,3 +258,29 @@ async def test_oversized_srtp_and_srtcp_from_the_ice_peer_are_dropped_quietly(me
         await everyone_fine(room, alice, bob, carol)
     failures = [e for e in events if "failed" in e["event"] or e.get("exc_info")]
     assert not failures, failures
+
+
+async def test_rtp_with_header_extensions_of_the_wrong_length_is_dropped_quietly(meeting):
+    """A publisher's packet whose negotiated abs-send-time (3 bytes), audio level (1) or transport-cc
+    (2) element has another length: aiortc's parser raises struct.error, not ValueError; the packet
+    is dropped as one that does not parse, not logged as a handling failure with a traceback."""
+    room, alice, bob, carol = meeting
+    spy = Spy(alice.publish_pc)
+    ssrc, pt, seq, ts = await _video_stream(spy, alice)
+    sdp = alice.publish_pc.localDescription.sdp
+    ids = [int(line.split()[0].split(":")[1].split("/")[0]) for line in sdp.splitlines()
+           if line.startswith("a=extmap:") and ("abs-send-time" in line or "audio-level" in line)]
+    assert ids, "the offer negotiates abs-send-time or the audio level"
+    vp8 = b"\x90\x80" + bytes([seq & 0x7F]) + b"\x00" * 40
+    with structlog.testing.capture_logs() as events:
+        for x_id in ids:
+            for value in (b"\x01\x02", b"\x01\x02\x03\x04"):     # neither 3 (abs-send-time) nor 1 byte
+                body = bytes([(x_id << 4) | (len(value) - 1)]) + value
+                body += b"\x00" * (-len(body) % 4)
+                ext = struct.pack("!HH", 0xBEDE, len(body) // 4) + body
+                # parsed before it is routed: another SSRC (alice's own would reuse SRTP indexes)
+                header = RTP.pack(0x90, pt, spy.next_seq(0x0BAD_0000), ts, 0x0BAD_0000)
+                await spy.inject(header + ext + vp8)
+        await everyone_fine(room, alice, bob, carol)
+    failures = [e for e in events if "failed" in e["event"] or e.get("exc_info")]
+    assert not failures, failures
