@@ -14,7 +14,7 @@ By concern (each module's docstring says how it hooks in):
                   thread), jitter buffer reset, PLI, RTX unwrapping
 - send.py         subscribe side: sender start, NACK answers, RTCP sender reports,
                   keyframe requests, `send_rtp_now` on the nominated ICE pair, `rtp_route`
-- srtp_c.py       the C module (_srtpsend.c, _fanout.c): `Target`, `Unprotect`, and `CCopy` /
+- srtp_c.py       the C module (_srtpsend.c, _route.c, _fanout.c): `Target`, `Unprotect`, and `CCopy` /
                   `c_fan`, media/forward/copy.py's copies in C (None where it was not built)
 - negotiation.py  negotiated codecs, msid stream and track ids, closed state, SDP and
                   candidate parsing, a peer connection's aioice connections, host

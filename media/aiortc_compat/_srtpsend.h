@@ -1,5 +1,5 @@
-/* What the _srtpsend module's two files share: its Target (media/aiortc_compat/_srtpsend.c) and
- * the copies and routes that send through it (media/aiortc_compat/_fanout.c). */
+/* What the _srtpsend module's files share: its Target (media/aiortc_compat/_srtpsend.c), the
+ * routes that send through one (_route.c) and the copies that send through those (_fanout.c). */
 #ifndef ANTECHAMBER_SRTPSEND_H
 #define ANTECHAMBER_SRTPSEND_H
 #define PY_SSIZE_T_CLEAN
@@ -38,8 +38,17 @@ int as_field(PyObject *o, unsigned long max, uint32_t *out);
  * timestamp, ssrc, extensions, payload): its length, or -1 with a Python error. */
 int rtp_build(unsigned char *buffer, PyObject *const *args, Py_ssize_t nargs);
 
-/* _fanout.c: Route, Copy and fan(); fanout_init() readies the types. */
-extern PyTypeObject RouteType, CopyType;
+/* _route.c: a subscriber's DTLS transport. route_emit protects and sends `len` bytes of RTP in
+ * `buffer`: 1 sent, 0 refused (SRTP, the kernel), -1 no transport, -2 a Python error is set;
+ * sent_result turns that into True / False / None (or NULL). */
+typedef struct Route Route;
+extern PyTypeObject RouteType;
+int route_emit(Route *r, unsigned char *buffer, int len);
+PyObject *sent_result(int sent);
+int route_init(void);
+
+/* _fanout.c: Copy and fan(); fanout_init() readies its types and _route.c's. */
+extern PyTypeObject CopyType;
 extern PyMethodDef fan_method;
 int fanout_init(void);
 #endif

@@ -1,4 +1,4 @@
-"""The compiled module (media/aiortc_compat/_srtpsend.c, _fanout.c) and the libsrtp functions it calls.
+"""The compiled module (media/aiortc_compat/_srtpsend.c, _route.c, _fanout.c) and the libsrtp functions it calls.
 
 libsrtp is not linked into the module: its function addresses are taken from pylibsrtp's own cffi
 binding, so the C code works on the very contexts (`srtp_t`) pylibsrtp's `Session` objects hold,
