@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional
 
 import aiortc
 import aiortc.rtcdtlstransport
+import pylibsrtp
 from aiortc import RTCRtpSender
 
 from . import srtp_c
@@ -128,7 +129,8 @@ def report_slots(sender: RTCRtpSender) -> tuple[dict, str, str, str, str]:
 
 
 def _python_send(dtls: aiortc.RTCDtlsTransport, nominated: dict) -> Callable[[bytes], Optional[bool]]:
-    """send(plain RTP packet) -> True, or None without a transport: pylibsrtp and uvloop's sendto."""
+    """send(plain RTP packet) -> True, None without a transport, False when SRTP refuses it (an index
+    it already protected, a packet too long): pylibsrtp and uvloop's sendto, as the C Target counts."""
 
     def send(data: bytes) -> Optional[bool]:
         if dtls._state != _DTLS_CONNECTED:
@@ -136,7 +138,11 @@ def _python_send(dtls: aiortc.RTCDtlsTransport, nominated: dict) -> Callable[[by
         pair = nominated.get(1)
         if pair is None:
             return None
-        pair.protocol.transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
+        try:
+            protected = dtls._tx_srtp.protect(data)
+        except (pylibsrtp.Error, ValueError):
+            return False
+        pair.protocol.transport.sendto(protected, pair.remote_addr)
         return True
 
     return send

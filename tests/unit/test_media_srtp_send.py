@@ -169,3 +169,22 @@ def test_a_kernel_refusal_is_counted_not_raised():
     assert target.counts()["failed"] == 1 and target.counts()["last_errno"] != 0
     with pytest.raises(ValueError):
         _srtpsend.Target(3, "not-an-ip", 9, 1, 1, None)
+
+
+async def test_the_python_path_counts_what_srtp_refuses_as_the_c_one_does():
+    """A sequence number protected twice (a late packet mapped into numbers already sent) and a
+    packet too long for SRTP's trailer: refused (False), not an exception out of the fan-out."""
+    receiver, transport = await endpoints()
+    try:
+        dtls, nominated = dtls_for(transport, receiver.getsockname(), session(KEY, False))
+        python_send = send_module._python_send(dtls, nominated)
+        c_send = rtp_send_function(dtls)
+        assert python_send(plain(96, 7, 0, 42, b"", b"first")) is True
+        assert python_send(plain(96, 7, 0, 42, b"", b"again")) is False
+        assert c_send(96, 7, 0, 42, b"", b"again") is False
+        assert python_send(plain(96, 8, 0, 42, b"", b"x" * 1400)) is False
+        rx = session(KEY, True)
+        assert RtpPacket.parse(rx.unprotect(receiver.recv(2048))).payload == b"first"
+    finally:
+        transport.close()
+        receiver.close()
