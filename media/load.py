@@ -17,6 +17,18 @@ seconds, 10) and a ``busy`` flag with hysteresis:
 - no longer busy when all three are comfortably below (lag p99 < lag_limit / 2, CPU < cpu_limit
   - 0.1, packets/s < 0.9 x the budget), so the flag does not flap around the threshold.
 
+The sustained CPU lags a burst of joins by up to ``cpu_window``: 264 newcomers of one burst were all
+admitted to a node already at 0.64 of a core, which then ran at a whole core and its held streams
+lost 15 % of their packets (issue 17 note, rooms of 4 x 4 at 592 streams). So ``refuses()`` also
+projects: the CPU per stream forwarded (``streams``, sampled each second) in a *quiet* second — one in
+which the stream count did not change, with at least ``MIN_STREAMS`` — at its lowest over the last
+``QUIET_FOR`` seconds (a second that still pays for handshakes costs more per stream, and must not be
+taken for forwarding: a node filling from empty was refused at a fifth of a core when the window's
+average was used), times the streams forwarded now, past ``cpu_limit``, refuses the next newcomer at
+once: each admitted join raises the stream count immediately, before any of its packets cost
+anything (``QuietCost``, pure). Without a quiet second in that time (a node still filling), or with
+the CPU rules off, nothing is projected.
+
 While busy, signaling refuses new joins with ``server_busy`` and a cluster node gets no new
 meetings; sessions already in keep going. Nothing here runs per packet: the counter is read once a
 second. ``decide`` and ``Window`` are pure (unit-tested without a loop).
@@ -37,6 +49,30 @@ log = structlog.get_logger("media.load")
 # histogram buckets of the loop lag (seconds), exported as antechamber_event_loop_lag_seconds
 LAG_CPU_SHARE = 0.5   # the loop's lag counts toward busy only when this process uses this much of a core
 LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+MIN_STREAMS = 20      # streams forwarded before a second's CPU per stream is measured
+QUIET_FOR = 60.0      # seconds over which the lowest quiet second's CPU per stream is kept
+
+
+class QuietCost:
+    """The lowest CPU per stream of the quiet seconds (stream count unchanged since the last sample,
+    at least MIN_STREAMS) of the last QUIET_FOR seconds."""
+
+    def __init__(self) -> None:
+        self._seconds: deque[tuple[float, float]] = deque()   # (when, CPU per stream)
+        self._last_streams: Optional[int] = None
+
+    def add(self, now: float, cpu: float, streams: int) -> None:
+        if streams == self._last_streams and streams >= MIN_STREAMS:
+            self._seconds.append((now, cpu / streams))
+        self._last_streams = streams
+        while self._seconds and self._seconds[0][0] < now - QUIET_FOR:
+            self._seconds.popleft()
+
+    def per_stream(self, now: float) -> Optional[float]:
+        fresh = [cost for when, cost in self._seconds if when >= now - QUIET_FOR]
+        return min(fresh) if fresh else None
 
 
 def decide(busy: bool, lag_p99: float, cpu: float, pps: float, *, lag_limit: float, cpu_limit: float,
@@ -93,12 +129,15 @@ class LoadGauge:
     """``packets``: forwarded packets since start (read once a second); ``max_forward_pps``: the
     operator's budget (None = auto: lag and CPU only)."""
 
-    def __init__(self, packets: Callable[[], int], *, max_forward_pps: Optional[float] = None,
+    def __init__(self, packets: Callable[[], int], *, streams: Callable[[], int] = lambda: 0,
+                 max_forward_pps: Optional[float] = None,
                  lag_limit: float = 0.05, cpu_limit: float = 0.9, interval: float = 0.1,
                  window: float = 3.0, sample_every: float = 1.0, cpu_window: float = 10.0,
                  clock: Callable[[], float] = time.monotonic,
                  cpu_clock: Callable[[], float] = time.process_time) -> None:
         self.packets = packets
+        self.streams = streams
+        self.quiet = QuietCost()     # CPU per stream forwarded, for the projection in refuses()
         self.max_forward_pps = max_forward_pps
         self.lag_limit, self.cpu_limit = lag_limit, cpu_limit
         self.interval, self.sample_every = interval, sample_every
@@ -156,6 +195,7 @@ class LoadGauge:
             if span > 0:
                 self.pps = max(0, packets - count) / span
                 self.cpu = max(0.0, cpu_now - cpu) / span
+                self.quiet.add(now, self.cpu, int(self.streams()))
         self._last = (now, cpu_now, packets)
         samples = self._cpu_samples
         samples.append((now, cpu_now))
@@ -175,6 +215,14 @@ class LoadGauge:
                         forwarded_pps=round(self.pps), max_forward_pps=self.max_forward_pps)
             self.busy = busy
             self.busy_since = now if busy else None
+
+    def refuses(self) -> bool:
+        """Whether a newcomer is refused now: busy, or the streams forwarded now would take more than
+        `cpu_limit` at the CPU per stream of the quietest recent second (the module docstring)."""
+        if self.busy:
+            return True
+        cost = self.quiet.per_stream(self.clock()) if self.cpu_limit > 0 else None
+        return cost is not None and cost * int(self.streams()) > self.cpu_limit
 
     # --- what the metrics and the cluster read ---
 

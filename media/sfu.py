@@ -37,8 +37,8 @@ class MediaService:
         self._publication_numbers = itertools.count(1)
         self.totals = ForwardTotals()     # of the subscriptions and publications that closed
         # loop lag, packets/s, CPU and the busy flag (media/load.py); probing from start() or the first room
-        self.load = LoadGauge(lambda: self.forward_stats()["packets"], max_forward_pps=max_forward_pps,
-                              lag_limit=busy_lag, cpu_limit=busy_cpu)
+        self.load = LoadGauge(lambda: self.forward_stats()["packets"], streams=self.stream_count,
+                              max_forward_pps=max_forward_pps, lag_limit=busy_lag, cpu_limit=busy_cpu)
         # garbage-collector pauses (always measured) and pacing (media/heap.py: off unless asked)
         self.gc_pauses = GcPauses.install()
         self.heap = HeapPacer(self.participant_count) if heap_pacing else None
@@ -53,8 +53,9 @@ class MediaService:
         return sum(len(room.participants) for room in self.rooms.values())
 
     def busy(self) -> bool:
-        """Past the forwarding budget (loop lag, CPU or packets/s): new joins are refused."""
-        return self.load.busy
+        """Past the forwarding budget (loop lag, CPU or packets/s), or the streams admitted since would
+        take it past (media/load.py `refuses`): new joins are refused."""
+        return self.load.refuses()
 
     def open_room(self, room_id: str, listener: Optional[Listener] = None) -> MediaRoom:
         room = self.rooms.get(room_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from media.load import LAG_BUCKETS, LoadGauge, Window, decide
+from media.load import LAG_BUCKETS, MIN_STREAMS, QUIET_FOR, LoadGauge, Window, decide
 from server.cluster.placement import choose
 from server.cluster.registry import NodeInfo
 
@@ -127,3 +127,53 @@ def test_consent_counts_a_timeout_only_when_the_loop_was_on_time():
     assert counts_as_failure(3.55, 3.5, 0.01)          # on time: the peer did not answer
     assert not counts_as_failure(4.0, 3.5, 0.0)        # the timeout fired 0.5 s late
     assert not counts_as_failure(3.5, 3.5, 0.6)        # the sleep before it overslept
+
+
+def gauge(streams: dict, clock: dict, now: list, **kw) -> LoadGauge:
+    return LoadGauge(lambda: 0, streams=lambda: streams["n"], cpu_clock=lambda: clock["cpu"], cpu_window=10.0,
+                     clock=lambda: now[0], **kw)
+
+
+def run(g: LoadGauge, clock: dict, now: list, seconds: range, cpu_per_second: float, streams=None, add: int = 0) -> None:
+    for t in seconds:
+        now[0] = float(t)
+        g.sample(now[0])
+        clock["cpu"] += cpu_per_second
+        if streams is not None:
+            streams["n"] += add
+
+
+def test_a_burst_of_joins_is_refused_by_the_cpu_it_will_take_not_the_cpu_it_took():
+    """The node forwards 300 streams at 0.6 of a core: newcomers that would take the streams past
+    what 0.9 of a core forwards are refused at once, before the sustained CPU has seen them."""
+    now, clock, streams = [0.0], {"cpu": 0.0}, {"n": 300}
+    g = gauge(streams, clock, now)
+    run(g, clock, now, range(11), 0.6)                              # ten quiet seconds at 0.6 of a core
+    assert abs(g.quiet.per_stream(now[0]) - 0.6 / 300) < 1e-9 and not g.busy and not g.refuses()
+    admitted = 0
+    while not g.refuses():                                          # a burst: each join adds 4 streams
+        streams["n"] += 4
+        admitted += 1
+    assert admitted == 38 and not g.busy                            # 452 streams: 0.904 of a core
+    run(g, clock, now, range(11, 15), 1.0)                          # the handshakes: a whole core
+    assert abs(g.quiet.per_stream(now[0]) - 0.6 / 300) < 1e-9       # the quietest second still decides
+    streams["n"] = 300                                              # they left again
+    assert not g.refuses()
+    streams["n"] = 452
+    now[0] += QUIET_FOR + 1                                         # a figure too old is not projected
+    assert not g.refuses()
+
+
+def test_a_node_filling_from_empty_is_not_refused_by_projection():
+    """Joins every second from an empty node: no quiet second, nothing projected; the CPU rules off:
+    nothing projected either."""
+    now, clock, streams = [0.0], {"cpu": 0.0}, {"n": 0}
+    g = gauge(streams, clock, now)
+    run(g, clock, now, range(12), 0.8, streams, add=25)             # 25 newcomers a second at 0.8 of a core
+    assert g.quiet.per_stream(now[0]) is None and not g.refuses()
+    off = gauge({"n": 300}, clock, now, cpu_limit=0.0)
+    run(off, clock, now, range(12, 24), 0.95)
+    assert off.quiet.per_stream(now[0]) is not None and not off.refuses()
+    few = gauge({"n": MIN_STREAMS - 1}, clock, now)
+    run(few, clock, now, range(24, 36), 0.95)
+    assert few.quiet.per_stream(now[0]) is None
