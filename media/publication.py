@@ -26,7 +26,7 @@ from . import aiortc_compat as compat
 from .forward.fanout import Fanout
 from .forward.history import PacketHistory
 from .forward.keyframes import KeyframeRequester, starts_keyframe
-from .forward.copy import abs_send_time, level_byte
+from .forward.copy import packet_args
 from .forward.packet import PacketSubscription
 from .forward.stats import ForwardTotals
 from .ports import EncodedFrame, FrameSink, MediaConfig, PublicationInfo
@@ -201,8 +201,7 @@ class Publication:
         now = time.time()
         self.history.add(packet, now)
         # at most SLICE copies per loop callback (forward/fanout.py), each in forward/copy.py
-        self._fanout.send((packet.payload, packet.sequence_number, packet.timestamp, packet.marker,
-                           abs_send_time(now), level_byte(packet.extensions.audio_level), now))
+        self._fanout.send(packet_args(packet, now))
 
     def on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None:
         if self.muted or self.closed:

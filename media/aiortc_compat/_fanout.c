@@ -67,12 +67,9 @@ static int Copy_init(Copy *self, PyObject *args, PyObject *kwds) {
     self->ts_offset = ts_offset;
     self->seq_offset = self->last_out_seq = -1;
     self->last_ts = -1;
-    Py_INCREF(Py_None);
-    Py_XSETREF(self->route, Py_None);
-    Py_INCREF(keyframe_test);
-    Py_XSETREF(self->keyframe_test, keyframe_test);
-    Py_INCREF(report);
-    Py_XSETREF(self->report, report);
+    Py_XSETREF(self->route, Py_NewRef(Py_None));
+    Py_XSETREF(self->keyframe_test, Py_NewRef(keyframe_test));
+    Py_XSETREF(self->report, Py_NewRef(report));
     return 0;
 }
 
@@ -115,8 +112,8 @@ static int copy_emit(Copy *c, int marker, unsigned int seq, unsigned int ts, con
     memcpy(buffer + 4, &ts_n, 4);
     memcpy(buffer + 8, &ssrc_n, 4);
     memcpy(buffer + header, payload, (size_t)payload_len);
-    if (!PyObject_TypeCheck(c->route, &RouteType))
-        return -1;
+    if (c->route == NULL || !PyObject_TypeCheck(c->route, &RouteType))
+        return -1; /* no route (or a Copy never initialised): unsent */
     PyObject *route = c->route; /* Python code the route may run (retarget, slow) may replace it */
     Py_INCREF(route);
     int sent = route_emit((Route *)route, buffer, header + (int)payload_len);
@@ -139,6 +136,10 @@ static int copy_forward(Copy *c, PyObject *payload_obj, unsigned int seq, unsign
     if (!c->ready)
         return 0;
     if (c->waiting_keyframe) {
+        if (c->keyframe_test == NULL) {
+            PyErr_SetString(PyExc_TypeError, "Copy was not initialised");
+            return -1;
+        }
         PyObject *r = PyObject_CallOneArg(c->keyframe_test, payload_obj);
         if (r == NULL)
             return -1;
@@ -283,8 +284,7 @@ static int Copy_set_mid(Copy *self, PyObject *value, void *closure) {
 }
 
 static PyObject *Copy_get_route(Copy *self, void *closure) {
-    Py_INCREF(self->route);
-    return self->route;
+    return Py_NewRef(self->route != NULL ? self->route : Py_None);
 }
 
 static int Copy_set_route(Copy *self, PyObject *value, void *closure) {
@@ -292,8 +292,7 @@ static int Copy_set_route(Copy *self, PyObject *value, void *closure) {
         PyErr_SetString(PyExc_TypeError, "route must be a Route or None");
         return -1;
     }
-    Py_INCREF(value);
-    Py_XSETREF(self->route, value);
+    Py_XSETREF(self->route, Py_NewRef(value));
     return 0;
 }
 
@@ -305,7 +304,7 @@ static PyGetSetDef Copy_getset[] = {
 
 #define M(name, type, flags) {#name, type, offsetof(Copy, name), flags, NULL}
 static PyMemberDef Copy_members[] = {
-    M(keyframe_test, T_OBJECT, 0), M(abs_id, T_INT, 0), M(level_id, T_INT, 0), M(pt, T_INT, 0),
+    M(keyframe_test, T_OBJECT, READONLY), M(abs_id, T_INT, 0), M(level_id, T_INT, 0), M(pt, T_INT, 0),
     M(ssrc, T_UINT, 0), M(ready, T_BOOL, 0), M(waiting_keyframe, T_BOOL, 0), M(audio, T_BOOL, READONLY),
     M(rebase_ts, T_BOOL, 0), M(seq_offset, T_INT, 0), M(segment_start, T_INT, READONLY),
     M(last_out_seq, T_INT, READONLY), M(initial_seq, T_INT, READONLY), M(ts_offset, T_UINT, READONLY),

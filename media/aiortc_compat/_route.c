@@ -54,16 +54,11 @@ static int Route_init(Route *self, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_TypeError, "retarget and slow must be callable");
         return -1;
     }
-    Py_INCREF(dtls);
-    Py_XSETREF(self->dtls, dtls);
-    Py_INCREF(nominated);
-    Py_XSETREF(self->nominated, nominated);
-    Py_INCREF(connected);
-    Py_XSETREF(self->connected, connected);
-    Py_INCREF(retarget);
-    Py_XSETREF(self->retarget, retarget);
-    Py_INCREF(slow);
-    Py_XSETREF(self->slow, slow);
+    Py_XSETREF(self->dtls, Py_NewRef(dtls));
+    Py_XSETREF(self->nominated, Py_NewRef(nominated));
+    Py_XSETREF(self->connected, Py_NewRef(connected));
+    Py_XSETREF(self->retarget, Py_NewRef(retarget));
+    Py_XSETREF(self->slow, Py_NewRef(slow));
     Py_CLEAR(self->pair);
     Py_CLEAR(self->session);
     Py_CLEAR(self->target);

@@ -26,7 +26,6 @@ from typing import Any, Callable, Optional
 from .. import aiortc_compat as compat
 
 NTP_OFFSET = 2208988800  # seconds from 1900 (NTP) to 1970 (Unix)
-_HEADER = struct.Struct("!BBHII")
 _EXT_HEAD = struct.Struct("!HH")
 MAX_PACKET = 1500 - 144  # what fits before SRTP's trailer in a 1,500-byte buffer (as pylibsrtp reserves)
 
@@ -52,6 +51,13 @@ def abs_send_time(now: float) -> int:
 def level_byte(level: Optional[tuple[bool, int]]) -> int:
     """The ssrc-audio-level element's byte (voice activity bit, -dBov), or -1 without one."""
     return -1 if level is None else (0x80 if level[0] else 0) | (level[1] & 0x7F)
+
+
+def packet_args(packet: Any, now: float) -> tuple[Any, ...]:
+    """What `Copy.forward` (and `fan`, after the copies and the slice) takes of one publisher packet
+    (aiortc's `RtpPacket`) that arrived at `now`: the parts every copy shares, computed once."""
+    return (packet.payload, packet.sequence_number, packet.timestamp, packet.marker, abs_send_time(now),
+            level_byte(packet.extensions.audio_level), now)
 
 
 def _unsent(marker_pt: int, seq: int, ts: int, ssrc: int, ext: bytes, payload: bytes) -> None:

@@ -93,14 +93,6 @@ class PacketSubscription:
         compat.on_keyframe_request(sender, self._keyframe_requested)
 
     @property
-    def ready(self) -> bool:
-        return bool(self.copy.ready)
-
-    @property
-    def waiting_keyframe(self) -> bool:
-        return bool(self.copy.waiting_keyframe)
-
-    @property
     def forwarded(self) -> int:
         return self.copy.forwarded
 
@@ -170,12 +162,6 @@ class PacketSubscription:
         self._need_keyframe = _noop
         self.history = None
         self.track.end()
-
-    def forward(self, packet: Any, now: float) -> None:
-        """Send one publisher packet (aiortc's `RtpPacket`, already known to carry the publication's
-        codec) that arrived at `now`; the fan-out calls `copy` directly, a slice at a time."""
-        self.copy.forward(packet.payload, packet.sequence_number, packet.timestamp, packet.marker,
-                          abs_send_time(now), level_byte(packet.extensions.audio_level), now)
 
     async def _retransmit(self, sequence_number: int) -> None:
         """A NACKed packet of ours: the publisher's packet it was made from, rewritten again, if it

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters
 from aiortc.rtp import RtpPacket
 
-from media.forward.copy import Copy, extension_element
+from media.forward.copy import Copy, extension_element, packet_args
 from media.forward.history import HISTORY, KEEP, PacketHistory
 from media.forward.packet import IdleTrack, PacketSubscription
 
@@ -56,7 +56,7 @@ def publisher_packet(seq: int, ts: int, payload: bytes) -> RtpPacket:
 def feed(sub: PacketSubscription, history: PacketHistory, packets: list[RtpPacket]) -> None:
     for p in packets:
         history.add(p)
-        sub.forward(p, 1000.0)
+        sub.copy.forward(*packet_args(p, 1000.0))
 
 
 def test_a_nacked_packet_is_resent_as_first_sent():
