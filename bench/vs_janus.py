@@ -106,7 +106,8 @@ admin: {{
     (d / "janus.plugin.videoroom.jcfg").write_text("general: {\n}\n")
 
 
-def start_sfu(sfu: str, tmp: Path, profile: str | None = None) -> tuple[subprocess.Popen, str]:
+def start_sfu(sfu: str, tmp: Path, profile: str | None = None,
+              loop_steps: str | None = None) -> tuple[subprocess.Popen, str]:
     LOGS.mkdir(exist_ok=True)
     log = open(LOGS / f"{sfu}.log", "w")   # kept after the run
     if sfu == "janus":
@@ -123,6 +124,8 @@ def start_sfu(sfu: str, tmp: Path, profile: str | None = None) -> tuple[subproce
         probe = base + "/api/v1/rooms"
         if profile:   # stacks sampled over the whole server run, written when it stops (SIGTERM is a clean stop)
             cmd = [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "bench" / "sampler.py"), profile, "--", *cmd]
+        elif loop_steps:   # asyncio's loop, each callback timed; a window over each step's joins
+            cmd = [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "bench" / "loop_steps.py"), loop_steps, "--", *cmd]
     # every generated participant comes from one address (198.18.0.1) in bursts of 50-100 joins: the
     # per-address and per-room abuse limits a deployment needs would refuse them (the suite turns them
     # off the same way, tests/helpers/limits.py); the busy flag still refuses joins past 0.9 of a core
@@ -181,6 +184,24 @@ def lag_histogram(base: str) -> dict[float, float] | None:
     return out or None
 
 
+def gc_pauses(base: str) -> dict[str, float]:
+    """Antechamber's garbage-collector pauses (antechamber_gc_pause_seconds): per generation, how many
+    and how many longer than 10 ms (a pause holds the whole loop: the lag probe sees it)."""
+    try:
+        req = urllib.request.Request(base + "/metrics", headers={"Authorization": f"Bearer {API_KEY}"})
+        text = urllib.request.urlopen(req, timeout=3).read().decode()
+    except Exception:  # noqa: BLE001
+        return {}
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("antechamber_gc_pause_seconds_bucket{"):
+            gen = line.split('generation="', 1)[1].split('"', 1)[0]
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            if le in ("0.01", "+Inf"):
+                out[f"gen{gen}_{'within_10ms' if le == '0.01' else 'all'}"] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
 def sfu_drops(base: str) -> dict[str, float]:
     """Antechamber's own count of packets it did not forward, by reason (antechamber_media_dropped_packets:
     keyframe_wait, no_transport, refused, backlog_full), or {} for Janus."""
@@ -210,12 +231,14 @@ def lag_p99_ms(a: dict[float, float] | None, b: dict[float, float] | None) -> fl
 
 
 def run_scenario(sfu: str, scenario: str, steps: list[int], clip: Path, window: float, joins: int,
-                 profile: str | None = None) -> list[dict]:
+                 profile: str | None = None, loop_steps: str | None = None) -> list[dict]:
     rows: list[dict[str, Any]] = []
     sampled = profile is not None and sfu == "antechamber"   # Janus is not a Python process
     with tempfile.TemporaryDirectory(prefix=f"vsj-{sfu}-") as t:
         tmp = Path(t)
-        proc, base = start_sfu(sfu, tmp, profile if sampled else None)
+        stepped = loop_steps is not None and sfu == "antechamber" and not sampled
+        proc, base = start_sfu(sfu, tmp, profile if sampled else None,
+                               f"{loop_steps}-{scenario}" if stepped else None)
         client = subprocess.Popen(["taskset", "-c", "0", PY, str(CLIENT), "--sfu", sfu, "--base", base,
                                    "--clip", str(clip), "--scenario", scenario, "--api-key", API_KEY,
                                    "--steps", ",".join(map(str, steps)), "--window", str(window),
@@ -242,11 +265,17 @@ def run_scenario(sfu: str, scenario: str, steps: list[int], clip: Path, window: 
                         os.kill(proc.pid, signal.SIGUSR2)
                     w1 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None}
                 elif line.startswith("JOINS start"):
+                    if stepped:
+                        os.kill(proc.pid, signal.SIGUSR1)     # bench/loop_steps.py: the joins' loop steps only
                     j0 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None,
-                                                  "udp": udp_drops(), "drops": sfu_drops(base) if sfu == "antechamber" else {}}
+                                                  "udp": udp_drops(), "drops": sfu_drops(base) if sfu == "antechamber" else {},
+                                                  "gc": gc_pauses(base) if sfu == "antechamber" else {}}
                 elif line.startswith("JOINS end"):
+                    if stepped:
+                        os.kill(proc.pid, signal.SIGUSR2)
                     j1 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None,
-                                                  "udp": udp_drops(), "drops": sfu_drops(base) if sfu == "antechamber" else {}}
+                                                  "udp": udp_drops(), "drops": sfu_drops(base) if sfu == "antechamber" else {},
+                                                  "gc": gc_pauses(base) if sfu == "antechamber" else {}}
                 elif line.startswith("RESULT "):
                     r = json.loads(line[7:])
                     wall = w1["wall"] - w0["wall"]
@@ -263,6 +292,7 @@ def run_scenario(sfu: str, scenario: str, steps: list[int], clip: Path, window: 
                         # where held packets were lost over the joins: the kernel's full-buffer drops on each side
                         r["join_udp_drops"] = {k: j1["udp"][k] - j0["udp"].get(k, 0) for k in j1["udp"]}
                         r["join_sfu_drops"] = {k: j1["drops"][k] - j0["drops"].get(k, 0) for k in j1["drops"]}
+                        r["join_gc_pauses"] = {k: j1["gc"][k] - j0["gc"].get(k, 0) for k in j1["gc"]}
                     j0 = j1 = {}
                     r["load1"] = os.getloadavg()[0]
                     rows.append(r)
@@ -325,6 +355,8 @@ def main() -> None:
                     help="video stream counts of the rooms scenario's steps")
     ap.add_argument("--profile", default=None, help="sample the Antechamber server's stacks (bench/sampler.py) into "
                                                       "PROFILE.json and PROFILE.collapsed")
+    ap.add_argument("--loop-steps", default=None, help="run the Antechamber server on asyncio's loop with each "
+                    "callback timed (bench/loop_steps.py) and write LOOP_STEPS-SCENARIO-N.json over each step's joins")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "vs_janus.json"))
     ap.add_argument("--plot", default=str(ROOT / "docs" / "vs_janus.png"))
     args = ap.parse_args()
@@ -348,7 +380,8 @@ def main() -> None:
             for scenario in args.scenarios.split(","):
                 for sfu in sfus:
                     try:
-                        rows = run_scenario(sfu, scenario, steps[scenario], clip, window, joins, args.profile)
+                        rows = run_scenario(sfu, scenario, steps[scenario], clip, window, joins, args.profile,
+                                            args.loop_steps)
                     except Exception as e:  # noqa: BLE001 - record and go on with the next one
                         rows = [{"error": repr(e)[:500]}]
                         print(f"  {sfu} {scenario} failed: {e!r}", flush=True)
