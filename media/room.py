@@ -28,6 +28,7 @@ from .ports import (
 )
 from .publication import Publication
 from .speaker import ActiveSpeakerDetector
+from .turns import NEGOTIATIONS_PER_TURN, Turns
 
 log = structlog.get_logger("media.room")
 SPEAKER_EVAL_INTERVAL = 0.05
@@ -61,10 +62,12 @@ class MediaRoom:
         publication_numbers: Optional[Iterator[int]] = None,
         totals: Optional[ForwardTotals] = None,
         departed: Optional[Callable[[], None]] = None,
+        turns: Optional[Turns] = None,
     ) -> None:
         """`publication_numbers`: where publication ids get their number (the service
         shares one among its rooms, so ids stay unique across a room's reopening); `departed`: called
-        as each participant is removed (the service's heap pacer counts them, media/heap.py)."""
+        as each participant is removed (the service's heap pacer counts them, media/heap.py); `turns`:
+        what each renegotiation waits for (media/turns.py; the service shares one among its rooms)."""
         self.id = room_id
         self.config = config
         self.listener = listener
@@ -79,6 +82,7 @@ class MediaRoom:
         self._speaker_timer: Optional[asyncio.TimerHandle] = None
         self._speaker_eval = 0.0
         self._numbers = publication_numbers if publication_numbers is not None else itertools.count(1)
+        self.turns = turns if turns is not None else Turns(NEGOTIATIONS_PER_TURN)
         self._log = log.bind(room=room_id)
 
     # --- events ---
@@ -108,7 +112,7 @@ class MediaRoom:
         if participant_id in self.participants:
             raise WrongState(f"participant {participant_id!r} is already in the media room")
         allowed = frozenset(allowed) & PERMISSIONS
-        participant = MediaParticipant(self, self.id, self.config, participant_id, allowed, listener)
+        participant = MediaParticipant(self, self.id, self.config, participant_id, allowed, listener, self.turns)
         self.participants[participant_id] = participant
         self._log.info("participant added", participant=participant_id, allowed=sorted(allowed))
         participant.mark_dirty()

@@ -20,6 +20,7 @@ from .heap import GcPauses, HeapPacer
 from .load import LoadGauge
 from .ports import Listener, MediaConfig
 from .room import MediaRoom
+from .turns import NEGOTIATIONS_PER_TURN, Turns
 
 log = structlog.get_logger("media.sfu")
 
@@ -42,6 +43,7 @@ class MediaService:
         # garbage-collector pauses (always measured) and pacing (media/heap.py: off unless asked)
         self.gc_pauses = GcPauses.install()
         self.heap = HeapPacer(self.participant_count) if heap_pacing else None
+        self.turns = Turns(NEGOTIATIONS_PER_TURN)   # renegotiations, a few per loop iteration (media/turns.py)
 
     async def start(self) -> None:
         self.load.start()
@@ -64,7 +66,7 @@ class MediaService:
             if self.heap is not None:
                 self.heap.start()
             room = MediaRoom(room_id, self.config, listener, self._forget, self._publication_numbers, self.totals,
-                             departed=self.heap.departed if self.heap is not None else None)
+                             departed=self.heap.departed if self.heap is not None else None, turns=self.turns)
             self.rooms[room_id] = room
             log.info("media room opened", room=room_id)
         elif listener is not None:

@@ -10,7 +10,8 @@ stalling the room. A message the codec cannot encode is dropped (logged
 without its content) and the connection goes on; any other failure of the
 writer closes the connection (1011) and the hub is told at once: a socket is
 never left open that no longer delivers. Every frame read is parsed
-(``wire.protocol.parse``) and dispatched in order (``hub.handle``).
+(``wire.protocol.parse``) and dispatched in order (``hub.handle``), each after taking
+a turn (``media/turns.py``: a burst of joins is handled a few per loop iteration).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any, Callable
 
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
+
+from media.turns import Turns
 
 from ..errors import InternalError, JoinTimeout, SignalingError, TooManyConnections
 from ..live.hub import Dispatcher
@@ -53,10 +56,12 @@ _CLOSE = object()
 
 class WebSocketConnection:
     __slots__ = ("ws", "codec", "remote", "hub", "participant", "_queue", "_writer", "_close_reason",
-                 "doorway", "__weakref__")
+                 "doorway", "turns", "__weakref__")
 
-    def __init__(self, ws: web.WebSocketResponse, codec: Codec, remote: str, hub: Dispatcher, queue_size: int = 256):
+    def __init__(self, ws: web.WebSocketResponse, codec: Codec, remote: str, hub: Dispatcher, queue_size: int = 256,
+                 turns: Turns | None = None):
         self.ws, self.codec, self.remote, self.hub = ws, codec, remote, hub
+        self.turns = turns or Turns()   # shared by the endpoint's connections (make_handler)
         self.participant: Participant | None = None
         self._queue: asyncio.Queue = asyncio.Queue(queue_size)
         self._writer: asyncio.Task | None = None
@@ -175,12 +180,10 @@ class WebSocketConnection:
                     reason = "idle"
                     self.close(code=WSCloseCode.GOING_AWAY)
                     break
-                if msg.type == WSMsgType.TEXT:
-                    await self._dispatch(msg.data, binary=False)
-                elif msg.type == WSMsgType.BINARY:
-                    await self._dispatch(msg.data, binary=True)
-                else:   # CLOSE, CLOSING, CLOSED, ERROR
-                    break
+                if msg.type != WSMsgType.TEXT and msg.type != WSMsgType.BINARY:
+                    break   # CLOSE, CLOSING, CLOSED, ERROR
+                await self.turns.take()
+                await self._dispatch(msg.data, binary=msg.type == WSMsgType.BINARY)
                 if self.doorway is not None and (self.participant is None or self.participant.state != CONNECTED):
                     self._through_doorway()     # joined, knocking, or relayed to the owner (then closed here)
         finally:
@@ -247,9 +250,11 @@ class WebSocketConnection:
 def make_handler(get_hub: Callable[[web.Request], Dispatcher], limits: Limits):
     """The aiohttp handler of the websocket route: negotiates the codec, runs one connection."""
     doorway, trusted = Doorway(limits.unauthenticated_per_address), parse_networks(limits.trusted_proxies)
+    turns = Turns()
 
     async def websocket(request: web.Request) -> web.StreamResponse:
         hub = get_hub(request)
+        await turns.take()      # the upgrade too: 50 connects at once are 50 handshakes
         ws = web.WebSocketResponse(
             protocols=(MSGPACK_SUBPROTOCOL,),
             heartbeat=limits.heartbeat_seconds or None,
@@ -265,7 +270,7 @@ def make_handler(get_hub: Callable[[web.Request], Dispatcher], limits: Limits):
             await (ws.send_bytes(frame) if isinstance(frame, bytes) else ws.send_str(frame))
             await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too many connections")
             return ws
-        connection = WebSocketConnection(ws, codec, remote, hub, limits.send_queue)
+        connection = WebSocketConnection(ws, codec, remote, hub, limits.send_queue, turns)
         connection.doorway = doorway
         hub.connect(connection)
         await connection.run(limits)
