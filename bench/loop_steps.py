@@ -30,19 +30,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.sampler import describe_code as _where  # noqa: E402
+
 STEP_MS = 5.0
 ITER_MS = 20.0
 PART_MS = 0.2     # in a long iteration: its callbacks longer than this, by what they were
 INTERVAL = 0.002
-
-
-def _where(code: Any) -> str:
-    path = code.co_filename
-    for marker in ("site-packages/", "/work/main/", "lib/python3."):
-        if marker in path:
-            path = path.split(marker, 1)[1]
-            break
-    return f"{code.co_qualname} ({path}:{code.co_firstlineno})"
 
 
 def _describe(handle: Any) -> str:
@@ -193,7 +188,12 @@ def main() -> None:
 
     signal.signal(signal.SIGUSR1, lambda *_: rec.clear())
     signal.signal(signal.SIGUSR2, window_end)
-    atexit.register(lambda: None if windows[0] else write(out))
+    def at_exit() -> None:
+        signal.setitimer(signal.ITIMER_PROF, 0)     # a SIGPROF after the handlers are gone would kill
+        if not windows[0]:
+            write(out)
+
+    atexit.register(at_exit)
     install(rec)
     sys.argv = cmd
     runpy.run_path(cmd[0], run_name="__main__")

@@ -37,11 +37,11 @@ _NAMES: dict[object, str] = {}
 def _frame_name(code) -> str:
     name = _NAMES.get(code)
     if name is None:
-        name = _NAMES[code] = _describe(code)
+        name = _NAMES[code] = describe_code(code)
     return name
 
 
-def _describe(code) -> str:
+def describe_code(code) -> str:
     path = code.co_filename
     for marker in ("site-packages/", "/work/main/", "lib/python3."):
         if marker in path:

@@ -169,15 +169,19 @@ def proc_sample(pid: int) -> dict[str, float]:
     return {"cpu": cpu, "rss_kib": rss, "wall": time.monotonic()}
 
 
-def lag_histogram(base: str) -> dict[float, float] | None:
-    """antechamber_event_loop_lag_seconds buckets (le -> count), or None when the server has none."""
+def metrics_lines(base: str) -> list[str]:
+    """The Antechamber server's /metrics, by line ([] when it has none: Janus)."""
     try:
         req = urllib.request.Request(base + "/metrics", headers={"Authorization": f"Bearer {API_KEY}"})
-        text = urllib.request.urlopen(req, timeout=3).read().decode()
+        return urllib.request.urlopen(req, timeout=3).read().decode().splitlines()
     except Exception:  # noqa: BLE001
-        return None
+        return []
+
+
+def lag_histogram(base: str) -> dict[float, float] | None:
+    """antechamber_event_loop_lag_seconds buckets (le -> count), or None when the server has none."""
     out: dict[float, float] = {}
-    for line in text.splitlines():
+    for line in metrics_lines(base):
         if line.startswith("antechamber_event_loop_lag_seconds_bucket"):
             le = line.split('le="', 1)[1].split('"', 1)[0]
             out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
@@ -187,13 +191,8 @@ def lag_histogram(base: str) -> dict[float, float] | None:
 def gc_pauses(base: str) -> dict[str, float]:
     """Antechamber's garbage-collector pauses (antechamber_gc_pause_seconds): per generation, how many
     and how many longer than 10 ms (a pause holds the whole loop: the lag probe sees it)."""
-    try:
-        req = urllib.request.Request(base + "/metrics", headers={"Authorization": f"Bearer {API_KEY}"})
-        text = urllib.request.urlopen(req, timeout=3).read().decode()
-    except Exception:  # noqa: BLE001
-        return {}
     out: dict[str, float] = {}
-    for line in text.splitlines():
+    for line in metrics_lines(base):
         if line.startswith("antechamber_gc_pause_seconds_bucket{"):
             gen = line.split('generation="', 1)[1].split('"', 1)[0]
             le = line.split('le="', 1)[1].split('"', 1)[0]
@@ -205,13 +204,8 @@ def gc_pauses(base: str) -> dict[str, float]:
 def sfu_drops(base: str) -> dict[str, float]:
     """Antechamber's own count of packets it did not forward, by reason (antechamber_media_dropped_packets:
     keyframe_wait, no_transport, refused, backlog_full), or {} for Janus."""
-    try:
-        req = urllib.request.Request(base + "/metrics", headers={"Authorization": f"Bearer {API_KEY}"})
-        text = urllib.request.urlopen(req, timeout=3).read().decode()
-    except Exception:  # noqa: BLE001
-        return {}
     out: dict[str, float] = {}
-    for line in text.splitlines():
+    for line in metrics_lines(base):
         if line.startswith("antechamber_media_dropped_packets_total{"):
             out[line.split('reason="', 1)[1].split('"', 1)[0]] = float(line.rsplit(" ", 1)[1])
     return out
