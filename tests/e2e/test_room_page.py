@@ -211,8 +211,10 @@ def test_switching_to_another_camera_and_microphone_sends_that_device(server, tw
         first = page.evaluate(_SENT)
         other = next(label for label in labels if label != first["camera"])
         page.get_by_test_id("settings-camera").select_option(label=other)
-        wait_true(page, f"async () => (await ({_SENT})()).camera === {json.dumps(other)}", timeout_ms=30_000,
-                  what="the other camera is sent")
+        # the sender's track changes first; the connection's stats list the new source a moment later
+        wait_true(page, f"""async () => {{ const s = await ({_SENT})(); return s.camera === {json.dumps(other)}
+                              && s.camInStats && s.cameraDevice === document.querySelector("#settings-camera").value; }}""",
+                  timeout_ms=30_000, what="the other camera is sent")
         sent = page.evaluate(_SENT)
         assert sent["camInStats"] and sent["cameraDevice"] == page.get_by_test_id("settings-camera").input_value()
         mics = page.get_by_test_id("settings-mic").locator("option").all_text_contents()
