@@ -6,8 +6,8 @@ spends in the callbacks that were ready at its start. This runs SCRIPT (a consol
 timed from Python; asyncio's loop is slower, so the figures are an upper bound) and times every
 callback (`asyncio.events.Handle._run`) and every loop iteration. It records
 
-- each callback that took longer than STEP_MS: by what it was (a task's coroutine and the line it
-  stopped at; another callback's function), count, total and longest;
+- each callback that took longer than STEP_MS: by what it was (a task's chain of awaited
+  coroutines; another callback's function), count, total and longest;
 - iterations longer than ITER_MS: how many, how many callbacks they ran, and what their callbacks
   longer than PART_MS were (the lag is mostly many short callbacks ready at once, not one long one);
 - a CPU-time sample (ITIMER_PROF, every 2 ms) of the Python stack whenever the callback running has
@@ -188,6 +188,7 @@ def main() -> None:
 
     signal.signal(signal.SIGUSR1, lambda *_: rec.clear())
     signal.signal(signal.SIGUSR2, window_end)
+
     def at_exit() -> None:
         signal.setitimer(signal.ITIMER_PROF, 0)     # a SIGPROF after the handlers are gone would kill
         if not windows[0]:

@@ -178,21 +178,21 @@ def metrics_lines(base: str) -> list[str]:
         return []
 
 
-def lag_histogram(base: str) -> dict[float, float] | None:
+def lag_histogram(lines: list[str]) -> dict[float, float] | None:
     """antechamber_event_loop_lag_seconds buckets (le -> count), or None when the server has none."""
     out: dict[float, float] = {}
-    for line in metrics_lines(base):
+    for line in lines:
         if line.startswith("antechamber_event_loop_lag_seconds_bucket"):
             le = line.split('le="', 1)[1].split('"', 1)[0]
             out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
     return out or None
 
 
-def gc_pauses(base: str) -> dict[str, float]:
+def gc_pauses(lines: list[str]) -> dict[str, float]:
     """Antechamber's garbage-collector pauses (antechamber_gc_pause_seconds): per generation, how many
     and how many longer than 10 ms (a pause holds the whole loop: the lag probe sees it)."""
     out: dict[str, float] = {}
-    for line in metrics_lines(base):
+    for line in lines:
         if line.startswith("antechamber_gc_pause_seconds_bucket{"):
             gen = line.split('generation="', 1)[1].split('"', 1)[0]
             le = line.split('le="', 1)[1].split('"', 1)[0]
@@ -201,13 +201,23 @@ def gc_pauses(base: str) -> dict[str, float]:
     return out
 
 
-def sfu_drops(base: str) -> dict[str, float]:
+def sfu_drops(lines: list[str]) -> dict[str, float]:
     """Antechamber's own count of packets it did not forward, by reason (antechamber_media_dropped_packets:
     keyframe_wait, no_transport, refused, backlog_full), or {} for Janus."""
     out: dict[str, float] = {}
-    for line in metrics_lines(base):
+    for line in lines:
         if line.startswith("antechamber_media_dropped_packets_total{"):
             out[line.split('reason="', 1)[1].split('"', 1)[0]] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def snapshot(pid: int, sfu: str, base: str, joins: bool = False) -> dict[str, Any]:
+    """CPU, RSS and clock; for Antechamber also its loop-lag histogram and, around the joins, its
+    drops and GC pauses, all from one /metrics read (each read is rendered on the loop it measures)."""
+    lines = metrics_lines(base) if sfu == "antechamber" else []
+    out = proc_sample(pid) | {"lag": lag_histogram(lines)}
+    if joins:
+        out |= {"udp": udp_drops(), "drops": sfu_drops(lines), "gc": gc_pauses(lines)}
     return out
 
 
@@ -253,23 +263,19 @@ def run_scenario(sfu: str, scenario: str, steps: list[int], clip: Path, window: 
                 elif line.startswith("WINDOW start"):
                     if sampled:
                         os.kill(proc.pid, signal.SIGUSR1)     # bench/sampler.py: the window's stacks only
-                    w0 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None}
+                    w0 = snapshot(proc.pid, sfu, base)
                 elif line.startswith("WINDOW end"):
                     if sampled:
                         os.kill(proc.pid, signal.SIGUSR2)
-                    w1 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None}
+                    w1 = snapshot(proc.pid, sfu, base)
                 elif line.startswith("JOINS start"):
                     if stepped:
                         os.kill(proc.pid, signal.SIGUSR1)     # bench/loop_steps.py: the joins' loop steps only
-                    j0 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None,
-                                                  "udp": udp_drops(), "drops": sfu_drops(base) if sfu == "antechamber" else {},
-                                                  "gc": gc_pauses(base) if sfu == "antechamber" else {}}
+                    j0 = snapshot(proc.pid, sfu, base, joins=True)
                 elif line.startswith("JOINS end"):
                     if stepped:
                         os.kill(proc.pid, signal.SIGUSR2)
-                    j1 = proc_sample(proc.pid) | {"lag": lag_histogram(base) if sfu == "antechamber" else None,
-                                                  "udp": udp_drops(), "drops": sfu_drops(base) if sfu == "antechamber" else {},
-                                                  "gc": gc_pauses(base) if sfu == "antechamber" else {}}
+                    j1 = snapshot(proc.pid, sfu, base, joins=True)
                 elif line.startswith("RESULT "):
                     r = json.loads(line[7:])
                     wall = w1["wall"] - w0["wall"]

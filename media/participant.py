@@ -27,7 +27,7 @@ from .inbound import InboundSlot
 from .ports import BadDescription, IceFailed, Listener, MediaConfig, NotAllowed, SubscribeOffer, WrongState
 from .publication import Publication, PublicationListener
 from .sources import assign_sources, codec_allowed, parse_offer
-from .turns import NEGOTIATIONS_PER_TURN, Turns
+from .turns import Turns
 
 log = structlog.get_logger("media.participant")
 
@@ -76,7 +76,7 @@ def _same_codec(a: RTCRtpCodecParameters, b: Optional[RTCRtpCodecParameters]) ->
 
 class MediaParticipant:
     def __init__(self, room: ParticipantListener, room_id: str, config: MediaConfig, participant_id: str,
-                 allowed: frozenset[str], listener: Listener, turns: Optional[Turns] = None) -> None:
+                 allowed: frozenset[str], listener: Listener, turns: Turns) -> None:
         self.room = room
         self.id = participant_id
         self.allowed = allowed
@@ -94,7 +94,7 @@ class MediaParticipant:
         self._resend = False
         self._answered: Optional[asyncio.Future[None]] = None
         self._early_candidates: dict[str, list[Any]] = {}
-        self._turns = turns if turns is not None else Turns(NEGOTIATIONS_PER_TURN)
+        self._turns = turns     # the room's (the service's): what each renegotiation waits for
         self._negotiator = asyncio.ensure_future(self._negotiate_loop())
         self._log = log.bind(room=room_id, participant=participant_id)
 
