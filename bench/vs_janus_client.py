@@ -169,7 +169,8 @@ class Antechamber:
 
         c = SignalingClient(self.ws, http=self.http)
         await c.connect()
-        await c.join(room[0], name, room[1], timeout=TIMEOUT)
+        # publish-only, as a Janus VideoRoom publisher handle: the room's subscribers are the receivers
+        await c.join(room[0], name, room[1], timeout=TIMEOUT, subscribe=False)
         await pc.setLocalDescription(await pc.createOffer())
         reply = await c.request("publish", timeout=TIMEOUT, sdp=pc.localDescription.sdp, sources=sources)
         await pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))

@@ -76,10 +76,11 @@ def _same_codec(a: RTCRtpCodecParameters, b: Optional[RTCRtpCodecParameters]) ->
 
 class MediaParticipant:
     def __init__(self, room: ParticipantListener, room_id: str, config: MediaConfig, participant_id: str,
-                 allowed: frozenset[str], listener: Listener, turns: Turns) -> None:
+                 allowed: frozenset[str], listener: Listener, turns: Turns, *, receives: bool = True) -> None:
         self.room = room
         self.id = participant_id
         self.allowed = allowed
+        self.receives = receives  # False: publish-only (docs/architecture.md "Objects and ownership")
         self.listener = listener  # signaling's: SubscribeOffer, IceFailed
         self.config = config
         self.publish_pc: Optional[RTCPeerConnection] = None
@@ -305,7 +306,7 @@ class MediaParticipant:
 
     async def _sync_subscriptions(self) -> bool:
         changed = False
-        desired = {p.id: p for p in self.room.subscribable(self.id)}
+        desired = {p.id: p for p in self.room.subscribable(self.id)} if self.receives else {}
         for pub_id, sub in list(self.subscriptions.items()):
             if pub_id in desired:
                 continue

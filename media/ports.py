@@ -220,8 +220,10 @@ class SinkHandle(Protocol):
 
 
 class MediaRoomPort(Protocol):
-    def add_participant(self, participant_id: str, allowed: frozenset[str], listener: Listener) -> None:
-        """Register a participant. `allowed` is a subset of PERMISSIONS (empty for viewers)."""
+    def add_participant(self, participant_id: str, allowed: frozenset[str], listener: Listener,
+                        *, subscribe: bool = True) -> None:
+        """Register a participant. `allowed` is a subset of PERMISSIONS (empty for viewers);
+        `subscribe` False: publish-only, it is never offered anything (no subscribe connection)."""
 
     def has_participant(self, participant_id: str) -> bool: ...
 

@@ -106,15 +106,17 @@ class MediaRoom:
             raise UnknownParticipant(f"no media participant {participant_id!r}")
         return participant
 
-    def add_participant(self, participant_id: str, allowed: frozenset[str], listener: Listener) -> None:
+    def add_participant(self, participant_id: str, allowed: frozenset[str], listener: Listener,
+                        *, subscribe: bool = True) -> None:
         if self.closed:
             raise WrongState("the media room is closed")
         if participant_id in self.participants:
             raise WrongState(f"participant {participant_id!r} is already in the media room")
         allowed = frozenset(allowed) & PERMISSIONS
-        participant = MediaParticipant(self, self.id, self.config, participant_id, allowed, listener, self.turns)
+        participant = MediaParticipant(self, self.id, self.config, participant_id, allowed, listener, self.turns,
+                                       receives=subscribe)
         self.participants[participant_id] = participant
-        self._log.info("participant added", participant=participant_id, allowed=sorted(allowed))
+        self._log.info("participant added", participant=participant_id, allowed=sorted(allowed), subscribe=subscribe)
         participant.mark_dirty()
 
     def has_participant(self, participant_id: str) -> bool:
@@ -170,7 +172,7 @@ class MediaRoom:
         for handle in self._sinks:
             self._sink_add(handle, pub)
         for participant in self.participants.values():
-            if participant.id != pub.participant_id:
+            if participant.id != pub.participant_id and participant.receives:
                 participant.mark_dirty()
         self._publications_changed()
 

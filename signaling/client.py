@@ -104,7 +104,7 @@ class SignalingClient:
         self.on_resumed, self.on_media_reset = on_resumed, on_media_reset
         self.connected = asyncio.Event()
         self.reconnects = 0
-        self._joined_with: tuple[str, str, str | None] | None = None    # room, name, key of our join
+        self._joined_with: tuple[str, str, str | None, bool] | None = None  # room, name, key, subscribe
         self._closing = False          # close() called: no reconnect
         self._ended = False            # the server said ended: no reconnect
         self._move_on = False          # the server said reconnect: try the next URL first
@@ -252,8 +252,8 @@ class SignalingClient:
                 attempt += 1
                 try:
                     await self._connect_one()
-                    room, name, key = self._joined_with
-                    reply = await self.join(room, name, key, resume_token=self.resume_token)
+                    room, name, key, subscribe = self._joined_with
+                    reply = await self.join(room, name, key, resume_token=self.resume_token, subscribe=subscribe)
                 except (aiohttp.ClientError, OSError, ConnectionError, asyncio.TimeoutError,
                         SignalingErrorReply):
                     if self.ws is not None and not self.ws.closed:
@@ -332,13 +332,16 @@ class SignalingClient:
         return reply
 
     async def join(self, room_name: str, display_name: str, key: str | None = None,
-                   timeout: float = 5.0, resume_token: str | None = None) -> dict[str, Any]:
+                   timeout: float = 5.0, resume_token: str | None = None, subscribe: bool = True) -> dict[str, Any]:
         """Join (or resume with an earlier connection's token); returns ``joined`` (with
-        ``resumed: true`` when the place was taken back), ``knock_status`` or ``ended``."""
+        ``resumed: true`` when the place was taken back), ``knock_status`` or ``ended``.
+        ``subscribe=False``: publish-only, the server offers this connection no media."""
         fields: dict[str, Any] = {"roomName": room_name, "displayName": display_name}
         if key:
             fields["key"] = key
         if resume_token:
             fields["resumeToken"] = resume_token
-        self._joined_with = (room_name, display_name, key)
+        if not subscribe:
+            fields["subscribe"] = False
+        self._joined_with = (room_name, display_name, key, subscribe)
         return await self.request("join", timeout=timeout, **fields)

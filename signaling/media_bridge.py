@@ -97,7 +97,8 @@ class SfuBridge(MediaHooks):
         if room.has_participant(participant_id):  # type: ignore[attr-defined]
             return
         room.add_participant(participant_id, allowed_kinds(participant),
-                             lambda e: self._participant_event(room_id, participant, e))
+                             lambda e: self._participant_event(room_id, participant, e),
+                             subscribe=participant.subscribes)
 
     async def participant_left(self, room_id: str, participant_id: str, reason: str) -> None:
         room = self.service.get_room(room_id)

@@ -174,6 +174,7 @@ class Hub:
             raise ServerBusy()
         room = self._open(info)
         p.external_id, p.metadata = req.get("externalId"), req.get("metadata")   # for webhooks (docs/embed.md)
+        p.subscribes = req.get("subscribe", True)
         try:
             room.join(p, identity, req["displayName"], req.id)
         finally:

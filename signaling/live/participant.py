@@ -79,7 +79,7 @@ class RoomRef(Protocol):
 
 class Participant:
     __slots__ = ("participant_id", "connection", "ip", "state", "room", "display_name", "external_id", "metadata",
-                 "identity",
+                 "subscribes", "identity",
                  "permissions", "role", "knock", "muted", "joined_at_ms", "resume_token", "__weakref__")
 
     def __init__(self, connection: Connection | None) -> None:
@@ -92,6 +92,7 @@ class Participant:
         self.display_name = ""
         self.external_id: str | None = None   # join's externalId / metadata (URL parameters, docs/embed.md)
         self.metadata: str | None = None
+        self.subscribes = True   # join's `subscribe`: False for a publish-only connection (no media offered)
         self.identity: Identity | None = None
         self.permissions: dict[str, bool] = {}
         self.role = ""

@@ -63,7 +63,8 @@ def _identity(identity: Identity | None) -> dict[str, Any] | None:
 def _participant(p: Participant) -> dict[str, Any]:
     return {"participantId": p.participant_id, "displayName": p.display_name, "identity": _identity(p.identity),
             "role": p.role, "permissions": dict(p.permissions), "resumeToken": p.resume_token,
-            "muted": dict(p.muted), "joinedAt": p.joined_at_ms, "ip": p.ip, "state": p.state}
+            "muted": dict(p.muted), "joinedAt": p.joined_at_ms, "ip": p.ip, "state": p.state,
+            "subscribe": p.subscribes}
 
 
 def _knock(knock: Knock) -> dict[str, Any]:
@@ -115,6 +116,7 @@ def _away(d: dict[str, Any], room: LiveRoom, state: str) -> Participant:
     p.muted.update({k: bool(v) for k, v in (d.get("muted") or {}).items()})
     p.joined_at_ms = int(d.get("joinedAt") or 0)
     p.ip = d.get("ip") or ""
+    p.subscribes = d.get("subscribe", True) is not False   # absent in snapshots written before it
     p.room = room
     p.set_state(state)
     return p

@@ -74,6 +74,7 @@ _BUILTIN_SPECS: dict[str, dict[str, Field]] = {
         "resumeToken": Field(_S, required=False, max_len=128),   # from an earlier `joined` (reconnect)
         "externalId": Field(_S, required=False, min_len=1, max_len=36),   # the integrator's id (docs/embed.md)
         "metadata": Field(_S, required=False, max_len=256),               # passed on to webhooks
+        "subscribe": Field(bool, required=False),   # false: publish-only, never offered media (docs/protocol.md)
     },
     "leave": {},
     "ping": {},

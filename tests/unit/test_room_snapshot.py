@@ -271,3 +271,24 @@ async def test_chat_and_ping_do_not_count_as_changes(hubs):
     await host.request("chat", text="hello")
     await host.request("ping")
     assert seen == []
+
+
+async def test_a_publish_only_participant_stays_publish_only_after_restore(hubs, directory):
+    """join's `subscribe: false` (no media offered to that connection) survives the move to another node."""
+    hub = await hubs()
+    await join(hub, "Hana", key="host", remote="10.0.0.1")
+    cam = FakeConnection(hub, remote="10.0.0.5")
+    assert (await cam.request("join", roomName="r1", displayName="Cam", key="host", subscribe=False))["type"] == "joined"
+    kai = FakeConnection(hub, remote="10.0.1.1")
+    assert (await kai.request("join", roomName="r1", displayName="Kai", subscribe=False))["type"] == "knock_status"
+    snap = snapshot(hub.room("r1"))
+    assert [(p["displayName"], p["subscribe"]) for p in snap["participants"]] == [("Hana", True), ("Cam", False)]
+    assert snap["knocks"][0]["owner"]["subscribe"] is False
+
+    fresh = await hubs()
+    room = restore(fresh, hub.room("r1").info, snap)
+    assert room.find(cam.participant.participant_id).subscribes is False
+    assert [k.owner.subscribes for k in room.waiting.pending()] == [False]
+    # a snapshot written before the field existed: everyone receives, as then
+    old = {**snap, "participants": [{k: v for k, v in p.items() if k != "subscribe"} for p in snap["participants"]]}
+    assert all(p.subscribes for p in restore(await hubs(), hub.room("r1").info, old).participants.values())
