@@ -261,7 +261,8 @@ static struct PyModuleDef module = {
 static PyMethodDef functions[2];
 
 PyMODINIT_FUNC PyInit__srtpsend(void) {
-    if (PyType_Ready(&TargetType) < 0 || PyType_Ready(&UnprotectType) < 0 || fanout_init() < 0)
+    if (PyType_Ready(&TargetType) < 0 || PyType_Ready(&UnprotectType) < 0 || fanout_init() < 0
+        || PyType_Ready(&EstimatorType) < 0)
         return NULL;
     functions[0] = fan_method;
     module.m_methods = functions;
@@ -281,7 +282,8 @@ PyMODINIT_FUNC PyInit__srtpsend(void) {
         return NULL;
     }
     if (PyModule_AddObjectRef(m, "Route", (PyObject *)&RouteType) < 0 ||
-        PyModule_AddObjectRef(m, "Copy", (PyObject *)&CopyType) < 0) {
+        PyModule_AddObjectRef(m, "Copy", (PyObject *)&CopyType) < 0 ||
+        PyModule_AddObjectRef(m, "Estimator", (PyObject *)&EstimatorType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -51,4 +51,7 @@ int route_init(void);
 extern PyTypeObject CopyType;
 extern PyMethodDef fan_method;
 int fanout_init(void);
+
+/* _remb.c: aiortc's RemoteBitrateEstimator in C. */
+extern PyTypeObject EstimatorType;
 #endif

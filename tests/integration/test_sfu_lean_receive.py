@@ -1,13 +1,17 @@
 """A publish m-line nobody records is forwarded without aiortc assembling its frames
 (media/aiortc_compat/lean_receive.py), and the publisher still gets what its congestion and
-loss control live on: receiver reports and NACKs. A recorder gets whole frames as before."""
+loss control live on: receiver reports, REMB and NACKs. A recorder gets whole frames as before."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from aiortc.rate import RemoteBitrateEstimator
 from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
+
+from media.aiortc_compat import on_remb
+from media.aiortc_compat.lean_receive import ESTIMATOR, CompiledEstimator
 
 from tests.helpers.media_peers import alice_sends_bob_blue
 
@@ -96,6 +100,18 @@ async def test_forwarding_without_frames_keeps_reports_and_nacks_and_a_recorder_
 
     await until(bob, reported, 20, "a receiver report from the SFU at alice's video sender")
 
+    # ... its REMB: the SFU's estimate of alice's link (aiortc's estimator, in C where built)
+    estimator = getattr(slot.receiver, ESTIMATOR)
+    assert isinstance(estimator, CompiledEstimator or RemoteBitrateEstimator)
+    rembs: list[int] = []
+    on_remb(next(t.sender for t in alice.publish_pc.getTransceivers() if t.kind == "video"), rembs.append)
+
+    async def estimated() -> bool:
+        return bool(rembs)
+
+    await until(bob, estimated, 20, "a REMB from the SFU at alice's video sender")
+    assert 10_000 < rembs[-1] < 30_000_000
+
     # ... and NACKs: a packet lost on alice's link is asked for again
     named = nacks_seen(alice)
     lost = drop_one_video_packet(alice)
@@ -117,3 +133,4 @@ async def test_forwarding_without_frames_keeps_reports_and_nacks_and_a_recorder_
     frames = bob.video_from("alice").frames
     await bob.wait_for(lambda: bob.video_from("alice").frames >= frames + 30, timeout=20, what="video goes on")
     assert len(sink.frames) == count           # a detached sink gets nothing
+    assert getattr(slot.receiver, ESTIMATOR) is estimator    # aiortc's own path fed the same estimator
