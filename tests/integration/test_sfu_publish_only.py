@@ -8,9 +8,9 @@ import pytest
 
 from server.app import SFU
 from signaling.client import SignalingErrorReply
-from tests.helpers.media_peers import COLOURS, PeerClient, SolidColourTrack, answer_over_signaling, colour_close, \
-    publish_over_signaling
-from tests.helpers.signaling import clients, host_key, make_room
+from tests.helpers.media_peers import COLOURS, SolidColourTrack, answer_over_signaling, colour_close, publish_over_signaling
+from tests.helpers.signaling import clients as signaling_clients
+from tests.helpers.signaling import host_key, make_room
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -20,25 +20,13 @@ def store_kind() -> str:
     return "sqlite"
 
 
-@pytest.fixture
-async def peers():
-    made: list[PeerClient] = []
-
-    def make(name: str) -> PeerClient:
-        made.append(PeerClient(name))
-        return made[-1]
-
-    yield make
-    for p in made:
-        await p.close()
-
-
-async def test_a_publish_only_camera_is_seen_by_everyone_and_offered_nothing(client, auth, peers):
+async def test_a_publish_only_camera_is_seen_by_everyone_and_offered_nothing(client, auth, clients):
+    """`clients`: aiortc peers by name (tests/integration/conftest.py)."""
     room = await make_room(client, auth, roomMode="group")
     rid = room["roomId"]
-    async with clients(client) as cs:
+    async with signaling_clients(client) as cs:
         host = await cs.joined(rid, "Hana", host_key(room))
-        hp = peers(host.participant_id)
+        hp = clients(host.participant_id)
         answer_over_signaling(host, hp)
         await publish_over_signaling(host, hp, {"camera": SolidColourTrack(COLOURS["red"])})
 
@@ -47,14 +35,14 @@ async def test_a_publish_only_camera_is_seen_by_everyone_and_offered_nothing(cli
             await cam.request("join", roomName=rid, displayName="Cam", key=host_key(room), subscribe="no")
         assert exc.value.code == "invalid_field"
         assert (await cam.join(rid, "Lobby camera", host_key(room), subscribe=False))["type"] == "joined"
-        cp = peers(cam.participant_id)
+        cp = clients(cam.participant_id)
         await publish_over_signaling(cam, cp, {"camera": SolidColourTrack(COLOURS["blue"])})
         await hp.wait_for(lambda: (r := hp.video_from(cam.participant_id)) is not None and r.frames >= 5
                           and colour_close(r.mean_rgb, COLOURS["blue"]), timeout=30, what="the camera's video")
 
         # someone who joins later gets both, while the camera was offered nothing at all
         guest = await cs.joined(rid, "Gus")
-        gp = peers(guest.participant_id)
+        gp = clients(guest.participant_id)
         answer_over_signaling(guest, gp)
         for publisher, colour in ((host, "red"), (cam, "blue")):
             await gp.wait_for(lambda p=publisher, c=colour: (r := gp.video_from(p.participant_id)) is not None
