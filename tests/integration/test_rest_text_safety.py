@@ -159,6 +159,8 @@ async def test_a_lone_surrogate_room_id_in_a_body_no_longer_reaches_the_store(cl
     ("/api/v1/rooms/a%00b", False, "roomId"),
     ("/api/v1/rooms/a%E2%80%AEb", False, "roomId"),
     ("/api/v1/recordings/%FF", False, "recordingId"),
+    ("/api/v1/recordings/%1F%7B", False, "recordingId"),   # "{" matches no route; bulk-delete is no name
+    ("/api/v1/rooms/%7B%00", False, "roomId"),
     ("/api/v1/recordings/%ED%A0%80/media", False, "recordingId"),
     ("/api/v1/no-such-route/%FF", False, "path"),
     ("/v1/meetings/%ED%A0%80", True, "meetingId"),

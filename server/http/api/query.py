@@ -161,7 +161,9 @@ def _path_field(request: web.Request, segments: list[str], index: int) -> str:
     candidates = [matched] if matched is not None else list(request.app.router.resources())
     for resource in candidates:
         canonical = resource.canonical.split("/")
-        if len(canonical) == len(segments) and all(
+        # a parameter at `index` only: a fixed segment there ("/recordings/bulk-delete") is no name
+        # for a value that did not match any route (aiohttp's parameters refuse "{" and "}")
+        if len(canonical) == len(segments) and _param(canonical[index]) is not None and all(
                 i == index or _param(c) is not None or c == seg
                 for i, (c, seg) in enumerate(zip(canonical, segments))):
             return _param(canonical[index]) or "path"
