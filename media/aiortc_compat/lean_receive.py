@@ -14,8 +14,8 @@ cost ~7 % of the server's CPU in the rooms benchmark and, under loss, hold up to
 aiortc's own objects, in aiortc's order; what aiortc would await (a REMB, a
 NACK) is scheduled as a task instead, so the function never suspends. The
 estimator is aiortc's in C where the module was built (_remb.c: the same
-results, ~15 % of the rooms benchmark's CPU in Python), otherwise aiortc's with
-two quicker parts (`QuickRateCounter`, `quick_min_frame_period`).
+results, 0.3 µs per packet against 7.5 in Python, bench/remb_cost.py), otherwise
+aiortc's with two quicker parts (`QuickRateCounter`, `quick_min_frame_period`).
 `tap_receiver` (receive.py) calls it instead of aiortc's handler while its
 `frames_wanted()` says no (no recorder sink); frames are assembled by aiortc as
 before whenever one is attached (docs/architecture.md, "Paths: ... an RTP
