@@ -153,7 +153,6 @@ class LoadGauge:
         self.cpu_sustained = 0.0    # ... over the last cpu_window seconds: what the busy rules read
         self.cpu_window = cpu_window
         self._cpu_samples: deque[tuple[float, float]] = deque()    # (wall, process CPU time)
-        self._settled = False       # measured for half of cpu_window: the CPU rules apply
         self.busy = False
         self.busy_since: Optional[float] = None
         self._task: Optional[asyncio.Task] = None
@@ -210,11 +209,12 @@ class LoadGauge:
         span = now - samples[0][0]
         if span > 0:
             self.cpu_sustained = max(0.0, cpu_now - samples[0][1]) / span
-        self._settled = self._settled or span >= self.cpu_window / 2
         self.update(now)
 
     def update(self, now: float) -> None:
-        cpu = self.cpu_sustained if self._settled else 0.0   # not yet sustained: the start-up's (docstring)
+        samples = self._cpu_samples     # measured for half of cpu_window yet? before: the start-up's (docstring)
+        settled = len(samples) > 1 and samples[-1][0] - samples[0][0] >= self.cpu_window / 2
+        cpu = self.cpu_sustained if settled else 0.0
         busy = decide(self.busy, self.lags.quantile(0.99), cpu, self.pps, lag_limit=self.lag_limit,
                       cpu_limit=self.cpu_limit, max_pps=self.max_forward_pps)
         if busy != self.busy:

@@ -172,7 +172,7 @@ class MediaRoom:
         for handle in self._sinks:
             self._sink_add(handle, pub)
         for participant in self.participants.values():
-            if participant.id != pub.participant_id and participant.receives:
+            if participant.id != pub.participant_id:
                 participant.mark_dirty()
         self._publications_changed()
 

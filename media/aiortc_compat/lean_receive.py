@@ -25,7 +25,6 @@ packet"). Probed by `probe.check_aiortc`.
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any, Callable
 
 import aiortc.clock
@@ -34,6 +33,8 @@ import aiortc.rate
 import aiortc.rtcrtpreceiver
 import aiortc.rtp
 from aiortc import RTCRtpReceiver
+
+from .srtp_c import compiled_module
 
 _R = "_RTCRtpReceiver__"
 ESTIMATOR = _R + "remote_bitrate_estimator"
@@ -45,19 +46,8 @@ NACKS = _R + "nack_generator"
 RTCP_SSRC = _R + "rtcp_ssrc"
 
 
-def _compiled_estimator() -> Any:
-    """_remb.c's Estimator (aiortc's RemoteBitrateEstimator in C, the same results), or None where
-    the module was not built or ANTECHAMBER_SEND_PATH=python asks for the Python path."""
-    if os.environ.get("ANTECHAMBER_SEND_PATH") == "python":
-        return None
-    try:
-        from ._srtpsend import Estimator  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return Estimator
-
-
-CompiledEstimator = _compiled_estimator()
+# _remb.c's Estimator (aiortc's RemoteBitrateEstimator in C, the same results), or None: the Python path
+CompiledEstimator = getattr(compiled_module(), "Estimator", None)
 
 
 def quick_min_frame_period(estimator: Any) -> None:

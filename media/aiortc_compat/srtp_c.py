@@ -10,6 +10,7 @@ None and the callers take pylibsrtp's Python way.
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any, Callable, Optional
 
@@ -21,15 +22,26 @@ _FN_TYPE = "<ctype 'srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)'>"
 _NONE = (None,) * 6 + (0, 0, 0)
 
 
-def _load() -> tuple[Any, ...]:
+def compiled_module() -> Any:
+    """The compiled module (every C file of setup.py), or None where it was not built or
+    ANTECHAMBER_SEND_PATH=python asks for the Python path; its libsrtp part is checked by `_load`."""
     if os.environ.get("ANTECHAMBER_SEND_PATH") == "python":
+        return None
+    try:   # by name: `from . import _srtpsend` would import the package's __init__ first
+        return importlib.import_module(__name__.rpartition(".")[0] + "._srtpsend")
+    except ImportError:
+        return None
+
+
+def _load() -> tuple[Any, ...]:
+    module = compiled_module()
+    if module is None:
         return _NONE
     try:
         from pylibsrtp._binding import ffi, lib
-
-        from ._srtpsend import Copy, Route, Target, Unprotect, fan  # type: ignore[import-not-found]
     except ImportError:
         return _NONE
+    Target, Unprotect, Route, Copy, fan = module.Target, module.Unprotect, module.Route, module.Copy, module.fan
     fns = [ffi.addressof(lib, name) for name in ("srtp_protect", "srtp_unprotect", "srtp_unprotect_rtcp")]
     if any(str(ffi.typeof(f)) != _FN_TYPE for f in fns) or "_srtp" not in pylibsrtp.Session.__init__.__code__.co_names:
         return _NONE

@@ -163,10 +163,10 @@ def _path_field(request: web.Request, segments: list[str], index: int) -> str:
         canonical = resource.canonical.split("/")
         # a parameter at `index` only: a fixed segment there ("/recordings/bulk-delete") is no name
         # for a value that did not match any route (aiohttp's parameters refuse "{" and "}")
-        if len(canonical) == len(segments) and _param(canonical[index]) is not None and all(
+        if len(canonical) == len(segments) and (name := _param(canonical[index])) is not None and all(
                 i == index or _param(c) is not None or c == seg
                 for i, (c, seg) in enumerate(zip(canonical, segments))):
-            return _param(canonical[index]) or "path"
+            return name
     return "path"
 
 
