@@ -4,7 +4,9 @@ Retry-After; one counter for the whole cluster in a real Redis, shared by two no
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 import uuid
 from email.utils import parsedate_to_datetime
 
@@ -24,12 +26,21 @@ def store_kind() -> str:
     return "sqlite"
 
 
+async def _start_of_a_minute(room: float = 20.0) -> None:
+    """The budget is per wall-clock minute: a sequence that counts it down must not cross into the
+    next one. With less than `room` seconds left in this minute, wait for the next to begin."""
+    left = 60 - time.time() % 60
+    if left < room:
+        await asyncio.sleep(left + 0.05)
+
+
 def _budget(resp) -> tuple[int, int]:
     return int(resp.headers["X-RateLimit-Limit"]), int(resp.headers["X-RateLimit-Remaining"])
 
 
 async def test_points_per_key_headers_on_every_response_and_429(settings_factory, auth):
     async with serve(settings_factory(rest_rate_limit_per_minute=10)) as client:
+        await _start_of_a_minute()
         resp = await client.post("/api/v1/rooms", json={"roomName": "R"}, headers=auth)     # 3 points
         assert resp.status == 201 and _budget(resp) == (10, 7)
         room = await resp.json()
@@ -80,6 +91,7 @@ async def test_one_budget_for_the_whole_cluster_on_redis(settings_factory, redis
             app = create_app(settings, credentials)
             nodes.append(await stack.enter_async_context(TestClient(TestServer(app, host="127.0.0.1"))))
         one, two = nodes
+        await _start_of_a_minute()
         resp = await one.post("/api/v1/rooms", json={}, headers=auth)
         assert resp.status == 201 and _budget(resp) == (12, 9)
         resp = await two.get("/api/v1/rooms", headers=auth)
