@@ -12,7 +12,8 @@ not of CPU. At exit it writes
 
 - OUT.collapsed: one line per distinct stack, `frame;frame;... count` (flamegraph.pl / speedscope);
 - OUT.json: the top entries by self and by inclusive share of the samples, and the sample count;
-- OUT.alloc.txt, when the run has PYTHONTRACEMALLOC=1: the 60 lines holding most of the Python heap.
+- OUT.alloc.txt, when the run has PYTHONTRACEMALLOC=1 (or 6): the 60 lines (call paths) holding most of
+  the Python heap.
 
 SIGUSR1 starts a window afresh (the samples so far are dropped); SIGUSR2 ends it and writes
 OUT-1.json / OUT-1.collapsed (then -2, -3...); the run's end writes OUT.* only if no window was.
@@ -50,6 +51,22 @@ def describe_code(code) -> str:
     return f"{code.co_qualname} ({path}:{code.co_firstlineno})"
 
 
+def write_alloc(path: Path) -> None:
+    """The 60 places holding most of the Python heap: by line with PYTHONTRACEMALLOC=1; with a deeper
+    traceback (PYTHONTRACEMALLOC=6) by call path, innermost first, so that a line every object
+    allocates through (a deque in asyncio's Event, a dataclass __init__) is split by who made it."""
+    snapshot = tracemalloc.take_snapshot()
+    deep = tracemalloc.get_traceback_limit() > 1
+    top = snapshot.statistics("traceback" if deep else "lineno")[:60]
+    lines = []
+    for t in top:
+        where = " <- ".join(f"{f.filename.split('site-packages/')[-1].split('/work/main/')[-1]}:{f.lineno}"
+                            for f in reversed(t.traceback)) if deep else str(t.traceback)
+        lines.append(f"{t.size / 1024:10.1f} KiB {t.count:8d} {where}\n")
+    total = sum(t.size for t in snapshot.statistics("filename"))
+    path.write_text(f"{total / 1024:10.1f} KiB traced in all\n" + "".join(lines))
+
+
 def main() -> None:
     out, sep, *cmd = sys.argv[1:]
     assert sep == "--" and cmd, __doc__
@@ -65,20 +82,19 @@ def main() -> None:
     windows = [0]
 
     def write(name: str = out) -> None:
-        total = sum(stacks.values())
+        counts = dict(stacks)   # one C call: the SIGPROF handler may add stacks while this runs
+        total = sum(counts.values())
         own: collections.Counter[str] = collections.Counter()
         incl: collections.Counter[str] = collections.Counter()
-        for s, n in stacks.items():
+        for s, n in counts.items():
             if s:
                 own[s[-1]] += n
             for frame_name in set(s):
                 incl[frame_name] += n
         busy = max(1, total)
-        if tracemalloc.is_tracing():   # PYTHONTRACEMALLOC=1: where the Python heap is, by line
-            top = tracemalloc.take_snapshot().statistics("lineno")[:60]
-            Path(name + ".alloc.txt").write_text("".join(f"{t.size / 1024:10.1f} KiB {t.count:8d} {t.traceback}\n"
-                                                         for t in top))
-        Path(name + ".collapsed").write_text("".join(f"{';'.join(s)} {n}\n" for s, n in stacks.items() if s))
+        if tracemalloc.is_tracing():   # PYTHONTRACEMALLOC=N: where the Python heap is (write_alloc)
+            write_alloc(Path(name + ".alloc.txt"))
+        Path(name + ".collapsed").write_text("".join(f"{';'.join(s)} {n}\n" for s, n in counts.items() if s))
         Path(name + ".json").write_text(json.dumps({
             "samples": total, "cpu_interval_s": INTERVAL,
             "self": [[k, round(v / busy, 4)] for k, v in own.most_common(40)],
