@@ -12,7 +12,7 @@ not of CPU. At exit it writes
 
 - OUT.collapsed: one line per distinct stack, `frame;frame;... count` (flamegraph.pl / speedscope);
 - OUT.json: the top entries by self and by inclusive share of the samples, and the sample count;
-- OUT.alloc.txt, when the run has PYTHONTRACEMALLOC=1 (or 6): the 60 lines (call paths) holding most of
+- OUT.alloc.txt, when the run has PYTHONTRACEMALLOC=1 (or 3): the 60 lines (call paths) holding most of
   the Python heap.
 
 SIGUSR1 starts a window afresh (the samples so far are dropped); SIGUSR2 ends it and writes
@@ -42,29 +42,33 @@ def _frame_name(code) -> str:
     return name
 
 
-def describe_code(code) -> str:
-    path = code.co_filename
+def short_path(path: str) -> str:
+    """A source path from its package or the project on (site-packages/..., media/..., 11/asyncio/...)."""
     for marker in ("site-packages/", "/work/main/", "lib/python3."):
         if marker in path:
-            path = path.split(marker, 1)[1]
-            break
-    return f"{code.co_qualname} ({path}:{code.co_firstlineno})"
+            return path.split(marker, 1)[1]
+    return path
+
+
+def describe_code(code) -> str:
+    return f"{code.co_qualname} ({short_path(code.co_filename)}:{code.co_firstlineno})"
 
 
 def write_alloc(path: Path) -> None:
     """The 60 places holding most of the Python heap: by line with PYTHONTRACEMALLOC=1; with a deeper
-    traceback (PYTHONTRACEMALLOC=6) by call path, innermost first, so that a line every object
-    allocates through (a deque in asyncio's Event, a dataclass __init__) is split by who made it."""
+    traceback (PYTHONTRACEMALLOC=3; 6 slows a loaded server until its gauge refuses joins) by call
+    path, innermost first, so that a line every object allocates through (a deque in asyncio's
+    Event, a dataclass __init__) is split by who made it."""
     snapshot = tracemalloc.take_snapshot()
     deep = tracemalloc.get_traceback_limit() > 1
     top = snapshot.statistics("traceback" if deep else "lineno")[:60]
     lines = []
     for t in top:
-        where = " <- ".join(f"{f.filename.split('site-packages/')[-1].split('/work/main/')[-1]}:{f.lineno}"
-                            for f in reversed(t.traceback)) if deep else str(t.traceback)
+        where = " <- ".join(f"{short_path(f.filename)}:{f.lineno}" for f in reversed(t.traceback)) if deep \
+            else str(t.traceback)
         lines.append(f"{t.size / 1024:10.1f} KiB {t.count:8d} {where}\n")
-    total = sum(t.size for t in snapshot.statistics("filename"))
-    path.write_text(f"{total / 1024:10.1f} KiB traced in all\n" + "".join(lines))
+    traced = sum(t.size for t in snapshot.traces)
+    path.write_text(f"{traced / 1024:10.1f} KiB traced in all\n" + "".join(lines))
 
 
 def main() -> None:
