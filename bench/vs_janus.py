@@ -28,10 +28,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.vs_janus_metrics import gc_pauses, lag_counts, lag_histogram, lag_p99_ms, sfu_drops  # noqa: E402
+
 NS, OUT_IF, IN_IF = "ac-bench", "acb0", "acb1"
 OUT_IP, IN_IP = "198.18.0.1", "198.18.0.2"
 API_KEY = "bench-api-key-0123456789abcdef"
 AC_PORT, JANUS_PORT = 18080, 18088
+# wrappers of the Antechamber server (bench/NAME.py OUT -- server), each writing OUT-SCENARIO-N.json
+TOOLS = {"sampler": "sample the server's stacks (bench/sampler.py) over each step's window, then its joins",
+         "loop_steps": "run the server on asyncio's loop with each callback timed (bench/loop_steps.py), "
+                       "over each step's joins",
+         "stalls": "what the server's own loop ran when it was late (bench/stalls.py), over each step's joins"}
 CLIENT = ROOT / "bench" / "vs_janus_client.py"
 PY = str(ROOT / ".venv" / "bin" / "python")
 CLK = os.sysconf("SC_CLK_TCK")
@@ -106,8 +113,7 @@ admin: {{
     (d / "janus.plugin.videoroom.jcfg").write_text("general: {\n}\n")
 
 
-def start_sfu(sfu: str, tmp: Path, profile: str | None = None,
-              loop_steps: str | None = None) -> tuple[subprocess.Popen, str]:
+def start_sfu(sfu: str, tmp: Path, tool: tuple[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     LOGS.mkdir(exist_ok=True)
     log = open(LOGS / f"{sfu}.log", "w")   # kept after the run
     if sfu == "janus":
@@ -122,10 +128,8 @@ def start_sfu(sfu: str, tmp: Path, profile: str | None = None,
                "--max-forward-pps", "100000000", "--busy-lag-ms", "250"]
         base = f"http://{IN_IP}:{AC_PORT}"
         probe = base + "/api/v1/rooms"
-        if profile:   # stacks sampled over the whole server run, written when it stops (SIGTERM is a clean stop)
-            cmd = [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "bench" / "sampler.py"), profile, "--", *cmd]
-        elif loop_steps:   # asyncio's loop, each callback timed; a window over each step's joins
-            cmd = [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "bench" / "loop_steps.py"), loop_steps, "--", *cmd]
+        if tool:   # bench/TOOL.py OUT -- the server (TOOLS); SIGTERM is a clean stop
+            cmd = [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "bench" / f"{tool[0]}.py"), tool[1], "--", *cmd]
     # every generated participant comes from one address (198.18.0.1) in bursts of 50-100 joins: the
     # per-address and per-room abuse limits a deployment needs would refuse them (the suite turns them
     # off the same way, tests/helpers/limits.py); the busy flag still refuses joins past 0.9 of a core
@@ -178,39 +182,6 @@ def metrics_lines(base: str) -> list[str]:
         return []
 
 
-def lag_histogram(lines: list[str]) -> dict[float, float] | None:
-    """antechamber_event_loop_lag_seconds buckets (le -> count), or None when the server has none."""
-    out: dict[float, float] = {}
-    for line in lines:
-        if line.startswith("antechamber_event_loop_lag_seconds_bucket"):
-            le = line.split('le="', 1)[1].split('"', 1)[0]
-            out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
-    return out or None
-
-
-def gc_pauses(lines: list[str]) -> dict[str, float]:
-    """Antechamber's garbage-collector pauses (antechamber_gc_pause_seconds): per generation, how many
-    and how many longer than 10 ms (a pause holds the whole loop: the lag probe sees it)."""
-    out: dict[str, float] = {}
-    for line in lines:
-        if line.startswith("antechamber_gc_pause_seconds_bucket{"):
-            gen = line.split('generation="', 1)[1].split('"', 1)[0]
-            le = line.split('le="', 1)[1].split('"', 1)[0]
-            if le in ("0.01", "+Inf"):
-                out[f"gen{gen}_{'within_10ms' if le == '0.01' else 'all'}"] = float(line.rsplit(" ", 1)[1])
-    return out
-
-
-def sfu_drops(lines: list[str]) -> dict[str, float]:
-    """Antechamber's own count of packets it did not forward, by reason (antechamber_media_dropped_packets:
-    keyframe_wait, no_transport, refused, backlog_full), or {} for Janus."""
-    out: dict[str, float] = {}
-    for line in lines:
-        if line.startswith("antechamber_media_dropped_packets_total{"):
-            out[line.split('reason="', 1)[1].split('"', 1)[0]] = float(line.rsplit(" ", 1)[1])
-    return out
-
-
 def snapshot(pid: int, sfu: str, base: str, joins: bool = False) -> dict[str, Any]:
     """CPU, RSS and clock; for Antechamber also its loop-lag histogram and, around the joins, its
     drops and GC pauses, all from one /metrics read (each read is rendered on the loop it measures)."""
@@ -221,28 +192,14 @@ def snapshot(pid: int, sfu: str, base: str, joins: bool = False) -> dict[str, An
     return out
 
 
-def lag_p99_ms(a: dict[float, float] | None, b: dict[float, float] | None) -> float | None:
-    if not a or not b:
-        return None
-    les = sorted(b)
-    delta = [b[le] - a.get(le, 0.0) for le in les]
-    if delta[-1] <= 0:
-        return None
-    for le, n in zip(les, delta):
-        if n >= 0.99 * delta[-1]:
-            return round(le * 1000, 2)
-    return None
-
-
 def run_scenario(sfu: str, scenario: str, steps: list[int], clip: Path, window: float, joins: int,
-                 profile: str | None = None, loop_steps: str | None = None) -> list[dict]:
+                 tool: tuple[str, str] | None = None) -> list[dict]:
     rows: list[dict[str, Any]] = []
-    sampled = profile is not None and sfu == "antechamber"   # Janus is not a Python process
+    tool = (tool[0], f"{tool[1]}-{scenario}") if tool and sfu == "antechamber" else None   # Janus: not Python
+    sampled = tool is not None and tool[0] == "sampler"     # over each step's window too
     with tempfile.TemporaryDirectory(prefix=f"vsj-{sfu}-") as t:
         tmp = Path(t)
-        stepped = loop_steps is not None and sfu == "antechamber" and not sampled
-        proc, base = start_sfu(sfu, tmp, profile if sampled else None,
-                               f"{loop_steps}-{scenario}" if stepped else None)
+        proc, base = start_sfu(sfu, tmp, tool)
         client = subprocess.Popen(["taskset", "-c", "0", PY, str(CLIENT), "--sfu", sfu, "--base", base,
                                    "--clip", str(clip), "--scenario", scenario, "--api-key", API_KEY,
                                    "--steps", ",".join(map(str, steps)), "--window", str(window),
@@ -269,11 +226,11 @@ def run_scenario(sfu: str, scenario: str, steps: list[int], clip: Path, window: 
                         os.kill(proc.pid, signal.SIGUSR2)
                     w1 = snapshot(proc.pid, sfu, base)
                 elif line.startswith("JOINS start"):
-                    if stepped:
-                        os.kill(proc.pid, signal.SIGUSR1)     # bench/loop_steps.py: the joins' loop steps only
+                    if tool:    # the joins' stacks, callbacks or stalls only
+                        os.kill(proc.pid, signal.SIGUSR1)
                     j0 = snapshot(proc.pid, sfu, base, joins=True)
                 elif line.startswith("JOINS end"):
-                    if stepped:
+                    if tool:
                         os.kill(proc.pid, signal.SIGUSR2)
                     j1 = snapshot(proc.pid, sfu, base, joins=True)
                 elif line.startswith("RESULT "):
@@ -288,6 +245,7 @@ def run_scenario(sfu: str, scenario: str, steps: list[int], clip: Path, window: 
                     r["loop_lag_p99_ms"] = lag_p99_ms(w0["lag"], w1["lag"])
                     if j0 and j1:   # over the joins (issue 17: 50 joins at 200 streams, lag p99 < 20 ms)
                         r["join_loop_lag_p99_ms"] = lag_p99_ms(j0["lag"], j1["lag"])
+                        r["join_loop_lag_ms_samples"] = lag_counts(j0["lag"], j1["lag"])
                         r["join_sfu_cpu_cores"] = round((j1["cpu"] - j0["cpu"]) / max(1e-3, j1["wall"] - j0["wall"]), 3)
                         # where held packets were lost over the joins: the kernel's full-buffer drops on each side
                         r["join_udp_drops"] = {k: j1["udp"][k] - j0["udp"].get(k, 0) for k in j1["udp"]}
@@ -353,13 +311,12 @@ def main() -> None:
                     help="subscriber counts of the fan-out scenario's steps")
     ap.add_argument("--rooms-steps", type=lambda v: [int(x) for x in v.split(",")], default=[64, 128, 192, 256, 320],
                     help="video stream counts of the rooms scenario's steps")
-    ap.add_argument("--profile", default=None, help="sample the Antechamber server's stacks (bench/sampler.py) into "
-                                                      "PROFILE.json and PROFILE.collapsed")
-    ap.add_argument("--loop-steps", default=None, help="run the Antechamber server on asyncio's loop with each "
-                    "callback timed (bench/loop_steps.py) and write LOOP_STEPS-SCENARIO-N.json over each step's joins")
+    for tool, what in TOOLS.items():
+        ap.add_argument(f"--{tool.replace('_', '-')}", default=None, metavar="OUT", help=what)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "vs_janus.json"))
     ap.add_argument("--plot", default=str(ROOT / "docs" / "vs_janus.png"))
     args = ap.parse_args()
+    tool = next(((name, getattr(args, name)) for name in TOOLS if getattr(args, name)), None)
     if os.geteuid() != 0 or not shutil.which("janus"):
         sys.exit("needs root (network namespace) and janus (apt-get install -y janus)")
     from bench.forwarding import encode_clip
@@ -380,8 +337,7 @@ def main() -> None:
             for scenario in args.scenarios.split(","):
                 for sfu in sfus:
                     try:
-                        rows = run_scenario(sfu, scenario, steps[scenario], clip, window, joins, args.profile,
-                                            args.loop_steps)
+                        rows = run_scenario(sfu, scenario, steps[scenario], clip, window, joins, tool)
                     except Exception as e:  # noqa: BLE001 - record and go on with the next one
                         rows = [{"error": repr(e)[:500]}]
                         print(f"  {sfu} {scenario} failed: {e!r}", flush=True)

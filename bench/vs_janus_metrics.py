@@ -1,0 +1,64 @@
+"""What bench/vs_janus.py reads from the Antechamber server's /metrics: the loop-lag histogram (and the
+lag over a window from two reads), garbage-collector pauses and the packets it did not forward."""
+
+from __future__ import annotations
+
+
+def lag_histogram(lines: list[str]) -> dict[float, float] | None:
+    """antechamber_event_loop_lag_seconds buckets (le -> count), or None when the server has none."""
+    out: dict[float, float] = {}
+    for line in lines:
+        if line.startswith("antechamber_event_loop_lag_seconds_bucket"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
+    return out or None
+
+
+def gc_pauses(lines: list[str]) -> dict[str, float]:
+    """Antechamber's garbage-collector pauses (antechamber_gc_pause_seconds): per generation, how many
+    and how many longer than 10 ms (a pause holds the whole loop: the lag probe sees it)."""
+    out: dict[str, float] = {}
+    for line in lines:
+        if line.startswith("antechamber_gc_pause_seconds_bucket{"):
+            gen = line.split('generation="', 1)[1].split('"', 1)[0]
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            if le in ("0.01", "+Inf"):
+                out[f"gen{gen}_{'within_10ms' if le == '0.01' else 'all'}"] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def sfu_drops(lines: list[str]) -> dict[str, float]:
+    """Antechamber's own count of packets it did not forward, by reason (antechamber_media_dropped_packets:
+    keyframe_wait, no_transport, refused, backlog_full), or {} for Janus."""
+    out: dict[str, float] = {}
+    for line in lines:
+        if line.startswith("antechamber_media_dropped_packets_total{"):
+            out[line.split('reason="', 1)[1].split('"', 1)[0]] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def lag_counts(a: dict[float, float] | None, b: dict[float, float] | None) -> dict[str, int] | None:
+    """The lag probe's samples between two reads by bucket ("<=20": samples above the bucket below and
+    at most 20 ms), the empty buckets left out: p99 of ~20 samples is their largest."""
+    if not a or not b:
+        return None
+    out, below = {}, 0.0
+    for le in sorted(b):
+        n = b[le] - a.get(le, 0.0) - below
+        below += n
+        if n > 0:
+            out["<=inf" if le == float("inf") else f"<={le * 1000:g}"] = int(n)
+    return out
+
+
+def lag_p99_ms(a: dict[float, float] | None, b: dict[float, float] | None) -> float | None:
+    if not a or not b:
+        return None
+    les = sorted(b)
+    delta = [b[le] - a.get(le, 0.0) for le in les]
+    if delta[-1] <= 0:
+        return None
+    for le, n in zip(les, delta):
+        if n >= 0.99 * delta[-1]:
+            return round(le * 1000, 2)
+    return None
