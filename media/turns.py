@@ -10,8 +10,10 @@ while fewer than ``per_turn`` were taken since the last round, otherwise the cal
 arrival order, for a later iteration. A caller waits at most len(queue) / per_turn iterations
 (~1 ms each while forwarding), and an idle server hands out turns without waiting. Users: each
 websocket reader before it handles a message, and the upgrade (signaling/transport/websocket.py,
-one Turns per endpoint); each subscribe renegotiation (media/participant.py, one Turns per media
-service). It sits in the lowest layer so that both can use it.
+one Turns per endpoint); each websocket frame written (a second Turns of the endpoint: a broadcast
+to 250 woke 250 writers in one iteration, bench/stalls.py); each subscribe renegotiation
+(media/participant.py, one Turns per media service). It sits in the lowest layer so that both can
+use it.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-PER_TURN = 4                # websocket messages: ~2 ms of handlers per iteration
-NEGOTIATIONS_PER_TURN = 2   # subscribe offers: ~3 ms per iteration
+# What one iteration may begin of each (bench/stalls.py over 50 joins at 200-300 streams, 2026-12-06:
+# with 4 messages and no bound on writes the loop's lag p99 was 27-57 ms; with these, 12-34 ms)
+PER_TURN = 2                # websocket messages: a join into a room of 250 is ~1-2 ms (its roster)
+NEGOTIATIONS_PER_TURN = 2   # subscribe offers: ~1.5 ms each (1 made 50 joins take 2-3.4 s)
+WRITES_PER_TURN = 16        # websocket frames written: ~0.05 ms each, a joined roster ~1 ms
 
 
 class Turns:

@@ -46,6 +46,18 @@ import aiohttp
 import msgpack
 
 MSGPACK_SUBPROTOCOL = "antechamber.msgpack"
+# a merged roster frame's type -> its messages' type (docs/protocol.md; the server's: wire/merge.py)
+MERGED = {"participants_joined": "participant_joined", "participants_left": "participant_left"}
+
+
+def expand(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The single messages a received message stands for (itself, unless it is a merged one)."""
+    single, parts = MERGED.get(message.get("type")), message.get("participants")  # type: ignore[arg-type]
+    if single is None or not isinstance(parts, list):
+        return [message]
+    return [{"type": single, **part} for part in parts if isinstance(part, dict)]
+
+
 Predicate = Callable[[dict[str, Any]], Any]
 
 
@@ -186,35 +198,40 @@ class SignalingClient:
             return msgpack.unpackb(msg.data, raw=False)
         return None
 
+    def _received(self, ws: aiohttp.ClientWebSocketResponse, data: dict[str, Any]) -> None:
+        """One message from the server: to the listener, the history, a waiting request or the inbox."""
+        if self.listener is not None:
+            self.listener(data)
+        self.history.append(data)
+        kind = data.get("type")
+        if kind == "joined":
+            self.participant_id = data.get("participantId")
+            self.resume_token = data.get("resumeToken") or self.resume_token
+        elif kind == "knock_status" and data.get("resumeToken"):
+            self.resume_token = data["resumeToken"]
+        elif kind == "ended":
+            self._ended = True
+        elif kind == "reconnect":
+            self._move_on = True
+            asyncio.get_running_loop().create_task(ws.close())
+        elif kind == "media_reset" and self.on_media_reset is not None:
+            self.on_media_reset(data)
+        fut = self._pending.pop(data.get("id"), None) if "id" in data else None
+        if fut is not None and not fut.done():
+            fut.set_result(data)
+            if data.get("type") in ("ok", "error", "pong"):
+                return
+        self.inbox.append(data)
+        self._changed.set()
+
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         try:
             async for msg in ws:
-                data = self._decode(msg)
-                if data is None:
+                decoded = self._decode(msg)
+                if decoded is None:
                     continue
-                if self.listener is not None:
-                    self.listener(data)
-                self.history.append(data)
-                kind = data.get("type")
-                if kind == "joined":
-                    self.participant_id = data.get("participantId")
-                    self.resume_token = data.get("resumeToken") or self.resume_token
-                elif kind == "knock_status" and data.get("resumeToken"):
-                    self.resume_token = data["resumeToken"]
-                elif kind == "ended":
-                    self._ended = True
-                elif kind == "reconnect":
-                    self._move_on = True
-                    asyncio.get_running_loop().create_task(ws.close())
-                elif kind == "media_reset" and self.on_media_reset is not None:
-                    self.on_media_reset(data)
-                fut = self._pending.pop(data.get("id"), None) if "id" in data else None
-                if fut is not None and not fut.done():
-                    fut.set_result(data)
-                    if data.get("type") in ("ok", "error", "pong"):
-                        continue
-                self.inbox.append(data)
-                self._changed.set()
+                for data in expand(decoded):    # a merged roster frame: its single messages
+                    self._received(ws, data)
         finally:
             self.close_code = ws.close_code
             self.connected.clear()

@@ -22,6 +22,7 @@ from ..ports import RoomInfo
 from ..rules.admission import Counts, is_moderator
 from ..rules.waiting_room import WaitingRoom
 from ..wire.codec import EncodeError
+from ..wire.merge import mark
 from .meeting_clock import MeetingClock
 from .participant import Participant
 from .services import RoomServices
@@ -99,9 +100,10 @@ class Roster:
 
     def broadcast(self, message: dict[str, Any], to: Iterable[Participant] | None = None,
                   exclude: Participant | None = None, when: Callable[[Participant], bool] | None = None) -> None:
-        """Send one message to many participants, encoding it once per codec. Never raises for a
-        message a codec cannot encode: it is logged once (its type only) and not sent to that
-        codec's participants; the others still get it. Away participants get nothing."""
+        """Send one message to many participants, encoding it once per codec (a roster change's frame
+        marked, so that a backed-up connection merges it with the next ones: wire/merge.py). Never
+        raises for a message a codec cannot encode: it is logged once (its type only) and not sent to
+        that codec's participants; the others still get it. Away participants get nothing."""
         encoded: dict[str, Any] = {}
         for p in list(self.participants.values() if to is None else to):
             connection = p.connection
@@ -110,7 +112,7 @@ class Roster:
             name = connection.codec.name
             if name not in encoded:
                 try:
-                    encoded[name] = connection.codec.encode(message)
+                    encoded[name] = mark(connection.codec, connection.codec.encode(message), message)
                 except EncodeError as exc:
                     encoded[name] = None
                     msg_type = message.get("type")

@@ -11,7 +11,9 @@ without its content) and the connection goes on; any other failure of the
 writer closes the connection (1011) and the hub is told at once: a socket is
 never left open that no longer delivers. Every frame read is parsed
 (``wire.protocol.parse``) and dispatched in order (``hub.handle``), each after taking
-a turn (``media/turns.py``: a burst of joins is handled a few per loop iteration).
+a turn (``media/turns.py``: a burst of joins is handled a few per loop iteration). The writer sends
+one message per loop turn, each after taking a turn of the endpoint's writers, and a backlog of
+roster changes as one frame (``wire/merge.py``).
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from typing import Any, Callable
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from media.turns import Turns
+from media.turns import WRITES_PER_TURN, Turns
 
 from ..errors import InternalError, JoinTimeout, SignalingError, TooManyConnections
 from ..live.hub import Dispatcher
 from ..live.participant import CONNECTED, Participant
 from .doorway import Doorway, client_address, parse_networks
 from ..wire.codec import MSGPACK_SUBPROTOCOL, Codec, EncodeError
+from ..wire.merge import MERGE_MAX, kind_of, merge
 from ..wire.protocol import parse, request_id
 
 log = structlog.get_logger("antechamber.signaling")
@@ -38,6 +41,7 @@ log = structlog.get_logger("antechamber.signaling")
 # frames above this close the connection (1009); frames between the message limit and
 # this get an error and the connection stays usable
 HARD_FRAME_LIMIT = 1024 * 1024
+MERGE_WAIT = 0.05   # seconds between two merged roster frames of one connection (a burst's)
 
 
 @dataclass(frozen=True)
@@ -56,12 +60,13 @@ _CLOSE = object()
 
 class WebSocketConnection:
     __slots__ = ("ws", "codec", "remote", "hub", "participant", "_queue", "_writer", "_close_reason",
-                 "doorway", "turns", "__weakref__")
+                 "doorway", "turns", "writes", "__weakref__")
 
     def __init__(self, ws: web.WebSocketResponse, codec: Codec, remote: str, hub: Dispatcher, queue_size: int = 256,
-                 turns: Turns | None = None):
+                 turns: Turns | None = None, writes: Turns | None = None):
         self.ws, self.codec, self.remote, self.hub = ws, codec, remote, hub
         self.turns = turns or Turns()   # shared by the endpoint's connections (make_handler)
+        self.writes = writes or Turns(WRITES_PER_TURN)  # also shared: every frame written takes one
         self.participant: Participant | None = None
         self._queue: asyncio.Queue = asyncio.Queue(queue_size)
         self._writer: asyncio.Task | None = None
@@ -123,22 +128,42 @@ class WebSocketConnection:
                 transport.close()
 
     async def _write_loop(self) -> None:
-        ws, codec = self.ws, self.codec
+        ws, queue = self.ws, self._queue
+        carry: Any = None       # the item after a run of merged frames: the next to be sent
+        merged_at = -MERGE_WAIT
         try:
             while True:
-                item = await self._queue.get()
+                if carry is not None:
+                    item, carry = carry, None
+                else:
+                    item = await queue.get()
                 if type(item) is tuple and item[0] is _CLOSE:
                     await ws.close(code=item[1])
                     return
-                try:
-                    frame = codec.encode(item) if isinstance(item, dict) else item
-                    if isinstance(frame, bytes):
-                        await ws.send_bytes(frame)
-                    else:
-                        await ws.send_str(frame)    # encodes first: nothing is written if that fails
-                except (EncodeError, UnicodeEncodeError) as exc:
-                    self._dropped(item, exc)
-                if not self._queue.empty():
+                kind = kind_of(item)
+                if kind is None or queue.empty():
+                    await self._write(item)
+                else:
+                    # a backlog of roster changes, sent as one frame (wire/merge.py). After a merged
+                    # frame (a burst of joins or leaves) the next waits until MERGE_WAIT has passed:
+                    # the burst's 250 writers then do not all wake at every loop iteration
+                    wait = merged_at + MERGE_WAIT - time.monotonic()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    run = [item]
+                    while len(run) < MERGE_MAX and not queue.empty():
+                        nxt = queue.get_nowait()
+                        if kind_of(nxt) != kind:
+                            carry = nxt
+                            break
+                        run.append(nxt)
+                    if len(run) > 1:
+                        full = len(run) == MERGE_MAX    # then the rest goes at once, not held
+                        run = [merge(run)]
+                        merged_at = merged_at if full else time.monotonic()
+                    for one in run:
+                        await self._write(one)
+                if carry is not None or not queue.empty():
                     # one message per connection per loop turn: 50 joins into a room of 250 queue 50
                     # messages on each of 250 connections, which written in one go held the loop for
                     # 100-250 ms (issue 17, bench/vs_janus.py join_loop_lag_p99_ms)
@@ -150,6 +175,17 @@ class WebSocketConnection:
         except Exception:
             log.exception("writer failed, closing the connection", participant_id=self._pid())
             self._writer_gone("disconnected")
+
+    async def _write(self, item: Any) -> None:
+        await self.writes.take()
+        try:
+            frame = self.codec.encode(item) if isinstance(item, dict) else item
+            if isinstance(frame, bytes):
+                await self.ws.send_bytes(frame)
+            else:
+                await self.ws.send_str(frame)    # encodes first: nothing is written if that fails
+        except (EncodeError, UnicodeEncodeError) as exc:
+            self._dropped(item, exc)
 
     def _dropped(self, item: Any, exc: Exception) -> None:
         """One message could not be encoded: log it once (its type only, never its content)."""
@@ -250,7 +286,7 @@ class WebSocketConnection:
 def make_handler(get_hub: Callable[[web.Request], Dispatcher], limits: Limits):
     """The aiohttp handler of the websocket route: negotiates the codec, runs one connection."""
     doorway, trusted = Doorway(limits.unauthenticated_per_address), parse_networks(limits.trusted_proxies)
-    turns = Turns()
+    turns, writes = Turns(), Turns(WRITES_PER_TURN)
 
     async def websocket(request: web.Request) -> web.StreamResponse:
         hub = get_hub(request)
@@ -270,7 +306,7 @@ def make_handler(get_hub: Callable[[web.Request], Dispatcher], limits: Limits):
             await (ws.send_bytes(frame) if isinstance(frame, bytes) else ws.send_str(frame))
             await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too many connections")
             return ws
-        connection = WebSocketConnection(ws, codec, remote, hub, limits.send_queue, turns)
+        connection = WebSocketConnection(ws, codec, remote, hub, limits.send_queue, turns, writes)
         connection.doorway = doorway
         hub.connect(connection)
         await connection.run(limits)

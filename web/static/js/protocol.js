@@ -37,6 +37,8 @@ export const SERVER = Object.freeze({
   KNOCKS: "knocks",
   PARTICIPANT_JOINED: "participant_joined",
   PARTICIPANT_LEFT: "participant_left",
+  PARTICIPANTS_JOINED: "participants_joined", // several participant_joined in one frame
+  PARTICIPANTS_LEFT: "participants_left", // several participant_left in one frame
   PARTICIPANT_UPDATED: "participant_updated",
   PERMISSIONS: "permissions",
   ROOM_UPDATED: "room_updated",
@@ -95,4 +97,10 @@ export const msg = Object.freeze({
   publish: (sdp, sources) => ({ type: CLIENT.PUBLISH, sdp, sources }),
   subscribeAnswer: (sdp) => ({ type: CLIENT.SUBSCRIBE_ANSWER, sdp }),
   ice: (pc, candidate) => ({ type: CLIENT.ICE, pc, candidate }),
+});
+
+/** A merged roster frame's type -> the type of each message it holds (signaling/wire/merge.py). */
+export const MERGED = Object.freeze({
+  [SERVER.PARTICIPANTS_JOINED]: SERVER.PARTICIPANT_JOINED,
+  [SERVER.PARTICIPANTS_LEFT]: SERVER.PARTICIPANT_LEFT,
 });

@@ -1,6 +1,6 @@
 // The signaling connection: one websocket to /ws carrying the JSON text frames of
 // docs/protocol.md, with request ids, and the reconnect backoff.
-import { SERVER } from "./protocol.js";
+import { MERGED, SERVER } from "./protocol.js";
 
 /** An `error` reply from the server. */
 export class SignalingError extends Error {
@@ -94,6 +94,14 @@ export class Signaling extends EventTarget {
       clearTimeout(timer);
       if (frame.type === SERVER.ERROR) reject(new SignalingError(frame));
       else resolve(frame);
+    }
+    const single = Object.hasOwn(MERGED, frame.type) ? MERGED[frame.type] : null;
+    if (single && Array.isArray(frame.participants)) {
+      // a backed-up connection's roster changes in one frame (docs/protocol.md): one event each
+      for (const part of frame.participants) {
+        if (part && typeof part === "object") this.emit(single, { ...part, type: single });
+      }
+      return;
     }
     this.emit(frame.type, frame);
   }
