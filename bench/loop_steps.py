@@ -20,7 +20,6 @@ if no window was written. bench/vs_janus.py --loop-steps OUT sets the window ove
 from __future__ import annotations
 
 import asyncio
-import atexit
 import collections
 import json
 import runpy
@@ -32,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.sampler import describe_code as _where  # noqa: E402
+from bench.sampler import describe_code as _where, windows  # noqa: E402
 
 STEP_MS = 5.0
 ITER_MS = 20.0
@@ -174,27 +173,11 @@ def main() -> None:
 
     uvloop.install = lambda: None   # asyncio's loop: its callbacks are Python objects that can be timed
     rec = Recorder()
-    windows = [0]
 
     def write(name: str) -> None:
         Path(name + ".json").write_text(json.dumps(rec.report(), indent=1) + "\n")
 
-    def window_end(*_: object) -> None:
-        windows[0] += 1
-        try:
-            write(f"{out}-{windows[0]}")
-        except Exception as e:  # noqa: BLE001 - a signal handler: an exception would land in the server
-            print(f"loop_steps: {e!r}", file=sys.stderr)
-
-    signal.signal(signal.SIGUSR1, lambda *_: rec.clear())
-    signal.signal(signal.SIGUSR2, window_end)
-
-    def at_exit() -> None:
-        signal.setitimer(signal.ITIMER_PROF, 0)     # a SIGPROF after the handlers are gone would kill
-        if not windows[0]:
-            write(out)
-
-    atexit.register(at_exit)
+    windows(out, "loop_steps", write, rec.clear, signal.ITIMER_PROF)
     install(rec)
     sys.argv = cmd
     runpy.run_path(cmd[0], run_name="__main__")

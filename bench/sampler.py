@@ -30,6 +30,7 @@ import sys
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Callable
 
 INTERVAL = 0.005
 _NAMES: dict[object, str] = {}
@@ -71,6 +72,30 @@ def write_alloc(path: Path) -> None:
     path.write_text(f"{traced / 1024:10.1f} KiB traced in all\n" + "".join(lines))
 
 
+def windows(out: str, tool: str, write: Callable[[str], None], start: Callable[[], None], timer: int) -> None:
+    """The wrappers' windows (this one's, bench/loop_steps.py's, bench/stalls.py's): SIGUSR1 starts one
+    afresh (``start``), SIGUSR2 writes it (``write(OUT-N)``, N = 1, 2...); at exit ``timer`` (the
+    sampling itimer) is stopped — its signal after the handlers are gone would kill the process — and
+    OUT is written if no window was."""
+    written = [0]
+
+    def window_end(*_: object) -> None:   # a signal handler: an exception here would land in the server
+        written[0] += 1
+        try:
+            write(f"{out}-{written[0]}")
+        except Exception as e:  # noqa: BLE001
+            print(f"{tool}: {e!r}", file=sys.stderr)
+
+    def at_exit() -> None:
+        signal.setitimer(timer, 0)
+        if not written[0]:
+            write(out)
+
+    signal.signal(signal.SIGUSR1, lambda *_: start())
+    signal.signal(signal.SIGUSR2, window_end)
+    atexit.register(at_exit)
+
+
 def main() -> None:
     out, sep, *cmd = sys.argv[1:]
     assert sep == "--" and cmd, __doc__
@@ -83,9 +108,7 @@ def main() -> None:
             frame = frame.f_back
         stacks[tuple(reversed(names))] += 1
 
-    windows = [0]
-
-    def write(name: str = out) -> None:
+    def write(name: str) -> None:
         counts = dict(stacks)   # one C call: the SIGPROF handler may add stacks while this runs
         total = sum(counts.values())
         own: collections.Counter[str] = collections.Counter()
@@ -105,25 +128,8 @@ def main() -> None:
             "inclusive": [[k, round(v / busy, 4)] for k, v in incl.most_common(80)],
         }, indent=1) + "\n")
 
-    def window_start(*_: object) -> None:
-        stacks.clear()
-
-    def window_end(*_: object) -> None:   # a signal handler: an exception here would land in the server
-        windows[0] += 1
-        try:
-            write(f"{out}-{windows[0]}")
-        except Exception as e:  # noqa: BLE001
-            print(f"sampler: {e!r}", file=sys.stderr)
-
-    def at_exit() -> None:
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        if not windows[0]:
-            write()
-
-    signal.signal(signal.SIGUSR1, window_start)
-    signal.signal(signal.SIGUSR2, window_end)
+    windows(out, "sampler", write, stacks.clear, signal.ITIMER_PROF)
     signal.signal(signal.SIGPROF, sample)
-    atexit.register(at_exit)
     signal.setitimer(signal.ITIMER_PROF, INTERVAL, INTERVAL)
     sys.argv = cmd
     t0 = time.monotonic()

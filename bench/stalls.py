@@ -24,7 +24,6 @@ bench/vs_janus.py --stalls OUT sets the window over each step's 50 joins.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import bisect
 import collections
 import json
@@ -37,7 +36,7 @@ from typing import Any, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.sampler import describe_code  # noqa: E402
+from bench.sampler import describe_code, windows  # noqa: E402
 
 TICK = 0.005       # seconds between two lag measurements
 SAMPLE = 0.001     # seconds between two stack samples (wall clock: the CPU-time timer ticks at HZ)
@@ -112,7 +111,6 @@ def main() -> None:
     out, sep, *cmd = sys.argv[1:]
     assert sep == "--" and cmd, __doc__
     watch = Watch()
-    windows = [0]
 
     import aiohttp.web_runner as runner
 
@@ -127,16 +125,7 @@ def main() -> None:
     def write(name: str) -> None:
         Path(name + ".json").write_text(json.dumps(watch.report(), indent=1) + "\n")
 
-    def window_end(*_: object) -> None:     # a signal handler: an exception here would land in the server
-        windows[0] += 1
-        try:
-            write(f"{out}-{windows[0]}")
-        except Exception as e:  # noqa: BLE001
-            print(f"stalls: {e!r}", file=sys.stderr)
-
-    signal.signal(signal.SIGUSR1, lambda *_: watch.clear())
-    signal.signal(signal.SIGUSR2, window_end)
-    atexit.register(lambda: windows[0] or write(out))
+    windows(out, "stalls", write, watch.clear, signal.ITIMER_REAL)
     signal.signal(signal.SIGALRM, watch.sample)
     signal.setitimer(signal.ITIMER_REAL, SAMPLE, SAMPLE)
     sys.argv = cmd
