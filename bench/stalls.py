@@ -70,7 +70,7 @@ class Watch:
         now = time.monotonic()
         loop.call_later(TICK, loop.call_soon, ready, now + TICK, now, time.process_time())
 
-    # --- the CPU-time signal: in the main thread, between two bytecodes ------------------
+    # --- the sampling signal (SIGALRM): in the main thread, between two bytecodes ---------
 
     def sample(self, signum: int, frame: Any) -> None:
         if frame is None:

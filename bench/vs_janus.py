@@ -311,8 +311,8 @@ def main() -> None:
                     help="subscriber counts of the fan-out scenario's steps")
     ap.add_argument("--rooms-steps", type=lambda v: [int(x) for x in v.split(",")], default=[64, 128, 192, 256, 320],
                     help="video stream counts of the rooms scenario's steps")
-    for tool, what in TOOLS.items():
-        ap.add_argument(f"--{tool.replace('_', '-')}", default=None, metavar="OUT", help=what)
+    for name, what in TOOLS.items():
+        ap.add_argument(f"--{name.replace('_', '-')}", default=None, metavar="OUT", help=what)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "vs_janus.json"))
     ap.add_argument("--plot", default=str(ROOT / "docs" / "vs_janus.png"))
     args = ap.parse_args()

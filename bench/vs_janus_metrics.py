@@ -37,28 +37,30 @@ def sfu_drops(lines: list[str]) -> dict[str, float]:
     return out
 
 
+def _window(a: dict[float, float] | None, b: dict[float, float] | None) -> list[tuple[float, float]] | None:
+    """The cumulative bucket counts (le, count) the lag probe added between two reads, or None."""
+    if not a or not b:
+        return None
+    return [(le, b[le] - a.get(le, 0.0)) for le in sorted(b)]
+
+
 def lag_counts(a: dict[float, float] | None, b: dict[float, float] | None) -> dict[str, int] | None:
     """The lag probe's samples between two reads by bucket ("<=20": samples above the bucket below and
     at most 20 ms), the empty buckets left out: p99 of ~20 samples is their largest."""
-    if not a or not b:
+    window = _window(a, b)
+    if window is None:
         return None
     out, below = {}, 0.0
-    for le in sorted(b):
-        n = b[le] - a.get(le, 0.0) - below
-        below += n
-        if n > 0:
-            out["<=inf" if le == float("inf") else f"<={le * 1000:g}"] = int(n)
+    for le, cumulative in window:
+        if cumulative > below:
+            out["<=inf" if le == float("inf") else f"<={le * 1000:g}"] = int(cumulative - below)
+        below = cumulative
     return out
 
 
 def lag_p99_ms(a: dict[float, float] | None, b: dict[float, float] | None) -> float | None:
-    if not a or not b:
+    """The bucket holding the 99th percentile of the lag probe's samples between two reads (ms)."""
+    window = _window(a, b)
+    if window is None or window[-1][1] <= 0:
         return None
-    les = sorted(b)
-    delta = [b[le] - a.get(le, 0.0) for le in les]
-    if delta[-1] <= 0:
-        return None
-    for le, n in zip(les, delta):
-        if n >= 0.99 * delta[-1]:
-            return round(le * 1000, 2)
-    return None
+    return next((round(le * 1000, 2) for le, n in window if n >= 0.99 * window[-1][1]), None)
