@@ -40,7 +40,7 @@ class MeetingFlows(Roster):
         assert self.meeting is not None
         self.meeting.peak = max(self.meeting.peak, len(self.participants))
         p.resume_token = p.resume_token or new_token()
-        p.send(self.joined_message(p, request_id))
+        p.send(self.joined_frame(p, request_id))
         if self.clock is not None:
             self.clock.people_changed()
         self.broadcast({"type": "participant_joined", "participant": p.public()}, exclude=p)
@@ -121,7 +121,7 @@ class MeetingFlows(Roster):
         """A new connection was attached to ``p`` (its token): it takes its place back, no knock."""
         log.info("participant resumed", room_id=self.room_id, participant_id=p.participant_id,
                  connection=f"{'reconnecting' if was_away else 'connected'} -> connected")
-        p.send({**self.joined_message(p, request_id), "resumed": True})
+        p.send(self.joined_frame(p, request_id, resumed=True))
         self.services.events.emit("room.client.resumed", room_id=self.room_id, participant_id=p.participant_id,
                                   display_name=p.display_name, role=p.role)
         if was_away:
@@ -135,7 +135,7 @@ class MeetingFlows(Roster):
     def set_muted(self, p: Participant, kind: str, muted: bool) -> None:
         if p.muted.get(kind) == muted:
             return
-        p.muted[kind] = muted
+        p.set_muted(**{kind: muted})
         log.info("participant muted", room_id=self.room_id, participant_id=p.participant_id, kind=kind,
                  change=f"{not muted} -> {muted}")
         self.updated(p)

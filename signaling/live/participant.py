@@ -24,7 +24,8 @@ While joined or knocking the connection may be *away*: it dropped without
 from __future__ import annotations
 
 import secrets
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, Mapping, Protocol
 
 import structlog
 
@@ -53,6 +54,8 @@ class Encoder(Protocol):
 
     def encode(self, message: dict[str, Any]) -> str | bytes: ...
 
+    def encode_with_list(self, message: dict[str, Any], key: str, parts: list[Any]) -> str | bytes: ...
+
 
 class Connection(Protocol):
     """The port a participant speaks through. Never blocks; never raises for a gone peer."""
@@ -77,10 +80,21 @@ class RoomRef(Protocol):
     def room_id(self) -> str: ...
 
 
+# What ``public()`` is made of: setting any of these drops the cached one (``__setattr__``).
+_PUBLIC_FIELDS = frozenset({"participant_id", "display_name", "role", "muted", "joined_at_ms", "connection",
+                            "state"})
+
+
 class Participant:
     __slots__ = ("participant_id", "connection", "ip", "state", "room", "display_name", "external_id", "metadata",
-                 "subscribes", "identity",
-                 "permissions", "role", "knock", "muted", "joined_at_ms", "resume_token", "__weakref__")
+                 "subscribes", "identity", "permissions", "role", "knock", "muted", "joined_at_ms",
+                 "resume_token", "_public", "_public_frames", "__weakref__")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in _PUBLIC_FIELDS:
+            object.__setattr__(self, "_public", None)
+            object.__setattr__(self, "_public_frames", None)
 
     def __init__(self, connection: Connection | None) -> None:
         """``connection`` None: an away participant (rebuilt from a snapshot: live/snapshot.py)."""
@@ -97,7 +111,8 @@ class Participant:
         self.permissions: dict[str, bool] = {}
         self.role = ""
         self.knock: Knock | None = None   # while knocking (and, decided while away, until it resumes)
-        self.muted = {"audio": False, "video": False, "screen": False}
+        # read-only: a change is a new mapping (``set_muted``), so that the cached public() is dropped
+        self.muted: Mapping[str, bool] = MappingProxyType({"audio": False, "video": False, "screen": False})
         self.joined_at_ms = 0
         self.resume_token: str | None = None   # secret; only ever sent to this participant (live/resume.py)
         if connection is not None:
@@ -133,12 +148,35 @@ class Participant:
     def can(self, permission: str) -> bool:
         return bool(self.permissions.get(permission))
 
+    def set_muted(self, **muted: bool) -> None:
+        """Change the mute state of some kinds (``audio``, ``video``, ``screen``)."""
+        self.muted = MappingProxyType({**self.muted, **muted})
+
     def public(self) -> dict[str, Any]:
-        info = {"participantId": self.participant_id, "displayName": self.display_name, "role": self.role,
-                "muted": dict(self.muted), "joinedAt": self.joined_at_ms}
-        if self.away:
-            info["connection"] = "reconnecting"
+        """What everyone in the room sees of this participant. Shared, not a copy: do not change it. Kept
+        until one of ``_PUBLIC_FIELDS`` is set: a join into a room of N sends the N entries of its roster,
+        and building them anew (two dicts each) was a third of a join's CPU at N = 300, and most of the
+        garbage collections during a burst of joins (docs/architecture.md "The event loop, shared"); encoding
+        them anew, another third (``public_frame``)."""
+        info = self._public
+        if info is None:
+            info = {"participantId": self.participant_id, "displayName": self.display_name, "role": self.role,
+                    "muted": dict(self.muted), "joinedAt": self.joined_at_ms}
+            if self.away:
+                info["connection"] = "reconnecting"
+            self._public = info
         return info
+
+    def public_frame(self, codec: Encoder) -> str | bytes:
+        """``public()`` encoded with ``codec``, kept as long as ``public()`` is (a ``joined``'s roster is
+        joined from these: signaling/wire/codec.py ``encode_with_list``); raises EncodeError."""
+        frames = self._public_frames
+        if frames is None:
+            frames = self._public_frames = {}
+        frame = frames.get(codec.name)
+        if frame is None:
+            frame = frames[codec.name] = codec.encode(self.public())
+        return frame
 
     def cooldown_keys(self, room_id: str) -> tuple[Any, ...]:
         """What a rejection is remembered by: this participant, and (address, name skeleton): "Rex",

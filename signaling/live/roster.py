@@ -163,15 +163,18 @@ class Roster:
             if knock.owner is not None:
                 knock.owner.send(self.knock_status(knock.owner))
 
-    def joined_message(self, p: Participant, request_id: Any = None) -> dict[str, Any]:
-        """The ``joined`` for ``p`` alone (it carries its resume token)."""
+    def joined_frame(self, p: Participant, request_id: Any = None, **extra: Any) -> dict[str, Any] | str | bytes:
+        """The ``joined`` for ``p`` alone (it carries its resume token), encoded for its connection: the
+        roster is joined from each participant's entry as it was encoded once (``public_frame``; a join into
+        a room of 300 spent most of its CPU building and encoding it; docs/architecture.md "The event
+        loop, shared"). The message itself where that cannot be done (no connection, a value the codec
+        cannot encode: the writer then drops it and logs, as it does any such message)."""
         assert self.meeting is not None
         joined: dict[str, Any] = {
             "type": "joined", "participantId": p.participant_id, "role": p.role,
             "permissions": dict(p.permissions), "room": self.public(),
             "meeting": {"roomSessionId": self.meeting.room_session_id, "startedAt": self.meeting.start_ms,
                         **(self.clock.public() if self.clock else {})},
-            "participants": self.roster(),
         }
         media = self.services.media  # STUN servers and this participant's own TURN credentials
         ice_servers = media.ice_servers(p.participant_id)
@@ -185,4 +188,14 @@ class Roster:
             joined["resumeToken"] = p.resume_token
         if request_id is not None:
             joined["id"] = request_id
+        joined.update(extra)
+        connection = p.connection
+        if connection is not None:
+            codec = connection.codec
+            try:
+                return codec.encode_with_list(joined, "participants",
+                                              [q.public_frame(codec) for q in self.participants.values()])
+            except EncodeError:
+                pass
+        joined["participants"] = self.roster()
         return joined

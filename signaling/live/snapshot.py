@@ -113,7 +113,7 @@ def _away(d: dict[str, Any], room: LiveRoom, state: str) -> Participant:
     else:
         p.permissions, p.role = dict(d.get("permissions") or {}), d.get("role", "")
     p.resume_token = d.get("resumeToken")
-    p.muted.update({k: bool(v) for k, v in (d.get("muted") or {}).items()})
+    p.set_muted(**{str(k): bool(v) for k, v in (d.get("muted") or {}).items()})
     p.joined_at_ms = int(d.get("joinedAt") or 0)
     p.ip = d.get("ip") or ""
     p.subscribes = d.get("subscribe", True) is not False   # absent in snapshots written before it

@@ -28,10 +28,7 @@ class Codec:
     def __init__(self, binary: bool, max_bytes: int):
         self.binary = binary
         self.max_bytes = max_bytes
-
-    @property
-    def name(self) -> str:
-        return "msgpack" if self.binary else "json"
+        self.name = "msgpack" if binary else "json"   # a broadcast reads it once per recipient
 
     def encode(self, message: dict[str, Any]) -> str | bytes:
         """The frame for ``message``: bytes (msgpack) or a str that is valid UTF-8 (JSON)."""
@@ -44,6 +41,24 @@ class Codec:
             return frame
         except (ValueError, TypeError, OverflowError, RecursionError) as exc:
             raise EncodeError(f"cannot encode as {self.name}: {type(exc).__name__}") from None
+
+    def encode_with_list(self, message: dict[str, Any], key: str, parts: list[Any]) -> str | bytes:
+        """The frame for ``message`` with ``key`` (not in it) set to a list of items already encoded
+        with this codec (``parts``): joined, not encoded again (a ``joined``'s roster of N entries,
+        each encoded once per participant: signaling/live/participant.py ``public_frame``)."""
+        try:
+            if self.binary:
+                packer = msgpack.Packer(use_bin_type=True, unicode_errors="strict")
+                out = [packer.pack_map_header(len(message) + 1)]
+                for k, v in message.items():
+                    out += (packer.pack(k), packer.pack(v))
+                out += (packer.pack(key), packer.pack_array_header(len(parts)), *parts)
+                return b"".join(out)
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+            raise EncodeError(f"cannot encode as {self.name}: {type(exc).__name__}") from None
+        head = self.encode(message)
+        return "".join((head[:-1], "," if message else "", json.dumps(key, ensure_ascii=False), ":[",
+                        ",".join(parts), "]}"))
 
     def decode_text(self, text: str) -> Any:
         if len(text) > self.max_bytes or len(text.encode("utf-8", "replace")) > self.max_bytes:
