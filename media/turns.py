@@ -10,8 +10,9 @@ while fewer than ``per_turn`` were taken since the last round, otherwise the cal
 arrival order, for a later iteration. A caller waits at most len(queue) / per_turn iterations
 (~1 ms each while forwarding), and an idle server hands out turns without waiting. Users: each
 websocket reader before it handles a message, and the upgrade (signaling/transport/websocket.py,
-one Turns per endpoint); each websocket frame written (a second Turns of the endpoint: a broadcast
-to 250 woke 250 writers in one iteration, bench/stalls.py); each subscribe renegotiation
+one Turns per endpoint); each websocket frame written (a second Turns of the endpoint, which also
+wakes a parked writer when something is queued for it, ``grant``: a broadcast to 250 woke 250
+writers in one iteration, bench/stalls.py); each subscribe renegotiation
 (media/participant.py, one Turns per media service). It sits in the lowest layer so that both can
 use it.
 """
@@ -53,6 +54,13 @@ class Turns:
         self._waiting.append(fut)
         self._schedule()
         await fut   # a cancelled waiter is skipped by the round (its future is done)
+
+    def grant(self, fut: "asyncio.Future[None]") -> None:
+        """Resolve ``fut`` in a later round as one of its turns, after those already waiting: how a
+        parked websocket writer is woken when something is queued for it (a broadcast to 250 woke
+        250 writers in the next iteration, each only to wait for its turn to write)."""
+        self._waiting.append(fut)
+        self._schedule()
 
     def _schedule(self) -> None:
         if not self._round_due:

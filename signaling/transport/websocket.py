@@ -13,13 +13,16 @@ never left open that no longer delivers. Every frame read is parsed
 (``wire.protocol.parse``) and dispatched in order (``hub.handle``), each after taking
 a turn (``media/turns.py``: a burst of joins is handled a few per loop iteration). The writer sends
 one message per loop turn, each after taking a turn of the endpoint's writers, and a backlog of
-roster changes as one frame (``wire/merge.py``).
+roster changes as one frame (``wire/merge.py``); a writer with nothing to send is parked, and what
+is queued for it wakes it through those turns (``Turns.grant``: a broadcast to 250 wakes 16 writers
+per loop iteration, not 250 at once, each of which then waited for a turn).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -59,8 +62,8 @@ _CLOSE = object()
 
 
 class WebSocketConnection:
-    __slots__ = ("ws", "codec", "remote", "hub", "participant", "_queue", "_writer", "_close_reason",
-                 "doorway", "turns", "writes", "__weakref__")
+    __slots__ = ("ws", "codec", "remote", "hub", "participant", "_queue", "_queue_size", "_writer",
+                 "_close_reason", "_parked", "doorway", "turns", "writes", "__weakref__")
 
     def __init__(self, ws: web.WebSocketResponse, codec: Codec, remote: str, hub: Dispatcher, queue_size: int = 256,
                  turns: Turns | None = None, writes: Turns | None = None):
@@ -68,7 +71,11 @@ class WebSocketConnection:
         self.turns = turns or Turns()   # shared by the endpoint's connections (make_handler)
         self.writes = writes or Turns(WRITES_PER_TURN)  # also shared: every frame written takes one
         self.participant: Participant | None = None
-        self._queue: asyncio.Queue = asyncio.Queue(queue_size)
+        # a plain deque: the writer is woken through the write turns (_wake), and an asyncio.Queue's
+        # put (its getters, its unfinished-task count and Event) was most of a broadcast's cost
+        self._queue: deque[Any] = deque()
+        self._queue_size = queue_size
+        self._parked: asyncio.Future[None] | None = None    # the idle writer's wake-up (_wake)
         self._writer: asyncio.Task | None = None
         self._close_reason: str | None = None
         self.doorway: Doorway | None = None     # counted there until its participant joins or knocks
@@ -91,11 +98,18 @@ class WebSocketConnection:
         """Queue a message (dict) or an already encoded frame for this connection's codec."""
         if self._close_reason is not None:
             return
-        try:
-            self._queue.put_nowait(message)
-        except asyncio.QueueFull:
+        if len(self._queue) >= self._queue_size:
             log.warning("client too slow, disconnecting", participant_id=self._pid())
             self.abort("too_slow")
+            return
+        self._queue.append(message)
+        self._wake()
+
+    def _wake(self) -> None:
+        """Something was queued: a parked writer gets a turn of the endpoint's writes (module docstring)."""
+        parked, self._parked = self._parked, None
+        if parked is not None:
+            self.writes.grant(parked)
 
     def close(self, message: dict[str, Any] | None = None, code: int = WSCloseCode.OK) -> None:
         """Send ``message`` (if any), then close the connection once the queue is flushed."""
@@ -104,10 +118,11 @@ class WebSocketConnection:
         if message is not None:
             self.send(message)
         self._close_reason = "closed"
-        try:
-            self._queue.put_nowait((_CLOSE, code))
-        except asyncio.QueueFull:
+        if len(self._queue) >= self._queue_size:
             self.abort("too_slow")
+            return
+        self._queue.append((_CLOSE, code))
+        self._wake()
 
     def abort(self, reason: str, code: int = WSCloseCode.POLICY_VIOLATION, message: bytes = b"too slow") -> None:
         """Drop the connection now (slow client, broken writer); the hub is told at once."""
@@ -131,18 +146,25 @@ class WebSocketConnection:
         ws, queue = self.ws, self._queue
         carry: Any = None       # the item after a run of merged frames: the next to be sent
         merged_at = -MERGE_WAIT
+        granted = False         # woken with a turn of the writes already taken (_wake)
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 if carry is not None:
                     item, carry = carry, None
+                elif not queue:
+                    self._parked = parked = loop.create_future()
+                    await parked
+                    granted = True
+                    continue
                 else:
-                    item = await queue.get()
+                    item = queue.popleft()
                 if type(item) is tuple and item[0] is _CLOSE:
                     await ws.close(code=item[1])
                     return
                 kind = kind_of(item)
-                if kind is None or queue.empty():
-                    await self._write(item)
+                if kind is None or not queue:
+                    await self._write(item, granted)
                 else:
                     # a backlog of roster changes, sent as one frame (wire/merge.py). After a merged
                     # frame (a burst of joins or leaves) the next waits until MERGE_WAIT has passed:
@@ -150,9 +172,10 @@ class WebSocketConnection:
                     wait = merged_at + MERGE_WAIT - time.monotonic()
                     if wait > 0:
                         await asyncio.sleep(wait)
+                        granted = False     # that turn was an earlier iteration's
                     run = [item]
-                    while len(run) < MERGE_MAX and not queue.empty():
-                        nxt = queue.get_nowait()
+                    while len(run) < MERGE_MAX and queue:
+                        nxt = queue.popleft()
                         if kind_of(nxt) != kind:
                             carry = nxt
                             break
@@ -162,12 +185,18 @@ class WebSocketConnection:
                         run = [merge(run)]
                         merged_at = merged_at if full else time.monotonic()
                     for one in run:
-                        await self._write(one)
-                if carry is not None or not queue.empty():
+                        await self._write(one, granted)
+                        granted = False
+                granted = False
+                if carry is not None or queue:
                     # one message per connection per loop turn: 50 joins into a room of 250 queue 50
                     # messages on each of 250 connections, which written in one go held the loop for
-                    # 100-250 ms (issue 17, bench/vs_janus.py join_loop_lag_p99_ms)
-                    await asyncio.sleep(0)
+                    # 100-250 ms (issue 17, bench/vs_janus.py join_loop_lag_p99_ms); the next waits
+                    # for a turn of a later round, as a woken writer does
+                    parked = loop.create_future()
+                    self.writes.grant(parked)
+                    await parked
+                    granted = True
         except asyncio.CancelledError:
             return
         except (ConnectionError, RuntimeError):     # the connection is gone or going
@@ -176,8 +205,9 @@ class WebSocketConnection:
             log.exception("writer failed, closing the connection", participant_id=self._pid())
             self._writer_gone("disconnected")
 
-    async def _write(self, item: Any) -> None:
-        await self.writes.take()
+    async def _write(self, item: Any, granted: bool = False) -> None:
+        if not granted:
+            await self.writes.take()
         try:
             frame = self.codec.encode(item) if isinstance(item, dict) else item
             if isinstance(frame, bytes):
@@ -249,9 +279,10 @@ class WebSocketConnection:
             return
         if self._close_reason is None:
             self._close_reason = "closed"
-            try:
-                self._queue.put_nowait((_CLOSE, WSCloseCode.OK))
-            except asyncio.QueueFull:
+            if len(self._queue) < self._queue_size:
+                self._queue.append((_CLOSE, WSCloseCode.OK))
+                self._wake()
+            else:
                 writer.cancel()
         try:
             await asyncio.wait_for(asyncio.shield(writer), 5)

@@ -87,3 +87,21 @@ async def test_a_cancelled_waiter_is_skipped_and_takes_no_turn() -> None:
 def test_per_turn_must_be_positive() -> None:
     with pytest.raises(ValueError):
         Turns(0)
+
+
+@pytest.mark.asyncio
+async def test_grants_are_turns_of_later_rounds_in_order() -> None:
+    turns = Turns(2)
+    loop = asyncio.get_running_loop()
+    it = Iterations()
+    futures = [loop.create_future() for _ in range(5)]
+    went: list[tuple[int, int]] = []
+    for i, fut in enumerate(futures):
+        fut.add_done_callback(lambda _, i=i: went.append((i, it.n)))
+        turns.grant(fut)
+    assert not any(f.done() for f in futures)   # never at once, even on an idle loop
+    await asyncio.wait_for(asyncio.gather(*futures), 5)
+    it.stop()
+    assert [i for i, _ in went] == list(range(5))
+    rounds = [n for _, n in went]
+    assert [rounds.count(n) for n in sorted(set(rounds))] == [2, 2, 1] and turns.waiting == 0
