@@ -14,8 +14,9 @@ lateness was. This runs SCRIPT (a console script such as `.venv/bin/antechamber`
   the next callback, so samples say what ran while the loop was busy, and only then.
 
 Each tick later than STALL_MS is a stall: the samples between the tick's due time and the time it
-ran say what ran meanwhile — by callback (the outermost frame above the loop) and by innermost
-frame — and the process's CPU time since the tick before says whether the loop was computing (a
+ran say what ran meanwhile — by callback (the outermost frame above the loop), by innermost frame, and
+by the innermost frame of the project's own code (server/, signaling/, media/: which of its
+functions was running, whatever library it was in) — and the process's CPU time since the tick before says whether the loop was computing (a
 share of ~1) or off the CPU (preempted, or blocked in a system call). SIGUSR1 starts a window
 afresh, SIGUSR2 writes OUT-1.json (then -2...); the run's end writes OUT.json if no window was.
 bench/vs_janus.py --stalls OUT sets the window over each step's 50 joins.
@@ -42,11 +43,12 @@ TICK = 0.005       # seconds between two lag measurements
 SAMPLE = 0.001     # seconds between two stack samples (wall clock: the CPU-time timer ticks at HZ)
 STALL_MS = 15.0
 BASE = "run_app"    # the frame that runs the loop (aiohttp.web.run_app): above it, a callback runs
+OWN = tuple(str(Path(__file__).resolve().parent.parent / d) + "/" for d in ("server", "signaling", "media"))
 
 
 class Watch:
     def __init__(self) -> None:
-        self.samples: collections.deque[tuple[float, tuple[str, str]]] = collections.deque(maxlen=50000)
+        self.samples: collections.deque[tuple[float, tuple[str, str, str]]] = collections.deque(maxlen=50000)
         self.clear()
 
     def clear(self) -> None:
@@ -75,10 +77,13 @@ class Watch:
     def sample(self, signum: int, frame: Any) -> None:
         if frame is None:
             return
-        leaf, outer = describe_code(frame.f_code), frame
+        leaf, outer, own = describe_code(frame.f_code), frame, None
         while outer.f_back is not None and outer.f_back.f_code.co_name != BASE:
+            if own is None and outer.f_code.co_filename.startswith(OWN):
+                own = outer
             outer = outer.f_back
-        self.samples.append((time.monotonic(), (describe_code(outer.f_code), leaf)))
+        own_name = describe_code(own.f_code) if own is not None else "(none)"
+        self.samples.append((time.monotonic(), (describe_code(outer.f_code), leaf, own_name)))
 
     # --- the report ----------------------------------------------------------------------
 
@@ -92,11 +97,13 @@ class Watch:
 
         by_callback: collections.Counter[str] = collections.Counter()
         by_leaf: collections.Counter[str] = collections.Counter()
+        by_own: collections.Counter[str] = collections.Counter()
         stalls = []
         for due, ran, cpu in self.stalls:
             inside = [w for _, w in samples[bisect.bisect_left(times, due):bisect.bisect_right(times, ran)]]
             by_callback.update(w[0] for w in inside)
             by_leaf.update(w[1] for w in inside)
+            by_own.update(w[2] for w in inside)
             stalls.append({"late_ms": round((ran - due) * 1000, 1), "cpu_share": round(cpu, 2),
                            "callbacks": collections.Counter(w[0] for w in inside).most_common(4)})
         stalls.sort(key=lambda s: -s["late_ms"])
@@ -104,7 +111,8 @@ class Watch:
                 "lag_ms": {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": q(1.0)},
                 "stalls_over_ms": STALL_MS, "stalls": len(self.stalls),
                 "stall_samples_by_callback": by_callback.most_common(25),
-                "stall_samples_by_leaf": by_leaf.most_common(25), "longest": stalls[:15]}
+                "stall_samples_by_leaf": by_leaf.most_common(25),
+                "stall_samples_by_own_frame": by_own.most_common(30), "longest": stalls[:15]}
 
 
 def main() -> None:
