@@ -23,8 +23,12 @@ import asyncio
 from collections import deque
 
 # What one iteration may begin of each (bench/stalls.py over 50 joins at 200-300 streams, 2026-12-06:
-# with 4 messages and no bound on writes the loop's lag p99 was 27-57 ms; with these, 12-34 ms)
-PER_TURN = 2                # websocket messages: a join into a room of 250 is ~1-2 ms (its roster)
+# with 4 messages and no bound on writes the loop's lag p99 was 27-57 ms; with 2 and these, 12-34 ms).
+# One websocket message (or upgrade) per iteration, 2026-12-07 (6 interleaved runs each, 50 joins at
+# 200 streams on a slow sitting): lag p99 21-30 ms (median 24) with 2, 14-26 (median 17) with 1, the
+# joins 1.7-2.7 s either way; the price is slower bursts on a node near a full core (300 streams:
+# 2.2-2.5 -> 2.6-4.0 s; rooms of 4 x 4 at 64: 2.4 -> 2.9 s)
+PER_TURN = 1                # websocket messages: a join ~0.5 ms, a subscribe answer ~1-2 ms (SDP)
 NEGOTIATIONS_PER_TURN = 2   # subscribe offers: ~1.5 ms each (1 made 50 joins take 2-3.4 s)
 WRITES_PER_TURN = 16        # websocket frames written: ~0.05 ms each, a joined roster ~1 ms
 
