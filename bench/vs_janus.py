@@ -113,6 +113,9 @@ admin: {{
     (d / "janus.plugin.videoroom.jcfg").write_text("general: {\n}\n")
 
 
+SERVER = {"busy_lag_ms": 250}   # Antechamber's --busy-lag-ms in the runs (the option of the same name)
+
+
 def start_sfu(sfu: str, tmp: Path, tool: tuple[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     LOGS.mkdir(exist_ok=True)
     log = open(LOGS / f"{sfu}.log", "w")   # kept after the run
@@ -125,7 +128,7 @@ def start_sfu(sfu: str, tmp: Path, tool: tuple[str, str] | None = None) -> tuple
         cmd = [str(ROOT / ".venv" / "bin" / "antechamber"), "serve", "--host", IN_IP, "--port", str(AC_PORT),
                "--data-dir", str(tmp / "ac"), "--api-key", API_KEY, "--log-format", "json",
                "--log-level", "warning", "--udp-port-range", "40000-49999", "--rest-rate-limit", "0",
-               "--max-forward-pps", "100000000", "--busy-lag-ms", "250"]
+               "--max-forward-pps", "100000000", "--busy-lag-ms", str(SERVER["busy_lag_ms"])]
         base = f"http://{IN_IP}:{AC_PORT}"
         probe = base + "/api/v1/rooms"
         if tool:   # bench/TOOL.py OUT -- the server (TOOLS); SIGTERM is a clean stop
@@ -315,7 +318,11 @@ def main() -> None:
         ap.add_argument(f"--{name.replace('_', '-')}", default=None, metavar="OUT", help=what)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "vs_janus.json"))
     ap.add_argument("--plot", default=str(ROOT / "docs" / "vs_janus.png"))
+    ap.add_argument("--busy-lag-ms", type=int, default=SERVER["busy_lag_ms"],
+                    help="Antechamber's --busy-lag-ms (default 250: the steps measure past the lag a "
+                         "deployment would refuse at; 50 is serve's default)")
     args = ap.parse_args()
+    SERVER["busy_lag_ms"] = args.busy_lag_ms
     tool = next(((name, getattr(args, name)) for name in TOOLS if getattr(args, name)), None)
     if os.geteuid() != 0 or not shutil.which("janus"):
         sys.exit("needs root (network namespace) and janus (apt-get install -y janus)")
