@@ -155,9 +155,9 @@ class Participant:
     def public(self) -> dict[str, Any]:
         """What everyone in the room sees of this participant. Shared, not a copy: do not change it. Kept
         until one of ``_PUBLIC_FIELDS`` is set: a join into a room of N sends the N entries of its roster,
-        and building them anew (two dicts each) was a third of a join's CPU at N = 300, and most of the
-        garbage collections during a burst of joins (docs/architecture.md "The event loop, shared"); encoding
-        them anew, another third (``public_frame``)."""
+        and building (two dicts each) and encoding them anew was most of a join's CPU (N = 300: 1.6-1.8
+        ms, 0.44-0.47 with the entries kept, ``public_frame``; at N = 500 the 50 joins of a burst caused
+        50 collections, now 1: bench/join_cost.py; docs/architecture.md "The event loop, shared")."""
         info = self._public
         if info is None:
             info = {"participantId": self.participant_id, "displayName": self.display_name, "role": self.role,
