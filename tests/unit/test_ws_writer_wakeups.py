@@ -13,7 +13,7 @@ import signaling.transport.websocket as ws_module
 from media.turns import Turns
 from signaling.transport.websocket import WebSocketConnection
 from signaling.wire.codec import Codec
-from tests.unit.test_media_turns import Iterations
+from tests.helpers.loop_iterations import Iterations
 
 
 class Socket:
