@@ -243,7 +243,8 @@ class LoadGauge:
     # --- what the metrics and the cluster read ---
 
     def stats(self) -> dict[str, float]:
-        return {"lag_p50": self.lags.quantile(0.5), "lag_p99": self.lags.quantile(0.99),
+        return {"lag_p50": self.lags.quantile(0.5), "lag_p90": self.lags.quantile(LAG_QUANTILE),
+                "lag_p99": self.lags.quantile(0.99),
                 "lag_max": self.lags.maximum(), "forwarded_pps": self.pps, "cpu": self.cpu,
                 "cpu_sustained": self.cpu_sustained,
                 "busy": float(self.busy)}

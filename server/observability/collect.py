@@ -107,6 +107,8 @@ class NodeCollector(Collector):
         stats = gauge.stats()
         yield GaugeMetricFamily("antechamber_event_loop_lag_p99_seconds", "Loop lag p99 over the last seconds.",
                                 value=stats["lag_p99"])
+        yield GaugeMetricFamily("antechamber_event_loop_lag_p90_seconds", "Loop lag p90 over the last seconds: "
+                                "what the busy flag's lag rule reads (--busy-lag-ms).", value=stats["lag_p90"])
         yield GaugeMetricFamily("antechamber_forwarded_packets_per_second", "RTP packets forwarded per second "
                                 "(last second).", value=stats["forwarded_pps"])
         yield GaugeMetricFamily("antechamber_process_cpu_fraction", "Process CPU over the last second (1 = one "

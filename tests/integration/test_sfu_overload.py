@@ -73,6 +73,7 @@ async def test_past_the_budget_newcomers_get_server_busy_and_held_streams_keep_t
             metrics = await (await client.get("/metrics", headers=auth)).text()
             assert "antechamber_forwarding_busy 1.0" in metrics
             assert "antechamber_event_loop_lag_seconds_bucket" in metrics
+            assert "antechamber_event_loop_lag_p90_seconds " in metrics     # what the lag rule reads
             assert "antechamber_forwarded_packets_per_second" in metrics
 
             # the held streams keep their frame rate while the node refuses newcomers
