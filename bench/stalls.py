@@ -14,10 +14,11 @@ lateness was. This runs SCRIPT (a console script such as `.venv/bin/antechamber`
   the next callback, so samples say what ran while the loop was busy, and only then.
 
 Each tick later than STALL_MS is a stall: the samples between the tick's due time and the time it
-ran say what ran meanwhile — by callback (the outermost frame above the loop), by innermost frame, and
-by the innermost frame of the project's own code (server/, signaling/, media/: which of its
-functions was running, whatever library it was in) — and the process's CPU time since the tick before says whether the loop was computing (a
-share of ~1) or off the CPU (preempted, or blocked in a system call). SIGUSR1 starts a window
+ran say what ran meanwhile — by callback (the outermost frame above the loop), by innermost frame,
+and by the innermost frame of the project's own code (server/, signaling/, media/: which of its
+functions was running, whatever library it was in) — and the process's CPU time since the tick
+before says whether the loop was computing (a share of ~1) or off the CPU (preempted, or blocked in
+a system call). SIGUSR1 starts a window
 afresh, SIGUSR2 writes OUT-1.json (then -2...); the run's end writes OUT.json if no window was.
 bench/vs_janus.py --stalls OUT sets the window over each step's 50 joins.
 """

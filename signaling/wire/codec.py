@@ -45,20 +45,21 @@ class Codec:
     def encode_with_list(self, message: dict[str, Any], key: str, parts: list[Any]) -> str | bytes:
         """The frame for ``message`` with ``key`` (not in it) set to a list of items already encoded
         with this codec (``parts``): joined, not encoded again (a ``joined``'s roster of N entries,
-        each encoded once per participant: signaling/live/participant.py ``public_frame``)."""
+        each encoded once per participant: signaling/live/participant.py ``public_frame``; a merged
+        roster frame: wire/merge.py)."""
+        if not self.binary:
+            head = self.encode(message)
+            return "".join((head[:-1], "," if message else "", json.dumps(key, ensure_ascii=False), ":[",
+                            ",".join(parts), "]}"))
         try:
-            if self.binary:
-                packer = msgpack.Packer(use_bin_type=True, unicode_errors="strict")
-                out = [packer.pack_map_header(len(message) + 1)]
-                for k, v in message.items():
-                    out += (packer.pack(k), packer.pack(v))
-                out += (packer.pack(key), packer.pack_array_header(len(parts)), *parts)
-                return b"".join(out)
+            packer = msgpack.Packer(use_bin_type=True, unicode_errors="strict")
+            out = [packer.pack_map_header(len(message) + 1)]
+            for k, v in message.items():
+                out += (packer.pack(k), packer.pack(v))
         except (ValueError, TypeError, OverflowError, RecursionError) as exc:
             raise EncodeError(f"cannot encode as {self.name}: {type(exc).__name__}") from None
-        head = self.encode(message)
-        return "".join((head[:-1], "," if message else "", json.dumps(key, ensure_ascii=False), ":[",
-                        ",".join(parts), "]}"))
+        out += (packer.pack(key), packer.pack_array_header(len(parts)), *parts)
+        return b"".join(out)
 
     def decode_text(self, text: str) -> Any:
         if len(text) > self.max_bytes or len(text.encode("utf-8", "replace")) > self.max_bytes:

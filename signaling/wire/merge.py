@@ -19,13 +19,12 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import msgpack
-
 from .codec import Codec
 
 # a single message's type -> the merged message's (whose "participants" are the singles' fields)
 SINGLE_TO_MERGED = {"participant_joined": "participants_joined", "participant_left": "participants_left"}
 MERGE_MAX = 64          # frames in one merged frame (~250 B each): far below any frame limit
+_TEXT, _BINARY = Codec(False, 0), Codec(True, 0)    # encode only (merge): no limit of their own
 
 
 class _Marked:
@@ -60,9 +59,6 @@ def kind_of(item: Any) -> Optional[str]:
 def merge(frames: list[Any]) -> str | bytes:
     """One frame for ``frames`` (marked, of one kind and one codec, in queue order): the merged
     message's head and the parts as they were encoded, joined (no encoding again)."""
-    merged = SINGLE_TO_MERGED[frames[0].kind]
-    if isinstance(frames[0], bytes):
-        packer = msgpack.Packer()
-        return b"".join((b"\x82", packer.pack("type"), packer.pack(merged), packer.pack("participants"),
-                         packer.pack_array_header(len(frames)), *(f.part for f in frames)))
-    return f'{{"type":"{merged}","participants":[' + ",".join(f.part for f in frames) + "]}"
+    codec = _BINARY if isinstance(frames[0], bytes) else _TEXT
+    return codec.encode_with_list({"type": SINGLE_TO_MERGED[frames[0].kind]}, "participants",
+                                  [f.part for f in frames])
