@@ -8,7 +8,7 @@ seconds, 10) and a ``busy`` flag with hysteresis:
 
 - busy when a tenth of the window's lag samples (``LAG_QUANTILE``: its p90) exceed ``lag_limit``
   (50 ms) while this process itself uses
-  at least ``LAG_CPU_SHARE`` (half) of a core, or the process uses more than ``cpu_limit`` (0.9) of a
+  at least ``LAG_CPU_SHARE`` (half) of a core (a ``lag_limit`` of 0: never), or the process uses more than ``cpu_limit`` (0.9) of a
   core, or ``max_forward_pps`` is set and forwarding is above it. The CPU in both rules is the
   sustained figure: a burst of joins takes a core for a second or two (DTLS handshakes, negotiation)
   and then is over, and refusing the rest of that burst would not help the sessions in (at 250
@@ -89,13 +89,14 @@ class QuietCost:
 def decide(busy: bool, lag: float, cpu: float, pps: float, *, lag_limit: float, cpu_limit: float,
            max_pps: Optional[float]) -> bool:
     """The next busy flag from the current one and the window's figures (``lag``: its LAG_QUANTILE;
-    hysteresis). A ``cpu_limit`` of 0 turns the CPU rules off (then the lag alone decides)."""
+    hysteresis). A ``cpu_limit`` of 0 turns the CPU rules off (then the lag alone decides); a
+    ``lag_limit`` of 0 turns the lag rule off (then the CPU and the packet budget decide)."""
     over_pps = max_pps is not None and pps > max_pps
-    cpu_rules = cpu_limit > 0
+    cpu_rules, lag_rule = cpu_limit > 0, lag_limit > 0
     if not busy:
-        return ((lag > lag_limit and (not cpu_rules or cpu >= LAG_CPU_SHARE))
+        return ((lag_rule and lag > lag_limit and (not cpu_rules or cpu >= LAG_CPU_SHARE))
                 or (cpu_rules and cpu > cpu_limit) or over_pps)
-    calm = (lag < lag_limit / 2 and (not cpu_rules or cpu < cpu_limit - 0.1)
+    calm = ((not lag_rule or lag < lag_limit / 2) and (not cpu_rules or cpu < cpu_limit - 0.1)
             and (max_pps is None or pps < 0.9 * max_pps))
     return not calm
 

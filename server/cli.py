@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "refuse only when the event loop lags or the process nears a full core)")
     serve.add_argument("--busy-lag-ms", dest="busy_lag_ms", type=int,
                        help="event-loop lag (ms) that a tenth of the last 3 s's probes exceed when new joins get "
-                            "server_busy (p90; default 50)")
+                            "server_busy (p90; default 50, 0: off)")
     serve.add_argument("--busy-cpu", dest="busy_cpu", type=float,
                        help="process CPU (fraction of one core, sustained over 10 s) past which new joins get server_busy "
                             "(default 0.9, 0: off)")

@@ -70,7 +70,7 @@ class Settings:
     udp_port_range: str = ""  # "40000-40999": ICE host sockets bind there (split among --workers)
     ice_transport_policy: str = "all"  # all | relay (browsers only use TURN relays), sent in joined
     max_forward_pps: int = 0  # forwarded RTP packets/s past which new joins get server_busy; 0: auto (loop lag, CPU)
-    busy_lag_ms: int = 50     # event-loop lag p90 (last 3 s) past which new joins get server_busy
+    busy_lag_ms: int = 50     # event-loop lag p90 (last 3 s) past which new joins get server_busy; 0: off
     busy_cpu: float = 0.9     # process CPU (fraction of one core, over 10 s) past which new joins get server_busy; 0: off
     gc_pacing: bool = True    # freeze the settled heap so full GC pauses stay short (media/heap.py)
     # TURN (coturn use-auth-secret): short-lived credentials per participant, docs/deploy.md "TURN"

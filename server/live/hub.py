@@ -26,7 +26,7 @@ def new_sfu(settings: Settings) -> MediaService:
         return MediaService(MediaConfig(ice_servers=tuple(settings.ice_servers), public_ip=settings.public_ip,
                                         udp_ports=settings.udp_ports),
                             max_forward_pps=settings.max_forward_pps or None,
-                            busy_lag=max(settings.busy_lag_ms, 1) / 1000, busy_cpu=settings.busy_cpu,
+                            busy_lag=max(settings.busy_lag_ms, 0) / 1000, busy_cpu=settings.busy_cpu,
                             heap_pacing=settings.gc_pacing)
     except ValueError as exc:
         raise ConfigError(f"ice_servers: {exc}") from None

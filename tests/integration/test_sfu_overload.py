@@ -42,7 +42,7 @@ async def _fps(peer: PeerClient, publisher: str, frames: int = 75) -> float:
 
 async def test_past_the_budget_newcomers_get_server_busy_and_held_streams_keep_their_rate(
         settings_factory, auth, peers):
-    async with serve(settings_factory(max_forward_pps=BUDGET, busy_lag_ms=2000)) as client:
+    async with serve(settings_factory(max_forward_pps=BUDGET, busy_lag_ms=0)) as client:
         from server.app import SFU
         sfu = client.server.app[SFU]
         room = await make_room(client, auth)

@@ -27,6 +27,19 @@ def test_busy_when_lag_cpu_or_budget_is_exceeded():
     assert not decide(False, 0.01, 0.5, 10**6, max_pps=None, **LIMITS)   # auto: no packet budget
 
 
+def test_a_lag_limit_of_zero_turns_the_lag_rule_off():
+    # the test suite's setting (tests/helpers/limits.py): a CI machine stalled 2 s and a host got server_busy
+    no_lag = dict(LIMITS, lag_limit=0.0)
+    assert not decide(False, 2.0, 0.8, 100, max_pps=None, **no_lag)
+    assert decide(False, 2.0, 0.95, 100, max_pps=None, **no_lag)           # the CPU rule still applies
+    assert decide(False, 0.0, 0.2, 1001, max_pps=1000, **no_lag)           # and the packet budget
+    both_off = dict(no_lag, cpu_limit=0.0)
+    assert not decide(False, 5.0, 1.0, 10**6, max_pps=None, **both_off)
+    assert decide(False, 5.0, 1.0, 1001, max_pps=1000, **both_off)
+    assert not decide(True, 5.0, 1.0, 899, max_pps=1000, **both_off)       # calm: only the budget is read
+    assert decide(True, 5.0, 1.0, 950, max_pps=1000, **both_off)
+
+
 def test_busy_clears_only_when_comfortably_below():
     assert decide(True, 0.04, 0.5, 100, max_pps=None, **LIMITS)          # lag under the limit, not under half
     assert decide(True, 0.01, 0.85, 100, max_pps=None, **LIMITS)         # CPU not under limit - 0.1
