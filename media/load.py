@@ -7,10 +7,9 @@ forwarded packets/s, CPU fraction of one core over the last second and sustained
 seconds, 10) and a ``busy`` flag with hysteresis:
 
 - busy when a tenth of the window's lag samples (``LAG_QUANTILE``: its p90) exceed ``lag_limit``
-  (50 ms) while this process itself uses
-  at least ``LAG_CPU_SHARE`` (half) of a core (a ``lag_limit`` of 0: never), or the process uses more than ``cpu_limit`` (0.9) of a
-  core, or ``max_forward_pps`` is set and forwarding is above it. The CPU in both rules is the
-  sustained figure: a burst of joins takes a core for a second or two (DTLS handshakes, negotiation)
+  (50 ms; 0: this rule is off) while this process itself uses at least ``LAG_CPU_SHARE`` (half) of
+  a core, or the process uses more than ``cpu_limit`` (0.9) of a core, or ``max_forward_pps`` is
+  set and forwarding is above it. The CPU in both rules is the sustained figure: a burst of joins takes a core for a second or two (DTLS handshakes, negotiation)
   and then is over, and refusing the rest of that burst would not help the sessions in (at 250
   streams the one-second rule refused joins of every 100-join step, and the node never held more
   than ~300 streams). A lagging loop in a process that is mostly idle (a neighbour took the CPU)

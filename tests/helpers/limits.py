@@ -4,9 +4,9 @@ knocks and joins per room and per address, chat rates) are off here unless a tes
 (tests/integration/test_limits_*.py do). The REST budget, the websockets without a join per address
 and the join deadline keep their defaults. The busy flag's lag and CPU rules (media/load.py) are off
 (`busy_lag_ms=0`, `busy_cpu=0`): many apps share one loop and one process in a test and the machine
-is shared, so their lag and CPU must not refuse joins (with a 2 s lag limit, one 2 s stall of a CI
-machine refused a host's join: server_busy) (tests/integration/test_sfu_overload.py sets its own
-packet budget; tests/unit/test_media_load.py tests the rules). Garbage-collector pacing (media/heap.py)
+is shared, so their lag and CPU must not refuse joins: with a 2 s lag limit, one 2 s stall of a CI
+machine refused a host's join with server_busy. tests/integration/test_sfu_overload.py sets its own
+packet budget; tests/unit/test_media_load.py tests the rules. Garbage-collector pacing (media/heap.py)
 is off: it is process-wide, and tests check that closed connections are collected
 (tests/integration/test_heap_pacing.py runs a server process with it on)."""
 
